@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of `process.env` (besides the OTel SDK's `OTEL_*`). Parsed once at import;
+ * every bad key is listed together so an operator fixes them in one go.
+ */
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    /** HTTP port of the API. Default 3000. */
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Default: a local database named `scim`. */
+    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/scim'),
+    /** Default: the local Redis. */
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Operator secret for /admin/v1; required in production. */
+    ADMIN_TOKEN: z.string().min(16).optional(),
+    /** Region this deployment serves; shows in key prefixes (`scim_us_…`). Default `us`. */
+    REGION: z
+      .string()
+      .regex(/^[a-z]{2,8}$/, 'lowercase letters only, 2 to 8 of them')
+      .default('us'),
+    /** External base URL used for `scimUrl` and `meta.location`. Default http://localhost:$PORT. */
+    PUBLIC_BASE_URL: z.string().url().optional(),
+    /** Largest accepted request body, in bytes. Default 1 MiB (RFC 7644 maxPayloadSize). */
+    MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    /** Largest page a list answers; advertised in ServiceProviderConfig. Default 1000. */
+    MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+    /** Operations a /Bulk request may carry. Default 1000. */
+    MAX_BULK_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(1000),
+    /** PostgreSQL connections per process. Default 20. */
+    DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /** Default `info`, or `silent` when NODE_ENV=test. */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.ADMIN_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'required in production' });
+    }
+  });
+
+type Env = z.infer<typeof schema>;
+export type Config = Readonly<Omit<Env, 'LOG_LEVEL'>> & {
+  readonly LOG_LEVEL: NonNullable<Env['LOG_LEVEL']>;
+  readonly publicBaseUrl: string;
+};
+
+/** Parses an environment; throws one error naming every bad key. Exported for tests. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const publicBaseUrl = (parsed.data.PUBLIC_BASE_URL ?? `http://localhost:${parsed.data.PORT}`).replace(/\/+$/, '');
+  const LOG_LEVEL = parsed.data.LOG_LEVEL ?? (parsed.data.NODE_ENV === 'test' ? 'silent' : 'info');
+  return Object.freeze({ ...parsed.data, LOG_LEVEL, publicBaseUrl });
+}
+
+export const config: Config = parseConfig(process.env);

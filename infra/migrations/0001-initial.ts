@@ -21,6 +21,9 @@ export const up: Migration = async ({ context: sql }) => {
       name text NOT NULL,
       provider text NOT NULL CHECK (provider IN ('entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic')),
       region text NOT NULL,
+      -- Bumped whenever an extension schema that applies to this directory changes, so API
+      -- processes can cache the directory's schema view and still see changes at once.
+      schemas_rev integer NOT NULL DEFAULT 0,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now()
     );

@@ -1,0 +1,97 @@
+import express, { type Request } from 'express';
+import { trace } from '@opentelemetry/api';
+import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
+import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
+import { TenantRepository } from '../../shared/db/repositories/tenants';
+import type { Database } from '../../shared/db/sequelize';
+import type { DirectoryContext } from '../../shared/provisioning/context';
+import type { Logger } from '../../shared/telemetry/logger';
+import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
+import { adminTokenResolver, bearerAuth } from './middleware/auth';
+import { errorHandler, notFoundHandler } from './middleware/errors';
+import { requestLog } from './middleware/request-log';
+import { scimJson, sendScim } from './middleware/scim-json';
+import { directoryRoutes } from './routes/admin/directories';
+import { schemaRoutes } from './routes/admin/schemas';
+import { tenantRoutes } from './routes/admin/tenants';
+import { bulkRoutes } from './routes/bulk';
+import { discoveryRoutes } from './routes/discovery';
+import { resourceRoutes } from './routes/resources';
+
+export interface AppOptions {
+  readonly db: Database;
+  readonly logger: Logger;
+  /** Operator secret for /admin/v1; without one the admin API answers 401 to everyone. */
+  readonly adminToken?: string;
+  /** External base URL, e.g. https://api.example.com (no trailing slash). */
+  readonly publicBaseUrl: string;
+  readonly region: string;
+  readonly maxPayloadBytes: number;
+  readonly maxPageSize: number;
+  readonly maxBulkOperations: number;
+  /** Operations one PATCH may carry. Default 1,000. */
+  readonly maxPatchOperations?: number;
+}
+
+/** Builds the Express app; never listens (server.ts does). */
+export function createApp(options: AppOptions) {
+  const { db, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  app.use(requestLog(logger));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  const tenants = new TenantRepository(db);
+  const keys = new ApiKeyRepository(db);
+  const schemas = new ExtensionSchemaRepository(db);
+
+  const admin = express.Router();
+  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
+  admin.use(scimJson({ limit: options.maxPayloadBytes }));
+  admin.use(tenantRoutes({ db, tenants }));
+  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1` }));
+  admin.use(schemaRoutes({ tenants, schemas }));
+  app.use('/admin/v1', admin);
+
+  const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
+  const contextOf = (req: Request): DirectoryContext => {
+    const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
+    const version = req.baseUrl.endsWith('/v1') ? 'v1' : 'v2';
+    return {
+      db,
+      scope: { tenantId: principal.tenantId, directoryId: principal.directoryId },
+      schemas: principal.schemas,
+      actor: `api_key:${principal.keyId}`,
+      baseUrl: `${options.publicBaseUrl}/scim/${version}`,
+      limits,
+    };
+  };
+
+  const scim = express.Router();
+  scim.use(bearerAuth({ realm: 'scim', property: 'directory', resolve: directoryResolver({ db, logger }) }));
+  scim.use((req, _res, next) => {
+    const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
+    trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });
+    (req as { log?: Logger }).log = ((req as { log?: Logger }).log ?? logger).child({ 'directory.id': principal.directoryId });
+    next();
+  });
+  scim.use(scimJson({ limit: options.maxPayloadBytes }));
+  scim.use(discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }));
+  scim.use('/Users', resourceRoutes('User', contextOf));
+  scim.use('/Groups', resourceRoutes('Group', contextOf));
+  scim.use('/Bulk', bulkRoutes(contextOf, options.maxBulkOperations));
+  // The seeds' tenant URL ends in /scim/v1; RFC 7644 clients use /scim/v2. Same API.
+  app.use('/scim/v2', scim);
+  app.use('/scim/v1', scim);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+export { sendScim };

@@ -1,0 +1,57 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { Passport } from 'passport';
+import { Strategy as BearerStrategy } from 'passport-http-bearer';
+import { ScimError } from '../../../shared/scim/errors';
+import { sendScim } from './scim-json';
+
+export interface BearerAuthOptions<T> {
+  /** Turns a token into a principal, or undefined when the token is unknown or revoked. */
+  readonly resolve: (token: string) => Promise<T | undefined>;
+  /** Realm announced in WWW-Authenticate. */
+  readonly realm: string;
+  /** Where the principal is stored on the request. */
+  readonly property: 'directory' | 'operator';
+}
+
+/**
+ * passport-http-bearer behind a SCIM-shaped 401: RFC 6750 `WWW-Authenticate: Bearer` plus an
+ * RFC 7644 error body, so Entra's "Test connection" shows a readable reason.
+ */
+export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
+  if (!options.realm) throw new TypeError('bearerAuth: realm is required');
+  const passport = new Passport();
+  passport.use(
+    options.realm,
+    new BearerStrategy((token, done) => {
+      options.resolve(token).then(
+        (principal) => done(null, principal ?? false),
+        (err: unknown) => done(err),
+      );
+    }),
+  );
+  return (req, res, next) => {
+    passport.authenticate(options.realm, { session: false }, (err: unknown, principal: T | false) => {
+      if (err) return next(err);
+      if (!principal) {
+        const given = /^bearer\s+\S/i.test(req.headers.authorization ?? '');
+        res.setHeader('WWW-Authenticate', `Bearer realm="${options.realm}"${given ? ', error="invalid_token"' : ''}`);
+        const detail = given ? 'the bearer token is unknown or revoked' : 'send Authorization: Bearer <token>';
+        sendScim(res, 401, new ScimError(401, undefined, detail).toJSON());
+        return;
+      }
+      (req as unknown as Record<string, unknown>)[options.property] = principal;
+      next();
+    })(req, res, next);
+  };
+}
+
+/** Constant-time check of the operator token: both sides are hashed to equal length first. */
+export function adminTokenResolver(adminToken: string | undefined) {
+  const expected = adminToken ? createHash('sha256').update(adminToken).digest() : undefined;
+  return async (token: string) => {
+    if (!expected) return undefined;
+    const offered = createHash('sha256').update(token).digest();
+    return timingSafeEqual(offered, expected) ? { role: 'operator' as const } : undefined;
+  };
+}

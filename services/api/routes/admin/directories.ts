@@ -1,0 +1,96 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { ApiKeyRepository } from '../../../../shared/db/repositories/api-keys';
+import { PROVIDERS, type Directory, type TenantRepository } from '../../../../shared/db/repositories/tenants';
+import type { Database } from '../../../../shared/db/sequelize';
+import type { DirectoryId } from '../../../../shared/ids';
+import { ScimError } from '../../../../shared/scim/errors';
+import { sendScim } from '../../middleware/scim-json';
+import { parseBody, pathId } from './validate';
+
+const createDirectory = z.object({
+  name: z.string().trim().min(1).max(200),
+  provider: z.enum(PROVIDERS).default('generic'),
+  keyName: z.string().trim().min(1).max(200).optional(),
+});
+const createKey = z.object({ name: z.string().trim().min(1).max(200).default('API key') });
+
+export interface DirectoryRouteDeps {
+  readonly db: Database;
+  readonly tenants: TenantRepository;
+  readonly keys: ApiKeyRepository;
+  readonly region: string;
+  /** `{PUBLIC_BASE_URL}/scim/v1`: what a customer pastes into Entra as the Tenant URL. */
+  readonly scimUrl: string;
+}
+
+/** Operator API for directories and their keys. A key's token is shown once, at creation. */
+export function directoryRoutes(deps: DirectoryRouteDeps): Router {
+  const router = Router();
+  const view = (d: Directory) => ({ ...d, scimUrl: deps.scimUrl });
+  const findDirectory = async (id: string) => {
+    const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
+    if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
+    return directory;
+  };
+
+  router.post('/tenants/:tenantId/directories', async (req, res) => {
+    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
+    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const input = parseBody(createDirectory, req.body);
+    const created = await deps.db.transaction(async (t) => {
+      const directory = await deps.tenants.createDirectory(tenant.id, { name: input.name, provider: input.provider, region: deps.region }, t);
+      const key = await deps.keys.issue({ tenantId: tenant.id, directoryId: directory.id }, input.keyName ?? `${input.name} key`, deps.region, t);
+      return { ...view(directory), key };
+    });
+    sendScim(res, 201, created);
+  });
+
+  router.get('/tenants/:tenantId/directories', async (req, res) => {
+    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
+    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    sendScim(res, 200, { data: (await deps.tenants.listDirectories(tenant.id)).map(view) });
+  });
+
+  router.get('/directories/:directoryId', async (req, res) => {
+    sendScim(res, 200, view(await findDirectory(req.params.directoryId)));
+  });
+
+  router.delete('/directories/:directoryId', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    await deps.tenants.deleteDirectory(directory.id);
+    sendScim(res, 204);
+  });
+
+  router.post('/directories/:directoryId/keys', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    const { name } = parseBody(createKey, req.body);
+    sendScim(res, 201, await deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, name, deps.region));
+  });
+
+  router.get('/directories/:directoryId/keys', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    sendScim(res, 200, { data: await deps.keys.list(directory.id) });
+  });
+
+  // The seeds' "If lost, it can be regenerated": a new token under the same name, the old one revoked.
+  router.post('/directories/:directoryId/keys/:keyId/regenerate', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId);
+    sendScim(res, 201, await deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region));
+  });
+
+  router.delete('/directories/:directoryId/keys/:keyId', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    await revokeOrFail(deps.keys, directory.id, req.params.keyId);
+    sendScim(res, 204);
+  });
+
+  return router;
+}
+
+async function revokeOrFail(keys: ApiKeyRepository, directoryId: DirectoryId, keyId: string) {
+  const revoked = await keys.revoke(directoryId, pathId(keyId, 'key'));
+  if (!revoked) throw new ScimError(404, undefined, `key "${keyId}" not found in this directory`);
+  return revoked;
+}

@@ -1,0 +1,44 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { listTenantEvents } from '../../../../shared/db/repositories/events';
+import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
+import type { Database } from '../../../../shared/db/sequelize';
+import { ScimError } from '../../../../shared/scim/errors';
+import { sendScim } from '../../middleware/scim-json';
+import { parseBody, pathId } from './validate';
+
+const createTenant = z.object({ name: z.string().trim().min(1).max(200) });
+const eventsQuery = z.object({
+  after: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** Operator API for tenants and their event feed. */
+export function tenantRoutes(deps: { db: Database; tenants: TenantRepository }): Router {
+  const router = Router();
+
+  router.post('/tenants', async (req, res) => {
+    const { name } = parseBody(createTenant, req.body);
+    sendScim(res, 201, await deps.tenants.createTenant(name));
+  });
+
+  router.get('/tenants', async (_req, res) => {
+    sendScim(res, 200, { data: await deps.tenants.listTenants() });
+  });
+
+  router.get('/tenants/:tenantId', async (req, res) => {
+    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
+    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    sendScim(res, 200, tenant);
+  });
+
+  router.get('/tenants/:tenantId/events', async (req, res) => {
+    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
+    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const query = parseBody(eventsQuery, req.query);
+    const { events, next } = await listTenantEvents(deps.db, tenant.id, query);
+    sendScim(res, 200, { data: events, next: next ?? null, hasMore: events.length === query.limit });
+  });
+
+  return router;
+}

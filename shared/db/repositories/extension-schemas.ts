@@ -1,0 +1,109 @@
+import { UniqueConstraintError } from 'sequelize';
+import { ScimError } from '../../scim/errors';
+import type { ExtensionSchemaInput } from '../../scim/schema-definition';
+import { DirectorySchemas, type ExtensionBinding } from '../../scim/schema-registry';
+import type { ResourceTypeName, SchemaDef } from '../../scim/schema-types';
+import { newId, type DirectoryId, type TenantId } from '../../ids';
+import type { Database } from '../sequelize';
+
+export interface StoredExtensionSchema {
+  schema: SchemaDef;
+  resourceType: ResourceTypeName;
+  required: boolean;
+  scope: 'platform' | 'directory';
+  directoryId: DirectoryId | null;
+  createdAt: string;
+}
+
+interface Row {
+  definition: SchemaDef;
+  resource_type: ResourceTypeName;
+  required: boolean;
+  directory_id: DirectoryId | null;
+  created_at: Date;
+}
+
+const toStored = (r: Row): StoredExtensionSchema => ({
+  schema: r.definition,
+  resourceType: r.resource_type,
+  required: r.required,
+  scope: r.directory_id ? 'directory' : 'platform',
+  directoryId: r.directory_id,
+  createdAt: r.created_at.toISOString(),
+});
+
+/**
+ * Operator-defined extension schemas, platform-wide or per directory. Every change bumps the
+ * affected directories' `schemas_rev`, which API processes compare to drop their cached view.
+ */
+export class ExtensionSchemaRepository {
+  constructor(private readonly db: Database) {}
+
+  async create(input: ExtensionSchemaInput, target: { tenantId: TenantId; directoryId: DirectoryId } | 'platform'): Promise<StoredExtensionSchema> {
+    return this.db.transaction(async (t) => {
+      const directoryId = target === 'platform' ? null : target.directoryId;
+      // A directory schema may not shadow a platform one, nor a platform one a directory's.
+      const clash = await this.db.query(
+        `SELECT 1 FROM extension_schemas WHERE lower(urn) = lower($1)
+            AND (directory_id IS NULL OR $2::uuid IS NULL OR directory_id = $2::uuid) LIMIT 1`,
+        [input.schema.id, directoryId],
+        t,
+      );
+      if (clash.length) throw new ScimError(409, 'uniqueness', `schema "${input.schema.id}" already exists`);
+      let rows: Row[];
+      try {
+        rows = await this.db.query<Row>(
+          `INSERT INTO extension_schemas (pk, tenant_id, directory_id, urn, resource_type, required, definition)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           RETURNING definition, resource_type, required, directory_id, created_at`,
+          [newId(), target === 'platform' ? null : target.tenantId, directoryId, input.schema.id, input.resourceType, input.required, JSON.stringify(input.schema)],
+          t,
+        );
+      } catch (err) {
+        if (err instanceof UniqueConstraintError) throw new ScimError(409, 'uniqueness', `schema "${input.schema.id}" already exists`);
+        throw err;
+      }
+      await this.bumpRevision(directoryId, t);
+      return toStored(rows[0]);
+    });
+  }
+
+  async list(directoryId: DirectoryId | 'platform'): Promise<StoredExtensionSchema[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT definition, resource_type, required, directory_id, created_at FROM extension_schemas
+        WHERE ${directoryId === 'platform' ? 'directory_id IS NULL' : 'directory_id = $1'} ORDER BY created_at`,
+      directoryId === 'platform' ? [] : [directoryId],
+    );
+    return rows.map(toStored);
+  }
+
+  async delete(urn: string, directoryId: DirectoryId | 'platform'): Promise<boolean> {
+    return this.db.transaction(async (t) => {
+      const dir = directoryId === 'platform' ? null : directoryId;
+      const n = await this.db.exec(
+        `DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`,
+        [urn, dir],
+        t,
+      );
+      if (n) await this.bumpRevision(dir, t);
+      return n > 0;
+    });
+  }
+
+  /** The schema view of one directory: core schemas, platform extensions, its own. */
+  async loadDirectorySchemas(directoryId: DirectoryId): Promise<DirectorySchemas> {
+    const rows = await this.db.query<Row>(
+      `SELECT definition, resource_type, required, directory_id, created_at FROM extension_schemas
+        WHERE directory_id IS NULL OR directory_id = $1 ORDER BY directory_id NULLS FIRST, created_at`,
+      [directoryId],
+    );
+    const pick = (type: ResourceTypeName): ExtensionBinding[] =>
+      rows.filter((r) => r.resource_type === type).map((r) => ({ schema: r.definition, required: r.required }));
+    return new DirectorySchemas({ user: pick('User'), group: pick('Group') });
+  }
+
+  private async bumpRevision(directoryId: DirectoryId | null, t: Parameters<Database['exec']>[2]): Promise<void> {
+    if (directoryId) await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1 WHERE id = $1', [directoryId], t);
+    else await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1', [], t);
+  }
+}

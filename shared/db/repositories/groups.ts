@@ -1,0 +1,102 @@
+import { ScimError } from '../../scim/errors';
+import type { JsonObject } from '../../scim/values';
+import type { Database, Transaction } from '../sequelize';
+import { ResourceTable, type TableSpec } from './resource-table';
+import type { DirectoryScope } from './scope';
+
+export const groupTable: TableSpec = {
+  table: 'scim_groups',
+  columns: ['display_name', 'external_id'],
+  extract: (d: JsonObject) => [d.displayName, typeof d.externalId === 'string' ? d.externalId : null],
+  uniqueIndexes: { scim_groups_display_name_idx: 'displayName', scim_groups_external_id_idx: 'externalId' },
+};
+
+export interface MemberRef {
+  value: string;
+  display: string | null;
+}
+
+/**
+ * Groups and their membership. Membership changes are set operations in SQL, so their cost
+ * depends on how many members change, never on how many the group has.
+ */
+export class GroupRepository extends ResourceTable {
+  constructor(db: Database, scope: DirectoryScope) {
+    super(db, scope, groupTable);
+  }
+
+  async members(groupId: string, t?: Transaction): Promise<MemberRef[]> {
+    return this.db.query<MemberRef>(
+      `SELECT gm.user_id AS value, coalesce(u.display_name, u.user_name) AS display
+         FROM group_members gm
+         JOIN scim_users u ON u.directory_id = gm.directory_id AND u.id = gm.user_id
+        WHERE gm.directory_id = $1 AND gm.group_id = $2
+        ORDER BY gm.user_id`,
+      [this.scope.directoryId, groupId],
+      t,
+    );
+  }
+
+  /**
+   * Adds users (not yet members) and returns the ids actually added. One statement: ids that
+   * are not users of this directory are reported instead of inserted, and the caller's
+   * transaction is rolled back by the error.
+   */
+  async addMembers(groupId: string, userIds: readonly string[], t: Transaction): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const [row] = await this.db.query<{ added: string[] | null; missing: string | null; missing_is_group: boolean }>(
+      `WITH input AS (SELECT DISTINCT m.id FROM unnest($4::uuid[]) AS m(id)),
+            known AS (SELECT u.id FROM input JOIN scim_users u ON u.directory_id = $1 AND u.id = input.id),
+            added AS (
+              INSERT INTO group_members (directory_id, group_id, user_id, tenant_id)
+              SELECT $1, $2, known.id, $3 FROM known
+              ON CONFLICT DO NOTHING
+              RETURNING user_id)
+       SELECT (SELECT array_agg(user_id) FROM added) AS added,
+              missing.id AS missing,
+              EXISTS (SELECT 1 FROM scim_groups g WHERE g.directory_id = $1 AND g.id = missing.id) AS missing_is_group
+         FROM (SELECT 1) AS one
+         LEFT JOIN LATERAL (SELECT id FROM input WHERE id NOT IN (SELECT id FROM known) LIMIT 1) AS missing ON true`,
+      [this.scope.directoryId, groupId, this.scope.tenantId, userIds],
+      t,
+    );
+    if (row.missing) {
+      if (row.missing_is_group) {
+        throw new ScimError(400, 'invalidValue', `member "${row.missing}" is a group; this directory's groups hold users only`);
+      }
+      throw new ScimError(400, 'invalidValue', `member "${row.missing}" is not a user of this directory`);
+    }
+    return row.added ?? [];
+  }
+
+  async removeMembers(groupId: string, userIds: readonly string[], t: Transaction): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.query<{ user_id: string }>(
+      `DELETE FROM group_members WHERE directory_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[]) RETURNING user_id`,
+      [this.scope.directoryId, groupId, userIds],
+      t,
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  async removeAllMembers(groupId: string, t: Transaction): Promise<string[]> {
+    const rows = await this.db.query<{ user_id: string }>(
+      `DELETE FROM group_members WHERE directory_id = $1 AND group_id = $2 RETURNING user_id`,
+      [this.scope.directoryId, groupId],
+      t,
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Makes the membership exactly `userIds`: a set difference in SQL both ways. */
+  async replaceMembers(groupId: string, userIds: readonly string[], t: Transaction): Promise<{ added: string[]; removed: string[] }> {
+    const removedRows = await this.db.query<{ user_id: string }>(
+      `DELETE FROM group_members WHERE directory_id = $1 AND group_id = $2 AND NOT (user_id = ANY($3::uuid[])) RETURNING user_id`,
+      [this.scope.directoryId, groupId, userIds],
+      t,
+    );
+    const added = await this.addMembers(groupId, userIds, t);
+    return { added, removed: removedRows.map((r) => r.user_id) };
+  }
+
+}

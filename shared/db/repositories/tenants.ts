@@ -1,0 +1,101 @@
+import { newId, type DirectoryId, type TenantId } from '../../ids';
+import type { Database, Transaction } from '../sequelize';
+
+export const PROVIDERS = ['entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export interface Tenant {
+  id: TenantId;
+  name: string;
+  createdAt: string;
+}
+
+export interface Directory {
+  id: DirectoryId;
+  tenantId: TenantId;
+  name: string;
+  provider: Provider;
+  region: string;
+  createdAt: string;
+}
+
+interface DirectoryRow {
+  id: DirectoryId;
+  tenant_id: TenantId;
+  name: string;
+  provider: Provider;
+  region: string;
+  created_at: Date;
+}
+
+const directoryView = (r: DirectoryRow): Directory => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  name: r.name,
+  provider: r.provider,
+  region: r.region,
+  createdAt: r.created_at.toISOString(),
+});
+
+/** Operator-side tenants and directories (the admin API's privileged repository). */
+export class TenantRepository {
+  constructor(private readonly db: Database) {}
+
+  async createTenant(name: string): Promise<Tenant> {
+    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
+      'INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING id, name, created_at',
+      [newId(), name],
+    );
+    return { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
+  }
+
+  async findTenant(id: string): Promise<Tenant | undefined> {
+    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
+      'SELECT id, name, created_at FROM tenants WHERE id = $1',
+      [id],
+    );
+    return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
+      'SELECT id, name, created_at FROM tenants ORDER BY created_at, id',
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
+  }
+
+  async createDirectory(
+    tenantId: TenantId,
+    input: { name: string; provider: Provider; region: string },
+    t?: Transaction,
+  ): Promise<Directory> {
+    const rows = await this.db.query<DirectoryRow>(
+      `INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, $4, $5)
+       RETURNING id, tenant_id, name, provider, region, created_at`,
+      [newId(), tenantId, input.name, input.provider, input.region],
+      t,
+    );
+    return directoryView(rows[0]);
+  }
+
+  async findDirectory(id: string): Promise<Directory | undefined> {
+    const rows = await this.db.query<DirectoryRow>(
+      'SELECT id, tenant_id, name, provider, region, created_at FROM directories WHERE id = $1',
+      [id],
+    );
+    return rows[0] && directoryView(rows[0]);
+  }
+
+  async listDirectories(tenantId: TenantId): Promise<Directory[]> {
+    const rows = await this.db.query<DirectoryRow>(
+      `SELECT id, tenant_id, name, provider, region, created_at FROM directories
+        WHERE tenant_id = $1 ORDER BY created_at, id`,
+      [tenantId],
+    );
+    return rows.map(directoryView);
+  }
+
+  async deleteDirectory(id: DirectoryId): Promise<boolean> {
+    return (await this.db.exec('DELETE FROM directories WHERE id = $1', [id])) > 0;
+  }
+}

@@ -1,0 +1,57 @@
+import type { JsonObject } from '../../scim/values';
+import type { Database, Transaction } from '../sequelize';
+import { ResourceTable, type TableSpec } from './resource-table';
+import type { DirectoryScope } from './scope';
+
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
+export const userTable: TableSpec = {
+  table: 'scim_users',
+  columns: ['user_name', 'external_id', 'display_name', 'active'],
+  // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
+  extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
+  uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
+};
+
+/** The groups a user belongs to, for the read-only User `groups` attribute. */
+export interface UserGroupRef {
+  userId: string;
+  groupId: string;
+  displayName: string;
+}
+
+export class UserRepository extends ResourceTable {
+  constructor(db: Database, scope: DirectoryScope) {
+    super(db, scope, userTable);
+  }
+
+  async groupsOf(userIds: readonly string[], t?: Transaction): Promise<UserGroupRef[]> {
+    if (userIds.length === 0) return [];
+    return this.db.query<UserGroupRef>(
+      `SELECT gm.user_id AS "userId", g.id AS "groupId", g.display_name AS "displayName"
+         FROM group_members gm
+         JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id
+        WHERE gm.directory_id = $1 AND gm.user_id = ANY($2::uuid[])
+        ORDER BY g.display_name`,
+      [this.scope.directoryId, userIds],
+      t,
+    );
+  }
+
+  /**
+   * Drops the user's memberships, bumps those groups' versions, and returns the groups it
+   * left (for group.user_removed events).
+   */
+  async leaveAllGroups(userId: string, t: Transaction): Promise<{ id: string; displayName: string }[]> {
+    return this.db.query(
+      `WITH gone AS (
+         DELETE FROM group_members WHERE directory_id = $1 AND user_id = $2 RETURNING group_id
+       )
+       UPDATE scim_groups g SET version = g.version + 1, updated_at = now()
+         FROM gone WHERE g.directory_id = $1 AND g.id = gone.group_id
+       RETURNING g.id, g.display_name AS "displayName"`,
+      [this.scope.directoryId, userId],
+      t,
+    );
+  }
+}

@@ -1,0 +1,164 @@
+import { EventWriter } from '../db/repositories/events';
+import { GroupRepository, type MemberRef } from '../db/repositories/groups';
+import type { Transaction } from '../db/sequelize';
+import { newId, type GroupId } from '../ids';
+import { ScimError } from '../scim/errors';
+import { applyPatch } from '../scim/patch/apply';
+import { parsePatchRequest, type PatchOperation } from '../scim/patch/parse';
+import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
+import { etagOf, renderResource, type StoredResource } from '../scim/render';
+import { normalizeResource } from '../scim/resource';
+import type { JsonObject } from '../scim/values';
+import { diffAttributes } from './changes';
+import type { DirectoryContext } from './context';
+import { buildListQuery, type ListParams } from './list-query';
+import { memberChangeOf, memberIds, MembershipDelta, type MemberChange } from './membership';
+import { checkPrecondition } from './preconditions';
+import type { WriteResult } from './users';
+
+/** SCIM Group operations of one directory. Members live in their own table. */
+export class GroupService {
+  private readonly groups: GroupRepository;
+  private readonly events: EventWriter;
+
+  constructor(private readonly ctx: DirectoryContext) {
+    this.groups = new GroupRepository(ctx.db, ctx.scope);
+    this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
+  }
+
+  private get schemas() {
+    return this.ctx.schemas.group;
+  }
+
+  async create(body: unknown): Promise<WriteResult> {
+    const { data, members } = normalizeResource(this.schemas, body);
+    const ids = memberIds(members);
+    return this.ctx.db.transaction(async (t) => {
+      const row = await this.groups.insert(newId<GroupId>(), data, t);
+      const added = await this.groups.addMembers(row.id, ids, t);
+      const resource = this.render(row, []);
+      await this.events.append(t, { type: 'group.created', resourceType: 'Group', resourceId: row.id, data: { resource } });
+      await this.events.appendMembership(t, 'group.user_added', this.ref(row), added);
+      return { resource: this.render(row, await this.groups.members(row.id, t)), etag: etagOf(row.version) };
+    });
+  }
+
+  async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
+    const row = await this.groups.find(id);
+    if (!row) throw notFound(id);
+    const members = projects(projection, 'members') ? await this.groups.members(row.id) : undefined;
+    return { resource: applyProjection(this.render(row, members), projection), etag: etagOf(row.version) };
+  }
+
+  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
+    const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
+    const { total, rows } = await this.groups.list(page.query);
+    const withMembers = projects(projection, 'members');
+    const resources: JsonObject[] = [];
+    for (const row of rows) {
+      const members = withMembers ? await this.groups.members(row.id) : undefined;
+      resources.push(applyProjection(this.render(row, members), projection));
+    }
+    return { total, startIndex: page.startIndex, resources };
+  }
+
+  async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
+    const { data, members } = normalizeResource(this.schemas, body);
+    const ids = memberIds(members);
+    return this.ctx.db.transaction(async (t) => {
+      const current = await this.lockCurrent(id, ifMatch, t);
+      const { added, removed } = await this.groups.replaceMembers(current.id, ids, t);
+      const row = await this.storeChanges(current, data, new MembershipDelta(added, removed), t);
+      return { resource: this.render(row, await this.groups.members(row.id, t)), etag: etagOf(row.version) };
+    });
+  }
+
+  /**
+   * Member operations run as set operations in SQL, in request order; other operations are
+   * applied to the stored attributes. Returns the new ETag; the body is left to the caller.
+   */
+  async patch(id: string, body: unknown, ifMatch?: string): Promise<{ etag: string; id: string }> {
+    const operations = parsePatchRequest(this.schemas, body, this.ctx.limits.maxPatchOperations);
+    const memberOps: MemberChange[] = [];
+    const attributeOps: PatchOperation[] = [];
+    for (const op of operations) {
+      const change = memberChangeOf(op);
+      if (change) memberOps.push(change);
+      else attributeOps.push(op);
+    }
+    return this.ctx.db.transaction(async (t) => {
+      // Member-only changes lock the group row last (in storeChanges), so concurrent member
+      // PATCHes to one group hold its lock only for the final statements, not the whole request.
+      const lockFirst = attributeOps.length > 0 || ifMatch !== undefined;
+      const current = lockFirst ? await this.lockCurrent(id, ifMatch, t) : await this.groups.find(id, t);
+      if (!current) throw notFound(id);
+      const data = attributeOps.length ? applyPatch(this.schemas, current.data, attributeOps) : current.data;
+      const delta = new MembershipDelta();
+      for (const change of memberOps) {
+        if (change.kind === 'add') delta.added(await this.groups.addMembers(current.id, change.ids, t));
+        else if (change.kind === 'remove') delta.removed(await this.groups.removeMembers(current.id, change.ids, t));
+        else if (change.kind === 'removeAll') delta.removed(await this.groups.removeAllMembers(current.id, t));
+        else {
+          const { added, removed } = await this.groups.replaceMembers(current.id, change.ids, t);
+          delta.removed(removed);
+          delta.added(added);
+        }
+      }
+      const row = await this.storeChanges(current, data, delta, t);
+      return { etag: etagOf(row.version), id: row.id };
+    });
+  }
+
+  async delete(id: string, ifMatch?: string): Promise<void> {
+    await this.ctx.db.transaction(async (t) => {
+      const current = await this.lockCurrent(id, ifMatch, t);
+      await this.groups.delete(current.id, t);
+      await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current, undefined) } });
+    });
+  }
+
+  private async lockCurrent(id: string, ifMatch: string | undefined, t: Transaction): Promise<StoredResource> {
+    const current = await this.groups.find(id, t, true);
+    if (!current) throw notFound(id);
+    checkPrecondition(ifMatch, current.version);
+    return current;
+  }
+
+  /**
+   * One version bump and one event per kind of change; nothing when nothing changed. Member
+   * events are written before the group row is touched, keeping its lock short.
+   */
+  private async storeChanges(current: StoredResource, data: JsonObject, delta: MembershipDelta, t: Transaction): Promise<StoredResource> {
+    const { changed, previous } = diffAttributes(current.data, data);
+    const ref = { id: current.id, displayName: String(data.displayName) };
+    await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());
+    await this.events.appendMembership(t, 'group.user_added', ref, delta.addedIds());
+    if (changed.length === 0) return delta.isEmpty() ? current : this.groups.touch(current.id, t);
+    const row = await this.groups.update(current.id, data, t);
+    await this.events.append(t, {
+      type: 'group.updated',
+      resourceType: 'Group',
+      resourceId: row.id,
+      data: { resource: this.render(row, undefined), changedAttributes: changed, previousAttributes: previous },
+    });
+    return row;
+  }
+
+  private ref(row: StoredResource) {
+    return { id: row.id, displayName: String(row.data.displayName) };
+  }
+
+  private render(row: StoredResource, members: readonly MemberRef[] | undefined): JsonObject {
+    return renderResource(this.schemas, row, {
+      baseUrl: this.ctx.baseUrl,
+      members: members?.map((m) => ({
+        value: m.value,
+        $ref: `${this.ctx.baseUrl}/Users/${m.value}`,
+        type: 'User',
+        ...(m.display ? { display: m.display } : {}),
+      })),
+    });
+  }
+}
+
+const notFound = (id: string) => new ScimError(404, undefined, `Group "${id}" not found`);

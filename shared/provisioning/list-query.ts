@@ -1,0 +1,54 @@
+import { ScimError } from '../scim/errors';
+import { parseFilter } from '../scim/filter/parser';
+import { compileFilter, compileSortKey, SqlParams } from '../scim/filter/to-sql';
+import type { ResourceSchemas } from '../scim/schema-registry';
+import type { ListQuery } from '../db/repositories/resource-table';
+
+/** RFC 7644 §3.4.2 query parameters as they arrive (query string or POST /.search body). */
+export interface ListParams {
+  readonly filter?: unknown;
+  readonly sortBy?: unknown;
+  readonly sortOrder?: unknown;
+  readonly startIndex?: unknown;
+  readonly count?: unknown;
+}
+
+export interface Page {
+  readonly query: ListQuery;
+  /** 1-based, as RFC 7644 §3.4.2.4 defines it. */
+  readonly startIndex: number;
+}
+
+/** Compiles filter, sort and pagination into one parameterised list query. */
+export function buildListQuery(schemas: ResourceSchemas, params: ListParams, maxPageSize: number): Page {
+  const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
+  // A count above the maximum is cut to it (RFC 7644 §3.4.2.4); negative counts mean 0.
+  const count = Math.min(maxPageSize, Math.max(0, integerParam('count', params.count) ?? maxPageSize));
+
+  const sqlParams = new SqlParams(1);
+  let where: string | undefined;
+  if (params.filter !== undefined && params.filter !== '') {
+    if (typeof params.filter !== 'string') throw new ScimError(400, 'invalidFilter', '"filter" must be a string');
+    where = compileFilter(parseFilter(params.filter), { schemas, alias: 'r' }, sqlParams);
+  }
+  let orderBy: string | undefined;
+  if (params.sortBy !== undefined && params.sortBy !== '') {
+    if (typeof params.sortBy !== 'string') throw new ScimError(400, 'invalidValue', '"sortBy" must be a string');
+    orderBy = compileSortKey(params.sortBy, { schemas, alias: 'r' });
+  }
+  const order = params.sortOrder === undefined || params.sortOrder === '' ? 'ascending' : String(params.sortOrder).toLowerCase();
+  if (order !== 'ascending' && order !== 'descending') {
+    throw new ScimError(400, 'invalidValue', '"sortOrder" must be "ascending" or "descending"');
+  }
+  return {
+    startIndex,
+    query: { where, params: sqlParams.values, orderBy, descending: order === 'descending', offset: startIndex - 1, limit: count },
+  };
+}
+
+function integerParam(name: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d{1,9}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(n)) throw new ScimError(400, 'invalidValue', `"${name}" must be an integer`);
+  return n;
+}

@@ -1,0 +1,130 @@
+import { EventWriter } from '../db/repositories/events';
+import { UserRepository } from '../db/repositories/users';
+import type { Transaction } from '../db/sequelize';
+import type { EventType } from '../events/catalog';
+import { newId, type UserId } from '../ids';
+import { ScimError } from '../scim/errors';
+import { applyPatch } from '../scim/patch/apply';
+import { parsePatchRequest } from '../scim/patch/parse';
+import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
+import { etagOf, renderResource, type StoredResource } from '../scim/render';
+import { normalizeResource } from '../scim/resource';
+import type { JsonObject } from '../scim/values';
+import { diffAttributes } from './changes';
+import type { DirectoryContext } from './context';
+import { buildListQuery, type ListParams } from './list-query';
+import { checkPrecondition } from './preconditions';
+
+export interface WriteResult {
+  readonly resource: JsonObject;
+  readonly etag: string;
+}
+
+/** SCIM User operations of one directory: each write and its event commit together. */
+export class UserService {
+  private readonly users: UserRepository;
+  private readonly events: EventWriter;
+
+  constructor(private readonly ctx: DirectoryContext) {
+    this.users = new UserRepository(ctx.db, ctx.scope);
+    this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
+  }
+
+  private get schemas() {
+    return this.ctx.schemas.user;
+  }
+
+  async create(body: unknown): Promise<WriteResult> {
+    const { data } = normalizeResource(this.schemas, body);
+    return this.ctx.db.transaction(async (t) => {
+      const row = await this.users.insert(newId<UserId>(), data, t);
+      const resource = this.render(row, []);
+      await this.events.append(t, { type: 'user.created', resourceType: 'User', resourceId: row.id, data: { resource } });
+      return { resource, etag: etagOf(row.version) };
+    });
+  }
+
+  async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
+    const row = await this.users.find(id);
+    if (!row) throw notFound(id);
+    const groups = projects(projection, 'groups') ? await this.users.groupsOf([row.id]) : [];
+    return { resource: applyProjection(this.render(row, groups), projection), etag: etagOf(row.version) };
+  }
+
+  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
+    const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
+    const { total, rows } = await this.users.list(page.query);
+    const groups = rows.length && projects(projection, 'groups') ? await this.users.groupsOf(rows.map((r) => r.id)) : [];
+    const resources = rows.map((r) => applyProjection(this.render(r, groups.filter((g) => g.userId === r.id)), projection));
+    return { total, startIndex: page.startIndex, resources };
+  }
+
+  async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
+    const { data } = normalizeResource(this.schemas, body);
+    return this.write(id, ifMatch, () => data);
+  }
+
+  async patch(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
+    const operations = parsePatchRequest(this.schemas, body, this.ctx.limits.maxPatchOperations);
+    return this.write(id, ifMatch, (current) => applyPatch(this.schemas, current, operations));
+  }
+
+  async delete(id: string, ifMatch?: string): Promise<void> {
+    await this.ctx.db.transaction(async (t) => {
+      const current = await this.users.find(id, t, true);
+      if (!current) throw notFound(id);
+      checkPrecondition(ifMatch, current.version);
+      const left = await this.users.leaveAllGroups(current.id, t);
+      for (const group of left) await this.events.appendMembership(t, 'group.user_removed', group, [current.id]);
+      await this.users.delete(current.id, t);
+      const resource = this.render(current, []);
+      await this.events.append(t, { type: 'user.deleted', resourceType: 'User', resourceId: current.id, data: { resource } });
+    });
+  }
+
+  /**
+   * Locks the row, computes the new data, and stores it only if it differs: a write that
+   * changes nothing keeps the version (and so the ETag) and records no event.
+   */
+  private async write(id: string, ifMatch: string | undefined, next: (current: JsonObject) => JsonObject): Promise<WriteResult> {
+    return this.ctx.db.transaction(async (t) => {
+      const current = await this.users.find(id, t, true);
+      if (!current) throw notFound(id);
+      checkPrecondition(ifMatch, current.version);
+      const data = next(current.data);
+      const { changed, previous } = diffAttributes(current.data, data);
+      if (changed.length === 0) return this.result(current, t);
+      const row = await this.users.update(current.id, data, t);
+      const resource = this.render(row, []);
+      await this.events.append(t, {
+        type: eventTypeFor(current.data, data),
+        resourceType: 'User',
+        resourceId: row.id,
+        data: { resource, changedAttributes: changed, previousAttributes: previous },
+      });
+      return this.result(row, t);
+    });
+  }
+
+  private async result(row: StoredResource, t: Transaction): Promise<WriteResult> {
+    const groups = await this.users.groupsOf([row.id], t);
+    return { resource: this.render(row, groups), etag: etagOf(row.version) };
+  }
+
+  private render(row: StoredResource, groups: readonly { groupId: string; displayName: string }[]): JsonObject {
+    return renderResource(this.schemas, row, {
+      baseUrl: this.ctx.baseUrl,
+      groups: groups.map((g) => ({ value: g.groupId, $ref: `${this.ctx.baseUrl}/Groups/${g.groupId}`, display: g.displayName, type: 'direct' })),
+    });
+  }
+}
+
+function eventTypeFor(before: JsonObject, after: JsonObject): EventType {
+  const wasActive = before.active !== false;
+  const isActive = after.active !== false;
+  if (wasActive && !isActive) return 'user.deactivated';
+  if (!wasActive && isActive) return 'user.reactivated';
+  return 'user.updated';
+}
+
+const notFound = (id: string) => new ScimError(404, undefined, `User "${id}" not found`);

@@ -1,0 +1,522 @@
+import { ScimError } from '../errors';
+import { findAttribute, resolvePath, type ResourceSchemas } from '../schema-registry';
+import type { AttributeDef, ResourceTypeName } from '../schema-types';
+import type { CompareOp, ComparisonNode, FilterNode } from './parser';
+
+/** The table a filter runs against: `scim_users` or `scim_groups`, under `alias`. */
+export interface SqlTarget {
+  readonly schemas: ResourceSchemas;
+  /** Table alias, a plain identifier other than `e` and `gm` (which the compiled SQL uses itself). */
+  readonly alias: string;
+}
+
+/** Collects bind values; every value from a filter reaches PostgreSQL as `$n`, never as SQL text. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  /** `start` reserves `$1…$start` for the caller, e.g. 1 for the directory id. */
+  constructor(private readonly start = 0) {}
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.start + this.values.length}`;
+  }
+}
+
+/**
+ * Compiles a parsed filter into a PostgreSQL boolean expression over `target.alias`.
+ * Throws ScimError 400 invalidFilter for unknown attributes and operator/type mismatches.
+ *
+ * Semantics (RFC 7644 §3.4.2.2): strings compare case-insensitively unless caseExact; an absent
+ * attribute matches no comparison, `ne` included, so `not (x eq "a")` is the way to include rows
+ * without x; `x eq null` means `not (x pr)` and `x ne null` means `x pr`; a multi-valued
+ * attribute matches when any element does.
+ */
+export function compileFilter(node: FilterNode, target: SqlTarget, params: SqlParams): string {
+  checkAlias(target.alias);
+  return compileNode(node, rowScope(target), params);
+}
+
+/**
+ * An ORDER BY expression for sortBy (RFC 7644 §3.4.2.3): strings lower()-ed unless caseExact,
+ * multi-valued attributes by their primary element, else their first. Rows without a value give
+ * NULL, which PostgreSQL's defaults already put last ascending and first descending, as the RFC asks.
+ * Throws ScimError 400 invalidPath for paths that cannot be sorted by.
+ */
+export function compileSortKey(path: string, target: SqlTarget): string {
+  checkAlias(target.alias);
+  const fail = (why: string) => new ScimError(400, 'invalidPath', `sortBy "${path}" ${why}`);
+  const row = resolveRowPath(target, path, 'invalidPath');
+  switch (row.kind) {
+    case 'column':
+      return row.operand.sortSql ?? (isCaseInsensitiveText(row.operand) ? `lower(${row.operand.sql})` : row.operand.sql);
+    case 'membership':
+      throw fail(`names "${row.attribute.name}", which lives in the membership table and cannot be sorted by`);
+    case 'json':
+      return jsonSortKey(row, fail);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where values live: operands and paths.
+
+type ColumnKind = 'text' | 'uuid' | 'boolean' | 'timestamptz';
+
+interface ColumnOperand {
+  readonly kind: 'column';
+  readonly sql: string;
+  readonly column: ColumnKind;
+  readonly notNull: boolean;
+  readonly def: AttributeDef;
+  /** When ordering differs from the compared text (meta.version sorts by the integer). */
+  readonly sortSql?: string;
+}
+
+/** `parent->>'key'`, or the jsonb `parent` itself when `key` is undefined (a simple multi-valued element). */
+interface JsonOperand {
+  readonly kind: 'json';
+  readonly parent: string;
+  readonly key?: string;
+  readonly def: AttributeDef;
+}
+
+type Operand = ColumnOperand | JsonOperand;
+
+/** A row-level path, resolved against the schemas and the storage layout. */
+type RowPath =
+  | { readonly kind: 'column'; readonly operand: ColumnOperand }
+  | { readonly kind: 'membership'; readonly attribute: AttributeDef; readonly sub?: AttributeDef }
+  | { readonly kind: 'json'; readonly base: string; readonly attribute: AttributeDef; readonly sub?: AttributeDef; readonly label: string };
+
+interface ColumnSpec {
+  readonly column: ColumnKind;
+  readonly notNull: boolean;
+  readonly sql: (alias: string, resourceType: ResourceTypeName) => string;
+  readonly sortSql?: (alias: string, resourceType: ResourceTypeName) => string;
+}
+
+// The migration keeps these in columns (indexed); `data` is not consulted for them.
+const COMMON_COLUMNS: Record<string, ColumnSpec> = {
+  id: { column: 'uuid', notNull: true, sql: (a) => `${a}.id` },
+  externalId: { column: 'text', notNull: false, sql: (a) => `${a}.external_id` },
+  'meta.created': { column: 'timestamptz', notNull: true, sql: (a) => `${a}.created_at` },
+  'meta.lastModified': { column: 'timestamptz', notNull: true, sql: (a) => `${a}.updated_at` },
+  // PostgreSQL refuses a bare string constant in ORDER BY, hence the cast when sorting.
+  'meta.resourceType': {
+    column: 'text',
+    notNull: true,
+    sql: (_, resourceType) => sqlLiteral(resourceType),
+    sortSql: (_, resourceType) => `${sqlLiteral(resourceType)}::text`,
+  },
+  // The ETag as served (RFC 7644 §3.14), so `meta.version eq "W/\"3\""` works.
+  'meta.version': {
+    column: 'text',
+    notNull: true,
+    sql: (a) => `('W/"' || ${a}.version || '"')`,
+    sortSql: (a) => `${a}.version`,
+  },
+};
+
+const columns = (own: Record<string, ColumnSpec>): ReadonlyMap<string, ColumnSpec> =>
+  new Map(Object.entries({ ...COMMON_COLUMNS, ...own }));
+
+const COLUMNS: Record<ResourceTypeName, ReadonlyMap<string, ColumnSpec>> = {
+  User: columns({
+    userName: { column: 'text', notNull: true, sql: (a) => `${a}.user_name` },
+    displayName: { column: 'text', notNull: false, sql: (a) => `${a}.display_name` },
+    active: { column: 'boolean', notNull: true, sql: (a) => `${a}.active` },
+  }),
+  Group: columns({
+    displayName: { column: 'text', notNull: true, sql: (a) => `${a}.display_name` },
+  }),
+};
+
+// Group.members and User.groups are rows of group_members, not part of `data`.
+const MEMBERSHIPS: Record<ResourceTypeName, { attribute: string; own: string; other: string }> = {
+  Group: { attribute: 'members', own: 'group_id', other: 'user_id' },
+  User: { attribute: 'groups', own: 'user_id', other: 'group_id' },
+};
+
+function resolveRowPath(target: SqlTarget, path: string, scimType: 'invalidFilter' | 'invalidPath'): RowPath {
+  const { schemas, alias } = target;
+  const resolved = resolvePath(schemas, path, scimType);
+  const fail = (why: string) => new ScimError(400, scimType, `attribute path "${path}" ${why}`);
+  const attribute = resolved.attribute;
+  if (!attribute) throw fail('names a whole extension schema; name one of its attributes');
+  const sub = resolved.subAttribute;
+
+  if (resolved.extension === undefined) {
+    const key = sub ? `${attribute.name}.${sub.name}` : attribute.name;
+    const spec = COLUMNS[schemas.resourceType].get(key);
+    if (spec) return { kind: 'column', operand: columnOperand(spec, alias, schemas.resourceType, sub ?? attribute) };
+    if (attribute.name === MEMBERSHIPS[schemas.resourceType].attribute) return { kind: 'membership', attribute, sub };
+    if (resolved.common) throw fail('is not stored in a form that can be filtered or sorted by');
+  }
+  const base = resolved.extension === undefined ? `${alias}.data` : `${alias}.data->${sqlLiteral(resolved.extension)}`;
+  return { kind: 'json', base, attribute, sub, label: path };
+}
+
+function columnOperand(spec: ColumnSpec, alias: string, resourceType: ResourceTypeName, def: AttributeDef): ColumnOperand {
+  return {
+    kind: 'column',
+    sql: spec.sql(alias, resourceType),
+    column: spec.column,
+    notNull: spec.notNull,
+    def,
+    sortSql: spec.sortSql?.(alias, resourceType),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters: scopes say where a path points; predicates say how to compare it.
+
+/** How a comparison reaches its operand: directly, through a JSON array, or through group_members. */
+type Reach =
+  | { readonly via: 'row'; readonly operand: Operand }
+  | { readonly via: 'array'; readonly array: string; readonly operand: Operand }
+  | { readonly via: 'membership'; readonly target: SqlTarget; readonly operand?: Operand };
+
+interface Scope {
+  /** `presence` asks for the node itself: `emails pr` is "the array is non-empty", not "some element has a value". */
+  leaf(path: string, presence: boolean): Reach;
+  valuePath(path: string, filter: FilterNode, params: SqlParams): string;
+}
+
+function compileNode(node: FilterNode, scope: Scope, params: SqlParams): string {
+  switch (node.op) {
+    case 'and':
+    case 'or':
+      return `(${node.filters.map((f) => compileNode(f, scope, params)).join(` ${node.op.toUpperCase()} `)})`;
+    case 'not':
+      // NULL (an absent attribute) must not survive NOT as NULL: "not (x eq 1)" includes rows without x.
+      return `NOT COALESCE(${compileNode(node.filter, scope, params)}, false)`;
+    case 'valuePath':
+      return scope.valuePath(node.path, node.filter, params);
+    case 'pr':
+      return reachSql(scope.leaf(node.path, true), presentSql);
+    default:
+      return compileComparison(node, scope, params);
+  }
+}
+
+function compileComparison(node: ComparisonNode, scope: Scope, params: SqlParams): string {
+  const { op, path, value } = node;
+  if (value === null) {
+    const present = reachSql(scope.leaf(path, true), presentSql);
+    if (op === 'eq') return `NOT COALESCE(${present}, false)`;
+    if (op === 'ne') return present;
+    throw invalidFilter(`"${path} ${op} null": only eq and ne compare with null`);
+  }
+  return reachSql(scope.leaf(path, false), (operand) => comparisonSql(operand, op, value, path, params));
+}
+
+function reachSql(reach: Reach, predicate: (operand: Operand) => string): string {
+  switch (reach.via) {
+    case 'row':
+      return predicate(reach.operand);
+    case 'array':
+      return `EXISTS (SELECT 1 FROM ${arrayElements(reach.array)} AS e(v) WHERE ${predicate(reach.operand)})`;
+    case 'membership':
+      return membershipExists(reach.target, reach.operand && predicate(reach.operand));
+  }
+}
+
+function membershipExists(target: SqlTarget, condition: string | undefined): string {
+  const { alias, schemas } = target;
+  const own = MEMBERSHIPS[schemas.resourceType].own;
+  const where = `gm.directory_id = ${alias}.directory_id AND gm.${own} = ${alias}.id${condition ? ` AND ${condition}` : ''}`;
+  return `EXISTS (SELECT 1 FROM group_members gm WHERE ${where})`;
+}
+
+function rowScope(target: SqlTarget): Scope {
+  const scope: Scope = {
+    leaf(path, presence) {
+      const row = resolveRowPath(target, path, 'invalidFilter');
+      switch (row.kind) {
+        case 'column':
+          return { via: 'row', operand: row.operand };
+        case 'membership': {
+          const sub = row.sub ?? (presence ? undefined : valueSubAttribute(row.attribute, path));
+          return { via: 'membership', target, operand: sub && membershipOperand(row.attribute, sub, target) };
+        }
+        case 'json':
+          return jsonLeaf(row, presence);
+      }
+    },
+
+    valuePath(path, filter, params) {
+      const { attribute, subAttribute } = resolvePath(target.schemas, path, 'invalidFilter');
+      if (attribute?.type !== 'complex' || subAttribute) throw invalidFilter(`value path "${path}[…]" must name a complex attribute`);
+      // A single complex attribute (`name[givenName eq "x"]`, `meta[created gt "…"]`): the
+      // bracket paths are its sub-attributes, so `name.givenName` resolves them, columns included.
+      if (!attribute.multiValued) return compileNode(filter, prefixedScope(scope, path), params);
+      const row = resolveRowPath(target, path, 'invalidFilter');
+      if (row.kind === 'membership') return membershipExists(target, compileNode(filter, membershipScope(attribute, target), params));
+      if (row.kind !== 'json') throw invalidFilter(`value path "${path}[…]" must name a complex attribute`);
+      const array = `${row.base}->${sqlLiteral(attribute.name)}`;
+      const inner = compileNode(filter, elementScope(attribute, path), params);
+      return `EXISTS (SELECT 1 FROM ${arrayElements(array)} AS e(v) WHERE ${inner})`;
+    },
+  };
+  return scope;
+}
+
+/** Paths inside `name[…]`: `givenName` is `name.givenName` at row level. */
+function prefixedScope(row: Scope, prefix: string): Scope {
+  return {
+    leaf: (path, presence) => row.leaf(`${prefix}.${path}`, presence),
+    valuePath: () => {
+      throw invalidFilter(`value paths cannot nest inside "${prefix}[…]"`);
+    },
+  };
+}
+
+/** Paths inside `emails[…]`: sub-attributes of the array element `e.v`. */
+function elementScope(parent: AttributeDef, label: string): Scope {
+  return {
+    leaf(path) {
+      const sub = findAttribute(parent.subAttributes, path);
+      if (!sub) throw invalidFilter(`"${path}" in "${label}[…]" is not a sub-attribute of "${parent.name}"`);
+      return { via: 'row', operand: { kind: 'json', parent: 'e.v', key: sub.name, def: sub } };
+    },
+    valuePath: () => {
+      throw invalidFilter(`value paths cannot nest inside "${label}[…]"`);
+    },
+  };
+}
+
+/** Paths inside `members[…]`, evaluated per group_members row `gm`. */
+function membershipScope(parent: AttributeDef, target: SqlTarget): Scope {
+  return {
+    leaf(path) {
+      const sub = findAttribute(parent.subAttributes, path);
+      if (!sub) throw invalidFilter(`"${path}" in "${parent.name}[…]" is not a sub-attribute of "${parent.name}"`);
+      return { via: 'row', operand: membershipOperand(parent, sub, target) };
+    },
+    valuePath: () => {
+      throw invalidFilter(`value paths cannot nest inside "${parent.name}[…]"`);
+    },
+  };
+}
+
+/**
+ * Only `value` (the member's or group's id) is stored in group_members. `display`, `type` and
+ * `$ref` would need a join for little benefit: no provisioning client filters on them.
+ */
+function membershipOperand(parent: AttributeDef, sub: AttributeDef, target: SqlTarget): Operand {
+  if (sub.name !== 'value') {
+    throw invalidFilter(`"${parent.name}.${sub.name}" cannot be filtered; filter ${parent.name} by "value" (the id)`);
+  }
+  const column = `gm.${MEMBERSHIPS[target.schemas.resourceType].other}`;
+  return { kind: 'column', sql: column, column: 'uuid', notNull: true, def: sub };
+}
+
+function jsonLeaf(row: Extract<RowPath, { kind: 'json' }>, presence: boolean): Reach {
+  const { base, attribute, label } = row;
+  const node = `${base}->${sqlLiteral(attribute.name)}`;
+  if (attribute.type !== 'complex') {
+    if (!attribute.multiValued || presence) return { via: 'row', operand: { kind: 'json', parent: base, key: attribute.name, def: attribute } };
+    return { via: 'array', array: node, operand: { kind: 'json', parent: 'e.v', def: attribute } };
+  }
+  const sub = row.sub ?? (presence ? undefined : valueSubAttribute(attribute, label));
+  if (!sub) return { via: 'row', operand: { kind: 'json', parent: base, key: attribute.name, def: attribute } };
+  const operand: JsonOperand = { kind: 'json', parent: attribute.multiValued ? 'e.v' : node, key: sub.name, def: sub };
+  return attribute.multiValued ? { via: 'array', array: node, operand } : { via: 'row', operand };
+}
+
+/** `emails co "x"` compares each email's `value` (RFC 7644 §3.4.2.2 example `emails co "example.com"`). */
+function valueSubAttribute(attribute: AttributeDef, path: string, scimType: 'invalidFilter' | 'invalidPath' = 'invalidFilter'): AttributeDef {
+  const value = findAttribute(attribute.subAttributes, 'value');
+  if (!value) throw new ScimError(400, scimType, `attribute path "${path}" is complex; name one of its sub-attributes`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Predicates on one operand.
+
+const SQL_OPS: Partial<Record<CompareOp, string>> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
+const isSubstringOp = (op: CompareOp) => op === 'co' || op === 'sw' || op === 'ew';
+
+/** RFC 7644 §3.4.2.2 "pr": a non-empty value, or a non-empty node for complex and multi-valued attributes. */
+function presentSql(operand: Operand): string {
+  if (operand.kind === 'json') {
+    return `${jsonNode(operand)} NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb)`;
+  }
+  if (operand.notNull) return 'TRUE';
+  // NULL <> '' is NULL, which excludes the row, as absent attributes should be.
+  return operand.column === 'text' ? `${operand.sql} <> ''` : `${operand.sql} IS NOT NULL`;
+}
+
+function comparisonSql(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
+  if (operand.kind === 'column' && operand.column === 'uuid') return uuidComparison(operand.sql, op, value, params);
+  switch (operand.def.type) {
+    case 'boolean':
+      return booleanComparison(operand, op, value, path, params);
+    case 'integer':
+    case 'decimal':
+      return numberComparison(operand, op, value, path, params);
+    case 'dateTime':
+      return dateComparison(operand, op, value, path, params);
+    case 'complex':
+      throw invalidFilter(`attribute path "${path}" is complex; name one of its sub-attributes`);
+    default:
+      return textComparison(textSql(operand), op, String(value), !operand.def.caseExact, params);
+  }
+}
+
+function textComparison(text: string, op: CompareOp, value: string, caseInsensitive: boolean, params: SqlParams): string {
+  if (isSubstringOp(op)) return `${text} ${caseInsensitive ? 'ILIKE' : 'LIKE'} ${params.add(likePattern(op, value))}`;
+  const p = params.add(value);
+  // lower() on both sides matches the (directory_id, lower(user_name)) and lower(display_name) indexes.
+  return caseInsensitive ? `lower(${text}) ${SQL_OPS[op]} lower(${p})` : `${text} ${SQL_OPS[op]} ${p}`;
+}
+
+/**
+ * `id eq "not-a-uuid"` must not make PostgreSQL fail the cast: it is simply FALSE.
+ * UUIDs are case-insensitive (RFC 4122 §3), so substring and ordering compare the lowercase text.
+ */
+function uuidComparison(column: string, op: CompareOp, value: string | number | boolean, params: SqlParams): string {
+  const text = String(value);
+  if (op === 'eq' || op === 'ne') {
+    if (!UUID.test(text)) return op === 'eq' ? 'FALSE' : 'TRUE';
+    return `${column} ${SQL_OPS[op]} ${params.add(text)}::uuid`;
+  }
+  return textComparison(`${column}::text`, op, text, true, params);
+}
+
+function booleanComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
+  if (op !== 'eq' && op !== 'ne') throw invalidFilter(`"${path}" is a boolean; "${op}" is not supported, only eq and ne`);
+  // Entra sends string booleans ("True"), in filters and in stored resources alike.
+  const wanted = typeof value === 'boolean' ? value : /^(true|false)$/i.test(String(value)) ? String(value).toLowerCase() === 'true' : undefined;
+  if (wanted === undefined) throw invalidFilter(`"${path}" is a boolean; ${JSON.stringify(value)} is not true or false`);
+  if (operand.kind === 'column') return `${operand.sql} ${SQL_OPS[op]} ${params.add(wanted)}`;
+  return `lower(${textSql(operand)}) ${SQL_OPS[op]} ${params.add(String(wanted))}`;
+}
+
+function numberComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
+  if (isSubstringOp(op)) throw invalidFilter(`"${path}" is a number; "${op}" is not supported`);
+  const number = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value) ? Number(value) : undefined;
+  if (number === undefined) throw invalidFilter(`"${path}" is a number; ${JSON.stringify(value)} is not a number`);
+  return `${numericSql(operand)} ${SQL_OPS[op]} ${params.add(number)}::numeric`;
+}
+
+function dateComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
+  if (isSubstringOp(op)) throw invalidFilter(`"${path}" is a dateTime; "${op}" is not supported`);
+  if (typeof value !== 'string' || !isDateTime(value)) {
+    throw invalidFilter(`"${path}" is a dateTime; ${JSON.stringify(value)} is not an xsd:dateTime like "2024-05-13T04:42:34Z"`);
+  }
+  return `${timestampSql(operand)} ${SQL_OPS[op]} ${params.add(value)}::timestamptz`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL fragments.
+
+function textSql(operand: Operand): string {
+  if (operand.kind === 'column') return operand.sql;
+  return operand.key === undefined ? `(${operand.parent} #>> '{}')` : `${operand.parent}->>${sqlLiteral(operand.key)}`;
+}
+
+function jsonNode(operand: JsonOperand): string {
+  return operand.key === undefined ? operand.parent : `${operand.parent}->${sqlLiteral(operand.key)}`;
+}
+
+// `data` holds what clients sent: a non-number must compare as absent, not fail the cast.
+function numericSql(operand: Operand): string {
+  if (operand.kind === 'column') return operand.sql;
+  const node = jsonNode(operand);
+  return `(CASE jsonb_typeof(${node}) WHEN 'number' THEN (${node})::numeric END)`;
+}
+
+// Only date-shaped strings are cast; the write path validates dateTime values, this guards the rest.
+function timestampSql(operand: Operand): string {
+  if (operand.kind === 'column') return operand.sql;
+  const text = textSql(operand);
+  return `(CASE WHEN ${text} ~ '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}' THEN (${text})::timestamptz END)`;
+}
+
+/** A multi-valued attribute's elements; a stored non-array counts as empty instead of failing. */
+function arrayElements(array: string): string {
+  return `jsonb_array_elements(CASE jsonb_typeof(${array}) WHEN 'array' THEN ${array} ELSE '[]'::jsonb END)`;
+}
+
+/** co/sw/ew as a LIKE pattern; `\` is LIKE's default escape, so the value's wildcards stay literal. */
+function likePattern(op: CompareOp, value: string): string {
+  const escaped = value.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return op === 'co' ? `%${escaped}%` : op === 'sw' ? `${escaped}%` : `%${escaped}`;
+}
+
+/** Schema-defined names only (extension URNs, attribute names), never filter values. */
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function isCaseInsensitiveText(operand: Operand): boolean {
+  const textual = operand.kind === 'column' ? operand.column === 'text' : !['boolean', 'integer', 'decimal', 'dateTime'].includes(operand.def.type);
+  return textual && !operand.def.caseExact;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorting JSON attributes.
+
+function jsonSortKey(row: Extract<RowPath, { kind: 'json' }>, fail: (why: string) => ScimError): string {
+  const { base, attribute, label } = row;
+  const node = `${base}->${sqlLiteral(attribute.name)}`;
+  // RFC 7644 §3.4.2.3: a complex attribute sorts by a sub-attribute; `emails` means `emails.value`.
+  const sub = attribute.type === 'complex' ? (row.sub ?? valueSubAttribute(attribute, label, 'invalidPath')) : undefined;
+  if (!attribute.multiValued) {
+    const operand: JsonOperand = sub ? { kind: 'json', parent: node, key: sub.name, def: sub } : { kind: 'json', parent: base, key: attribute.name, def: attribute };
+    return sortSql(operand, fail);
+  }
+  const element: JsonOperand = sub ? { kind: 'json', parent: 'e.v', key: sub.name, def: sub } : { kind: 'json', parent: 'e.v', def: attribute };
+  const primary = findAttribute(attribute.subAttributes, 'primary');
+  const primaryFirst = primary ? `COALESCE(lower(e.v->>${sqlLiteral(primary.name)}) = 'true', false) DESC, ` : '';
+  return `(SELECT ${sortSql(element, fail)} FROM ${arrayElements(node)} WITH ORDINALITY AS e(v, n) ORDER BY ${primaryFirst}e.n LIMIT 1)`;
+}
+
+function sortSql(operand: JsonOperand, fail: (why: string) => ScimError): string {
+  switch (operand.def.type) {
+    case 'integer':
+    case 'decimal':
+      return numericSql(operand);
+    case 'dateTime':
+      return timestampSql(operand);
+    case 'boolean':
+      return `lower(${textSql(operand)})`;
+    case 'complex':
+      throw fail('is complex; name one of its sub-attributes');
+    default:
+      return isCaseInsensitiveText(operand) ? `lower(${textSql(operand)})` : textSql(operand);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values and guards.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$/i;
+
+/**
+ * xsd:dateTime (RFC 7643 §2.3.5) with field ranges checked, so that what passes here never makes
+ * the `::timestamptz` cast fail (PostgreSQL rejects year 0, day 31 of April, offsets past ±15:59).
+ */
+function isDateTime(text: string): boolean {
+  const m = DATE_TIME.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  const offsetOk = m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8]) <= 59);
+  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk;
+}
+
+const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+function checkAlias(alias: string): void {
+  // A programming error, not a client's: the alias is written into SQL as is.
+  if (!/^[a-z_][a-z0-9_]*$/i.test(alias) || alias === 'e' || alias === 'gm') {
+    throw new TypeError(`SqlTarget alias "${alias}" must be a plain identifier other than "e" and "gm"`);
+  }
+}
+
+const invalidFilter = (detail: string) => new ScimError(400, 'invalidFilter', detail);
+

@@ -1,0 +1,98 @@
+import { ScimError } from './errors';
+import { findAttribute } from './schema-registry';
+import type { AttributeDef } from './schema-types';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const invalid = (path: string, why: string) => new ScimError(400, 'invalidValue', `"${path}" ${why}`);
+
+// RFC 3339 date-time, as xsd:dateTime allows (RFC 7643 §2.3.5); the offset may be omitted.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/i;
+
+/** True when a value means "unassigned" (RFC 7643 §2.5: null and empty arrays are). */
+export const isUnassigned = (v: unknown): boolean =>
+  v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+
+/**
+ * Checks and converts one value to what `def` declares. Returns undefined for an unassigned value.
+ * Lenient only where real clients need it: Entra sends booleans as the strings "True"/"False",
+ * a single object where an attribute is multi-valued, and `manager` as a bare id string.
+ */
+export function coerceValue(def: AttributeDef, value: unknown, path: string): Json | undefined {
+  if (isUnassigned(value)) return undefined;
+  if (def.multiValued) {
+    const items = Array.isArray(value) ? value : [value];
+    const out = items.map((item, i) => coerceSingle(def, item, `${path}[${i}]`)).filter((v) => v !== undefined) as Json[];
+    if (def.type === 'complex') checkSinglePrimary(out, path);
+    return out.length ? out : undefined;
+  }
+  if (Array.isArray(value)) {
+    // Entra wraps single values in a one-element array in some PATCH bodies.
+    if (value.length === 1) return coerceSingle(def, value[0], path);
+    throw invalid(path, 'is single-valued but an array was given');
+  }
+  return coerceSingle(def, value, path);
+}
+
+function coerceSingle(def: AttributeDef, value: unknown, path: string): Json | undefined {
+  if (isUnassigned(value)) return undefined;
+  switch (def.type) {
+    case 'string':
+    case 'reference':
+    case 'binary':
+      if (typeof value === 'string') return value;
+      throw invalid(path, `must be a string, got ${describe(value)}`);
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+      throw invalid(path, `must be a boolean, got ${describe(value)}`);
+    case 'integer': {
+      const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+      if (typeof n === 'number' && Number.isSafeInteger(n)) return n;
+      throw invalid(path, `must be an integer, got ${describe(value)}`);
+    }
+    case 'decimal': {
+      const n = typeof value === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(value) ? Number(value) : value;
+      if (typeof n === 'number' && Number.isFinite(n)) return n;
+      throw invalid(path, `must be a number, got ${describe(value)}`);
+    }
+    case 'dateTime':
+      if (typeof value === 'string' && DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))) return value;
+      throw invalid(path, `must be an xsd:dateTime such as 2026-01-31T12:00:00Z, got ${describe(value)}`);
+    case 'complex':
+      return coerceComplex(def, value, path);
+  }
+}
+
+function coerceComplex(def: AttributeDef, value: unknown, path: string): JsonObject | undefined {
+  if (typeof value === 'string' && findAttribute(def.subAttributes, 'value')) {
+    // Entra sends `"manager": "<id>"` (and some clients `"members": "<id>"`): the value sub-attribute.
+    return { value };
+  }
+  if (!isObject(value)) throw invalid(path, `must be an object, got ${describe(value)}`);
+  const out: JsonObject = {};
+  for (const [key, raw] of Object.entries(value)) {
+    const sub = findAttribute(def.subAttributes, key);
+    if (!sub) throw new ScimError(400, 'invalidSyntax', `"${path}" has an unknown sub-attribute "${key}"`);
+    if (sub.mutability === 'readOnly') continue;
+    const v = coerceValue(sub, raw, `${path}.${sub.name}`);
+    if (v !== undefined) out[sub.name] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function checkSinglePrimary(items: Json[], path: string): void {
+  const primaries = items.filter((i) => isObject(i) && i.primary === true).length;
+  // RFC 7643 §2.4: the primary value "true" MUST appear no more than once.
+  if (primaries > 1) throw invalid(path, 'has more than one element with primary true');
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
+}

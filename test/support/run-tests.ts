@@ -1,0 +1,59 @@
+/**
+ * `npm test`: makes sure PostgreSQL and Redis answer, recreates the test database, applies
+ * migrations, then runs every *.test.ts under test/ with node's test runner.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+
+const root = path.resolve(__dirname, '..', '..');
+process.env.NODE_ENV = 'test';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/scim_test';
+process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
+process.env.OTEL_SDK_DISABLED ??= 'true';
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return name === 'bench' ? [] : findTests(full);
+    return name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+async function recreateDatabase(url: string) {
+  const target = new URL(url);
+  const name = target.pathname.slice(1);
+  if (!/^[a-z0-9_]*test[a-z0-9_]*$/.test(name)) throw new Error(`refusing to drop "${name}": test databases must have "test" in their name`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await client.end();
+}
+
+async function main() {
+  // Required here, not imported at the top: config must see the env set above.
+  const { ensureServices } = require('../../infra/scripts/ensure-services') as typeof import('../../infra/scripts/ensure-services');
+  await ensureServices({ database: process.env.DATABASE_URL!, redis: process.env.REDIS_URL! });
+  await recreateDatabase(process.env.DATABASE_URL!);
+  const { migrate } = require('../../infra/scripts/migrate') as typeof import('../../infra/scripts/migrate');
+  await migrate(process.env.DATABASE_URL!);
+
+  const filter = process.argv.slice(2);
+  const files = findTests(path.join(root, 'test'))
+    .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
+    .sort();
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+    stdio: 'inherit',
+    cwd: root,
+    env: process.env,
+  });
+  process.exit(result.status ?? 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -47,7 +47,9 @@ export type Config = Readonly<Omit<Env, 'LOG_LEVEL'>> & {
 
 /** Parses an environment; throws one error naming every bad key. Exported for tests. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const parsed = schema.safeParse(env);
+  // An empty variable (`ADMIN_TOKEN=` copied from .env.example) means "not set".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);

@@ -1,5 +1,5 @@
 import { EventWriter } from '../db/repositories/events';
-import { GroupRepository, type MemberRef } from '../db/repositories/groups';
+import { GroupRepository } from '../db/repositories/groups';
 import type { Transaction } from '../db/sequelize';
 import { newId, type GroupId } from '../ids';
 import { ScimError } from '../scim/errors';
@@ -36,30 +36,23 @@ export class GroupService {
     return this.ctx.db.transaction(async (t) => {
       const row = await this.groups.insert(newId<GroupId>(), data, t);
       const added = await this.groups.addMembers(row.id, ids, t);
-      const resource = this.render(row, []);
+      const resource = this.render(row);
       await this.events.append(t, { type: 'group.created', resourceType: 'Group', resourceId: row.id, data: { resource } });
       await this.events.appendMembership(t, 'group.user_added', this.ref(row), added);
-      return { resource: this.render(row, await this.groups.members(row.id, t)), etag: etagOf(row.version) };
+      return { resource: this.render({ ...row, related: await this.membersOf(row.id, t) }), etag: etagOf(row.version) };
     });
   }
 
   async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
-    const row = await this.groups.find(id);
+    const row = await this.groups.find(id, undefined, { withRelated: projects(projection, 'members') });
     if (!row) throw notFound(id);
-    const members = projects(projection, 'members') ? await this.groups.members(row.id) : undefined;
-    return { resource: applyProjection(this.render(row, members), projection), etag: etagOf(row.version) };
+    return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
   }
 
   async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
     const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    const { total, rows } = await this.groups.list(page.query);
-    const withMembers = projects(projection, 'members');
-    const resources: JsonObject[] = [];
-    for (const row of rows) {
-      const members = withMembers ? await this.groups.members(row.id) : undefined;
-      resources.push(applyProjection(this.render(row, members), projection));
-    }
-    return { total, startIndex: page.startIndex, resources };
+    const { total, rows } = await this.groups.list({ ...page.query, withRelated: projects(projection, 'members') });
+    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
@@ -69,7 +62,7 @@ export class GroupService {
       const current = await this.lockCurrent(id, ifMatch, t);
       const { added, removed } = await this.groups.replaceMembers(current.id, ids, t);
       const row = await this.storeChanges(current, data, new MembershipDelta(added, removed), t);
-      return { resource: this.render(row, await this.groups.members(row.id, t)), etag: etagOf(row.version) };
+      return { resource: this.render({ ...row, related: await this.membersOf(row.id, t) }), etag: etagOf(row.version) };
     });
   }
 
@@ -113,12 +106,12 @@ export class GroupService {
     await this.ctx.db.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
       await this.groups.delete(current.id, t);
-      await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current, undefined) } });
+      await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current) } });
     });
   }
 
   private async lockCurrent(id: string, ifMatch: string | undefined, t: Transaction): Promise<StoredResource> {
-    const current = await this.groups.find(id, t, true);
+    const current = await this.groups.find(id, t, { lock: true });
     if (!current) throw notFound(id);
     checkPrecondition(ifMatch, current.version);
     return current;
@@ -139,7 +132,7 @@ export class GroupService {
       type: 'group.updated',
       resourceType: 'Group',
       resourceId: row.id,
-      data: { resource: this.render(row, undefined), changedAttributes: changed, previousAttributes: previous },
+      data: { resource: this.render(row), changedAttributes: changed, previousAttributes: previous },
     });
     return row;
   }
@@ -148,7 +141,13 @@ export class GroupService {
     return { id: row.id, displayName: String(row.data.displayName) };
   }
 
-  private render(row: StoredResource, members: readonly MemberRef[] | undefined): JsonObject {
+  private async membersOf(id: string, t: Transaction): Promise<unknown> {
+    return (await this.groups.find(id, t, { withRelated: true }))?.related;
+  }
+
+  /** Members are rendered only when fetched (`related`); events and 204s never carry them. */
+  private render(row: StoredResource): JsonObject {
+    const members = row.related as { value: string; display: string | null }[] | undefined;
     return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
       members: members?.map((m) => ({

@@ -1,6 +1,5 @@
 import { EventWriter } from '../db/repositories/events';
 import { UserRepository } from '../db/repositories/users';
-import type { Transaction } from '../db/sequelize';
 import type { EventType } from '../events/catalog';
 import { newId, type UserId } from '../ids';
 import { ScimError } from '../scim/errors';
@@ -38,25 +37,22 @@ export class UserService {
     const { data } = normalizeResource(this.schemas, body);
     return this.ctx.db.transaction(async (t) => {
       const row = await this.users.insert(newId<UserId>(), data, t);
-      const resource = this.render(row, []);
+      const resource = this.render(row);
       await this.events.append(t, { type: 'user.created', resourceType: 'User', resourceId: row.id, data: { resource } });
       return { resource, etag: etagOf(row.version) };
     });
   }
 
   async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
-    const row = await this.users.find(id);
+    const row = await this.users.find(id, undefined, { withRelated: projects(projection, 'groups') });
     if (!row) throw notFound(id);
-    const groups = projects(projection, 'groups') ? await this.users.groupsOf([row.id]) : [];
-    return { resource: applyProjection(this.render(row, groups), projection), etag: etagOf(row.version) };
+    return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
   }
 
   async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
     const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    const { total, rows } = await this.users.list(page.query);
-    const groups = rows.length && projects(projection, 'groups') ? await this.users.groupsOf(rows.map((r) => r.id)) : [];
-    const resources = rows.map((r) => applyProjection(this.render(r, groups.filter((g) => g.userId === r.id)), projection));
-    return { total, startIndex: page.startIndex, resources };
+    const { total, rows } = await this.users.list({ ...page.query, withRelated: projects(projection, 'groups') });
+    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
@@ -71,13 +67,13 @@ export class UserService {
 
   async delete(id: string, ifMatch?: string): Promise<void> {
     await this.ctx.db.transaction(async (t) => {
-      const current = await this.users.find(id, t, true);
+      const current = await this.users.find(id, t, { lock: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);
       const left = await this.users.leaveAllGroups(current.id, t);
       for (const group of left) await this.events.appendMembership(t, 'group.user_removed', group, [current.id]);
       await this.users.delete(current.id, t);
-      const resource = this.render(current, []);
+      const resource = this.render(current);
       await this.events.append(t, { type: 'user.deleted', resourceType: 'User', resourceId: current.id, data: { resource } });
     });
   }
@@ -88,33 +84,29 @@ export class UserService {
    */
   private async write(id: string, ifMatch: string | undefined, next: (current: JsonObject) => JsonObject): Promise<WriteResult> {
     return this.ctx.db.transaction(async (t) => {
-      const current = await this.users.find(id, t, true);
+      const current = await this.users.find(id, t, { lock: true, withRelated: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);
       const data = next(current.data);
       const { changed, previous } = diffAttributes(current.data, data);
-      if (changed.length === 0) return this.result(current, t);
-      const row = await this.users.update(current.id, data, t);
-      const resource = this.render(row, []);
+      if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
+      const row = await this.users.update(current.id, data, t, { withRelated: true });
+      const resource = this.render(row);
       await this.events.append(t, {
         type: eventTypeFor(current.data, data),
         resourceType: 'User',
         resourceId: row.id,
         data: { resource, changedAttributes: changed, previousAttributes: previous },
       });
-      return this.result(row, t);
+      return { resource, etag: etagOf(row.version) };
     });
   }
 
-  private async result(row: StoredResource, t: Transaction): Promise<WriteResult> {
-    const groups = await this.users.groupsOf([row.id], t);
-    return { resource: this.render(row, groups), etag: etagOf(row.version) };
-  }
-
-  private render(row: StoredResource, groups: readonly { groupId: string; displayName: string }[]): JsonObject {
+  private render(row: StoredResource): JsonObject {
+    const groups = (row.related ?? []) as { value: string; display: string }[];
     return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
-      groups: groups.map((g) => ({ value: g.groupId, $ref: `${this.ctx.baseUrl}/Groups/${g.groupId}`, display: g.displayName, type: 'direct' })),
+      groups: groups.map((g) => ({ value: g.value, $ref: `${this.ctx.baseUrl}/Groups/${g.value}`, display: g.display, type: 'direct' })),
     });
   }
 }

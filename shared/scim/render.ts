@@ -5,6 +5,8 @@ import type { JsonObject } from './values';
 /** What a repository hands back for one stored User or Group. */
 export interface StoredResource {
   readonly id: string;
+  /** Related rows fetched with the resource when asked for (a user's groups, a group's members). */
+  readonly related?: unknown;
   readonly data: JsonObject;
   readonly version: number;
   readonly createdAt: Date;

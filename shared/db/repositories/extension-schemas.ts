@@ -1,9 +1,9 @@
-import { UniqueConstraintError } from 'sequelize';
 import { ScimError } from '../../scim/errors';
 import type { ExtensionSchemaInput } from '../../scim/schema-definition';
 import { DirectorySchemas, type ExtensionBinding } from '../../scim/schema-registry';
 import type { ResourceTypeName, SchemaDef } from '../../scim/schema-types';
 import { newId, type DirectoryId, type TenantId } from '../../ids';
+import { uniqueViolation } from '../errors';
 import type { Database } from '../sequelize';
 
 export interface StoredExtensionSchema {
@@ -60,7 +60,7 @@ export class ExtensionSchemaRepository {
           t,
         );
       } catch (err) {
-        if (err instanceof UniqueConstraintError) throw new ScimError(409, 'uniqueness', `schema "${input.schema.id}" already exists`);
+        if (uniqueViolation(err) !== undefined) throw new ScimError(409, 'uniqueness', `schema "${input.schema.id}" already exists`);
         throw err;
       }
       await this.bumpRevision(directoryId, t);

@@ -9,12 +9,10 @@ export const groupTable: TableSpec = {
   columns: ['display_name', 'external_id'],
   extract: (d: JsonObject) => [d.displayName, typeof d.externalId === 'string' ? d.externalId : null],
   uniqueIndexes: { scim_groups_display_name_idx: 'displayName', scim_groups_external_id_idx: 'externalId' },
+  related: `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', u.id, 'display', coalesce(u.display_name, u.user_name)) ORDER BY u.id), '[]'::jsonb)
+               FROM group_members gm JOIN scim_users u ON u.directory_id = gm.directory_id AND u.id = gm.user_id
+              WHERE gm.directory_id = t.directory_id AND gm.group_id = t.id)`,
 };
-
-export interface MemberRef {
-  value: string;
-  display: string | null;
-}
 
 /**
  * Groups and their membership. Membership changes are set operations in SQL, so their cost
@@ -23,18 +21,6 @@ export interface MemberRef {
 export class GroupRepository extends ResourceTable {
   constructor(db: Database, scope: DirectoryScope) {
     super(db, scope, groupTable);
-  }
-
-  async members(groupId: string, t?: Transaction): Promise<MemberRef[]> {
-    return this.db.query<MemberRef>(
-      `SELECT gm.user_id AS value, coalesce(u.display_name, u.user_name) AS display
-         FROM group_members gm
-         JOIN scim_users u ON u.directory_id = gm.directory_id AND u.id = gm.user_id
-        WHERE gm.directory_id = $1 AND gm.group_id = $2
-        ORDER BY gm.user_id`,
-      [this.scope.directoryId, groupId],
-      t,
-    );
   }
 
   /**

@@ -1,8 +1,8 @@
-import { UniqueConstraintError } from 'sequelize';
 import { ScimError } from '../../scim/errors';
 import type { StoredResource } from '../../scim/render';
 import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
+import { uniqueViolation } from '../errors';
 import type { Database, Transaction } from '../sequelize';
 import type { DirectoryScope } from './scope';
 
@@ -14,6 +14,11 @@ export interface TableSpec {
   readonly extract: (data: JsonObject) => unknown[];
   /** Unique index name → the attribute it protects, for 409 details. */
   readonly uniqueIndexes: Readonly<Record<string, string>>;
+  /**
+   * A correlated subquery over alias `t` returning the resource's related rows as JSON (a user's
+   * groups, a group's members), fetched in the same statement when asked for.
+   */
+  readonly related: string;
 }
 
 export interface ListQuery {
@@ -25,9 +30,12 @@ export interface ListQuery {
   readonly descending?: boolean;
   readonly offset: number;
   readonly limit: number;
+  /** Also fetch `spec.related` into each row's `related`. */
+  readonly withRelated?: boolean;
 }
 
 interface Row {
+  related?: unknown;
   id: string;
   data: JsonObject;
   version: number;
@@ -38,6 +46,7 @@ interface Row {
 const RETURNING = 'id, data, version, created_at, updated_at';
 
 const toStored = (r: Row): StoredResource => ({
+  ...(r.related === undefined ? {} : { related: r.related }),
   id: r.id,
   data: r.data,
   version: r.version,
@@ -67,10 +76,11 @@ export class ResourceTable {
     return toStored(rows[0]);
   }
 
-  async find(id: string, t?: Transaction, lock = false): Promise<StoredResource | undefined> {
+  async find(id: string, t?: Transaction, options: { lock?: boolean; withRelated?: boolean } = {}): Promise<StoredResource | undefined> {
     if (!isUuid(id)) return undefined;
+    const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
     const rows = await this.db.query<Row>(
-      `SELECT ${RETURNING} FROM ${this.spec.table} WHERE directory_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${prefixed('t')}${related} FROM ${this.spec.table} t WHERE t.directory_id = $1 AND t.id = $2${options.lock ? ' FOR UPDATE' : ''}`,
       [this.scope.directoryId, id],
       t,
     );
@@ -78,10 +88,11 @@ export class ResourceTable {
   }
 
   /** Stores new data and bumps the version; the caller holds the row lock. */
-  async update(id: string, data: JsonObject, t: Transaction): Promise<StoredResource> {
+  async update(id: string, data: JsonObject, t: Transaction, options: { withRelated?: boolean } = {}): Promise<StoredResource> {
     const sets = this.spec.columns.map((c, i) => `${c} = $${i + 4}`).join(', ');
-    const sql = `UPDATE ${this.spec.table} SET data = $3, ${sets}, version = version + 1, updated_at = now()
-      WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`;
+    const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
+    const sql = `UPDATE ${this.spec.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = now()
+      WHERE t.directory_id = $1 AND t.id = $2 RETURNING ${prefixed('t')}${related}`;
     const rows = await this.guard(() => this.db.query<Row>(sql, [this.scope.directoryId, id, data, ...this.spec.extract(data)], t));
     return toStored(rows[0]);
   }
@@ -107,24 +118,35 @@ export class ResourceTable {
   }
 
   /**
-   * One page and the total. Without a sort the page is found on the primary key alone
-   * (index-only), then joined back for its rows, so deep pages do not read skipped rows.
+   * One page and the total in one statement: the page's ids (and the total, as a window count)
+   * come from the indexes alone, then only those rows are read. Deep pages therefore skip index
+   * entries, not rows. An empty page past the end falls back to a plain count.
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
+    const count = async () => {
+      const rows = await this.db.query<{ total: string }>(`SELECT count(*) AS total FROM ${this.spec.table} r WHERE ${where}`, bind);
+      return Number(rows[0].total);
+    };
+    if (q.limit <= 0) return { total: await count(), rows: [] };
+
     const n = bind.length;
     const dir = q.descending ? 'DESC' : 'ASC';
     const order = q.orderBy ? `${q.orderBy} ${dir} NULLS LAST, r.id ${dir}` : `r.id ${dir}`;
-    const pageSql = q.orderBy
-      ? `SELECT ${prefixed('r')} FROM ${this.spec.table} r WHERE ${where} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}`
-      : `SELECT ${prefixed('t')} FROM (SELECT r.id FROM ${this.spec.table} r WHERE ${where} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}) p
-         JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = p.id ORDER BY t.id ${dir}`;
-    const [counted, rows] = await Promise.all([
-      this.db.query<{ total: string }>(`SELECT count(*) AS total FROM ${this.spec.table} r WHERE ${where}`, bind),
-      q.limit > 0 ? this.db.query<Row>(pageSql, [...bind, q.limit, q.offset]) : Promise.resolve([] as Row[]),
-    ]);
-    return { total: Number(counted[0].total), rows: rows.map(toStored) };
+    const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
+    const rows = await this.db.query<Row & { total: string }>(
+      `WITH page AS (
+         SELECT r.id, count(*) OVER () AS total, row_number() OVER (ORDER BY ${order}) AS n
+           FROM ${this.spec.table} r WHERE ${where}
+          ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
+       SELECT ${prefixed('t')}${related}, page.total
+         FROM page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
+        ORDER BY page.n`,
+      [...bind, q.limit, q.offset],
+    );
+    if (rows.length === 0) return { total: q.offset > 0 ? await count() : 0, rows: [] };
+    return { total: Number(rows[0].total), rows: rows.map(toStored) };
   }
 
   /** Turns unique-index violations into 409 uniqueness naming the attribute. */
@@ -132,11 +154,9 @@ export class ResourceTable {
     try {
       return await work();
     } catch (err) {
-      if (err instanceof UniqueConstraintError) {
-        const index = (err.parent as { constraint?: string } | undefined)?.constraint ?? '';
-        const attribute = this.spec.uniqueIndexes[index];
-        if (attribute) throw new ScimError(409, 'uniqueness', `${attribute} is already taken in this directory`);
-      }
+      const index = uniqueViolation(err);
+      const attribute = index === undefined ? undefined : this.spec.uniqueIndexes[index];
+      if (attribute) throw new ScimError(409, 'uniqueness', `${attribute} is already taken in this directory`);
       throw err;
     }
   }

@@ -11,31 +11,15 @@ export const userTable: TableSpec = {
   // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
   uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
+  // The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table.
+  related: `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', g.id, 'display', g.display_name) ORDER BY g.display_name), '[]'::jsonb)
+               FROM group_members gm JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id
+              WHERE gm.directory_id = t.directory_id AND gm.user_id = t.id)`,
 };
-
-/** The groups a user belongs to, for the read-only User `groups` attribute. */
-export interface UserGroupRef {
-  userId: string;
-  groupId: string;
-  displayName: string;
-}
 
 export class UserRepository extends ResourceTable {
   constructor(db: Database, scope: DirectoryScope) {
     super(db, scope, userTable);
-  }
-
-  async groupsOf(userIds: readonly string[], t?: Transaction): Promise<UserGroupRef[]> {
-    if (userIds.length === 0) return [];
-    return this.db.query<UserGroupRef>(
-      `SELECT gm.user_id AS "userId", g.id AS "groupId", g.display_name AS "displayName"
-         FROM group_members gm
-         JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id
-        WHERE gm.directory_id = $1 AND gm.user_id = ANY($2::uuid[])
-        ORDER BY g.display_name`,
-      [this.scope.directoryId, userIds],
-      t,
-    );
   }
 
   /**

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench`: SCIM throughput against a real listening API process, with the machine's raw
+ * limits measured in the same run so figures can be read as ratios. Prints a table and writes
+ * bench-results/<timestamp>.json. Bounded: every scenario stops itself (duration or amount).
+ *
+ * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/scim_bench, dropped
+ * and recreated), BENCH_USERS (default 100000), BENCH_SECONDS (default 10 per scenario).
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { runLoad, type LoadResult } from './load';
+import { prefillDirectory } from './prefill';
+
+const root = path.resolve(__dirname, '..', '..');
+const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scim_bench';
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const API_PORT = 3901;
+const RAW_PORT = 3902;
+const ADMIN = 'bench-admin-token-0123456789';
+
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+async function recreateDatabase(): Promise<void> {
+  const admin = new URL(DB_URL);
+  const name = admin.pathname.slice(1);
+  if (!name.includes('bench')) throw new Error(`refusing to drop "${name}": the bench database name must contain "bench"`);
+  admin.pathname = '/postgres';
+  const c = new Client({ connectionString: admin.toString() });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await c.end();
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'infra/scripts/migrate.ts')], {
+    env: { ...process.env, DATABASE_URL: DB_URL },
+    stdio: 'inherit',
+  });
+}
+
+function startApi(): Promise<ChildProcess> {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'services/api/server.ts')], {
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: DB_URL, PORT: String(API_PORT), ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return waitForPort(API_PORT).then(() => child);
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.status < 500) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** Peak resident set of a process (VmHWM), in MiB. */
+const peakRssMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function adminPost(p: string, body: unknown) {
+  const res = await fetch(`http://127.0.0.1:${API_PORT}/admin/v1${p}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`admin ${p}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<Record<string, any>>;
+}
+
+async function rawHttp(): Promise<LoadResult> {
+  const server = fork(path.join(__dirname, 'raw-http-server.ts'), [], { env: { ...process.env, PORT: String(RAW_PORT) }, execArgv: ['--import', 'tsx'] });
+  await new Promise((r) => server.once('message', r));
+  try {
+    return await runLoad({ name: 'raw node:http JSON', url: `http://127.0.0.1:${RAW_PORT}`, duration: SECONDS, next: () => ({ path: '/' }) });
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+/** Raw commit rate: pgbench, 50 clients, one transaction inserting a user row and an event row. */
+function rawCommit(ids: { tenantId: string; directoryId: string }): LoadResult {
+  const script = path.join(os.tmpdir(), `scim-bench-${process.pid}.sql`);
+  writeFileSync(
+    script,
+    `BEGIN;
+INSERT INTO scim_users (directory_id, id, tenant_id, user_name, data) VALUES ('${ids.directoryId}', gen_random_uuid(), '${ids.tenantId}', 'raw-' || :client_id || '-' || random(), '{"userName":"raw"}');
+INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data) VALUES (gen_random_uuid(), '${ids.tenantId}', '${ids.directoryId}', 'user.created', 'User', gen_random_uuid(), '{}');
+COMMIT;
+`,
+  );
+  const out = execFileSync('pgbench', ['-n', '-c', '50', '-j', '2', '-T', String(SECONDS), '-f', script, '-r', DB_URL.replace('postgres://', 'postgresql://')], { encoding: 'utf8' });
+  const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0);
+  const latency = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
+  return { name: 'raw PG tx (user+event insert), pgbench', requests: Math.round(tps * SECONDS), rps: tps, p50: latency, p99: NaN, non2xx: 0, errors: 0 };
+}
+
+async function main() {
+  log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  await recreateDatabase();
+  const api = await startApi();
+  try {
+    const a = await adminPost('/tenants', { name: 'Bench tenant A' });
+    const dirA = await adminPost(`/tenants/${a.id}/directories`, { name: 'Entra A', provider: 'entra' });
+    const b = await adminPost('/tenants', { name: 'Bench tenant B' });
+    const dirB = await adminPost(`/tenants/${b.id}/directories`, { name: 'Entra B', provider: 'entra' });
+    const raw = await adminPost('/tenants', { name: 'Raw baseline' });
+    const dirRaw = await adminPost(`/tenants/${raw.id}/directories`, { name: 'Raw', provider: 'generic' });
+
+    const pg = new Client({ connectionString: DB_URL });
+    await pg.connect();
+    log(`prefilling ${USERS} users in each of two tenants, groups of 100, 10,000 and ${USERS} members`);
+    const t0 = Date.now();
+    const A = await prefillDirectory(pg, { tenantId: a.id, directoryId: dirA.id }, 'a', USERS, [100, 10_000, USERS]);
+    await prefillDirectory(pg, { tenantId: b.id, directoryId: dirB.id }, 'b', USERS, [10_000]);
+    await pg.query('VACUUM ANALYZE');
+    log(`prefilled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const url = `http://127.0.0.1:${API_PORT}/scim/v2`;
+    const headers = { Authorization: `Bearer ${dirA.key.token}`, 'Content-Type': 'application/scim+json' };
+    const results: LoadResult[] = [];
+
+    results.push(await rawHttp());
+    results.push(rawCommit({ tenantId: raw.id, directoryId: dirRaw.id }));
+
+    let created = 0;
+    const createdIds: string[] = [];
+    results.push(
+      await runLoad({
+        name: 'POST /Users',
+        url,
+        method: 'POST',
+        headers,
+        duration: SECONDS,
+        next: () => {
+          const n = ++created;
+          return {
+            path: '/scim/v2/Users',
+            body: {
+              schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+              userName: `new${n}@a.example`,
+              externalId: `new-${n}`,
+              active: true,
+              name: { givenName: 'New', familyName: `User${n}` },
+              emails: [{ type: 'work', primary: true, value: `new${n}@a.example` }],
+            },
+          };
+        },
+      }),
+    );
+    const fresh = await pg.query<{ id: string }>(`SELECT id FROM scim_users WHERE directory_id = $1 AND user_name LIKE 'new%'`, [A.directoryId]);
+    createdIds.push(...fresh.rows.map((r) => r.id));
+
+    results.push(
+      await runLoad({
+        name: 'GET /Users?filter=userName eq',
+        url,
+        headers,
+        duration: SECONDS,
+        next: () => {
+          const name = A.userNames[Math.floor(Math.random() * A.userNames.length)];
+          return { path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}` };
+        },
+      }),
+    );
+
+    for (const size of [100, 10_000, USERS]) {
+      let i = 0;
+      const amount = Math.min(createdIds.length, 15_000);
+      results.push(
+        await runLoad({
+          name: `PATCH /Groups add 1 member (group of ${size.toLocaleString('en')})`,
+          url,
+          method: 'PATCH',
+          headers,
+          amount,
+          next: () => ({
+            path: `/scim/v2/Groups/${A.groups[size]}`,
+            body: {
+              schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+              Operations: [{ op: 'Add', path: 'members', value: [{ value: createdIds[i++ % createdIds.length] }] }],
+            },
+          }),
+        }),
+      );
+    }
+
+    const total = USERS + createdIds.length;
+    results.push(
+      await runLoad({
+        name: 'GET /Users deep page (last 10 %, count=100)',
+        url,
+        headers,
+        duration: SECONDS,
+        next: () => ({ path: `/scim/v2/Users?startIndex=${Math.floor(total * 0.9 + Math.random() * (total * 0.1 - 100))}&count=100` }),
+      }),
+    );
+
+    const rss = peakRssMiB(api.pid!);
+    await pg.end();
+    report(results, rss);
+  } finally {
+    api.kill('SIGTERM');
+  }
+}
+
+function report(results: LoadResult[], rssMiB: number) {
+  const [http, commit] = results;
+  const rows = results.map((r, i) => {
+    const base = i < 2 ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
+    return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} |`;
+  });
+  const table = [
+    '| scenario (50 connections) | requests | req/s | p50 ms | p99 ms | non-2xx+errors | ratio to raw |',
+    '|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+  console.log(`\n${table}\n\nAPI peak RSS: ${rssMiB.toFixed(0)} MiB\n`);
+  const dir = path.join(root, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ results, rssMiB, machine: { cores: os.cpus().length, model: os.cpus()[0]?.model } }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -33,14 +33,15 @@ export class UserService {
     return this.ctx.schemas.user;
   }
 
+  /** One statement writes the user and its user.created event (atomic, one round trip). */
   async create(body: unknown): Promise<WriteResult> {
     const { data } = normalizeResource(this.schemas, body);
-    return this.ctx.db.transaction(async (t) => {
-      const row = await this.users.insert(newId<UserId>(), data, t);
-      const resource = this.render(row);
-      await this.events.append(t, { type: 'user.created', resourceType: 'User', resourceId: row.id, data: { resource } });
-      return { resource, etag: etagOf(row.version) };
-    });
+    const id = newId<UserId>();
+    const now = new Date();
+    const resource = this.render({ id, data, version: 1, createdAt: now, updatedAt: now });
+    const event = this.events.outboxValues({ type: 'user.created', resourceType: 'User', resourceId: id, data: { resource } });
+    const row = await this.users.insert(id, data, undefined, { createdAt: now, event });
+    return { resource, etag: etagOf(row.version) };
   }
 
   async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {

@@ -11,6 +11,8 @@ export interface EventInput {
   readonly data: unknown;
 }
 
+export const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data';
+
 /** Writes events inside the caller's transaction: the event row is the outbox. */
 export class EventWriter {
   constructor(
@@ -21,12 +23,15 @@ export class EventWriter {
   ) {}
 
   async append(t: Transaction, event: EventInput): Promise<void> {
-    await this.db.exec(
-      `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [newId(), this.scope.tenantId, this.scope.directoryId, event.type, event.resourceType, event.resourceId, this.actor, JSON.stringify(event.data)],
-      t,
-    );
+    await this.db.exec(`INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, this.outboxValues(event), t);
+  }
+
+  /**
+   * The column values of an event row, in OUTBOX_COLUMNS order, for a caller that writes the
+   * change and its event in one statement (see ResourceTable.insert).
+   */
+  outboxValues(event: EventInput): unknown[] {
+    return [newId(), this.scope.tenantId, this.scope.directoryId, event.type, event.resourceType, event.resourceId, this.actor, JSON.stringify(event.data)];
   }
 
   /**

@@ -4,6 +4,7 @@ import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
 import type { Database, Transaction } from '../sequelize';
+import { OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
 
 /** How one SCIM resource type maps onto its table. */
@@ -65,14 +66,21 @@ export class ResourceTable {
     private readonly spec: TableSpec,
   ) {}
 
-  async insert(id: string, data: JsonObject, t: Transaction): Promise<StoredResource> {
-    const cols = this.spec.columns;
-    const placeholders = cols.map((_, i) => `$${i + 5}`).join(', ');
-    const sql = `INSERT INTO ${this.spec.table} (directory_id, tenant_id, id, data, ${cols.join(', ')})
-      VALUES ($1, $2, $3, $4, ${placeholders}) RETURNING ${RETURNING}`;
-    const rows = await this.guard(() =>
-      this.db.query<Row>(sql, [this.scope.directoryId, this.scope.tenantId, id, data, ...this.spec.extract(data)], t),
-    );
+  /**
+   * Inserts a resource. With `event` (column values from EventWriter.outboxValues), the event row
+   * is written by the same statement, so a create is one round trip and still atomic.
+   */
+  async insert(id: string, data: JsonObject, t?: Transaction, options: { createdAt?: Date; event?: unknown[] } = {}): Promise<StoredResource> {
+    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.spec.extract(data)];
+    const extracted = this.spec.columns.map((_, i) => `$${i + 6}`).join(', ');
+    const insert = `INSERT INTO ${this.spec.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${this.spec.columns.join(', ')})
+      VALUES ($1, $2, $3, $4, $5, $5, ${extracted}) RETURNING ${RETURNING}`;
+    const event = options.event ?? [];
+    const eventParams = event.map((_, i) => `$${values.length + i + 1}`).join(', ');
+    const sql = event.length
+      ? `WITH r AS (${insert}), e AS (INSERT INTO events (${OUTBOX_COLUMNS}) SELECT ${eventParams} FROM r) SELECT * FROM r`
+      : insert;
+    const rows = await this.guard(() => this.db.query<Row>(sql, [...values, ...event], t));
     return toStored(rows[0]);
   }
 

@@ -1,7 +1,25 @@
 import { ScimError } from '../errors';
 import { findAttribute, resolvePath, type ResourceSchemas } from '../schema-registry';
 import type { AttributeDef, ResourceTypeName } from '../schema-types';
-import type { CompareOp, ComparisonNode, FilterNode } from './parser';
+import type { ComparisonNode, FilterNode } from './parser';
+import {
+  arrayElements,
+  comparisonSql,
+  invalidFilter,
+  isCaseInsensitiveText,
+  numericSql,
+  presentSql,
+  sqlLiteral,
+  SqlParams,
+  textSql,
+  timestampSql,
+  type ColumnKind,
+  type ColumnOperand,
+  type JsonOperand,
+  type Operand,
+} from './sql-operands';
+
+export { SqlParams };
 
 /** The table a filter runs against: `scim_users` or `scim_groups`, under `alias`. */
 export interface SqlTarget {
@@ -10,18 +28,6 @@ export interface SqlTarget {
   readonly alias: string;
 }
 
-/** Collects bind values; every value from a filter reaches PostgreSQL as `$n`, never as SQL text. */
-export class SqlParams {
-  readonly values: unknown[] = [];
-
-  /** `start` reserves `$1…$start` for the caller, e.g. 1 for the directory id. */
-  constructor(private readonly start = 0) {}
-
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.start + this.values.length}`;
-  }
-}
 
 /**
  * Compiles a parsed filter into a PostgreSQL boolean expression over `target.alias`.
@@ -59,28 +65,6 @@ export function compileSortKey(path: string, target: SqlTarget): string {
 
 // ---------------------------------------------------------------------------------------------
 // Where values live: operands and paths.
-
-type ColumnKind = 'text' | 'uuid' | 'boolean' | 'timestamptz';
-
-interface ColumnOperand {
-  readonly kind: 'column';
-  readonly sql: string;
-  readonly column: ColumnKind;
-  readonly notNull: boolean;
-  readonly def: AttributeDef;
-  /** When ordering differs from the compared text (meta.version sorts by the integer). */
-  readonly sortSql?: string;
-}
-
-/** `parent->>'key'`, or the jsonb `parent` itself when `key` is undefined (a simple multi-valued element). */
-interface JsonOperand {
-  readonly kind: 'json';
-  readonly parent: string;
-  readonly key?: string;
-  readonly def: AttributeDef;
-}
-
-type Operand = ColumnOperand | JsonOperand;
 
 /** A row-level path, resolved against the schemas and the storage layout. */
 type RowPath =
@@ -332,130 +316,6 @@ function valueSubAttribute(attribute: AttributeDef, path: string, scimType: 'inv
 }
 
 // ---------------------------------------------------------------------------------------------
-// Predicates on one operand.
-
-const SQL_OPS: Partial<Record<CompareOp, string>> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
-const isSubstringOp = (op: CompareOp) => op === 'co' || op === 'sw' || op === 'ew';
-
-/** RFC 7644 §3.4.2.2 "pr": a non-empty value, or a non-empty node for complex and multi-valued attributes. */
-function presentSql(operand: Operand): string {
-  if (operand.kind === 'json') {
-    return `${jsonNode(operand)} NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb)`;
-  }
-  if (operand.notNull) return 'TRUE';
-  // NULL <> '' is NULL, which excludes the row, as absent attributes should be.
-  return operand.column === 'text' ? `${operand.sql} <> ''` : `${operand.sql} IS NOT NULL`;
-}
-
-function comparisonSql(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
-  if (operand.kind === 'column' && operand.column === 'uuid') return uuidComparison(operand.sql, op, value, params);
-  switch (operand.def.type) {
-    case 'boolean':
-      return booleanComparison(operand, op, value, path, params);
-    case 'integer':
-    case 'decimal':
-      return numberComparison(operand, op, value, path, params);
-    case 'dateTime':
-      return dateComparison(operand, op, value, path, params);
-    case 'complex':
-      throw invalidFilter(`attribute path "${path}" is complex; name one of its sub-attributes`);
-    default:
-      return textComparison(textSql(operand), op, String(value), !operand.def.caseExact, params);
-  }
-}
-
-function textComparison(text: string, op: CompareOp, value: string, caseInsensitive: boolean, params: SqlParams): string {
-  if (isSubstringOp(op)) return `${text} ${caseInsensitive ? 'ILIKE' : 'LIKE'} ${params.add(likePattern(op, value))}`;
-  const p = params.add(value);
-  // lower() on both sides matches the (directory_id, lower(user_name)) and lower(display_name) indexes.
-  return caseInsensitive ? `lower(${text}) ${SQL_OPS[op]} lower(${p})` : `${text} ${SQL_OPS[op]} ${p}`;
-}
-
-/**
- * `id eq "not-a-uuid"` must not make PostgreSQL fail the cast: it is simply FALSE.
- * UUIDs are case-insensitive (RFC 4122 §3), so substring and ordering compare the lowercase text.
- */
-function uuidComparison(column: string, op: CompareOp, value: string | number | boolean, params: SqlParams): string {
-  const text = String(value);
-  if (op === 'eq' || op === 'ne') {
-    if (!UUID.test(text)) return op === 'eq' ? 'FALSE' : 'TRUE';
-    return `${column} ${SQL_OPS[op]} ${params.add(text)}::uuid`;
-  }
-  return textComparison(`${column}::text`, op, text, true, params);
-}
-
-function booleanComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
-  if (op !== 'eq' && op !== 'ne') throw invalidFilter(`"${path}" is a boolean; "${op}" is not supported, only eq and ne`);
-  // Entra sends string booleans ("True"), in filters and in stored resources alike.
-  const wanted = typeof value === 'boolean' ? value : /^(true|false)$/i.test(String(value)) ? String(value).toLowerCase() === 'true' : undefined;
-  if (wanted === undefined) throw invalidFilter(`"${path}" is a boolean; ${JSON.stringify(value)} is not true or false`);
-  if (operand.kind === 'column') return `${operand.sql} ${SQL_OPS[op]} ${params.add(wanted)}`;
-  return `lower(${textSql(operand)}) ${SQL_OPS[op]} ${params.add(String(wanted))}`;
-}
-
-function numberComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
-  if (isSubstringOp(op)) throw invalidFilter(`"${path}" is a number; "${op}" is not supported`);
-  const number = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value) ? Number(value) : undefined;
-  if (number === undefined) throw invalidFilter(`"${path}" is a number; ${JSON.stringify(value)} is not a number`);
-  return `${numericSql(operand)} ${SQL_OPS[op]} ${params.add(number)}::numeric`;
-}
-
-function dateComparison(operand: Operand, op: CompareOp, value: string | number | boolean, path: string, params: SqlParams): string {
-  if (isSubstringOp(op)) throw invalidFilter(`"${path}" is a dateTime; "${op}" is not supported`);
-  if (typeof value !== 'string' || !isDateTime(value)) {
-    throw invalidFilter(`"${path}" is a dateTime; ${JSON.stringify(value)} is not an xsd:dateTime like "2024-05-13T04:42:34Z"`);
-  }
-  return `${timestampSql(operand)} ${SQL_OPS[op]} ${params.add(value)}::timestamptz`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// SQL fragments.
-
-function textSql(operand: Operand): string {
-  if (operand.kind === 'column') return operand.sql;
-  return operand.key === undefined ? `(${operand.parent} #>> '{}')` : `${operand.parent}->>${sqlLiteral(operand.key)}`;
-}
-
-function jsonNode(operand: JsonOperand): string {
-  return operand.key === undefined ? operand.parent : `${operand.parent}->${sqlLiteral(operand.key)}`;
-}
-
-// `data` holds what clients sent: a non-number must compare as absent, not fail the cast.
-function numericSql(operand: Operand): string {
-  if (operand.kind === 'column') return operand.sql;
-  const node = jsonNode(operand);
-  return `(CASE jsonb_typeof(${node}) WHEN 'number' THEN (${node})::numeric END)`;
-}
-
-// Only date-shaped strings are cast; the write path validates dateTime values, this guards the rest.
-function timestampSql(operand: Operand): string {
-  if (operand.kind === 'column') return operand.sql;
-  const text = textSql(operand);
-  return `(CASE WHEN ${text} ~ '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}' THEN (${text})::timestamptz END)`;
-}
-
-/** A multi-valued attribute's elements; a stored non-array counts as empty instead of failing. */
-function arrayElements(array: string): string {
-  return `jsonb_array_elements(CASE jsonb_typeof(${array}) WHEN 'array' THEN ${array} ELSE '[]'::jsonb END)`;
-}
-
-/** co/sw/ew as a LIKE pattern; `\` is LIKE's default escape, so the value's wildcards stay literal. */
-function likePattern(op: CompareOp, value: string): string {
-  const escaped = value.replace(/[\\%_]/g, (c) => `\\${c}`);
-  return op === 'co' ? `%${escaped}%` : op === 'sw' ? `${escaped}%` : `%${escaped}`;
-}
-
-/** Schema-defined names only (extension URNs, attribute names), never filter values. */
-function sqlLiteral(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
-function isCaseInsensitiveText(operand: Operand): boolean {
-  const textual = operand.kind === 'column' ? operand.column === 'text' : !['boolean', 'integer', 'decimal', 'dateTime'].includes(operand.def.type);
-  return textual && !operand.def.caseExact;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Sorting JSON attributes.
 
 function jsonSortKey(row: Extract<RowPath, { kind: 'json' }>, fail: (why: string) => ScimError): string {
@@ -489,34 +349,9 @@ function sortSql(operand: JsonOperand, fail: (why: string) => ScimError): string
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Values and guards.
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$/i;
-
-/**
- * xsd:dateTime (RFC 7643 §2.3.5) with field ranges checked, so that what passes here never makes
- * the `::timestamptz` cast fail (PostgreSQL rejects year 0, day 31 of April, offsets past ±15:59).
- */
-function isDateTime(text: string): boolean {
-  const m = DATE_TIME.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-  const offsetOk = m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8]) <= 59);
-  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk;
-}
-
-const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-
 function checkAlias(alias: string): void {
   // A programming error, not a client's: the alias is written into SQL as is.
   if (!/^[a-z_][a-z0-9_]*$/i.test(alias) || alias === 'e' || alias === 'gm') {
     throw new TypeError(`SqlTarget alias "${alias}" must be a plain identifier other than "e" and "gm"`);
   }
 }
-
-const invalidFilter = (detail: string) => new ScimError(400, 'invalidFilter', detail);
-

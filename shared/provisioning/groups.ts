@@ -79,6 +79,12 @@ export class GroupService {
       if (change) memberOps.push(change);
       else attributeOps.push(op);
     }
+    const single = memberOps.length === 1 && attributeOps.length === 0 && ifMatch === undefined ? memberOps[0] : undefined;
+    if (single && (single.kind === 'add' || single.kind === 'remove')) {
+      const done = await this.groups.changeMembers(id, single.kind, single.ids, this.ctx.actor);
+      if (!done) throw notFound(id);
+      return { etag: etagOf(done.version), id };
+    }
     return this.ctx.db.transaction(async (t) => {
       // Member-only changes lock the group row last (in storeChanges), so concurrent member
       // PATCHes to one group hold its lock only for the final statements, not the whole request.

@@ -13,6 +13,15 @@ export interface EventInput {
 
 export const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data';
 
+/**
+ * The `data` of a group.user_added / group.user_removed event, as SQL over a users row `u` and
+ * the group's id and displayName expressions. Shared by every statement that writes one.
+ */
+export const membershipEventData = (groupId: string, displayName: string) => `jsonb_build_object(
+  'group', jsonb_build_object('id', ${groupId}, 'displayName', ${displayName}),
+  'user', jsonb_build_object('id', u.id, 'userName', u.user_name, 'externalId', u.external_id,
+                             'displayName', u.display_name, 'active', u.active))`;
+
 /** Writes events inside the caller's transaction: the event row is the outbox. */
 export class EventWriter {
   constructor(
@@ -46,12 +55,8 @@ export class EventWriter {
   ): Promise<void> {
     if (userIds.length === 0) return;
     await this.db.exec(
-      `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data)
-       SELECT gen_random_uuid(), $1, $2, $3, 'Group', $4, $5,
-              jsonb_build_object(
-                'group', jsonb_build_object('id', $4::uuid, 'displayName', $6::text),
-                'user', jsonb_build_object('id', u.id, 'userName', u.user_name, 'externalId', u.external_id,
-                                           'displayName', u.display_name, 'active', u.active))
+      `INSERT INTO events (${OUTBOX_COLUMNS})
+       SELECT gen_random_uuid(), $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}
          FROM unnest($7::uuid[]) WITH ORDINALITY AS m(user_id, n)
          JOIN scim_users u ON u.directory_id = $2 AND u.id = m.user_id
         ORDER BY m.n`,

@@ -3,6 +3,7 @@ import { GroupRepository } from '../db/repositories/groups';
 import type { Transaction } from '../db/sequelize';
 import { newId, type GroupId } from '../ids';
 import { ScimError } from '../scim/errors';
+import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest, type PatchOperation } from '../scim/patch/parse';
 import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
@@ -14,6 +15,7 @@ import type { DirectoryContext } from './context';
 import { buildListQuery, type ListParams } from './list-query';
 import { memberChangeOf, memberIds, MembershipDelta, type MemberChange } from './membership';
 import { checkPrecondition } from './preconditions';
+import { checkUnique, uniqueAttributes } from './uniqueness';
 import type { WriteResult } from './users';
 
 /** SCIM Group operations of one directory. Members live in their own table. */
@@ -34,7 +36,9 @@ export class GroupService {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
     return this.ctx.db.transaction(async (t) => {
-      const row = await this.groups.insert(newId<GroupId>(), data, t);
+      const id = newId<GroupId>();
+      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_groups', uniqueAttributes(this.schemas), data, id);
+      const row = await this.groups.insert(id, data, t);
       const added = await this.groups.addMembers(row.id, ids, t);
       const resource = this.render(row);
       await this.events.append(t, { type: 'group.created', resourceType: 'Group', resourceId: row.id, data: { resource } });
@@ -129,6 +133,10 @@ export class GroupService {
    */
   private async storeChanges(current: StoredResource, data: JsonObject, delta: MembershipDelta, t: Transaction): Promise<StoredResource> {
     const { changed, previous } = diffAttributes(current.data, data);
+    if (changed.length) {
+      checkImmutable(this.schemas, current.data, data);
+      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_groups', uniqueAttributes(this.schemas), data, current.id);
+    }
     const ref = { id: current.id, displayName: String(data.displayName) };
     await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());
     await this.events.appendMembership(t, 'group.user_added', ref, delta.addedIds());

@@ -3,6 +3,7 @@ import { UserRepository } from '../db/repositories/users';
 import type { EventType } from '../events/catalog';
 import { newId, type UserId } from '../ids';
 import { ScimError } from '../scim/errors';
+import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest } from '../scim/patch/parse';
 import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
@@ -13,6 +14,7 @@ import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
 import { buildListQuery, type ListParams } from './list-query';
 import { checkPrecondition } from './preconditions';
+import { checkUnique, uniqueAttributes } from './uniqueness';
 
 export interface WriteResult {
   readonly resource: JsonObject;
@@ -40,7 +42,13 @@ export class UserService {
     const now = new Date();
     const resource = this.render({ id, data, version: 1, createdAt: now, updatedAt: now });
     const event = this.events.outboxValues({ type: 'user.created', resourceType: 'User', resourceId: id, data: { resource } });
-    const row = await this.users.insert(id, data, undefined, { createdAt: now, event });
+    const unique = uniqueAttributes(this.schemas);
+    const row = unique.length
+      ? await this.ctx.db.transaction(async (t) => {
+          await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', unique, data, id);
+          return this.users.insert(id, data, t, { createdAt: now, event });
+        })
+      : await this.users.insert(id, data, undefined, { createdAt: now, event });
     return { resource, etag: etagOf(row.version) };
   }
 
@@ -91,6 +99,8 @@ export class UserService {
       const data = next(current.data);
       const { changed, previous } = diffAttributes(current.data, data);
       if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
+      checkImmutable(this.schemas, current.data, data);
+      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', uniqueAttributes(this.schemas), data, current.id);
       const row = await this.users.update(current.id, data, t, { withRelated: true });
       const resource = this.render(row);
       await this.events.append(t, {

@@ -16,11 +16,21 @@ describe('events feed › cursor', () => {
   const feed = (tenantId: string, after?: string, limit = 100) =>
     asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/events`).query({ ...(after ? { after } : {}), limit })).expect(200);
 
+  /** Other tests' open transactions can hold the fence back for a moment: poll briefly. */
+  const feedAtLeast = async (tenantId: string, after: string | undefined, n: number) => {
+    let res = await feed(tenantId, after);
+    for (let i = 0; i < 60 && res.body.data.length < n; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await feed(tenantId, after);
+    }
+    return res;
+  };
+
   it('GET events › a transaction that took a lower sequence commits late › the reader sees it after, never skips it', async () => {
     const dir = await makeDirectory(t.app);
     const scim = scimClient(t.app, dir.token);
     await scim.post('/Users', entraUser()).expect(201);
-    const first = await feed(dir.tenantId);
+    const first = await feedAtLeast(dir.tenantId, undefined, 1);
     assert.equal(first.body.data.length, 1);
 
     // A slow writer: its event row takes a sequence number now but commits later.
@@ -41,12 +51,7 @@ describe('events feed › cursor', () => {
     } finally {
       await slow.end();
     }
-    // Other tests' transactions may hold the fence back for a moment; poll briefly.
-    let later = await feed(dir.tenantId, first.body.next);
-    for (let i = 0; i < 50 && later.body.data.length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      later = await feed(dir.tenantId, first.body.next);
-    }
+    const later = await feedAtLeast(dir.tenantId, first.body.next, 2);
     assert.deepEqual(
       later.body.data.map((e: { type: string }) => e.type),
       ['user.updated', 'user.created'],

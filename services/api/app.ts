@@ -61,7 +61,8 @@ export function createApp(options: AppOptions) {
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
   const contextOf = (req: Request): DirectoryContext => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
-    const version = req.baseUrl.endsWith('/v1') ? 'v1' : 'v2';
+    // baseUrl is /scim/v1/Users inside a resource router: the alias the client used is echoed back.
+    const version = /^\/scim\/v1(\/|$)/.test(req.baseUrl) ? 'v1' : 'v2';
     return {
       db,
       scope: { tenantId: principal.tenantId, directoryId: principal.directoryId },

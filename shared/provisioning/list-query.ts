@@ -30,6 +30,10 @@ export function buildListQuery(schemas: ResourceSchemas, params: ListParams, max
   if (params.filter !== undefined && params.filter !== '') {
     if (typeof params.filter !== 'string') throw new ScimError(400, 'invalidFilter', '"filter" must be a string');
     where = compileFilter(parseFilter(params.filter), { schemas, alias: 'r' }, sqlParams);
+    // A "\u0000" escape decodes to NUL, which PostgreSQL refuses in text parameters (a 500 otherwise).
+    if (sqlParams.values.some((v) => typeof v === 'string' && v.includes('\u0000'))) {
+      throw new ScimError(400, 'invalidFilter', 'a filter value contains a NUL character (U+0000)');
+    }
   }
   let orderBy: string | undefined;
   if (params.sortBy !== undefined && params.sortBy !== '') {
@@ -48,7 +52,9 @@ export function buildListQuery(schemas: ResourceSchemas, params: ListParams, max
 
 function integerParam(name: string, raw: unknown): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d{1,9}$/.test(raw.trim()) ? Number(raw) : NaN;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isInteger(n)) throw new ScimError(400, 'invalidValue', `"${name}" must be an integer`);
-  return n;
+  // A huge count is capped like any count above the maximum, and a huge startIndex is simply
+  // past the end (RFC 7644 §3.4.2.4); neither is an error.
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, n));
 }

@@ -16,10 +16,12 @@ export function parseProjection(schemas: ResourceSchemas, attributes?: unknown, 
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+  // `schemas` is no schema attribute, yet clients name it; it is always returned anyway.
+  const resolve = (names: string[]) => names.filter((n) => n.toLowerCase() !== 'schemas').map((p) => resolvePath(schemas, p));
   const include = list(attributes);
-  if (include.length) return { mode: 'include', paths: include.map((p) => resolvePath(schemas, p)) };
+  if (include.length) return { mode: 'include', paths: resolve(include) };
   const exclude = list(excluded);
-  if (exclude.length) return { mode: 'exclude', paths: exclude.map((p) => resolvePath(schemas, p)) };
+  if (exclude.length) return { mode: 'exclude', paths: resolve(exclude) };
   return DEFAULT_PROJECTION;
 }
 

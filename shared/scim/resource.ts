@@ -19,12 +19,15 @@ const IGNORED_TOP_LEVEL = new Set(['schemas', 'id', 'meta']);
 /** Validates and normalises a POST or PUT body (RFC 7644 §3.3, §3.5.1). */
 export function normalizeResource(schemas: ResourceSchemas, body: unknown): NormalizedResource {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'the request body must be a JSON object');
-  checkDeclaredSchemas(schemas, body.schemas);
+  checkDeclaredSchemas(body.schemas);
   const data: JsonObject = {};
   let members: JsonObject[] | undefined;
   for (const [key, value] of Object.entries(body)) {
     if (IGNORED_TOP_LEVEL.has(key.toLowerCase())) continue;
-    const resolved = resolvePath(schemas, key, 'invalidPath');
+    // null means unassigned (RFC 7643 §2.5), so it sets nothing, whatever the key. Microsoft's
+    // reference-code create sample sends `"department": null, "manager": null` at top level.
+    if (value === null) continue;
+    const resolved = resolveBodyKey(schemas, key);
     if (!resolved.attribute) {
       // A whole extension object: { "urn:…:enterprise:2.0:User": { "employeeNumber": "1" } }
       if (value === null) continue;
@@ -64,16 +67,17 @@ function setAttribute(data: JsonObject, extension: string | undefined, def: Attr
   if (extension && Object.keys(target).length === 0) delete data[extension];
 }
 
-function checkDeclaredSchemas(schemas: ResourceSchemas, declared: unknown): void {
+/**
+ * `schemas` must be an array of strings. Entries this directory does not know are ignored: they
+ * declare nothing that is stored, and Entra's tutorial group create sends the non-URN
+ * `http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group` beside the core URN
+ * (Microsoft's reference-code user sample even has a mistyped `…enterprise:2.0User`). Attributes
+ * are still checked key by key, so an unknown extension's data is refused.
+ */
+function checkDeclaredSchemas(declared: unknown): void {
   if (declared === undefined) return;
   if (!Array.isArray(declared) || declared.some((s) => typeof s !== 'string')) {
     throw new ScimError(400, 'invalidSyntax', '"schemas" must be an array of schema URNs');
-  }
-  for (const urn of declared as string[]) {
-    if (urn.toLowerCase() === schemas.core.id.toLowerCase()) continue;
-    if (!findExtension(schemas, urn)) {
-      throw new ScimError(400, 'invalidValue', `"schemas" names "${urn}", which ${schemas.resourceType} resources of this directory do not have`);
-    }
   }
 }
 
@@ -96,3 +100,13 @@ export function checkRequired(schemas: ResourceSchemas, data: JsonObject): void 
 }
 
 const isBlank = (v: Json | undefined) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+
+/** An attribute the schemas do not define is a body that does not fit them (RFC 7644 §3.12). */
+function resolveBodyKey(schemas: ResourceSchemas, key: string) {
+  try {
+    return resolvePath(schemas, key);
+  } catch (err) {
+    if (err instanceof ScimError) throw new ScimError(400, 'invalidSyntax', err.detail);
+    throw err;
+  }
+}

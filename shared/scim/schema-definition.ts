@@ -38,7 +38,7 @@ export function parseExtensionSchema(body: unknown): ExtensionSchemaInput {
 
   const schema: SchemaDef = {
     id,
-    name: (name as string | undefined) ?? id.split(':').at(-2) ?? id,
+    name: (name as string | undefined) ?? defaultName(id),
     ...(description ? { description: description as string } : {}),
     attributes: parseAttributes(attributes, id, 0),
   };
@@ -104,4 +104,12 @@ function parseAttribute(raw: unknown, where: string, depth: number): AttributeDe
     ...(referenceTypes ? { referenceTypes } : {}),
     ...(subAttributes ? { subAttributes } : {}),
   });
+}
+
+/** `urn:…:extension:acme:2.0:User` → `acmeUser`: the segment before the version, then the type. */
+function defaultName(urn: string): string {
+  const parts = urn.split(':');
+  const version = parts.findIndex((p) => /^\d+(\.\d+)*$/.test(p));
+  if (version > 0 && version < parts.length - 1) return `${parts[version - 1]}${parts.at(-1)}`;
+  return parts.at(-1) ?? urn;
 }

@@ -112,6 +112,15 @@ export function resolvePath(
     attribute = findAttribute(commonAttributes, name);
     common = attribute !== undefined;
   }
+  if (!attribute && rest === path) {
+    // A bare name the core schema lacks but exactly one extension has: Entra's tutorial sends
+    // `"path": "manager"` and filters `manager eq "…"` for the enterprise extension's manager.
+    const owners = schemas.extensions.filter((e) => findAttribute(e.schema.attributes, name));
+    if (owners.length === 1) {
+      extension = owners[0];
+      attribute = findAttribute(extension.schema.attributes, name);
+    }
+  }
   if (!attribute) throw fail('names an unknown attribute');
   if (sub === undefined) return { extension: extension?.schema.id, attribute, common };
   if (attribute.type !== 'complex') throw fail(`has a sub-attribute but "${attribute.name}" is not complex`);

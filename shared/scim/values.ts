@@ -26,7 +26,10 @@ export function coerceValue(def: AttributeDef, value: unknown, path: string): Js
   if (def.multiValued) {
     const items = Array.isArray(value) ? value : [value];
     const out = items.map((item, i) => coerceSingle(def, item, `${path}[${i}]`)).filter((v) => v !== undefined) as Json[];
-    if (def.type === 'complex') checkSinglePrimary(out, path);
+    if (def.type === 'complex') {
+      checkSinglePrimary(out, path);
+      if (TYPED_BY_KIND.has(def.name)) checkUniqueTypes(out, path);
+    }
     return out.length ? out : undefined;
   }
   if (Array.isArray(value)) {
@@ -43,6 +46,9 @@ function coerceSingle(def: AttributeDef, value: unknown, path: string): Json | u
     case 'string':
     case 'reference':
     case 'binary':
+      // PostgreSQL cannot store NUL in jsonb; a filter escape ("\u0000" in a PATCH path that
+      // creates an element) can produce one after the body checks.
+      if (typeof value === 'string' && value.includes('\u0000')) throw invalid(path, 'contains a NUL character');
       if (typeof value === 'string') return value;
       throw invalid(path, `must be a string, got ${describe(value)}`);
     case 'boolean':
@@ -68,20 +74,50 @@ function coerceSingle(def: AttributeDef, value: unknown, path: string): Json | u
 }
 
 function coerceComplex(def: AttributeDef, value: unknown, path: string): JsonObject | undefined {
-  if (typeof value === 'string' && findAttribute(def.subAttributes, 'value')) {
-    // Entra sends `"manager": "<id>"` (and some clients `"members": "<id>"`): the value sub-attribute.
-    return { value };
+  if (typeof value === 'string' && findAttribute(def.subAttributes, 'value') && findAttribute(def.subAttributes, '$ref')) {
+    // Entra sends `"manager": "<id>"` (and some clients `"members": "<id>"`): for a reference
+    // attribute a bare string is its value sub-attribute. `"emails": "a@b"` stays an error.
+    // An empty string names nobody: Entra's validator clears the manager with an empty value.
+    return value === '' ? undefined : { value };
   }
   if (!isObject(value)) throw invalid(path, `must be an object, got ${describe(value)}`);
   const out: JsonObject = {};
   for (const [key, raw] of Object.entries(value)) {
-    const sub = findAttribute(def.subAttributes, key);
+    const sub = findAttribute(def.subAttributes, key) ?? displayAlias(def, key);
     if (!sub) throw new ScimError(400, 'invalidSyntax', `"${path}" has an unknown sub-attribute "${key}"`);
     if (sub.mutability === 'readOnly') continue;
     const v = coerceValue(sub, raw, `${path}.${sub.name}`);
     if (v !== undefined) out[sub.name] = v;
   }
+  // Likewise `"manager": { "value": "" }`: a single reference with an empty value is no reference.
+  if (!def.multiValued && out.value === '') delete out.value;
   return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Entra's AppRoleAssignmentsComplex mapping sends `roles[].displayName`, and Microsoft's sample
+ * tests send `members[].displayName`, where RFC 7643 §4.1.2 names the sub-attribute `display`.
+ */
+function displayAlias(def: AttributeDef, key: string): AttributeDef | undefined {
+  if (key.toLowerCase() !== 'displayname' || findAttribute(def.subAttributes, 'displayName')) return undefined;
+  return findAttribute(def.subAttributes, 'display');
+}
+
+/**
+ * Attributes Entra addresses by kind (`emails[type eq "work"].value`). Its tutorial asks that a
+ * type appear once in each, so such a path names one value. Not roles: Entra sends several roles
+ * of type "WindowsAzureActiveDirectoryRole".
+ */
+const TYPED_BY_KIND = new Set(['emails', 'phoneNumbers', 'addresses', 'ims', 'photos']);
+
+function checkUniqueTypes(items: Json[], path: string): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!isObject(item) || typeof item.type !== 'string') continue;
+    const type = item.type.toLowerCase();
+    if (seen.has(type)) throw invalid(path, `has more than one element of type "${item.type}"`);
+    seen.add(type);
+  }
 }
 
 function checkSinglePrimary(items: Json[], path: string): void {

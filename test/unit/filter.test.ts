@@ -72,6 +72,12 @@ describe('filter parser', () => {
       path: 'emails',
       filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'primary', true)] },
     }],
+    // Microsoft's tutorial filters users this way, outside the RFC's ABNF.
+    ['a value path then a sub-attribute comparison', 'emails[type eq "work"].value eq "x"', {
+      op: 'valuePath',
+      path: 'emails',
+      filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'value', 'x')] },
+    }],
     ['a members value path', 'members[value eq "id"]', { op: 'valuePath', path: 'members', filter: cmp('eq', 'value', 'id') }],
     ['a sub-attribute', 'emails.value eq "x"', cmp('eq', 'emails.value', 'x')],
     ['a URN-prefixed attribute', `${EMP} eq "1"`, cmp('eq', EMP, '1')],
@@ -111,7 +117,7 @@ describe('filter parser', () => {
     ['two expressions without and/or', 'userName eq "x" title pr'],
     ['not without parentheses', 'not userName eq "x"'],
     ['an unclosed value path', 'emails[type eq "work"'],
-    ['a value path followed by a sub-attribute', 'emails[type eq "work"].value eq "x"'],
+    ['a value path followed by a sub-attribute without an operator', 'emails[type eq "work"].value'],
     ['nested value paths', 'emails[type[value eq "x"]]'],
     ['empty brackets', 'emails[]'],
     ['a value where a path belongs', '"x" eq "x"'],

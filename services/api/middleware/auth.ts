@@ -31,6 +31,12 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
     }),
   );
   return (req, res, next) => {
+    // passport-http-bearer also reads `?access_token=` and a body field (RFC 6750 §2.2–2.3);
+    // keys in URLs end up in proxy logs, so only the Authorization header is accepted.
+    if (typeof req.query?.access_token !== 'undefined') {
+      next(new ScimError(400, 'invalidSyntax', 'send the token in the Authorization header, not the query string'));
+      return;
+    }
     passport.authenticate(options.realm, { session: false }, (err: unknown, principal: T | false) => {
       if (err) return next(err);
       if (!principal) {

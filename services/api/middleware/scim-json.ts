@@ -37,5 +37,37 @@ export function scimJson(options: { limit: number }): RequestHandler[] {
     }
     next();
   };
-  return [rejectOtherTypes, parse];
+  const rejectNul: RequestHandler = (req, _res, next) => {
+    const where = nulPath(req.body);
+    if (where !== undefined) {
+      const culprit = where ? `"${where}"` : 'the body';
+      next(new ScimError(400, 'invalidValue', `${culprit} contains a NUL character (U+0000), which cannot be stored`));
+      return;
+    }
+    next();
+  };
+  return [rejectOtherTypes, parse, rejectNul];
+}
+
+/**
+ * The top-level key under which a parsed body holds U+0000 (in a key or a string), '' for the
+ * body itself, or undefined. JSON allows "\u0000" but PostgreSQL text and jsonb cannot hold it,
+ * so without this check the write fails as a 500. Iterative, so deep nesting cannot overflow.
+ */
+function nulPath(body: unknown): string | undefined {
+  const stack: [unknown, string][] = [[body, '']];
+  while (stack.length) {
+    const [value, top] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return top;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      const at = top || (Array.isArray(value) ? `[${key}]` : key);
+      if (key.includes('\u0000')) return at;
+      stack.push([child, at]);
+    }
+  }
+  return undefined;
 }

@@ -50,6 +50,13 @@ const schemaResource = (ctx: DirectoryContext, s: SchemaDef) => ({
 export function discoveryRoutes(contextOf: (req: Request) => DirectoryContext, limits: DiscoveryLimits): Router {
   const router = Router();
 
+  // RFC 7644 §4: these endpoints ignore paging and sorting, and SHOULD answer a filter with 403,
+  // so that a client cannot believe its conditions were applied.
+  router.use(['/ServiceProviderConfig', '/ResourceTypes', '/Schemas'], (req, _res, next) => {
+    if (req.query.filter !== undefined) throw new ScimError(403, undefined, `${req.baseUrl}${req.path}: discovery endpoints cannot be filtered`);
+    next();
+  });
+
   router.get('/ServiceProviderConfig', (req, res) => {
     const ctx = contextOf(req);
     sendScim(res, 200, {

@@ -48,6 +48,8 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
   });
 
   router.post('/.search', async (req, res) => {
+    // An empty body is an empty SearchRequest; an array or a scalar is no SearchRequest at all.
+    if (req.body !== undefined && !isObject(req.body)) throw new ScimError(400, 'invalidSyntax', 'the request body must be a SearchRequest object');
     const body: Record<string, unknown> = isObject(req.body) ? req.body : {};
     const declared = body.schemas;
     if (declared !== undefined && !(Array.isArray(declared) && declared.includes(SEARCH_REQUEST_SCHEMA))) {

@@ -84,12 +84,13 @@ export class ApiKeyRepository {
   }
 
   /** Revokes at once: the next request with the token fails. Returns false when unknown. */
-  async revoke(directoryId: DirectoryId, keyId: string): Promise<ApiKeyView | undefined> {
+  async revoke(directoryId: DirectoryId, keyId: string, t?: Transaction): Promise<ApiKeyView | undefined> {
     const rows = await this.db.query<KeyRow>(
       `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
         WHERE directory_id = $1 AND id = $2
         RETURNING id, directory_id, name, prefix, created_at, last_used_at, revoked_at`,
       [directoryId, keyId],
+      t,
     );
     return rows[0] && view(rows[0]);
   }

@@ -2,6 +2,7 @@ import { isUuid } from '../../ids';
 import { ScimError } from '../../scim/errors';
 import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
+import { NOW_MS } from '../sql';
 import { membershipEventData, OUTBOX_COLUMNS } from './events';
 import { ResourceTable, type TableSpec } from './resource-table';
 import type { DirectoryScope } from './scope';
@@ -87,7 +88,7 @@ export class GroupRepository extends ResourceTable {
               SELECT gen_random_uuid(), $3, $1, $6, 'Group', g.id, $5, ${membershipEventData('g.id', 'g.display_name')}
                 FROM changed JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g),
             touched AS (
-              UPDATE scim_groups SET version = version + 1, updated_at = now()
+              UPDATE scim_groups SET version = version + 1, updated_at = ${NOW_MS}
                WHERE directory_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changed) RETURNING version)
        SELECT EXISTS (SELECT 1 FROM g) AS found,
               (SELECT id FROM missing) AS missing,

@@ -4,6 +4,7 @@ import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
 import type { Database, Transaction } from '../sequelize';
+import { NOW_MS } from '../sql';
 import { OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
 
@@ -99,7 +100,7 @@ export class ResourceTable {
   async update(id: string, data: JsonObject, t: Transaction, options: { withRelated?: boolean } = {}): Promise<StoredResource> {
     const sets = this.spec.columns.map((c, i) => `${c} = $${i + 4}`).join(', ');
     const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
-    const sql = `UPDATE ${this.spec.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = now()
+    const sql = `UPDATE ${this.spec.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = ${NOW_MS}
       WHERE t.directory_id = $1 AND t.id = $2 RETURNING ${prefixed('t')}${related}`;
     const rows = await this.guard(() => this.db.query<Row>(sql, [this.scope.directoryId, id, data, ...this.spec.extract(data)], t));
     return toStored(rows[0]);
@@ -108,7 +109,7 @@ export class ResourceTable {
   /** Bumps version and lastModified without touching data (a membership change). */
   async touch(id: string, t: Transaction): Promise<StoredResource> {
     const rows = await this.db.query<Row>(
-      `UPDATE ${this.spec.table} SET version = version + 1, updated_at = now() WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
+      `UPDATE ${this.spec.table} SET version = version + 1, updated_at = ${NOW_MS} WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
       [this.scope.directoryId, id],
       t,
     );
@@ -141,7 +142,9 @@ export class ResourceTable {
 
     const n = bind.length;
     const dir = q.descending ? 'DESC' : 'ASC';
-    const order = q.orderBy ? `${q.orderBy} ${dir} NULLS LAST, r.id ${dir}` : `r.id ${dir}`;
+    // RFC 7644 §3.4.2.3: resources without the value sort last ascending and first descending,
+    // which is PostgreSQL's default null ordering for each direction.
+    const order = q.orderBy ? `${q.orderBy} ${dir}, r.id ${dir}` : `r.id ${dir}`;
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
     const rows = await this.db.query<Row & { total: string }>(
       `WITH page AS (

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
+import { NOW_MS } from '../sql';
 import { ResourceTable, type TableSpec } from './resource-table';
 import type { DirectoryScope } from './scope';
 
@@ -31,7 +32,7 @@ export class UserRepository extends ResourceTable {
       `WITH gone AS (
          DELETE FROM group_members WHERE directory_id = $1 AND user_id = $2 RETURNING group_id
        )
-       UPDATE scim_groups g SET version = g.version + 1, updated_at = now()
+       UPDATE scim_groups g SET version = g.version + 1, updated_at = ${NOW_MS}
          FROM gone WHERE g.directory_id = $1 AND g.id = gone.group_id
        RETURNING g.id, g.display_name AS "displayName"`,
       [this.scope.directoryId, userId],

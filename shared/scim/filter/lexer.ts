@@ -52,7 +52,9 @@ export function tokenize(text: string): Token[] {
       const token = readString(text, i);
       tokens.push(token);
       i += token.text.length;
-    } else if (isWordStart(c)) {
+    } else if (isWordStart(c) || (c === 46 /* . */ && tokens.at(-1)?.kind === ']')) {
+      // A "." right after "]" starts a sub-attribute word (".value"), which the parser reads as
+      // Entra's `emails[type eq "work"].value eq "x"`.
       let end = i + 1;
       while (end < text.length && isWordPart(text.charCodeAt(end))) end++;
       tokens.push({ kind: 'word', text: text.slice(i, end), pos: i });

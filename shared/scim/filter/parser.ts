@@ -49,9 +49,9 @@ const LITERALS = new Map<string, FilterValue>([
  * naming the position and the culprit.
  *
  * Decisions beyond the ABNF: operators, `and`/`or`/`not` and the literals true/false/null are
- * case-insensitive (Entra and Okta send `Eq`); any whitespace separates tokens; a value path may
- * not be followed by `.subAttr` (`emails[type eq "work"].value eq "x"` is a PATCH path, not a
- * filter: FILTER has no such production) and value paths do not nest (valFilter has no valuePath).
+ * case-insensitive (Entra and Okta send `Eq`); any whitespace separates tokens; a value path
+ * followed by `.subAttr op value` (Entra's `emails[type eq "work"].value eq "x"`, outside the ABNF)
+ * means the sub-attribute comparison joins the bracket filter; value paths do not nest.
  */
 export function parseFilter(text: string): FilterNode {
   return parseText(text, false);
@@ -146,10 +146,11 @@ class Parser {
     });
     const next = this.peek();
     if (next.kind === 'word' && next.text.startsWith('.')) {
-      throw filterError(
-        next.pos,
-        `a value path cannot be followed by a sub-attribute in a filter; write "${path.text}${next.text} …" or put the condition inside the brackets`,
-      );
+      // `emails[type eq "work"].value eq "x"` is not in RFC 7644's FILTER grammar, but Microsoft's
+      // tutorial queries users that way; it means `emails[type eq "work" and value eq "x"]`.
+      this.i++;
+      const sub = this.parseAttrExp({ ...next, text: next.text.slice(1) });
+      return { op: 'valuePath', path: path.text, filter: { op: 'and', filters: [filter, sub] } };
     }
     return { op: 'valuePath', path: path.text, filter };
   }

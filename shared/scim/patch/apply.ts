@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ScimError } from '../errors';
-import { matchesFilter } from '../filter/parser';
+import { matchesFilter, type FilterNode } from '../filter/parser';
 import { findExtension, type ResourceSchemas } from '../schema-registry';
 import type { AttributeDef } from '../schema-types';
 import { checkRequired } from '../resource';
@@ -124,6 +124,15 @@ function applySub(holder: JsonObject, def: AttributeDef, sub: AttributeDef, op: 
 /** `emails[type eq "work"]` and `emails[type eq "work"].value`. */
 function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation, where: string): void {
   const { filter, filteredSub } = op.path!;
+  if (!def.multiValued) {
+    // Only remove gets here (parse.ts): Entra clears the manager with manager[value eq "id"],
+    // which removes it when it still is that id and is a no-op otherwise.
+    const current = holder[def.name];
+    if (isObject(current) && matchesFilter(filter!, current)) {
+      setOrDelete(holder, def.name, filteredSub ? withSub(current, filteredSub.name, undefined) : undefined);
+    }
+    return;
+  }
   const items = (Array.isArray(holder[def.name]) ? holder[def.name] : []) as JsonObject[];
   const hits = items.map((el) => isObject(el) && matchesFilter(filter!, el));
 
@@ -137,17 +146,25 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
 
   const value = filteredSub ? coerceValue(filteredSub, op.value, where) : coerceValue({ ...def, multiValued: false }, op.value, where);
   if (hits.some(Boolean)) {
-    const next = items
-      .map((el, i) => {
-        if (!hits[i]) return el;
-        if (filteredSub) return withSub(el, filteredSub.name, value);
-        return op.op === 'add' && isObject(value) ? { ...el, ...value } : (value as JsonObject | undefined);
-      })
-      .filter((el): el is JsonObject => el !== undefined && !isUnassigned(el));
+    const updated = items.map((el, i) => {
+      if (!hits[i]) return el;
+      if (filteredSub) return withSub(el, filteredSub.name, value);
+      return op.op === 'add' && isObject(value) ? { ...el, ...value } : (value as JsonObject | undefined);
+    });
+    const next = updated.filter((el): el is JsonObject => el !== undefined && !isUnassigned(el));
+    // Entra moves primary with `replace emails[type eq "home"].primary = true`; the old primary yields.
+    demoteOtherPrimaries(next, updated.filter((el, i): el is JsonObject => hits[i] && el !== undefined));
     setOrDelete(holder, def.name, next);
     return;
   }
   if (value === undefined) return;
+  if (op.op === 'replace' && filteredSub && items.length === 1 && isNullEquality(filter!, filteredSub.name)) {
+    // The seeds map the UPN to `userPrincipalNames[value eq null].value`: Entra's way to write
+    // the one value of a list. When that value changes, Entra replaces it; keeping the old UPN
+    // beside the new one would be wrong, so the single element takes the new value.
+    holder[def.name] = [withSub(items[0], filteredSub.name, value)];
+    return;
+  }
   // No element matches. Entra expects the element to be created from the filter's equalities
   // ("Known issues": PATCH emails[type eq "work"].value on a user without a work email).
   const template = templateFromFilter(filter!);
@@ -156,7 +173,16 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
   }
   const created = filteredSub ? { ...template, [filteredSub.name]: value } : { ...template, ...(value as JsonObject) };
   const element = coerceValue({ ...def, multiValued: false }, created, where) as JsonObject;
-  holder[def.name] = [...items, element];
+  // Entra re-sends the same Add every cycle: an element already there is not added twice.
+  if (items.some((el) => sameElement(el, element))) return;
+  const next = [...items, element];
+  demoteOtherPrimaries(next, [element]);
+  holder[def.name] = next;
+}
+
+/** `sub eq null`: the filter addresses "the element without a value" (and nothing else). */
+function isNullEquality(filter: FilterNode, sub: string): boolean {
+  return filter.op === 'eq' && filter.value === null && filter.path.toLowerCase() === sub.toLowerCase();
 }
 
 function withSub(el: JsonObject, sub: string, value: Json | undefined): JsonObject {
@@ -178,7 +204,7 @@ function sameElement(a: Json, b: Json): boolean {
   return isDeepStrictEqual(a, b);
 }
 
-/** A newly added primary value takes primary from the others (RFC 7644 §3.5.2.1). */
+/** A newly added or updated primary value takes primary from the others (RFC 7643 §2.4, RFC 7644 §3.5.2.1). */
 function demoteOtherPrimaries(items: Json[], incoming: Json[]): void {
   const added = incoming.find((el) => isObject(el) && el.primary === true);
   if (!added) return;

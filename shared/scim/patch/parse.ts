@@ -38,7 +38,9 @@ export function parsePatchRequest(schemas: ResourceSchemas, body: unknown, maxOp
   // Some clients capitalise the key ("Operations" is the RFC's spelling).
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
   const raw = key ? body[key] : undefined;
-  if (!Array.isArray(raw) || raw.length === 0) throw new ScimError(400, 'invalidSyntax', '"Operations" must be a non-empty array');
+  // RFC 7644 §3.5.2 wants at least one operation, but Microsoft's SCIM validator sends an empty
+  // array (scimmyjs/scimmy#59); nothing to apply is answered as a no-op rather than a failed test.
+  if (!Array.isArray(raw)) throw new ScimError(400, 'invalidSyntax', '"Operations" must be an array');
   if (raw.length > maxOperations) throw new ScimError(400, 'tooMany', `"Operations" has ${raw.length} entries; at most ${maxOperations} are accepted`);
 
   const out: PatchOperation[] = [];
@@ -65,10 +67,18 @@ function parseOperation(schemas: ResourceSchemas, entry: unknown, index: number)
   if (pathRaw === undefined || (typeof pathRaw === 'string' && pathRaw.trim() === '')) {
     if (op === 'remove') throw fail('noTarget', 'remove needs a "path" (RFC 7644 §3.5.2.2)');
     if (!isObject(value)) throw fail('invalidValue', `${op} without "path" needs an object "value"`);
-    return Object.entries(value).map(([k, v]) => ({ index, op, path: parsePatchPath(schemas, k, index), value: v }));
+    return Object.entries(value).map(([k, v]) => ({ index, op, path: checkFilterTarget(parsePatchPath(schemas, k, index), op, index), value: v }));
   }
   if (op !== 'remove' && value === undefined) throw fail('invalidValue', `${op} needs a "value"`);
-  return [{ index, op, path: parsePatchPath(schemas, pathRaw as string, index), value }];
+  return [{ index, op, path: checkFilterTarget(parsePatchPath(schemas, pathRaw as string, index), op, index), value }];
+}
+
+/** A filter on a single-valued attribute selects it for removal only (`manager[value eq "id"]`). */
+function checkFilterTarget(path: PatchPath, op: PatchOpName, index: number): PatchPath {
+  if (path.filter && !path.target.attribute!.multiValued && op !== 'remove') {
+    throw new ScimError(400, 'invalidPath', `operation ${index}: path "${path.text}" filters a single-valued attribute; only remove may do that`);
+  }
+  return path;
 }
 
 /** Parses one PATCH path; errors are invalidPath naming the operation and the path. */
@@ -80,7 +90,9 @@ export function parsePatchPath(schemas: ResourceSchemas, text: string, index = 1
   const close = findClosingBracket(trimmed, open);
   if (close < 0) throw new ScimError(400, 'invalidPath', `operation ${index}: path "${text}" has an unclosed "["`);
   const target = resolvePath(schemas, trimmed.slice(0, open));
-  if (!target.attribute?.multiValued || target.subAttribute) {
+  // A single-valued complex attribute may carry a filter too: Entra clears a manager with
+  // `remove manager[value eq "id"]` (parseOperation allows that for remove only).
+  if (!target.attribute || target.subAttribute || (!target.attribute.multiValued && target.attribute.type !== 'complex')) {
     throw new ScimError(400, 'invalidPath', `operation ${index}: path "${text}" filters an attribute that is not multi-valued`);
   }
   let filter: FilterNode;

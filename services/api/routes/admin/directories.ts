@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRepository } from '../../../../shared/db/repositories/api-keys';
 import { PROVIDERS, type Directory, type TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database } from '../../../../shared/db/sequelize';
+import type { Database, Transaction } from '../../../../shared/db/sequelize';
 import type { DirectoryId } from '../../../../shared/ids';
 import { ScimError } from '../../../../shared/scim/errors';
 import { sendScim } from '../../middleware/scim-json';
@@ -76,8 +76,12 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   // The seeds' "If lost, it can be regenerated": a new token under the same name, the old one revoked.
   router.post('/directories/:directoryId/keys/:keyId/regenerate', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId);
-    sendScim(res, 201, await deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region));
+    // One transaction: the customer is never left with the old key revoked and no new one.
+    const issued = await deps.db.transaction(async (t) => {
+      const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId, t);
+      return deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region, t);
+    });
+    sendScim(res, 201, issued);
   });
 
   router.delete('/directories/:directoryId/keys/:keyId', async (req, res) => {
@@ -89,8 +93,8 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   return router;
 }
 
-async function revokeOrFail(keys: ApiKeyRepository, directoryId: DirectoryId, keyId: string) {
-  const revoked = await keys.revoke(directoryId, pathId(keyId, 'key'));
+async function revokeOrFail(keys: ApiKeyRepository, directoryId: DirectoryId, keyId: string, t?: Transaction) {
+  const revoked = await keys.revoke(directoryId, pathId(keyId, 'key'), t);
   if (!revoked) throw new ScimError(404, undefined, `key "${keyId}" not found in this directory`);
   return revoked;
 }

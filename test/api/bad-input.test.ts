@@ -1,0 +1,294 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import type { Response } from 'supertest';
+import { makeTestApp, type TestApp } from '../support/app';
+import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, USER_SCHEMA } from '../support/factories';
+
+const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
+const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+const SCIM_JSON = /^application\/scim\+json/;
+const UNKNOWN_URN = 'urn:ietf:params:scim:schemas:extension:nobody:2.0:User';
+
+/** RFC 7644 §3.12 error body with the right status, scimType and media type. */
+function assertScimError(res: Response, status: number, scimType?: string) {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text?.slice(0, 300)}`);
+  assert.match(res.headers['content-type'] ?? '', SCIM_JSON);
+  assert.deepEqual(res.body.schemas, [ERROR_SCHEMA]);
+  assert.equal(res.body.status, String(status));
+  assert.equal(res.body.scimType, scimType);
+  assert.equal(typeof res.body.detail, 'string');
+}
+
+interface Ctx {
+  readonly scim: ReturnType<typeof scimClient>;
+  /** An authenticated request with no Content-Type set, for bodies of other media types. */
+  readonly raw: (method: 'post' | 'put' | 'patch', path: string) => request.Test;
+  readonly user: { id: string; userName: string; meta: { version: string } };
+  readonly group: { id: string; meta: { version: string } };
+}
+
+interface BadCase {
+  readonly name: string;
+  readonly status: number;
+  readonly scimType?: string;
+  readonly send: (c: Ctx) => request.Test;
+}
+
+const enc = encodeURIComponent;
+const nested = (depth: number) => `${'('.repeat(depth)}userName eq "x"${')'.repeat(depth)}`;
+const oversized = () => 'x'.repeat(1_100_000);
+
+// Each case runs in a fresh directory holding one user and one group; afterwards both must be
+// unchanged (same body, same meta.version) and no resource may have been added.
+const CASES: readonly BadCase[] = [
+  // --- bodies that are not SCIM JSON
+  { name: 'POST /Users › malformed JSON › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', '{"userName": "x",') },
+  { name: 'PUT /Users/{id} › malformed JSON › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.put(`/Users/${c.user.id}`, '{"userName": ') },
+  { name: 'PATCH /Users/{id} › malformed JSON › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, '{"Operations": [') },
+  { name: 'POST /Users › Content-Type text/plain › 415', status: 415, send: (c) => c.raw('post', '/Users').set('Content-Type', 'text/plain').send(JSON.stringify(entraUser())) },
+  { name: 'PATCH /Users/{id} › Content-Type application/xml › 415', status: 415, send: (c) => c.raw('patch', `/Users/${c.user.id}`).set('Content-Type', 'application/xml').send('<PatchOp/>') },
+  { name: 'POST /Users › form-encoded body › 415', status: 415, send: (c) => c.raw('post', '/Users').type('form').send('userName=x') },
+  { name: 'POST /Users › a charset other than UTF-8 › 415', status: 415, send: (c) => c.raw('post', '/Users').set('Content-Type', 'application/scim+json; charset=iso-8859-1').send(JSON.stringify(entraUser())) },
+  { name: 'POST /Users › no body at all (read as {}) › 400 invalidValue, userName missing', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users') },
+  { name: 'POST /Users › body over 1 MiB › 413', status: 413, send: (c) => c.scim.post('/Users', entraUser({ displayName: oversized() })) },
+  { name: 'PATCH /Users/{id} › body over 1 MiB › 413', status: 413, send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'title', value: oversized() })) },
+  { name: 'POST /Users › body is an array › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', [entraUser()]) },
+  { name: 'POST /Users › body is a JSON string › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', '"hello"') },
+  { name: 'PUT /Users/{id} › body is null › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.put(`/Users/${c.user.id}`, 'null') },
+  { name: 'PATCH /Users/{id} › body is an array › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, [{ op: 'add', path: 'title', value: 'x' }]) },
+
+  // --- resources that break the schema
+  { name: 'POST /Users › no userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', { schemas: [USER_SCHEMA], displayName: 'x' }) },
+  { name: 'POST /Users › blank userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ userName: '   ' })) },
+  { name: 'PUT /Users/{id} › no userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.put(`/Users/${c.user.id}`, { schemas: [USER_SCHEMA], title: 'x' }) },
+  { name: 'POST /Groups › no displayName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA] }) },
+  // RFC 7644 §3.12: a body that does not conform to the request schema is invalidSyntax.
+  { name: 'POST /Users › unknown attribute › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', entraUser({ favouriteColour: 'blue' })) },
+  { name: 'POST /Users › unknown sub-attribute of name › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', entraUser({ name: { givenName: 'A', nickname: 'B' } })) },
+  { name: 'POST /Users › userName is a number › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ userName: 42 })) },
+  { name: 'POST /Users › active is "maybe" › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ active: 'maybe' })) },
+  { name: 'PUT /Users/{id} › active is "maybe" › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.put(`/Users/${c.user.id}`, entraUser({ userName: c.user.userName, active: 'maybe' })) },
+  { name: 'POST /Users › emails is a string › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ emails: 'a@example.org' })) },
+  { name: 'POST /Users › name is an array of two › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ name: [{ givenName: 'A' }, { givenName: 'B' }] })) },
+  { name: 'POST /Users › name is a string › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ name: 'Ada Lovelace' })) },
+  { name: 'POST /Users › two primary emails › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ emails: [{ value: 'a@x.org', primary: true }, { value: 'b@x.org', primary: true }] })) },
+  // Unknown URNs in "schemas" alone are tolerated (Entra's tutorial group create sends a non-URN
+  // Microsoft schema), but attributes under an unknown schema are not.
+  { name: 'POST /Users › attributes under an unknown schema URN › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', entraUser({ schemas: [USER_SCHEMA, UNKNOWN_URN], [UNKNOWN_URN]: { level: 3 } })) },
+  { name: 'POST /Users › "schemas" is a string › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', entraUser({ schemas: USER_SCHEMA })) },
+  { name: 'POST /Users › a NUL character in userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ userName: 'nul\u0000user' })) },
+  { name: 'PATCH /Users/{id} › a NUL character in a value › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'title', value: 'a\u0000b' })) },
+  { name: 'PATCH /Users/{id} › a NUL escaped inside a path filter that creates an element › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'phoneNumbers[type eq "a\\u0000"].value', value: '+1 555 0100' })) },
+  { name: 'POST /Users › a body nested 100,000 arrays deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', `${'['.repeat(100_000)}${']'.repeat(100_000)}`) },
+  { name: 'POST /Groups › a member that is not a user id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'g', members: [{ value: 'not-a-uuid' }] }) },
+
+  // --- list queries
+  { name: 'GET /Users › filter with an unclosed quote › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('userName eq "abc')}`) },
+  { name: 'GET /Users › filter on an unknown attribute › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('shoeSize eq "9"')}`) },
+  { name: 'GET /Users › filter with an unknown operator › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('userName like "a%"')}`) },
+  { name: 'GET /Users › gt on a boolean › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('active gt true')}`) },
+  { name: 'GET /Users › a 5,000-character filter › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc(`userName eq "${'a'.repeat(4990)}"`)}`) },
+  { name: 'GET /Users › 40 nested parentheses › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc(nested(40))}`) },
+  { name: 'GET /Users › filter given twice › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('userName pr')}&filter=${enc('title pr')}`) },
+  { name: 'GET /Users › a NUL in a filter value › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('userName eq "a\\u0000b"')}`) },
+  { name: 'GET /Users › a dateTime filter that is no date › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get(`/Users?filter=${enc('meta.created gt "yesterday"')}`) },
+  { name: 'POST /Users/.search › a bad filter in the body › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], filter: 'userName eq' }) },
+  { name: 'POST /Users/.search › filter is a number › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], filter: 7 }) },
+  { name: 'GET /Users › sortBy an unknown attribute › 400 invalidPath', status: 400, scimType: 'invalidPath', send: (c) => c.scim.get('/Users?sortBy=shoeSize') },
+  { name: 'GET /Users › sortOrder "sideways" › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?sortBy=userName&sortOrder=sideways') },
+  { name: 'GET /Users › startIndex=abc › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?startIndex=abc') },
+  { name: 'GET /Users › count=abc › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?count=abc') },
+  { name: 'GET /Users › count=1.5 › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?count=1.5') },
+  { name: 'POST /Users/.search › body is an array › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users/.search', [{ filter: 'userName pr' }]) },
+  { name: 'POST /Groups/.search › wrong message schema › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Groups/.search', { schemas: [GROUP_SCHEMA], filter: 'displayName pr' }) },
+  { name: 'POST /Users/.search › count is a string of letters › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], count: 'ten' }) },
+
+  // --- PATCH bodies (RFC 7644 §3.5.2)
+  { name: 'PATCH /Users/{id} › no Operations › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, { schemas: [patchOp().schemas[0]] }) },
+  { name: 'PATCH /Users/{id} › Operations is an object › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, { ...patchOp(), Operations: { op: 'add' } }) },
+  { name: 'PATCH /Users/{id} › wrong message schema › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, { schemas: [USER_SCHEMA], Operations: [{ op: 'add', path: 'title', value: 'x' }] }) },
+  { name: 'PATCH /Users/{id} › op "move" › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'move', path: 'title', value: 'x' })) },
+  { name: 'PATCH /Users/{id} › add without a value › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'add', path: 'title' })) },
+  { name: 'PATCH /Users/{id} › remove without a path › 400 noTarget', status: 400, scimType: 'noTarget', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'remove' })) },
+  { name: 'PATCH /Users/{id} › path to an unknown attribute › 400 invalidPath', status: 400, scimType: 'invalidPath', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'shoeSize', value: '9' })) },
+  { name: 'PATCH /Users/{id} › path to an unknown sub-attribute › 400 invalidPath', status: 400, scimType: 'invalidPath', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'name.nickname', value: 'x' })) },
+  { name: 'PATCH /Users/{id} › path with an unclosed "[" › 400 invalidPath', status: 400, scimType: 'invalidPath', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'emails[type eq "work"', value: 'x' })) },
+  { name: 'PATCH /Users/{id} › replace id › 400 mutability', status: 400, scimType: 'mutability', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'id', value: randomUUID() })) },
+  { name: 'PATCH /Users/{id} › replace meta.created › 400 mutability', status: 400, scimType: 'mutability', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'meta.created', value: '2000-01-01T00:00:00Z' })) },
+  { name: 'PATCH /Users/{id} › add to groups (readOnly) › 400 mutability', status: 400, scimType: 'mutability', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'add', path: 'groups', value: [{ value: c.group.id }] })) },
+  { name: 'PATCH /Users/{id} › active set to "maybe" › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'active', value: 'maybe' })) },
+  { name: 'PATCH /Users/{id} › userName set to a number › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'userName', value: 42 })) },
+  { name: 'PATCH /Users/{id} › remove userName (required) › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'remove', path: 'userName' })) },
+  { name: 'PATCH /Users/{id} › 2,000 operations › 400 tooMany', status: 400, scimType: 'tooMany', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp(...Array.from({ length: 2000 }, (_, i) => ({ op: 'replace', path: 'title', value: `t${i}` })))) },
+  { name: 'PATCH /Groups/{id} › member value that is not a user id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Groups/${c.group.id}`, patchOp({ op: 'add', path: 'members', value: [{ value: 'nope' }] })) },
+  { name: 'PATCH /Groups/{id} › replace displayName with a number › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Groups/${c.group.id}`, patchOp({ op: 'replace', path: 'displayName', value: 5 })) },
+
+  // --- ids, routes and methods
+  { name: 'GET /Users/abc › an id that is not a UUID › 404', status: 404, send: (c) => c.scim.get('/Users/abc') },
+  { name: "GET /Users/' OR 1=1 -- › SQL in the id › 404", status: 404, send: (c) => c.scim.get(`/Users/${enc("' OR 1=1 --")}`) },
+  { name: 'PUT /Users/abc › an id that is not a UUID › 404', status: 404, send: (c) => c.scim.put('/Users/abc', entraUser()) },
+  { name: 'PATCH /Groups/abc › an id that is not a UUID › 404', status: 404, send: (c) => c.scim.patch('/Groups/abc', patchOp({ op: 'replace', path: 'displayName', value: 'x' })) },
+  { name: 'DELETE /Groups/{random uuid} › no such group › 404', status: 404, send: (c) => c.scim.delete(`/Groups/${randomUUID()}`) },
+  { name: 'DELETE /Users › no id › 404', status: 404, send: (c) => c.scim.delete('/Users') },
+  { name: 'GET /Printers › an unknown SCIM route › 404', status: 404, send: (c) => c.scim.get('/Printers') },
+  { name: 'GET /Users/{id}/extra › a path below a resource › 404', status: 404, send: (c) => c.scim.get(`/Users/${c.user.id}/extra`) },
+
+  // --- bulk
+  { name: 'POST /Bulk › body is an array › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Bulk', []) },
+  { name: 'POST /Bulk › no Operations › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Bulk', { schemas: [BULK_REQUEST] }) },
+  { name: 'POST /Bulk › an operation without a method › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Bulk', { schemas: [BULK_REQUEST], Operations: [{ path: '/Users', bulkId: 'x', data: entraUser() }] }) },
+];
+
+describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes', { timeout: 120_000 }, () => {
+  let t: TestApp;
+  before(() => {
+    t = makeTestApp();
+  });
+  after(() => t.close());
+
+  async function arrange(): Promise<Ctx & { snapshot: () => Promise<unknown> }> {
+    const { token } = await makeDirectory(t.app);
+    const scim = scimClient(t.app, token);
+    const user = (await scim.post('/Users', entraUser()).expect(201)).body;
+    const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: user.id }] }).expect(201)).body;
+    const raw = (method: 'post' | 'put' | 'patch', path: string) =>
+      request(t.app)[method](`/scim/v2${path}`).set('Authorization', `Bearer ${token}`).unset('User-Agent');
+    const snapshot = async () => ({
+      user: (await scim.get(`/Users/${user.id}`).expect(200)).body,
+      group: (await scim.get(`/Groups/${group.id}`).expect(200)).body,
+      users: (await scim.get('/Users?count=0').expect(200)).body.totalResults,
+      groups: (await scim.get('/Groups?count=0').expect(200)).body.totalResults,
+    });
+    return { scim, raw, user, group, snapshot };
+  }
+
+  for (const c of CASES) {
+    it(c.name, async () => {
+      const ctx = await arrange();
+      const before = await ctx.snapshot();
+
+      const res = await c.send(ctx).timeout(10_000);
+
+      assertScimError(res, c.status, c.scimType);
+      assert.deepEqual(await ctx.snapshot(), before);
+    });
+  }
+
+  describe('authentication (RFC 6750, RFC 7644 §2)', () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['no Authorization header', {}, /^Bearer\b/],
+      ['an unknown bearer token', { Authorization: 'Bearer scim_us_not-a-real-token' }, /^Bearer\b.*invalid_token/],
+      ['Basic credentials', { Authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, /^Bearer\b/],
+      ['an empty bearer token', { Authorization: 'Bearer ' }, /^Bearer\b/],
+    ];
+    for (const [situation, headers, challenge] of cases) {
+      it(`GET /scim/v2/Users › ${situation} › 401 with WWW-Authenticate: Bearer and a SCIM error`, async () => {
+        const res = await request(t.app).get('/scim/v2/Users').set(headers).timeout(10_000);
+
+        assertScimError(res, 401);
+        assert.match(res.headers['www-authenticate'] ?? '', challenge);
+      });
+    }
+
+    it('POST /scim/v2/Users › no token › 401 and no user is created', async () => {
+      const { token } = await makeDirectory(t.app);
+      const scim = scimClient(t.app, token);
+      const body = entraUser();
+
+      const res = await request(t.app).post('/scim/v2/Users').set('Content-Type', 'application/scim+json').send(body);
+
+      assertScimError(res, 401);
+      const found = await scim.get(`/Users?filter=${enc(`userName eq "${body.userName}"`)}`).expect(200);
+      assert.equal(found.body.totalResults, 0);
+    });
+
+    it('GET /nowhere › an unknown route outside SCIM › 404 SCIM error', async () => {
+      const res = await request(t.app).get('/nowhere');
+
+      assertScimError(res, 404);
+    });
+  });
+
+  it('PATCH /Users/{id} › empty Operations (sent by Microsoft\'s SCIM validator) › 200 no-op, version kept', async () => {
+    const ctx = await arrange();
+    const before = await ctx.snapshot();
+
+    const res = await ctx.scim.patch(`/Users/${ctx.user.id}`, patchOp());
+
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], SCIM_JSON);
+    assert.equal(res.headers.etag, ctx.user.meta.version);
+    assert.deepEqual(await ctx.snapshot(), before);
+  });
+
+  describe('hostile but valid values are stored exactly', () => {
+    it('POST /Users › unicode, emoji and SQL metacharacters in userName › 201, returned and found byte for byte', async () => {
+      const { token } = await makeDirectory(t.app);
+      const scim = scimClient(t.app, token);
+      const userName = `Zoë 🚀 O'Brien"; DROP TABLE scim_users; -- %_\\ 名前-${randomUUID().slice(0, 6)}@例え.jp`;
+
+      const created = await scim.post('/Users', entraUser({ userName, displayName: 'Robert\'); --' })).expect(201);
+      const read = await scim.get(`/Users/${created.body.id}`).expect(200);
+      const escaped = userName.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+      const found = await scim.get(`/Users?filter=${enc(`userName eq "${escaped}"`)}`).expect(200);
+      const contains = await scim.get(`/Users?filter=${enc('userName co "%_\\\\"')}`).expect(200);
+
+      assert.equal(created.body.userName, userName);
+      assert.equal(read.body.userName, userName);
+      assert.equal(read.body.displayName, "Robert'); --");
+      assert.deepEqual(found.body.Resources.map((u: { id: string }) => u.id), [created.body.id]);
+      assert.deepEqual(contains.body.Resources.map((u: { id: string }) => u.id), [created.body.id]);
+    });
+
+    it('GET /Users › a filter value holding SQL › 200 with no results, the table intact', async () => {
+      const { token } = await makeDirectory(t.app);
+      const scim = scimClient(t.app, token);
+      await scim.post('/Users', entraUser()).expect(201);
+
+      const res = await scim.get(`/Users?filter=${enc(`userName eq "x' OR '1'='1"`)}`).expect(200);
+
+      assert.equal(res.body.totalResults, 0);
+      assert.equal((await scim.get('/Users?count=0').expect(200)).body.totalResults, 1);
+    });
+  });
+
+  describe('bulk operations with bad parts', () => {
+    it('POST /Bulk › an operation with an unknown method › that operation answers 400 invalidSyntax, nothing else runs wild', async () => {
+      const { token } = await makeDirectory(t.app);
+      const scim = scimClient(t.app, token);
+      const body = entraUser();
+
+      const res = await scim
+        .post('/Bulk', {
+          schemas: [BULK_REQUEST],
+          Operations: [
+            { method: 'COPY', path: '/Users', bulkId: 'c', data: entraUser() },
+            { method: 'POST', path: '/Users', bulkId: 'p', data: body },
+          ],
+        })
+        .expect(200);
+
+      assert.match(res.headers['content-type'], SCIM_JSON);
+      const [copy, post] = res.body.Operations;
+      assert.equal(copy.status, '400');
+      assert.deepEqual(copy.response.schemas, [ERROR_SCHEMA]);
+      assert.equal(copy.response.scimType, 'invalidSyntax');
+      assert.equal(post.status, '201');
+      assert.equal((await scim.get('/Users?count=0').expect(200)).body.totalResults, 1);
+    });
+
+    it('POST /Bulk › an operation on an unknown endpoint › that operation answers 400 invalidPath', async () => {
+      const { token } = await makeDirectory(t.app);
+      const scim = scimClient(t.app, token);
+
+      const res = await scim.post('/Bulk', { schemas: [BULK_REQUEST], Operations: [{ method: 'POST', path: '/Printers', bulkId: 'p', data: {} }] }).expect(200);
+
+      const [op] = res.body.Operations;
+      assert.equal(op.status, '400');
+      assert.equal(op.response.scimType, 'invalidPath');
+    });
+  });
+});

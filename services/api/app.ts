@@ -3,6 +3,7 @@ import { trace } from '@opentelemetry/api';
 import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
 import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
 import { TenantRepository } from '../../shared/db/repositories/tenants';
+import type { AuthChangeListener } from '../../shared/db/auth-changes';
 import type { Database } from '../../shared/db/sequelize';
 import type { DirectoryContext } from '../../shared/provisioning/context';
 import type { Logger } from '../../shared/telemetry/logger';
@@ -31,6 +32,8 @@ export interface AppOptions {
   readonly maxBulkOperations: number;
   /** Operations one PATCH may carry. Default 1,000. */
   readonly maxPatchOperations?: number;
+  /** Lets the API cache resolved keys safely (see directory-resolver.ts). Default: no cache. */
+  readonly authChanges?: AuthChangeListener;
 }
 
 /** Builds the Express app; never listens (server.ts does). */
@@ -50,12 +53,14 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyRepository(db);
   const schemas = new ExtensionSchemaRepository(db);
 
+  const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
   const admin = express.Router();
   admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
   admin.use(scimJson({ limit: options.maxPayloadBytes }));
   admin.use(tenantRoutes({ db, tenants }));
-  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1` }));
-  admin.use(schemaRoutes({ tenants, schemas }));
+  const onAuthChange = resolveDirectory.invalidate;
+  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
+  admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
   app.use('/admin/v1', admin);
 
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
@@ -74,7 +79,7 @@ export function createApp(options: AppOptions) {
   };
 
   const scim = express.Router();
-  scim.use(bearerAuth({ realm: 'scim', property: 'directory', resolve: directoryResolver({ db, logger }) }));
+  scim.use(bearerAuth({ realm: 'scim', property: 'directory', resolve: resolveDirectory }));
   scim.use((req, _res, next) => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
     trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });

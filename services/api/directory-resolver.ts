@@ -1,7 +1,8 @@
-import { ApiKeyRepository, type ResolvedKey } from '../../shared/db/repositories/api-keys';
+import type { AuthChangeListener } from '../../shared/db/auth-changes';
+import { ApiKeyRepository, hashToken, type ResolvedKey } from '../../shared/db/repositories/api-keys';
 import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
 import type { Database } from '../../shared/db/sequelize';
-import type { DirectoryId } from '../../shared/ids';
+import type { ApiKeyId } from '../../shared/ids';
 import type { DirectorySchemas } from '../../shared/scim/schema-registry';
 import type { Logger } from '../../shared/telemetry/logger';
 
@@ -13,38 +14,81 @@ export interface DirectoryPrincipal extends ResolvedKey {
 export interface DirectoryResolverOptions {
   readonly db: Database;
   readonly logger: Logger;
-  /** Directories whose schema view is cached per process. Default 10,000. */
+  /**
+   * Without a listener every request looks its key up in PostgreSQL. With one, resolved keys are
+   * cached while it is healthy and dropped on every announced change (see auth-changes.ts).
+   */
+  readonly changes?: AuthChangeListener;
+  /** Keys cached per process. Default 50,000. */
   readonly cacheSize?: number;
+  /** Longest a cached key is trusted even without a change, in ms. Default 60,000. */
+  readonly cacheTtlMs?: number;
+}
+
+export interface DirectoryResolver {
+  (token: string): Promise<DirectoryPrincipal | undefined>;
+  /** Forgets every cached key at once; the admin API calls it on revoke in this process. */
+  invalidate(): void;
 }
 
 /**
- * Token → directory. The key is looked up on every request (a revoked key fails on the very
- * next one); only the directory's schema view is cached, keyed by its `schemas_rev`, which every
- * schema change bumps in the same transaction.
+ * Token → directory. A revoked key must fail on the very next request: the cache is emptied
+ * synchronously by this process's own admin writes and, for other processes, by the
+ * PostgreSQL notification the revoking transaction sends on commit. A lookup that raced a
+ * change is not cached (generation check), and nothing is cached while the listener is down.
  */
-export function directoryResolver(options: DirectoryResolverOptions) {
+export function directoryResolver(options: DirectoryResolverOptions): DirectoryResolver {
   const keys = new ApiKeyRepository(options.db);
   const schemaRepo = new ExtensionSchemaRepository(options.db);
-  const cacheSize = options.cacheSize ?? 10_000;
-  const cache = new Map<DirectoryId, { rev: number; schemas: Promise<DirectorySchemas> }>();
-
+  const cacheSize = options.cacheSize ?? 50_000;
+  const ttl = options.cacheTtlMs ?? 60_000;
+  const cache = new Map<string, { principal: DirectoryPrincipal; expires: number }>();
+  const touched = new Map<ApiKeyId, number>();
+  // Schema views by directory, valid while the directory's schemas_rev is unchanged.
+  const schemaViews = new Map<string, { rev: number; schemas: Promise<DirectorySchemas> }>();
   const schemasOf = (key: ResolvedKey): Promise<DirectorySchemas> => {
-    const hit = cache.get(key.directoryId);
+    const hit = schemaViews.get(key.directoryId);
     if (hit && hit.rev === key.schemasRev) return hit.schemas;
     const schemas = schemaRepo.loadDirectorySchemas(key.directoryId);
-    schemas.catch(() => cache.delete(key.directoryId));
-    cache.delete(key.directoryId);
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-    cache.set(key.directoryId, { rev: key.schemasRev, schemas });
+    schemas.catch(() => schemaViews.delete(key.directoryId));
+    if (schemaViews.size >= cacheSize) schemaViews.delete(schemaViews.keys().next().value!);
+    schemaViews.set(key.directoryId, { rev: key.schemasRev, schemas });
     return schemas;
   };
-
-  return async (token: string): Promise<DirectoryPrincipal | undefined> => {
-    const key = await keys.resolve(token);
-    if (!key) return undefined;
-    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
-      keys.touch(key.keyId).catch((err: unknown) => options.logger.warn({ err, 'key.id': key.keyId }, 'could not record key use'));
-    }
-    return { ...key, schemas: await schemasOf(key) };
+  let generation = 0;
+  const invalidate = () => {
+    generation++;
+    cache.clear();
   };
+  options.changes?.onChange(invalidate);
+
+  const recordUse = (key: ResolvedKey) => {
+    const last = touched.get(key.keyId) ?? key.lastUsedAt?.getTime() ?? 0;
+    if (Date.now() - last < 60_000) return;
+    touched.set(key.keyId, Date.now());
+    if (touched.size > cacheSize) touched.clear();
+    keys.touch(key.keyId).catch((err: unknown) => options.logger.warn({ err, 'key.id': key.keyId }, 'could not record key use'));
+  };
+
+  const resolve = async (token: string): Promise<DirectoryPrincipal | undefined> => {
+    const hash = hashToken(token);
+    const cacheKey = hash.toString('base64');
+    const caching = options.changes?.healthy === true;
+    const hit = caching ? cache.get(cacheKey) : undefined;
+    if (hit && hit.expires > Date.now()) {
+      recordUse(hit.principal);
+      return hit.principal;
+    }
+    const before = generation;
+    const key = await keys.resolveHash(hash);
+    if (!key) return undefined;
+    recordUse(key);
+    const principal = { ...key, schemas: await schemasOf(key) };
+    if (caching && generation === before && options.changes?.healthy) {
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(cacheKey, { principal, expires: Date.now() + ttl });
+    }
+    return principal;
+  };
+  return Object.assign(resolve, { invalidate });
 }

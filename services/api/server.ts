@@ -3,6 +3,7 @@ startTracing('scim-api');
 
 import type { Server } from 'node:http';
 import { config } from '../../shared/config';
+import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { createDatabase } from '../../shared/db/sequelize';
 import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
@@ -10,8 +11,11 @@ import { createApp } from './app';
 /** Starts the API; resolves once it listens. Returned `close()` drains and is safe to call twice. */
 export async function startApi(overrides: { port?: number } = {}) {
   const db = createDatabase();
+  const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
+  await authChanges.start();
   const app = createApp({
     db,
+    authChanges,
     logger,
     adminToken: config.ADMIN_TOKEN,
     publicBaseUrl: config.publicBaseUrl,
@@ -34,6 +38,7 @@ export async function startApi(overrides: { port?: number } = {}) {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await authChanges.close();
       await db.close();
     })());
   return { server, close };

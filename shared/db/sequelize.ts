@@ -1,4 +1,5 @@
-import type { ClientBase, QueryResult } from 'pg';
+import { createHash } from 'node:crypto';
+import type { ClientBase, QueryConfig, QueryResult } from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
 
@@ -27,12 +28,14 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   // connection): Sequelize keeps pooling, transactions and migrations, while hot-path SQL skips
   // its per-query formatting, which cost as much as the round trip itself in profiles.
   const pool = sequelize.connectionManager as unknown as PooledConnections;
+  const statement = preparedStatements();
   const run = async (sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
+    const query = statement(sql, bind);
     const held = (transaction as unknown as { connection?: ClientBase } | undefined)?.connection;
-    if (held) return held.query(sql, bind);
+    if (held) return held.query(query);
     const connection = await pool.getConnection();
     try {
-      return await connection.query(sql, bind);
+      return await connection.query(query);
     } finally {
       pool.releaseConnection(connection);
     }
@@ -66,3 +69,21 @@ export interface Database {
 }
 
 export type { Transaction };
+
+/**
+ * Names each distinct statement so every pooled connection parses and plans it once and then
+ * only binds and executes (PostgreSQL's extended protocol). Statement texts are few: values are
+ * always parameters, and filters compile to a handful of shapes. Past `limit` distinct texts
+ * (hostile filter variety), new ones run unnamed so no connection accumulates without bound.
+ */
+function preparedStatements(limit = 500): (sql: string, values: unknown[]) => QueryConfig {
+  const names = new Map<string, string>();
+  return (text, values) => {
+    let name = names.get(text);
+    if (!name && names.size < limit) {
+      name = `s${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+      names.set(text, name);
+    }
+    return name ? { name, text, values } : { text, values };
+  };
+}

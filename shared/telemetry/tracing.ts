@@ -6,7 +6,7 @@
  */
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 
@@ -26,7 +26,9 @@ export function startTracing(serviceName: string): void {
   sdk = new NodeSDK({
     instrumentations: [
       new HttpInstrumentation(),
-      new ExpressInstrumentation(),
+      // Spans for routers and handlers, not for every middleware layer: a SCIM request would
+      // otherwise carry a dozen near-empty spans and pay for each.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
       new PgInstrumentation({ enhancedDatabaseReporting: false }),
       new IORedisInstrumentation(),
     ],

@@ -18,6 +18,9 @@ const root = path.resolve(__dirname, '..', '..');
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scim_bench';
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ONLY = process.env.BENCH_ONLY?.split(',');
+/** BENCH_ONLY=filter,page runs just the scenarios whose names contain those words (for profiling). */
+const want = (name: string) => !ONLY || ONLY.some((w) => name.toLowerCase().includes(w.toLowerCase()));
 const API_PORT = 3901;
 const RAW_PORT = 3902;
 const ADMIN = 'bench-admin-token-0123456789';
@@ -126,12 +129,11 @@ async function main() {
     const headers = { Authorization: `Bearer ${dirA.key.token}`, 'Content-Type': 'application/scim+json' };
     const results: LoadResult[] = [];
 
-    results.push(await rawHttp());
-    results.push(rawCommit({ tenantId: raw.id, directoryId: dirRaw.id }));
+    if (want('raw')) results.push(await rawHttp(), rawCommit({ tenantId: raw.id, directoryId: dirRaw.id }));
 
     let created = 0;
     const createdIds: string[] = [];
-    results.push(
+    if (want('POST')) results.push(
       await runLoad({
         name: 'POST /Users',
         url,
@@ -157,7 +159,7 @@ async function main() {
     const fresh = await pg.query<{ id: string }>(`SELECT id FROM scim_users WHERE directory_id = $1 AND user_name LIKE 'new%'`, [A.directoryId]);
     createdIds.push(...fresh.rows.map((r) => r.id));
 
-    results.push(
+    if (want('filter')) results.push(
       await runLoad({
         name: 'GET /Users?filter=userName eq',
         url,
@@ -170,7 +172,7 @@ async function main() {
       }),
     );
 
-    for (const size of [100, 10_000, USERS]) {
+    for (const size of want('PATCH') ? [100, 10_000, USERS] : []) {
       let i = 0;
       const amount = Math.min(createdIds.length, 15_000);
       results.push(
@@ -192,7 +194,7 @@ async function main() {
     }
 
     const total = USERS + createdIds.length;
-    results.push(
+    if (want('page')) results.push(
       await runLoad({
         name: 'GET /Users deep page (last 10 %, count=100)',
         url,
@@ -211,9 +213,10 @@ async function main() {
 }
 
 function report(results: LoadResult[], rssMiB: number) {
-  const [http, commit] = results;
+  const http = results.find((r) => r.name.startsWith('raw node')) ?? { rps: NaN };
+  const commit = results.find((r) => r.name.startsWith('raw PG')) ?? { rps: NaN };
   const rows = results.map((r, i) => {
-    const base = i < 2 ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
+    const base = r.name.startsWith('raw') ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
     return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} |`;
   });
   const table = [

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
+import { announceAuthChange } from '../auth-changes';
 import type { Database, Transaction } from '../sequelize';
 
 /** SHA-256 of the token: tokens carry 256 random bits, so a slow hash adds nothing but latency. */
@@ -83,8 +84,12 @@ export class ApiKeyRepository {
     return rows.map(view);
   }
 
-  /** Revokes at once: the next request with the token fails. Returns false when unknown. */
+  /**
+   * Revokes at once: the next request with the token fails. The revocation and its announcement
+   * commit together, so no process can miss it. Returns undefined when the key is unknown.
+   */
   async revoke(directoryId: DirectoryId, keyId: string, t?: Transaction): Promise<ApiKeyView | undefined> {
+    if (!t) return this.db.transaction((tx) => this.revoke(directoryId, keyId, tx));
     const rows = await this.db.query<KeyRow>(
       `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
         WHERE directory_id = $1 AND id = $2
@@ -92,17 +97,22 @@ export class ApiKeyRepository {
       [directoryId, keyId],
       t,
     );
+    if (rows[0]) await announceAuthChange(this.db, t);
     return rows[0] && view(rows[0]);
   }
 
   /** One indexed lookup by hash; equality on a digest leaks nothing useful about the token. */
   async resolve(token: string): Promise<ResolvedKey | undefined> {
+    return this.resolveHash(hashToken(token));
+  }
+
+  async resolveHash(hash: Buffer): Promise<ResolvedKey | undefined> {
     const rows = await this.db.query<ResolvedKey>(
       `SELECT k.id AS "keyId", k.tenant_id AS "tenantId", k.directory_id AS "directoryId",
               d.name AS "directoryName", d.provider, d.schemas_rev AS "schemasRev", k.last_used_at AS "lastUsedAt"
          FROM api_keys k JOIN directories d ON d.id = k.directory_id
         WHERE k.token_hash = $1 AND k.revoked_at IS NULL`,
-      [hashToken(token)],
+      [hash],
     );
     return rows[0];
   }

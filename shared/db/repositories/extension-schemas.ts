@@ -4,6 +4,7 @@ import { DirectorySchemas, type ExtensionBinding } from '../../scim/schema-regis
 import type { ResourceTypeName, SchemaDef } from '../../scim/schema-types';
 import { newId, type DirectoryId, type TenantId } from '../../ids';
 import { uniqueViolation } from '../errors';
+import { announceAuthChange } from '../auth-changes';
 import type { Database } from '../sequelize';
 
 export interface StoredExtensionSchema {
@@ -103,6 +104,7 @@ export class ExtensionSchemaRepository {
   }
 
   private async bumpRevision(directoryId: DirectoryId | null, t: Parameters<Database['exec']>[2]): Promise<void> {
+    await announceAuthChange(this.db, t);
     if (directoryId) await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1 WHERE id = $1', [directoryId], t);
     else await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1', [], t);
   }

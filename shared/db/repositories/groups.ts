@@ -9,6 +9,7 @@ import type { DirectoryScope } from './scope';
 
 export const groupTable: TableSpec = {
   table: 'scim_groups',
+  resourceType: 'Group',
   columns: ['display_name', 'external_id'],
   extract: (d: JsonObject) => [d.displayName, typeof d.externalId === 'string' ? d.externalId : null],
   uniqueIndexes: { scim_groups_display_name_idx: 'displayName', scim_groups_external_id_idx: 'externalId' },

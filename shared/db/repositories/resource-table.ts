@@ -11,6 +11,8 @@ import type { DirectoryScope } from './scope';
 /** How one SCIM resource type maps onto its table. */
 export interface TableSpec {
   readonly table: 'scim_users' | 'scim_groups';
+  /** The resource_counters key of this table. */
+  readonly resourceType: 'User' | 'Group';
   /** Indexed columns derived from the stored data, in insert order. */
   readonly columns: readonly string[];
   readonly extract: (data: JsonObject) => unknown[];
@@ -127,11 +129,17 @@ export class ResourceTable {
   }
 
   /**
-   * One page and the total in one statement: the page's ids (and the total, as a window count)
-   * come from the indexes alone, then only those rows are read. Deep pages therefore skip index
-   * entries, not rows. An empty page past the end falls back to a plain count.
+   * One page and the total. Unfiltered lists take the total from the sharded counters and find
+   * the page on the primary key from whichever end is nearer, so the last page of 100,000 users
+   * skips as few index entries as the first. Filtered or sorted lists get the page's ids and the
+   * total (a window count) from one statement, then read only those rows.
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
+    if (!q.where) {
+      const total = await this.countAll();
+      if (q.limit <= 0) return { total, rows: [] };
+      if (!q.orderBy) return { total, rows: await this.pageById(q, total) };
+    }
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
     const count = async () => {
@@ -158,6 +166,34 @@ export class ResourceTable {
     );
     if (rows.length === 0) return { total: q.offset > 0 ? await count() : 0, rows: [] };
     return { total: Number(rows[0].total), rows: rows.map(toStored) };
+  }
+
+  /** Resources in this directory, from the sharded counters (see migration 0002). */
+  async countAll(): Promise<number> {
+    const rows = await this.db.query<{ total: string | null }>(
+      `SELECT sum(inserted - deleted) AS total FROM resource_counters WHERE directory_id = $1 AND resource_type = $2`,
+      [this.scope.directoryId, this.spec.resourceType],
+    );
+    return Number(rows[0]?.total ?? 0);
+  }
+
+  /** A page in id order, scanned from the nearer end of the primary key. */
+  private async pageById(q: ListQuery, total: number): Promise<StoredResource[]> {
+    const take = Math.min(q.limit, total - q.offset);
+    if (take <= 0) return [];
+    const fromEnd = q.offset > total - q.offset - take;
+    const dir = q.descending === fromEnd ? 'ASC' : 'DESC';
+    const skip = fromEnd ? total - q.offset - take : q.offset;
+    const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
+    const rows = await this.db.query<Row>(
+      `SELECT ${prefixed('t')}${related}
+         FROM (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 ORDER BY r.id ${dir} LIMIT $2 OFFSET $3) page
+         JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
+        ORDER BY t.id ${dir}`,
+      [this.scope.directoryId, take, skip],
+    );
+    const stored = rows.map(toStored);
+    return fromEnd ? stored.reverse() : stored;
   }
 
   /** Turns unique-index violations into 409 uniqueness naming the attribute. */

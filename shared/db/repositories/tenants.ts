@@ -1,4 +1,5 @@
 import { newId, type DirectoryId, type TenantId } from '../../ids';
+import { announceAuthChange } from '../auth-changes';
 import type { Database, Transaction } from '../sequelize';
 
 export const PROVIDERS = ['entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic'] as const;
@@ -96,6 +97,12 @@ export class TenantRepository {
   }
 
   async deleteDirectory(id: DirectoryId): Promise<boolean> {
-    return (await this.db.exec('DELETE FROM directories WHERE id = $1', [id])) > 0;
+    return this.db.transaction(async (t) => {
+      const deleted = await this.db.exec('DELETE FROM directories WHERE id = $1', [id], t);
+      // Counters have no foreign key (see migration 0002); they go with their directory.
+      await this.db.exec('DELETE FROM resource_counters WHERE directory_id = $1', [id], t);
+      await announceAuthChange(this.db, t);
+      return deleted > 0;
+    });
   }
 }

@@ -8,6 +8,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 export const userTable: TableSpec = {
   table: 'scim_users',
+  resourceType: 'User',
   columns: ['user_name', 'external_id', 'display_name', 'active'],
   // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],

@@ -20,7 +20,7 @@ const view = (s: StoredExtensionSchema) => ({
  * Extension schemas (RFC 7643 §7 Schema resources): platform-wide for every directory, or for
  * one directory. Validated when posted; enforced on every write of the directories they reach.
  */
-export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository }): Router {
+export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository; onAuthChange: () => void }): Router {
   const router = Router();
   const findDirectory = async (id: string) => {
     const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
@@ -29,7 +29,9 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
   };
 
   router.post('/schemas', async (req, res) => {
-    sendScim(res, 201, view(await deps.schemas.create(parseExtensionSchema(req.body), 'platform')));
+    const created = await deps.schemas.create(parseExtensionSchema(req.body), 'platform');
+    deps.onAuthChange();
+    sendScim(res, 201, view(created));
   });
 
   router.get('/schemas', async (_req, res) => {
@@ -38,13 +40,16 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
 
   router.delete('/schemas/:urn', async (req, res) => {
     if (!(await deps.schemas.delete(req.params.urn, 'platform'))) throw new ScimError(404, undefined, `schema "${req.params.urn}" not found`);
+    deps.onAuthChange();
     sendScim(res, 204);
   });
 
   router.post('/directories/:directoryId/schemas', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     const input = parseExtensionSchema(req.body);
-    sendScim(res, 201, view(await deps.schemas.create(input, { tenantId: directory.tenantId, directoryId: directory.id })));
+    const created = await deps.schemas.create(input, { tenantId: directory.tenantId, directoryId: directory.id });
+    deps.onAuthChange();
+    sendScim(res, 201, view(created));
   });
 
   router.get('/directories/:directoryId/schemas', async (req, res) => {
@@ -55,6 +60,7 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
   router.delete('/directories/:directoryId/schemas/:urn', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     if (!(await deps.schemas.delete(req.params.urn, directory.id))) throw new ScimError(404, undefined, `schema "${req.params.urn}" not found`);
+    deps.onAuthChange();
     sendScim(res, 204);
   });
 

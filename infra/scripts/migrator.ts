@@ -9,11 +9,12 @@ export type Migration = (params: { context: (sql: string) => Promise<unknown> })
 export function createMigrator(sequelize: Sequelize) {
   return new Umzug({
     migrations: {
-      glob: ['*.ts', { cwd: path.join(__dirname, '..', 'migrations') }],
+      // Sources under tsx, compiled .js under dist/; never declaration or map files.
+      glob: ['*.{ts,js}', { cwd: path.join(__dirname, '..', 'migrations'), ignore: ['*.d.ts'] }],
       resolve: ({ name, path: file }) => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const mod = require(file!) as { up: Migration; down: Migration };
-        return { name: name.replace(/\.ts$/, ''), up: mod.up, down: mod.down };
+        return { name: name.replace(/\.(ts|js)$/, ''), up: mod.up, down: mod.down };
       },
     },
     context: () => (sql: string) => sequelize.query(sql),

@@ -4,7 +4,7 @@
  * database, then runs the API and a worker as child processes. Outside production it prints the
  * admin token and a ready demo directory (SCIM URL and a fresh key) for curl or Entra.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,7 +27,7 @@ function developmentAdminToken(): string {
 }
 
 function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script)], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, script)], { stdio: 'inherit', env });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`${name} exited (${signal ?? code}); stopping the platform`);
@@ -70,7 +70,9 @@ SCIM Platform (development)
   Try it       curl -H "Authorization: Bearer ${demo.token}" '${scimUrl}/Users?filter=userName%20eq%20%22x%22'
 `);
   }
-  children.push(run('api', 'services/api/server.ts', env), run('worker', 'workers/main.ts', env));
+  // The API and worker run compiled (npm run build): no TypeScript loader in their memory.
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  children.push(run('api', 'dist/services/api/server.js', env), run('worker', 'dist/workers/main.js', env));
   process.once('SIGINT', () => stop(0));
   process.once('SIGTERM', () => stop(0));
 }

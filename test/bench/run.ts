@@ -44,7 +44,9 @@ async function recreateDatabase(): Promise<void> {
 
 function startApi(): Promise<ChildProcess> {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'services/api/server.ts')], {
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
+  const child = spawn(process.execPath, [...profile, path.join(root, 'dist/services/api/server.js')], {
     env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: DB_URL, PORT: String(API_PORT), ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -30,12 +30,34 @@ const schema = z
     MAX_BULK_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(1000),
     /** PostgreSQL connections per process. Default 20. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /**
+     * 32 bytes (64 hex characters or base64) encrypting webhook secrets at rest (AES-256-GCM).
+     * Required in production; development and tests derive a fixed key.
+     */
+    WEBHOOK_ENCRYPTION_KEY: z.string().optional(),
+    /** Per-attempt timeout of a webhook call, ms. Default 10,000. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /**
+     * Delays before each retry, comma-separated durations (s, m, h). Default spreads 12
+     * attempts over about a day, the first within seconds: 5s,30s,2m,5m,15m,30m,1h,2h,4h,6h,8h.
+     */
+    WEBHOOK_RETRY_SCHEDULE: z.string().default('5s,30s,2m,5m,15m,30m,1h,2h,4h,6h,8h'),
+    /**
+     * Hosts (or host:port) webhooks may reach even when private, loopback or link-local, e.g.
+     * `127.0.0.1,hooks.internal`. Outside production loopback is allowed regardless.
+     */
+    WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+    /** Where audit exports are written (local disk storage). Default .data/exports. */
+    EXPORT_DIR: z.string().default('.data/exports'),
     /** Default `info`, or `silent` when NODE_ENV=test. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.ADMIN_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'required in production' });
+    }
+    if (env.NODE_ENV === 'production' && !env.WEBHOOK_ENCRYPTION_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ENCRYPTION_KEY'], message: 'required in production' });
     }
   });
 

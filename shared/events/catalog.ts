@@ -10,6 +10,8 @@ export const EVENT_TYPES = [
   'group.deleted',
   'group.user_added',
   'group.user_removed',
+  'webhook_endpoint.failing',
+  'webhook_endpoint.disabled',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -1,6 +1,7 @@
 import { ScimError } from '../../scim/errors';
 import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
+import { captureTraceContext } from '../../telemetry/context';
 import type { Database, Transaction } from '../sequelize';
 import type { DirectoryScope } from './scope';
 
@@ -11,7 +12,7 @@ export interface EventInput {
   readonly data: unknown;
 }
 
-export const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data';
+export const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context';
 
 /**
  * The `data` of a group.user_added / group.user_removed event, as SQL over a users row `u` and
@@ -32,7 +33,7 @@ export class EventWriter {
   ) {}
 
   async append(t: Transaction, event: EventInput): Promise<void> {
-    await this.db.exec(`INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, this.outboxValues(event), t);
+    await this.db.exec(`INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, this.outboxValues(event), t);
   }
 
   /**
@@ -40,7 +41,18 @@ export class EventWriter {
    * change and its event in one statement (see ResourceTable.insert).
    */
   outboxValues(event: EventInput): unknown[] {
-    return [newId(), this.scope.tenantId, this.scope.directoryId, event.type, event.resourceType, event.resourceId, this.actor, JSON.stringify(event.data)];
+    return [
+      newId(),
+      this.scope.tenantId,
+      this.scope.directoryId,
+      event.type,
+      event.resourceType,
+      event.resourceId,
+      this.actor,
+      JSON.stringify(event.data),
+      // The request's trace travels with the event to the worker and the webhook call.
+      captureTraceContext() ?? null,
+    ];
   }
 
   /**
@@ -56,11 +68,11 @@ export class EventWriter {
     if (userIds.length === 0) return;
     await this.db.exec(
       `INSERT INTO events (${OUTBOX_COLUMNS})
-       SELECT gen_random_uuid(), $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}
+       SELECT gen_random_uuid(), $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}, $8::jsonb
          FROM unnest($7::uuid[]) WITH ORDINALITY AS m(user_id, n)
          JOIN scim_users u ON u.directory_id = $2 AND u.id = m.user_id
         ORDER BY m.n`,
-      [this.scope.tenantId, this.scope.directoryId, type, group.id, this.actor, group.displayName, userIds],
+      [this.scope.tenantId, this.scope.directoryId, type, group.id, this.actor, group.displayName, userIds, captureTraceContext() ?? null],
       t,
     );
   }

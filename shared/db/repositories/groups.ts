@@ -1,4 +1,5 @@
 import { isUuid } from '../../ids';
+import { captureTraceContext } from '../../telemetry/context';
 import { ScimError } from '../../scim/errors';
 import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
@@ -86,7 +87,7 @@ export class GroupRepository extends ResourceTable {
             ${change},
             ev AS (
               INSERT INTO events (${OUTBOX_COLUMNS})
-              SELECT gen_random_uuid(), $3, $1, $6, 'Group', g.id, $5, ${membershipEventData('g.id', 'g.display_name')}
+              SELECT gen_random_uuid(), $3, $1, $6, 'Group', g.id, $5, ${membershipEventData('g.id', 'g.display_name')}, $7::jsonb
                 FROM changed JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g),
             touched AS (
               UPDATE scim_groups SET version = version + 1, updated_at = ${NOW_MS}
@@ -96,7 +97,7 @@ export class GroupRepository extends ResourceTable {
               EXISTS (SELECT 1 FROM scim_groups x JOIN missing ON x.directory_id = $1 AND x.id = missing.id) AS missing_is_group,
               coalesce((SELECT version FROM touched), (SELECT version FROM scim_groups WHERE directory_id = $1 AND id = $2)) AS version,
               (SELECT count(*)::int FROM changed) AS changed`,
-      [this.scope.directoryId, groupId, this.scope.tenantId, userIds, actor, kind === 'add' ? 'group.user_added' : 'group.user_removed'],
+      [this.scope.directoryId, groupId, this.scope.tenantId, userIds, actor, kind === 'add' ? 'group.user_added' : 'group.user_removed', captureTraceContext() ?? null],
     );
     if (!row.found) return undefined;
     if (row.missing) throw notAUser(row.missing, row.missing_is_group);

@@ -4,21 +4,26 @@
  * the shapes those reports show Entra (or Microsoft's validator) sending.
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeTestApp, type TestApp } from '../support/app';
-import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, PATCH_OP, patchOp, scimClient, USER_SCHEMA, type TestDirectory } from '../support/factories';
+import {
+  createGroup,
+  createUser,
+  eventsOf as eventsFromFeed,
+  filterQuery,
+  freshDirectory,
+  getUser,
+  groupWithMembers,
+  memberIdsOf,
+  sorted,
+  typesFor,
+  type StoredEvent,
+} from '../support/scim-helpers';
+import { ENTERPRISE, entraUser, GROUP_SCHEMA, PATCH_OP, patchOp, scimClient, USER_SCHEMA, type TestDirectory } from '../support/factories';
 
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-
-type Scim = ReturnType<typeof scimClient>;
-interface StoredEvent {
-  type: string;
-  resourceId: string;
-  data: { user?: { id: string }; group?: { id: string } };
-}
 
 let t: TestApp;
 before(() => {
@@ -26,50 +31,8 @@ before(() => {
 });
 after(() => t.close());
 
-async function fresh(): Promise<{ dir: TestDirectory; scim: Scim }> {
-  const dir = await makeDirectory(t.app);
-  return { dir, scim: scimClient(t.app, dir.token) };
-}
-
-const filterQuery = (filter: string) => `filter=${encodeURIComponent(filter)}`;
-
-async function createUser(scim: Scim, overrides: Record<string, unknown> = {}) {
-  return (await scim.post('/Users', entraUser(overrides)).expect(201)).body as Record<string, any>;
-}
-
-async function getUser(scim: Scim, id: string) {
-  return (await scim.get(`/Users/${id}`).expect(200)).body as Record<string, any>;
-}
-
-async function createGroup(scim: Scim) {
-  const body = { schemas: [GROUP_SCHEMA], externalId: randomUUID(), displayName: `group-${randomUUID()}` };
-  return (await scim.post('/Groups', body).expect(201)).body as Record<string, any>;
-}
-
-async function groupWithMembers(scim: Scim, n: number) {
-  const group = await createGroup(scim);
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push((await createUser(scim)).id);
-  await scim.patch(`/Groups/${group.id}`, patchOp({ op: 'add', path: 'members', value: ids.map((value) => ({ value })) })).expect(204);
-  return { group, ids };
-}
-
-async function memberIdsOf(scim: Scim, groupId: string): Promise<string[]> {
-  const res = await scim.get(`/Groups/${groupId}`).expect(200);
-  return ((res.body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
-}
-
-async function eventsOf(dir: TestDirectory, until: (events: StoredEvent[]) => boolean = () => true): Promise<StoredEvent[]> {
-  for (let attempt = 0; ; attempt++) {
-    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${dir.tenantId}/events?limit=1000`)).expect(200);
-    const events = res.body.data as StoredEvent[];
-    if (until(events) || attempt >= 100) return events;
-    await delay(50);
-  }
-}
-
-const typesFor = (events: StoredEvent[], resourceId: string) => events.filter((e) => e.resourceId === resourceId).map((e) => e.type);
-const sorted = (ids: string[]) => [...ids].sort();
+const fresh = () => freshDirectory(t.app);
+const eventsOf = (dir: TestDirectory, until?: (events: StoredEvent[]) => boolean) => eventsFromFeed(t.app, dir, until);
 
 describe('Entra peer traps › operation names and string booleans (P1–P3)', () => {
   for (const op of ['Add', 'ADD', 'aDd']) {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseDuration, parseRetrySchedule } from './webhooks/retry-schedule';
+import { decodeEncryptionKey } from './webhooks/secrets';
 
 /**
  * The only reader of `process.env` (besides the OTel SDK's `OTEL_*`). Parsed once at import;
@@ -38,7 +40,7 @@ const schema = z
     /** Per-attempt timeout of a webhook call, ms. Default 10,000. */
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /**
-     * Delays before each retry, comma-separated durations (s, m, h). Default spreads 12
+     * Delays before each retry, comma-separated durations (ms, s, m, h, d), each jittered ±20%. Default spreads 12
      * attempts over about a day, the first within seconds: 5s,30s,2m,5m,15m,30m,1h,2h,4h,6h,8h.
      */
     WEBHOOK_RETRY_SCHEDULE: z.string().default('5s,30s,2m,5m,15m,30m,1h,2h,4h,6h,8h'),
@@ -47,6 +49,17 @@ const schema = z
      * `127.0.0.1,hooks.internal`. Outside production loopback is allowed regardless.
      */
     WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+    /** An endpoint whose deliveries have failed, without a success, for this long is marked failing (with an event). Default 1h. */
+    WEBHOOK_FAILING_AFTER: z.string().default('1h'),
+    /** … and after this long it is disabled (with an event); its undelivered events become dead letters. Default 3d. */
+    WEBHOOK_DISABLE_AFTER: z.string().default('3d'),
+    /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    /**
+     * Longest a worker waits on SIGTERM for running jobs before it exits anyway (code 1; BullMQ
+     * hands unfinished jobs to another worker as stalled). Default 30,000 ms.
+     */
+    WORKER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(30_000),
     /** Where audit exports are written (local disk storage). Default .data/exports. */
     EXPORT_DIR: z.string().default('.data/exports'),
     /** Default `info`, or `silent` when NODE_ENV=test. */
@@ -58,6 +71,20 @@ const schema = z
     }
     if (env.NODE_ENV === 'production' && !env.WEBHOOK_ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ENCRYPTION_KEY'], message: 'required in production' });
+    }
+    // Webhook values are checked here, at boot, rather than when the first delivery needs them.
+    const webhookChecks: [keyof typeof env, () => unknown][] = [
+      ['WEBHOOK_ENCRYPTION_KEY', () => env.WEBHOOK_ENCRYPTION_KEY && decodeEncryptionKey(env.WEBHOOK_ENCRYPTION_KEY)],
+      ['WEBHOOK_RETRY_SCHEDULE', () => parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE)],
+      ['WEBHOOK_FAILING_AFTER', () => parseDuration(env.WEBHOOK_FAILING_AFTER)],
+      ['WEBHOOK_DISABLE_AFTER', () => parseDuration(env.WEBHOOK_DISABLE_AFTER)],
+    ];
+    for (const [key, check] of webhookChecks) {
+      try {
+        check();
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [key], message: (err as Error).message });
+      }
     }
   });
 

@@ -4,11 +4,22 @@ startTracing('scim-worker');
 import { config } from '../shared/config';
 import { createDatabase } from '../shared/db/sequelize';
 import { createRedis } from '../shared/queue/redis';
+import { postgresCheck, redisCheck } from '../shared/telemetry/health';
 import { logger } from '../shared/telemetry/logger';
+import { startAuditExport } from './audit-export';
 import type { Processor, StartProcessor, WorkerDeps } from './deps';
+import { startGroupReconcile } from './group-reconcile';
+import { startOutboxRelay } from './outbox-relay';
+import { startWebhookDelivery } from './webhook-delivery';
+import { startMetricsServer } from './metrics-server';
 
 /** Every queue processor this process runs; each lives in its own file under workers/. */
-const PROCESSORS: readonly StartProcessor[] = [];
+const PROCESSORS: readonly StartProcessor[] = [
+  startAuditExport,
+  startGroupReconcile,
+  startOutboxRelay,
+  startWebhookDelivery,
+];
 
 /**
  * The worker process: connects to PostgreSQL and Redis, starts the processors, and on SIGTERM
@@ -36,15 +47,29 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
       for (const c of connections) c.disconnect();
       if (!overrides.db) await db.close();
     })());
-  return { close, processors: started };
+  // What the worker's /readyz checks; the Redis connection is opened on the first probe.
+  const checks = [postgresCheck(db), redisCheck(deps.redis)];
+  return { close, processors: started, checks };
 }
 
 if (require.main === module) {
   startWorker().then(
-    ({ close }) => {
+    async ({ close, checks }) => {
+      const port = config.WORKER_METRICS_PORT;
+      const metrics = port > 0 ? await startMetricsServer({ port, checks, logger }) : undefined;
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'worker draining');
+        // /readyz turns 503 at once; /metrics and /healthz answer until the jobs are finished.
+        metrics?.draining();
+        // Bounded: BullMQ's Worker.close() can wait forever when called while its connection is
+        // reconnecting (Redis just restarted). Jobs not finished by then are retried as stalled.
+        const deadline = setTimeout(() => {
+          logger.error({ timeout_ms: config.WORKER_DRAIN_TIMEOUT_MS }, 'worker did not drain in time; exiting');
+          process.exit(1);
+        }, config.WORKER_DRAIN_TIMEOUT_MS);
+        deadline.unref();
         close()
+          .then(() => metrics?.close())
           .then(() => stopTracing())
           .then(() => process.exit(0), (err: unknown) => {
             logger.error({ err }, 'worker shutdown failed');
@@ -54,9 +79,8 @@ if (require.main === module) {
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
     },
-    (err: unknown) => {
-      logger.fatal({ err }, 'worker failed to start');
-      process.exit(1);
-    },
-  );
+  ).catch((err: unknown) => {
+    logger.fatal({ err }, 'worker failed to start');
+    process.exit(1);
+  });
 }

@@ -7,16 +7,26 @@ import type { AuthChangeListener } from '../../shared/db/auth-changes';
 import type { Database } from '../../shared/db/sequelize';
 import type { DirectoryContext } from '../../shared/provisioning/context';
 import type { Logger } from '../../shared/telemetry/logger';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ExportStorage } from '../../shared/exports';
+import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/jobs';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { errorHandler, notFoundHandler } from './middleware/errors';
+import { httpMetrics, trackRouteTemplate } from './middleware/metrics';
 import { requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { directoryRoutes } from './routes/admin/directories';
+import { exportRoutes } from './routes/admin/exports';
+import { reconcileRoutes } from './routes/admin/reconcile';
 import { schemaRoutes } from './routes/admin/schemas';
 import { tenantRoutes } from './routes/admin/tenants';
+import { webhookRoutes } from './routes/admin/webhooks';
 import { bulkRoutes } from './routes/bulk';
 import { discoveryRoutes } from './routes/discovery';
+import { healthRoutes } from './routes/health';
+import { queuesDashboard } from './routes/queues-dashboard';
 import { resourceRoutes } from './routes/resources';
 
 export interface AppOptions {
@@ -34,6 +44,16 @@ export interface AppOptions {
   readonly maxPatchOperations?: number;
   /** Lets the API cache resolved keys safely (see directory-resolver.ts). Default: no cache. */
   readonly authChanges?: AuthChangeListener;
+  /** Producers of the worker queues (server.ts builds them). Without them, routes that queue work answer 503. */
+  readonly queues?: {
+    readonly auditExport?: Queue<AuditExportJob>;
+    readonly groupReconcile?: Queue<GroupReconcileJob>;
+    readonly webhookDelivery?: Queue<WebhookDeliveryJob>;
+  };
+  /** The queues' Redis connection; /readyz checks it. Default: none (/readyz checks PostgreSQL only). */
+  readonly redis?: Redis;
+  /** Where audit exports are read for download; the worker writes the same store. Default: none (downloads answer 503). */
+  readonly exportStorage?: ExportStorage;
 }
 
 /** Builds the Express app; never listens (server.ts does). */
@@ -43,11 +63,9 @@ export function createApp(options: AppOptions) {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  app.use(requestLog(logger));
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.use(trackRouteTemplate, requestLog(logger), httpMetrics);
+  // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
+  for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
@@ -61,7 +79,15 @@ export function createApp(options: AppOptions) {
   const onAuthChange = resolveDirectory.invalidate;
   admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
   admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
+  admin.use(exportRoutes({ db, tenants, storage: options.exportStorage, queue: options.queues?.auditExport }));
+  admin.use(reconcileRoutes({ db, tenants, queue: options.queues?.groupReconcile }));
+  admin.use(webhookRoutes({ db, tenants, queue: () => options.queues?.webhookDelivery }));
   app.use('/admin/v1', admin);
+  // Every queue the API was given, on bull-board, behind the same admin token.
+  const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
+  if (dashboardQueues.length > 0) {
+    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:') }));
+  }
 
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
   const contextOf = (req: Request): DirectoryContext => {

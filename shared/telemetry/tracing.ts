@@ -11,6 +11,18 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 
 let sdk: NodeSDK | undefined;
 
+/** Probes and scrapes arrive every few seconds and say nothing about a change; no spans for them. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Span attributes must carry no secrets or PII (STYLE §7). SCIM filters name users
+ * (`filter=userName eq "…"`) and a webhook URL may embed a token, so query strings are recorded
+ * with parameter names only.
+ */
+function namesOnly(query: string): string {
+  return [...new URLSearchParams(query).keys()].map((k) => `${k}=REDACTED`).join('&');
+}
+
 /**
  * Starts tracing for one process; `serviceName` is used unless OTEL_SERVICE_NAME is set.
  * Only when spans have somewhere to go (OTEL_EXPORTER_OTLP_ENDPOINT, or an explicit
@@ -28,12 +40,29 @@ export function startTracing(serviceName: string): void {
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
   sdk = new NodeSDK({
     instrumentations: [
-      new HttpInstrumentation(),
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0]),
+        // The hooks' attributes replace the defaults of the same name.
+        startIncomingSpanHook: (req) => {
+          const query = (req.url ?? '').split('?')[1];
+          return query ? { 'url.query': namesOnly(query) } : {};
+        },
+        startOutgoingSpanHook: (options) => {
+          const [path, query] = (options.path ?? '/').split('?');
+          if (!query) return {};
+          const origin = `${options.protocol ?? 'http:'}//${options.hostname ?? options.host ?? 'localhost'}${options.port ? `:${options.port}` : ''}`;
+          return { 'url.full': `${origin}${path}?${namesOnly(query)}` };
+        },
+      }),
       // Spans for routers and handlers, not for every middleware layer: a SCIM request would
       // otherwise carry a dozen near-empty spans and pay for each.
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
-      new IORedisInstrumentation(),
+      // Statement text only (values are always bind parameters), never the values; and only
+      // inside a request or job, not for the relay's idle polling.
+      new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),
+      // The default serializer records arguments of most commands (job payloads, keys); the
+      // command name is enough to read a trace.
+      new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
     ],
   });
   sdk.start();

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { runLoad, type LoadResult } from './load';
 import { prefillDirectory } from './prefill';
+import { runWebhookBench } from './webhooks';
 
 const root = path.resolve(__dirname, '..', '..');
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scim_bench';
@@ -26,6 +27,26 @@ const RAW_PORT = 3902;
 const ADMIN = 'bench-admin-token-0123456789';
 
 const log = (s: string) => console.log(`[bench] ${s}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** API and worker run as in production; loopback webhooks are allowed by name for the receiver. */
+const productionEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_ENV: 'production',
+  DATABASE_URL: DB_URL,
+  PORT: String(API_PORT),
+  ADMIN_TOKEN: ADMIN,
+  LOG_LEVEL: 'warn',
+  WEBHOOK_ENCRYPTION_KEY: '0'.repeat(64),
+  WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  WORKER_METRICS_PORT: '0',
+});
+
+function writeResults(name: string, data: unknown) {
+  const dir = path.join(root, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}.json`), JSON.stringify(data, null, 2));
+}
 
 async function recreateDatabase(): Promise<void> {
   const admin = new URL(DB_URL);
@@ -47,7 +68,7 @@ function startApi(): Promise<ChildProcess> {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
   const child = spawn(process.execPath, [...profile, path.join(root, 'dist/services/api/server.js')], {
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: DB_URL, PORT: String(API_PORT), ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' },
+    env: productionEnv(),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   return waitForPort(API_PORT).then(() => child);
@@ -207,8 +228,28 @@ async function main() {
     );
 
     const rss = peakRssMiB(api.pid!);
-    await pg.end();
     report(results, rss);
+    if (want('webhook')) {
+      const worker = spawn(process.execPath, [path.join(root, 'dist/workers/main.js')], { env: productionEnv(), stdio: ['ignore', 'inherit', 'inherit'] });
+      try {
+        await sleep(2000);
+        const figures = await runWebhookBench({
+          apiUrl: `http://127.0.0.1:${API_PORT}`,
+          adminToken: ADMIN,
+          pg,
+          workerPid: worker.pid!,
+          rate: Number(process.env.BENCH_WEBHOOK_RATE ?? 500),
+          seconds: Number(process.env.BENCH_WEBHOOK_SECONDS ?? 60),
+          groupSize: Number(process.env.BENCH_GROUP_SIZE ?? 50_000),
+          exportEvents: Number(process.env.BENCH_EXPORT_EVENTS ?? 1_000_000),
+          log,
+        });
+        writeResults('webhooks', figures);
+      } finally {
+        worker.kill('SIGTERM');
+      }
+    }
+    await pg.end();
   } finally {
     api.kill('SIGTERM');
   }

@@ -45,7 +45,7 @@ async function main() {
   const files = findTests(path.join(root, 'test'))
     .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))
     .sort();
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', ...files], {
     stdio: 'inherit',
     cwd: root,
     env: process.env,

@@ -105,9 +105,10 @@ interface EventRow {
   data: unknown;
 }
 
-const encodeCursor = (txid: string, seq: string) => Buffer.from(`${txid}.${seq}`).toString('base64url');
+/** An events cursor: base64url of "txid.seq" (shared by the feed, replay and the relay). */
+export const encodeCursor = (txid: string, seq: string) => Buffer.from(`${txid}.${seq}`).toString('base64url');
 
-function decodeCursor(cursor: string): [string, string] {
+export function decodeCursor(cursor: string): [string, string] {
   const m = /^(\d{1,20})\.(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!m) throw new ScimError(400, 'invalidValue', `"after" is not a cursor this API issued`);
   return [m[1], m[2]];

@@ -1,0 +1,109 @@
+import type { Queue } from 'bullmq';
+import { Router } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
+import type { Database } from '../../../../shared/db/sequelize';
+import type { ExportStorage } from '../../../../shared/exports';
+import { AuditExportRepository, type AuditExport } from '../../../../shared/exports/repository';
+import type { AuditExportJob } from '../../../../shared/queue/jobs';
+import { ScimError } from '../../../../shared/scim/errors';
+import { captureTraceContext } from '../../../../shared/telemetry/context';
+import { sendScim } from '../../middleware/scim-json';
+import { parseBody, pathId } from './validate';
+
+/** A time range [from, to): ISO 8601 instants with an offset or Z, from strictly before to. */
+const createExport = z
+  .object({
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+  })
+  .refine((r) => Date.parse(r.from) < Date.parse(r.to), { message: 'must be after "from"', path: ['to'] });
+
+const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+
+export interface ExportRouteDeps {
+  readonly db: Database;
+  readonly tenants: TenantRepository;
+  /** Where the worker wrote the exports; without one (an API built without it) downloads are a 503. */
+  readonly storage?: ExportStorage;
+  /** Where exports are queued; without one (an API built without Redis) starting one is a 503. */
+  readonly queue?: Queue<AuditExportJob>;
+}
+
+const view = ({ storageKey: _internal, ...e }: AuditExport) => e;
+
+/**
+ * Audit exports of a tenant's events: start one (a worker writes it), watch its status,
+ * download the gzip-compressed NDJSON when it is done.
+ */
+export function exportRoutes(deps: ExportRouteDeps): Router {
+  const router = Router();
+  const exportsRepo = new AuditExportRepository(deps.db);
+  const findTenant = async (id: string) => {
+    const tenant = await deps.tenants.findTenant(pathId(id, 'tenant'));
+    if (!tenant) throw new ScimError(404, undefined, `tenant "${id}" not found`);
+    return tenant;
+  };
+  const findExport = async (tenantId: string, id: string) => {
+    const found = await exportsRepo.find(tenantId, pathId(id, 'export'));
+    if (!found) throw new ScimError(404, undefined, `export "${id}" not found`);
+    return found;
+  };
+
+  router.post('/tenants/:tenantId/exports', async (req, res) => {
+    const tenant = await findTenant(req.params.tenantId);
+    const input = parseBody(createExport, req.body);
+    if (!deps.queue) throw new ScimError(503, undefined, 'exports need the job queue, which this API was started without');
+    const created = await exportsRepo.create(tenant.id, { from: new Date(input.from), to: new Date(input.to) });
+    try {
+      // jobId = export id: a repeated add (a retried request handler) is the same job (STYLE §6).
+      await deps.queue.add(
+        'export',
+        { exportId: created.id, tenantId: tenant.id, trace: captureTraceContext() },
+        { jobId: created.id, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
+      );
+    } catch (err) {
+      await exportsRepo.markFailed(tenant.id, created.id, 'could not be queued', true);
+      throw err;
+    }
+    res.setHeader('Location', `${req.baseUrl}/tenants/${tenant.id}/exports/${created.id}`);
+    sendScim(res, 202, view(created));
+  });
+
+  router.get('/tenants/:tenantId/exports', async (req, res) => {
+    const tenant = await findTenant(req.params.tenantId);
+    const { limit } = parseBody(listQuery, req.query);
+    sendScim(res, 200, { data: (await exportsRepo.list(tenant.id, limit)).map(view) });
+  });
+
+  router.get('/tenants/:tenantId/exports/:exportId', async (req, res) => {
+    const tenant = await findTenant(req.params.tenantId);
+    sendScim(res, 200, view(await findExport(tenant.id, req.params.exportId)));
+  });
+
+  router.get('/tenants/:tenantId/exports/:exportId/download', async (req, res) => {
+    const tenant = await findTenant(req.params.tenantId);
+    const found = await findExport(tenant.id, req.params.exportId);
+    if (found.status !== 'done' || !found.storageKey) {
+      throw new ScimError(409, undefined, `export "${found.id}" is ${found.status}; it can be downloaded once it is done`);
+    }
+    if (!deps.storage) throw new ScimError(503, undefined, 'downloads need the export storage, which this API was started without');
+    if (!(await deps.storage.exists(found.storageKey))) throw new ScimError(410, undefined, `the file of export "${found.id}" is no longer stored`);
+    res.status(200);
+    res.setHeader('Content-Type', 'application/gzip');
+    res.setHeader('Content-Disposition', `attachment; filename="audit-${tenant.id}-${found.id}.ndjson.gz"`);
+    if (found.bytes !== null) res.setHeader('Content-Length', String(found.bytes));
+    // Streamed: the API never holds an export in memory. A failure after the first byte can only
+    // cut the response short, which the client sees as a truncated gzip.
+    try {
+      await pipeline(deps.storage.read(found.storageKey), res);
+    } catch (err) {
+      // The client hanging up mid-download is not our error.
+      if (res.destroyed && !res.writableFinished && req.socket.destroyed) return;
+      throw err;
+    }
+  });
+
+  return router;
+}

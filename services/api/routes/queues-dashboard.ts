@@ -1,0 +1,110 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import express, { Router, type Request, type RequestHandler } from 'express';
+import { adminTokenResolver, bearerAuth } from '../middleware/auth';
+
+export interface QueuesDashboardOptions {
+  /** Every queue to show (one per name in QUEUES); the caller owns and closes them. */
+  readonly queues: readonly Queue[];
+  /** The operator secret of /admin/v1; without one the dashboard refuses everyone. */
+  readonly adminToken?: string;
+  /** Where the router is mounted. Default /admin/queues. */
+  readonly basePath?: string;
+  /** Mark the session cookie Secure (set when PUBLIC_BASE_URL is https). Default true. */
+  readonly secureCookie?: boolean;
+  /** How long a dashboard session lasts, seconds. Default 8 hours. */
+  readonly sessionSeconds?: number;
+}
+
+const COOKIE = 'scim_queues_session';
+
+/**
+ * bull-board behind the admin token. Scripts send `Authorization: Bearer $ADMIN_TOKEN` as for
+ * /admin/v1. A browser cannot, so GET without credentials shows a small form that POSTs the
+ * token once (never in a URL: URLs end up in proxy logs and history) and gets an HttpOnly,
+ * SameSite=Strict session cookie scoped to the dashboard's path. The cookie holds an expiry and
+ * an HMAC of it keyed by the admin token, not the token: rotating ADMIN_TOKEN ends every session.
+ * Read-only: retries and removals would bypass webhook_deliveries; replay goes through /admin/v1.
+ */
+export function queuesDashboard(options: QueuesDashboardOptions): Router {
+  const basePath = options.basePath ?? '/admin/queues';
+  const sessionSeconds = options.sessionSeconds ?? 8 * 3600;
+  const resolveToken = adminTokenResolver(options.adminToken);
+  const bearer = bearerAuth({ realm: 'admin', property: 'operator', resolve: resolveToken });
+  const sign = (expires: number) =>
+    createHmac('sha256', options.adminToken ?? '').update(`queues-dashboard:${expires}`).digest('base64url');
+
+  const hasSession = (req: Request): boolean => {
+    if (!options.adminToken) return false;
+    const value = readCookie(req.headers.cookie, COOKIE);
+    const [expires, mac] = value?.split('.') ?? [];
+    if (!expires || !mac || !/^\d+$/.test(expires) || Number(expires) * 1000 < Date.now()) return false;
+    const expected = Buffer.from(sign(Number(expires)));
+    const offered = Buffer.from(mac);
+    return offered.length === expected.length && timingSafeEqual(offered, expected);
+  };
+
+  const guard: RequestHandler = (req, res, next) => {
+    if (hasSession(req)) return next();
+    const browser = req.method === 'GET' && !req.headers.authorization && (req.headers.accept ?? '').includes('text/html');
+    if (browser) {
+      res.status(401).type('html').setHeader('Cache-Control', 'no-store');
+      res.send(loginPage(`${basePath}/login`));
+      return;
+    }
+    bearer(req, res, next);
+  };
+
+  const router = Router();
+  // SameSite=Strict makes a cross-site form unable to ride on the cookie; the form only
+  // trades a token the sender already knows for a session.
+  router.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token : '';
+    if (!token || !(await resolveToken(token))) {
+      res.status(401).type('html').setHeader('Cache-Control', 'no-store');
+      res.send(loginPage(`${basePath}/login`, 'That is not the admin token.'));
+      return;
+    }
+    const expires = Math.floor(Date.now() / 1000) + sessionSeconds;
+    const attributes = [`Path=${basePath}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${sessionSeconds}`];
+    if (options.secureCookie ?? true) attributes.push('Secure');
+    res.setHeader('Set-Cookie', `${COOKIE}=${expires}.${sign(expires)}; ${attributes.join('; ')}`);
+    res.redirect(303, `${basePath}/`);
+  });
+
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({
+    queues: options.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'SCIM queues' } },
+  });
+  router.use(guard, serverAdapter.getRouter() as RequestHandler);
+  return router;
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function loginPage(action: string, error?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SCIM queues: sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto">
+<h1 style="font-size: 1.3rem">SCIM queues</h1>
+${error ? `<p role="alert" style="color: #b00020">${error}</p>` : ''}
+<form method="post" action="${action}">
+<label>Admin token <input type="password" name="token" autocomplete="current-password" required autofocus style="width: 100%"></label>
+<p><button type="submit">Open the dashboard</button></p>
+</form>
+<p style="color: #555; font-size: .9rem">Scripts may instead send <code>Authorization: Bearer $ADMIN_TOKEN</code>.</p>
+</body></html>`;
+}

@@ -1,0 +1,286 @@
+import type { TraceCarrier } from '../../telemetry/context';
+import { deliveryIdOf } from '../../webhooks/ids';
+import type { SecretBox } from '../../webhooks/secrets';
+import type { TenantId } from '../../ids';
+import type { Database } from '../sequelize';
+import { decodeCursor, encodeCursor } from './events';
+import {
+  type DeliveryStatus,
+  type WebhookDelivery,
+  type WebhookAttempt,
+  type DeliveryTarget,
+  type DeliveryRef,
+  type EndpointRow,
+  type DeliveryRow,
+  DELIVERY_COLUMNS,
+  endpointView,
+  deliveryView,
+  storable,
+  encodeDeliveryCursor,
+  decodeDeliveryCursor,
+} from './webhook-records';
+
+/** A tenant's deliveries: the delivery log, replay lookups and the worker's reads and writes. */
+export class TenantDeliveries {
+  constructor(
+    protected readonly db: Database,
+    protected readonly box: SecretBox,
+    readonly tenantId: TenantId,
+  ) {}
+
+  async listDeliveries(
+    endpointId: string,
+    options: { status?: DeliveryStatus; after?: string; limit: number },
+  ): Promise<{ deliveries: WebhookDelivery[]; next: string | null }> {
+    const [micros, afterId] = options.after ? decodeDeliveryCursor(options.after) : [null, null];
+    const rows = await this.db.query<DeliveryRow & { micros: string }>(
+      `SELECT ${DELIVERY_COLUMNS}, (extract(epoch FROM d.created_at) * 1000000)::bigint::text AS micros
+         FROM webhook_deliveries d
+        WHERE d.tenant_id = $1 AND d.endpoint_id = $2
+          AND ($3::text IS NULL OR d.status = $3)
+          AND ($4::bigint IS NULL OR (d.created_at, d.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
+        ORDER BY d.created_at DESC, d.id DESC
+        LIMIT $6`,
+      [this.tenantId, endpointId, options.status ?? null, micros, afterId, options.limit],
+    );
+    const last = rows.at(-1);
+    return {
+      deliveries: rows.map(deliveryView),
+      next: last && rows.length === options.limit ? encodeDeliveryCursor(last.micros, last.id) : null,
+    };
+  }
+
+  async getDelivery(endpointId: string, deliveryId: string): Promise<(WebhookDelivery & { attempts: WebhookAttempt[] }) | undefined> {
+    const rows = await this.db.query<DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.id = $3`,
+      [this.tenantId, endpointId, deliveryId],
+    );
+    if (!rows[0]) return undefined;
+    const attempts = await this.db.query<{
+      attempt: number;
+      started_at: Date;
+      duration_ms: number | null;
+      status_code: number | null;
+      error: string | null;
+      response_excerpt: string | null;
+    }>(
+      `SELECT attempt, started_at, duration_ms, status_code, error, response_excerpt
+         FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = $2 ORDER BY attempt, id`,
+      [this.tenantId, deliveryId],
+    );
+    return {
+      ...deliveryView(rows[0]),
+      attempts: attempts.map((a) => ({
+        attempt: a.attempt,
+        startedAt: a.started_at.toISOString(),
+        durationMs: a.duration_ms,
+        statusCode: a.status_code,
+        error: a.error,
+        responseExcerpt: a.response_excerpt,
+      })),
+    };
+  }
+
+  // ---- replay ----
+
+  /** One delivery, whatever its status, to send again. */
+  async deliveryRef(endpointId: string, deliveryId: string): Promise<DeliveryRef | undefined> {
+    const rows = await this.db.query<{ id: string; attempts: number; trace_context: TraceCarrier | null }>(
+      `SELECT d.id, d.attempts, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+        WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.id = $3`,
+      [this.tenantId, endpointId, deliveryId],
+    );
+    return rows[0] && { deliveryId: rows[0].id, attempts: rows[0].attempts, trace: rows[0].trace_context };
+  }
+
+  /**
+   * The endpoint's dead letters, a page at a time in a stable order (`after` = the last id of
+   * the previous page), so a caller can enqueue each page before asking for the next.
+   */
+  async deadLetters(endpointId: string, options: { after?: string; limit: number }): Promise<DeliveryRef[]> {
+    const rows = await this.db.query<{ id: string; attempts: number; trace_context: TraceCarrier | null }>(
+      `SELECT d.id, d.attempts, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+        WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status = 'dead' AND ($3::uuid IS NULL OR d.id > $3)
+        ORDER BY d.id LIMIT $4`,
+      [this.tenantId, endpointId, options.after ?? null, options.limit],
+    );
+    return rows.map((r) => ({ deliveryId: r.id, attempts: r.attempts, trace: r.trace_context }));
+  }
+
+  /**
+   * The next page of the tenant's events after an events-feed cursor that this endpoint
+   * subscribes to, each with its delivery: created when missing (as the relay would have),
+   * found when it exists. Below the same commit fence as the events feed, so nothing is skipped;
+   * events not yet past the fence are the relay's to deliver. `next` is the position after the page.
+   */
+  async deliveriesAfter(
+    endpointId: string,
+    options: { after: string; limit: number },
+  ): Promise<{ refs: DeliveryRef[]; next: string | undefined }> {
+    const [txid, seq] = decodeCursor(options.after);
+    return this.db.transaction(async (t) => {
+      const events = await this.db.query<{ id: string; type: string; txid: string; seq: string; trace_context: TraceCarrier | null }>(
+        `SELECT e.id, e.type, e.txid::text AS txid, e.seq::text AS seq, e.trace_context
+           FROM events e JOIN webhook_endpoints w ON w.tenant_id = e.tenant_id AND w.id = $2
+          WHERE e.tenant_id = $1
+            AND (e.txid, e.seq) > ($3::text::xid8, $4::bigint)
+            AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+            AND (w.event_types IS NULL OR e.type = ANY (w.event_types))
+          ORDER BY e.txid, e.seq
+          LIMIT $5`,
+        [this.tenantId, endpointId, txid, seq, options.limit],
+        t,
+      );
+      if (events.length === 0) return { refs: [], next: undefined };
+      const ids = events.map((e) => deliveryIdOf(endpointId, e.id));
+      await this.db.exec(
+        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
+         SELECT x.id, $1::uuid, $3::uuid, x.event_id, x.event_type FROM unnest($2::uuid[], $4::uuid[], $5::text[]) AS x(id, event_id, event_type)
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+        [this.tenantId, ids, endpointId, events.map((e) => e.id), events.map((e) => e.type)],
+        t,
+      );
+      const attempts = await this.db.query<{ id: string; attempts: number }>(
+        'SELECT id, attempts FROM webhook_deliveries WHERE tenant_id = $1 AND id = ANY ($2::uuid[])',
+        [this.tenantId, ids],
+        t,
+      );
+      const attemptsOf = new Map(attempts.map((a) => [a.id, a.attempts]));
+      const last = events.at(-1)!;
+      return {
+        refs: events.map((e, i) => ({ deliveryId: ids[i], attempts: attemptsOf.get(ids[i]) ?? 0, trace: e.trace_context })),
+        next: encodeCursor(last.txid, last.seq),
+      };
+    });
+  }
+
+  /**
+   * Shows enqueued replays as pending. Only rows untouched since `notAfter` (taken before the
+   * jobs were enqueued) change, so a replay the worker already finished keeps its outcome.
+   */
+  async markReplayed(deliveryIds: readonly string[], notAfter: Date): Promise<number> {
+    return this.db.exec(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
+        WHERE tenant_id = $1 AND id = ANY ($2::uuid[]) AND updated_at <= $3`,
+      [this.tenantId, deliveryIds, notAfter],
+    );
+  }
+
+  /** The database's clock, for markReplayed. */
+  async now(): Promise<Date> {
+    return (await this.db.query<{ now: Date }>('SELECT now() AS now'))[0].now;
+  }
+
+  // ---- deliveries: the worker's side ----
+
+  /** The delivery with its endpoint (secrets opened) and event, or undefined when any is gone. */
+  async loadDeliveryTarget(deliveryId: string): Promise<DeliveryTarget | undefined> {
+    const rows = await this.db.query<
+      DeliveryRow &
+        { [K in keyof EndpointRow as `w_${K}`]: EndpointRow[K] } & {
+          secret_ciphertext: Buffer;
+          previous_secret_ciphertext: Buffer | null;
+          previous_signs: boolean;
+          e_directory_id: string | null;
+          e_occurred_at: Date;
+          e_data: unknown;
+          e_trace_context: TraceCarrier | null;
+        }
+    >(
+      `SELECT ${DELIVERY_COLUMNS},
+              w.id AS w_id, w.tenant_id AS w_tenant_id, w.url AS w_url, w.description AS w_description,
+              w.event_types AS w_event_types, w.status AS w_status, w.status_reason AS w_status_reason,
+              w.failing_since AS w_failing_since, w.previous_secret_expires_at AS w_previous_secret_expires_at,
+              w.created_at AS w_created_at, w.updated_at AS w_updated_at,
+              w.secret_ciphertext, w.previous_secret_ciphertext,
+              (w.previous_secret_ciphertext IS NOT NULL AND w.previous_secret_expires_at > now()) AS previous_signs,
+              e.directory_id AS e_directory_id, e.occurred_at AS e_occurred_at, e.data AS e_data, e.trace_context AS e_trace_context
+         FROM webhook_deliveries d
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.tenant_id = d.tenant_id
+         JOIN events e ON e.id = d.event_id AND e.tenant_id = d.tenant_id
+        WHERE d.tenant_id = $1 AND d.id = $2`,
+      [this.tenantId, deliveryId],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    const endpoint = endpointView({
+      id: r.w_id,
+      tenant_id: r.w_tenant_id,
+      url: r.w_url,
+      description: r.w_description,
+      event_types: r.w_event_types,
+      status: r.w_status,
+      status_reason: r.w_status_reason,
+      failing_since: r.w_failing_since,
+      previous_secret_expires_at: r.w_previous_secret_expires_at,
+      created_at: r.w_created_at,
+      updated_at: r.w_updated_at,
+    });
+    let secrets: string[] = [];
+    let secretError: string | undefined;
+    try {
+      secrets = [this.box.open(r.secret_ciphertext, r.w_id)];
+      if (r.previous_signs && r.previous_secret_ciphertext) secrets.push(this.box.open(r.previous_secret_ciphertext, r.w_id));
+    } catch {
+      // Sealed under another key (WEBHOOK_ENCRYPTION_KEY changed?) or damaged: nothing can sign.
+      secrets = [];
+      secretError = 'the endpoint secret cannot be decrypted with the configured WEBHOOK_ENCRYPTION_KEY';
+    }
+    return {
+      delivery: deliveryView(r),
+      endpoint: { ...endpoint, secrets, ...(secretError ? { secretError } : {}) },
+      event: {
+        id: r.event_id,
+        type: r.event_type,
+        directoryId: r.e_directory_id,
+        occurredAt: r.e_occurred_at,
+        data: r.e_data,
+        trace: r.e_trace_context,
+      },
+    };
+  }
+
+  /**
+   * Logs one attempt and moves the delivery to its outcome in one statement; returns the
+   * attempt's number (1 for the first ever, counting replays).
+   */
+  async recordAttempt(
+    deliveryId: string,
+    attempt: { startedAt: Date; durationMs: number; statusCode?: number; error?: string; responseExcerpt?: string },
+    outcome: { status: DeliveryStatus; nextAttemptAt?: Date },
+  ): Promise<number | undefined> {
+    const rows = await this.db.query<{ attempt: number }>(
+      `WITH d AS (
+         UPDATE webhook_deliveries SET
+           attempts = attempts + 1, status = $3::text, next_attempt_at = $4::timestamptz, last_status = $5::int, last_error = $6::text,
+           delivered_at = CASE WHEN $3::text = 'delivered' THEN now() ELSE delivered_at END, updated_at = now()
+          WHERE tenant_id = $1 AND id = $2
+          RETURNING attempts)
+       INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
+       SELECT $2, $1, d.attempts, $7, $8, $5, $6, $9 FROM d
+       RETURNING attempt`,
+      [
+        this.tenantId,
+        deliveryId,
+        outcome.status,
+        outcome.nextAttemptAt ?? null,
+        attempt.statusCode ?? null,
+        storable(attempt.error, 2000),
+        attempt.startedAt,
+        Math.round(attempt.durationMs),
+        storable(attempt.responseExcerpt, 1024),
+      ],
+    );
+    return rows[0]?.attempt;
+  }
+
+  /** A delivery that will not be attempted (its endpoint is disabled) becomes a dead letter. */
+  async markDead(deliveryId: string, reason: string): Promise<void> {
+    await this.db.exec(
+      `UPDATE webhook_deliveries SET status = 'dead', next_attempt_at = NULL, last_error = $3, updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND status <> 'delivered'`,
+      [this.tenantId, deliveryId, reason],
+    );
+  }
+
+}

@@ -1,0 +1,349 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Database, Transaction } from '../db/sequelize';
+import type { WebhookDeliveryJob } from '../queue/jobs';
+import type { TraceCarrier } from '../telemetry/context';
+import type { Logger } from '../telemetry/logger';
+import { deliveryIdOf } from '../webhooks/ids';
+
+/** The production relay's row in outbox_positions (created by migration 0003 at the start). */
+export const WEBHOOKS_POSITION = 'webhooks';
+/** The BullMQ prefix the worker uses in production (workers/main.ts). */
+const PRODUCTION_QUEUE_PREFIX = 'scim';
+
+/**
+ * The outbox position of the relay feeding the queues under `queuePrefix`. A position says how
+ * far events have been handed to one set of queues, so each prefix has its own: production's is
+ * `webhooks`; a test's own prefix gets its own row and never takes another test's events.
+ */
+export const outboxPositionFor = (queuePrefix: string): string =>
+  queuePrefix === PRODUCTION_QUEUE_PREFIX ? WEBHOOKS_POSITION : `${WEBHOOKS_POSITION}:${queuePrefix}`;
+
+export interface OutboxRelayOptions {
+  readonly db: Database;
+  /** Where delivery jobs go (QUEUES.webhookDelivery). The relay does not close it. */
+  readonly queue: Queue<WebhookDeliveryJob>;
+  /**
+   * The Redis connection behind `queue`. While it is not ready the relay does not try to
+   * enqueue (ioredis would hold every attempt in memory until Redis returns); it backs off.
+   * Default: none, only the enqueue timeout applies.
+   */
+  readonly connection?: Redis;
+  readonly logger: Logger;
+  /**
+   * Row of outbox_positions this relay advances. Default `webhooks`. A row that does not
+   * exist yet is created at the outbox's current end: a new pipeline relays what is written
+   * from then on, not history.
+   */
+  readonly positionName?: string;
+  /** Events per transaction. Default 500. */
+  readonly batchSize?: number;
+  /** Pause between polls when there was nothing to do, ms. Default 100. */
+  readonly pollIntervalMs?: number;
+  /** Longest wait for Redis to take a batch before the pass is rolled back, ms. Default 5,000. */
+  readonly enqueueTimeoutMs?: number;
+  /** First delay after a failed pass, ms; doubles per failure. Default 200. */
+  readonly minBackoffMs?: number;
+  /** Longest delay between failed passes, ms. Default 5,000. */
+  readonly maxBackoffMs?: number;
+  /** Called after each committed batch (for metrics). Default: none. */
+  readonly onBatch?: (batch: RelayedBatch) => void;
+}
+
+/** What one committed pass handed on. */
+export interface RelayedBatch {
+  readonly events: number;
+  readonly deliveries: number;
+  /** Age of the batch's oldest event when it was read, ms (commit → enqueue lag, roughly). */
+  readonly lagMs: number;
+  /** The batch was as large as allowed: more is waiting, so the relay goes again at once. */
+  readonly full: boolean;
+}
+
+/** `idle`: nothing past the position; `busy`: another relay holds the position row. */
+export type RelayPass = { readonly kind: 'idle' } | { readonly kind: 'busy' } | ({ readonly kind: 'batch' } & RelayedBatch);
+
+/** Redis is known to be unreachable: the pass is abandoned before anything is sent. */
+export class QueueUnavailableError extends Error {
+  override readonly name = 'QueueUnavailableError';
+}
+
+interface BatchRow {
+  seq: string;
+  txid: string;
+  id: string;
+  tenant_id: string;
+  type: string;
+  trace_context: TraceCarrier | null;
+  lag_ms: number;
+  endpoint_id: string | null;
+}
+
+/**
+ * The next events after the position in commit order, one row per (event, matching endpoint),
+ * or one row with a NULL endpoint for an event nobody subscribes to (the position still moves
+ * past it). Sequence numbers are taken before commit, so the batch stops below the oldest
+ * transaction still running (pg_snapshot_xmin, as listTenantEvents does): a transaction holding
+ * a lower number that commits late is read on a later pass, never skipped.
+ */
+const BATCH_SQL = `
+  WITH batch AS (
+    SELECT seq, txid, id, tenant_id, type, trace_context, occurred_at
+      FROM events
+     WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
+       AND txid < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY txid, seq
+     LIMIT $3
+  )
+  SELECT b.seq::text AS seq, b.txid::text AS txid, b.id, b.tenant_id, b.type, b.trace_context,
+         (extract(epoch FROM clock_timestamp() - b.occurred_at) * 1000)::float8 AS lag_ms,
+         w.id AS endpoint_id
+    FROM batch b
+    LEFT JOIN webhook_endpoints w
+      ON w.tenant_id = b.tenant_id
+     AND w.status <> 'disabled'
+     AND (w.event_types IS NULL OR b.type = ANY (w.event_types))
+   ORDER BY b.txid, b.seq, w.id`;
+
+/**
+ * Cheap test for work, without taking the row lock (which costs a transaction id each time).
+ * The ORDER BY … LIMIT 1 keeps it an index probe at the position: a bare EXISTS over the join
+ * is planned as a sequential scan of events, every poll.
+ */
+const PENDING_SQL = `
+  SELECT EXISTS (
+    SELECT 1 FROM outbox_positions p
+     CROSS JOIN LATERAL (
+       SELECT 1 FROM events e
+        WHERE (e.txid, e.seq) > (p.txid, p.seq) AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.txid, e.seq
+        LIMIT 1) next
+     WHERE p.name = $1
+  ) AS pending`;
+
+const JOBS_PER_ADD = 1000;
+
+/**
+ * Hands committed events to the webhook delivery queue, at least once, in commit order.
+ *
+ * Each pass, in one transaction: lock the position row (FOR UPDATE SKIP LOCKED, so relays in
+ * other processes skip the pass instead of queueing behind it), read a batch past the position,
+ * store one pending delivery per (endpoint, event), enqueue one job per delivery (jobId = the
+ * deterministic delivery id), then advance the position and commit. If Redis refuses or times
+ * out, the transaction rolls back and the same batch is tried again after a capped backoff;
+ * SCIM writes only touch PostgreSQL, so they carry on meanwhile. If the commit fails after the
+ * enqueue, the next pass adds the same jobIds again, which BullMQ ignores.
+ *
+ * The delivery rows are committed on their own connection before the jobs exist, not inside
+ * the pass's transaction: a delivery worker can take a job within a millisecond of the add,
+ * before the pass commits, and must find its row. Rows of a pass that then rolls back are
+ * simply found again (ON CONFLICT DO NOTHING) and their jobs enqueued by the next pass.
+ *
+ * Polls every `pollIntervalMs` when idle and goes again at once after a full batch. No LISTEN:
+ * a NOTIFY per event write would take PostgreSQL's global notify lock at every SCIM commit,
+ * and a 100 ms poll (one indexed EXISTS) keeps commit → enqueue lag well under a second.
+ */
+export class OutboxRelay {
+  private readonly db: Database;
+  private readonly queue: Queue<WebhookDeliveryJob>;
+  private readonly log: Logger;
+  private readonly positionName: string;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly enqueueTimeoutMs: number;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private positionReady = false;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private closing?: Promise<void>;
+  private wake?: () => void;
+  private summary = { batches: 0, events: 0, deliveries: 0, maxLagMs: 0, since: Date.now() };
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.db = options.db;
+    this.queue = options.queue;
+    this.positionName = options.positionName ?? WEBHOOKS_POSITION;
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 100;
+    this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
+    this.minBackoffMs = options.minBackoffMs ?? 200;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5000;
+    for (const [key, value] of Object.entries({
+      batchSize: this.batchSize,
+      pollIntervalMs: this.pollIntervalMs,
+      enqueueTimeoutMs: this.enqueueTimeoutMs,
+      minBackoffMs: this.minBackoffMs,
+      maxBackoffMs: this.maxBackoffMs,
+    })) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`OutboxRelay: ${key} must be a positive integer, got ${value}`);
+    }
+    this.log = options.logger.child({ component: 'outbox-relay', 'outbox.position': this.positionName });
+  }
+
+  /** Starts the loop; returns at once. */
+  start(): this {
+    this.loop ??= this.run();
+    return this;
+  }
+
+  /** Stops polling, lets a pass in progress commit or roll back, then resolves. Safe twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopping = true;
+      this.wake?.();
+      await this.loop;
+    })();
+    return this.closing;
+  }
+
+  /** One pass: what the loop runs; public so a tool can drain the outbox by hand. */
+  async relayOnce(): Promise<RelayPass> {
+    await this.ensurePosition();
+    const [{ pending }] = await this.db.query<{ pending: boolean }>(PENDING_SQL, [this.positionName]);
+    if (!pending) return { kind: 'idle' };
+    return this.db.transaction((t) => this.relayBatch(t));
+  }
+
+  private async relayBatch(t: Transaction): Promise<RelayPass> {
+    const [position] = await this.db.query<{ txid: string; seq: string }>(
+      'SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1 FOR UPDATE SKIP LOCKED',
+      [this.positionName],
+      t,
+    );
+    if (!position) return { kind: 'busy' };
+    const rows = await this.db.query<BatchRow>(BATCH_SQL, [position.txid, position.seq, this.batchSize], t);
+    if (rows.length === 0) return { kind: 'idle' };
+
+    const deliveries = rows.filter((r): r is BatchRow & { endpoint_id: string } => r.endpoint_id !== null);
+    const ids = deliveries.map((r) => deliveryIdOf(r.endpoint_id, r.id));
+    if (deliveries.length > 0) {
+      // No transaction argument: committed now, before any job can be taken (see class comment).
+      await this.db.exec(
+        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
+         ON CONFLICT DO NOTHING`,
+        [ids, deliveries.map((r) => r.tenant_id), deliveries.map((r) => r.endpoint_id), deliveries.map((r) => r.id), deliveries.map((r) => r.type)],
+      );
+      // Every delivery of the batch, not only rows inserted just now: a pass that enqueued and
+      // then failed to commit left rows whose jobs may be missing; an existing jobId is a no-op.
+      await this.enqueue(
+        deliveries.map((r, i) => ({
+          name: 'deliver',
+          data: { deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) },
+          opts: { jobId: ids[i] },
+        })),
+      );
+    }
+
+    const last = rows[rows.length - 1];
+    await this.db.exec(
+      'UPDATE outbox_positions SET txid = $2::text::xid8, seq = $3::bigint, updated_at = now() WHERE name = $1',
+      [this.positionName, last.txid, last.seq],
+      t,
+    );
+    const events = new Set(rows.map((r) => r.seq)).size;
+    return {
+      kind: 'batch',
+      events,
+      deliveries: deliveries.length,
+      lagMs: Math.round(Math.max(...rows.map((r) => r.lag_ms))),
+      full: events >= this.batchSize,
+    };
+  }
+
+  private async enqueue(jobs: { name: string; data: WebhookDeliveryJob; opts: { jobId: string } }[]): Promise<void> {
+    const status = this.options.connection?.status;
+    if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
+    for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
+      await withTimeout(this.queue.addBulk(jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
+    }
+  }
+
+  /** The row for a new pipeline starts below the oldest running transaction: nothing in flight is missed. */
+  private async ensurePosition(): Promise<void> {
+    if (this.positionReady) return;
+    await this.db.exec(
+      `INSERT INTO outbox_positions (name, txid, seq) VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()), 0)
+       ON CONFLICT (name) DO NOTHING`,
+      [this.positionName],
+    );
+    this.positionReady = true;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    this.log.info({ batchSize: this.batchSize, pollIntervalMs: this.pollIntervalMs }, 'outbox relay started');
+    while (!this.stopping) {
+      let delay = this.pollIntervalMs;
+      try {
+        const pass = await this.relayOnce();
+        if (failures > 0) this.log.info({ failures }, 'outbox relay recovered');
+        failures = 0;
+        if (pass.kind === 'batch') {
+          this.record(pass);
+          if (pass.full) delay = 0;
+        }
+      } catch (err) {
+        failures += 1;
+        // Capped exponential backoff with jitter, so several relays do not retry in step.
+        const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(failures - 1, 20));
+        delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, failures, retryInMs: delay }, 'outbox relay pass failed; retrying');
+      }
+      if (delay > 0) await this.sleep(delay);
+    }
+    this.log.info('outbox relay stopped');
+  }
+
+  private record(batch: RelayedBatch): void {
+    this.options.onBatch?.(batch);
+    this.log.debug({ events: batch.events, deliveries: batch.deliveries, lagMs: batch.lagMs, full: batch.full }, 'outbox batch relayed');
+    const s = this.summary;
+    s.batches += 1;
+    s.events += batch.events;
+    s.deliveries += batch.deliveries;
+    s.maxLagMs = Math.max(s.maxLagMs, batch.lagMs);
+    // One info line a minute at most: per-batch lines at 500 writes/s would drown the log.
+    if (Date.now() - s.since >= 60_000) {
+      this.log.info({ batches: s.batches, events: s.events, deliveries: s.deliveries, maxLagMs: s.maxLagMs }, 'outbox relay activity');
+      this.summary = { batches: 0, events: 0, deliveries: 0, maxLagMs: 0, since: Date.now() };
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(`Redis did not take the batch within ${ms} ms`)), ms);
+  });
+  // The abandoned add may still land when Redis returns; its jobIds make that harmless.
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Events past the relay's position: how many, and how old the oldest is (0 when none). For the
+ * metrics endpoint; counts every event past the position, committed or not yet visible.
+ */
+export async function outboxBacklog(db: Database, positionName: string = WEBHOOKS_POSITION): Promise<{ events: number; oldestAgeSeconds: number }> {
+  const [row] = await db.query<{ events: string; oldest: number | null }>(
+    `SELECT count(e.seq)::text AS events, extract(epoch FROM now() - min(e.occurred_at))::float8 AS oldest
+       FROM outbox_positions p
+       LEFT JOIN events e ON (e.txid, e.seq) > (p.txid, p.seq)
+      WHERE p.name = $1`,
+    [positionName],
+  );
+  return { events: Number(row?.events ?? 0), oldestAgeSeconds: Math.max(0, row?.oldest ?? 0) };
+}

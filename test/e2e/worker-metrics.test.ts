@@ -1,0 +1,111 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { METRICS } from '../../shared/telemetry/metrics';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
+import { logLines, spawnEntry, waitForStatus, type Spawned } from './processes';
+
+/** Worker processes here use a short drain bound so a stuck shutdown shows within the test. */
+const DRAIN_TIMEOUT_MS = 3_000;
+
+async function startWorkerProcess(redis: PrivateRedis): Promise<{ worker: Spawned; base: string }> {
+  const port = await freePort();
+  const worker = spawnEntry('workers/main.ts', {
+    REDIS_URL: redis.url,
+    WORKER_METRICS_PORT: String(port),
+    WORKER_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+    OTEL_SDK_DISABLED: 'true',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForStatus(`${base}/readyz`, 200, 30_000, worker);
+  return { worker, base };
+}
+
+describe('worker process › metrics server', () => {
+  let redis: PrivateRedis;
+  let worker: Spawned;
+  let base: string;
+  before(async () => {
+    redis = await startPrivateRedis();
+    ({ worker, base } = await startWorkerProcess(redis));
+  });
+  after(async () => {
+    await worker?.kill();
+    await redis?.close();
+  });
+
+  it('GET /healthz, /readyz › worker running › 200 ok and ready with both checks', async () => {
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+  });
+
+  it('GET /metrics › worker running › Prometheus text with the delivery metrics and process metrics', async () => {
+    const res = await fetch(`${base}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(text, new RegExp(`^# TYPE ${METRICS.deliveries} counter$`, 'm'));
+    assert.match(text, new RegExp(`^# TYPE ${METRICS.deliveryLag} histogram$`, 'm'));
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+  });
+
+  it('other paths and methods › 404 and 405', async () => {
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+  });
+
+  it('SIGTERM › idle worker › drains and exits 0 well within the bound, metrics port released', async () => {
+    const signalledAt = Date.now();
+    worker.child.kill('SIGTERM');
+    const { code, signal } = await worker.exited(DRAIN_TIMEOUT_MS + 5_000);
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.ok(Date.now() - signalledAt < DRAIN_TIMEOUT_MS, 'no job was running: no need to wait for the deadline');
+    assert.deepEqual(logLines(worker.output()).filter((l) => l.level === 'error' || l.level === 'fatal'), []);
+    await assert.rejects(fetch(`${base}/healthz`), 'the metrics server is closed');
+  });
+});
+
+describe('worker process › Redis outage', () => {
+  let redis: PrivateRedis;
+  let worker: Spawned;
+  let base: string;
+  before(async () => {
+    redis = await startPrivateRedis();
+    ({ worker, base } = await startWorkerProcess(redis));
+  });
+  after(async () => {
+    await worker?.kill();
+    await redis?.close();
+  });
+
+  it('GET /readyz › Redis stopped › 503 naming redis, postgres ok, liveness still 200', async () => {
+    await redis.stop();
+    try {
+      const down = await fetch(`${base}/readyz`);
+      assert.equal(down.status, 503);
+      const body = (await down.json()) as { checks: Record<string, string> };
+      assert.equal(body.checks.postgres, 'ok');
+      assert.notEqual(body.checks.redis, 'ok');
+      assert.equal((await fetch(`${base}/healthz`)).status, 200, 'liveness does not depend on Redis');
+    } finally {
+      await redis.start();
+    }
+  });
+
+  it('GET /readyz › Redis back › 200 again', async () => {
+    await waitForStatus(`${base}/readyz`, 200, 20_000, worker);
+  });
+
+  it('SIGTERM › right after the Redis restart › the process still exits, within the drain bound', async () => {
+    // BullMQ's Worker.close() can hang while its connection is in reconnect backoff; the
+    // deadline in workers/main.ts must end the process anyway.
+    const signalledAt = Date.now();
+    worker.child.kill('SIGTERM');
+    const { signal } = await worker.exited(DRAIN_TIMEOUT_MS + 5_000);
+    assert.equal(signal, null, 'it exited by itself, not killed');
+    assert.ok(Date.now() - signalledAt < DRAIN_TIMEOUT_MS + 2_000);
+  });
+});

@@ -1,0 +1,434 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { node, tracing } from '@opentelemetry/sdk-node';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
+import request from 'supertest';
+import { config, type Config } from '../../shared/config';
+import type { WebhookDeliveryJob } from '../../shared/queue/jobs';
+import { QUEUES } from '../../shared/queue/names';
+import { createQueue } from '../../shared/queue/queues';
+import { createRedis } from '../../shared/queue/redis';
+import { logger } from '../../shared/telemetry/logger';
+import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { DELIVER_JOB, enqueueDeliveries } from '../../shared/webhooks/jobs';
+import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
+import type { Processor } from '../../workers/deps';
+import { startWebhookDelivery } from '../../workers/webhook-delivery';
+import { makeTestApp, type TestApp } from '../support/app';
+import { asAdmin, entraUser, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
+import { startReceiver, type Receiver } from '../support/receiver';
+import { freePort } from '../support/redis';
+
+// Spans are recorded in memory, so the test sees the trace the worker continues and the
+// traceparent it sends (the SDK itself is off in tests: OTEL_SDK_DISABLED).
+const spans = new tracing.InMemorySpanExporter();
+new node.NodeTracerProvider({ spanProcessors: [new tracing.SimpleSpanProcessor(spans)] }).register();
+
+/** A short schedule (3 attempts in all) so retries and dead letters happen in well under a second. */
+const SCHEDULE = '100ms,200ms';
+const workerConfig: Config = Object.freeze({ ...config, WEBHOOK_RETRY_SCHEDULE: SCHEDULE, WEBHOOK_TIMEOUT_MS: 500 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ids = (requests: readonly { headers: Record<string, unknown> }[]) => requests.map((r) => String(r.headers['webhook-id']));
+
+describe('webhook delivery worker', () => {
+  let t: TestApp;
+  let queue: Queue<WebhookDeliveryJob>;
+  let worker: Processor;
+  const connections: Redis[] = [];
+  const redis = () => {
+    const c = createRedis(config.REDIS_URL);
+    connections.push(c);
+    return c;
+  };
+  const receivers: Receiver[] = [];
+  const prefix = `test-webhook-delivery-${process.pid}-${Date.now().toString(36)}`;
+
+  before(async () => {
+    queue = createQueue(QUEUES.webhookDelivery, { connection: redis(), prefix });
+    t = makeTestApp({ queues: { webhookDelivery: queue } });
+    worker = await startWebhookDelivery({ db: t.db, redis, logger, config: workerConfig, queuePrefix: prefix });
+  });
+  after(async () => {
+    await worker.close();
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    for (const c of connections) c.disconnect();
+    for (const r of receivers) await r.close();
+    await t.close();
+  });
+
+  const receiver = async () => {
+    const r = await startReceiver();
+    receivers.push(r);
+    return r;
+  };
+
+  async function endpointFor(dir: TestDirectory, url: string, body: object = {}) {
+    const res = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`)).send({ url, ...body }).expect(201);
+    return res.body as { id: string; secret: string };
+  }
+
+  /** An event as a SCIM write leaves it (with the request's trace), plus its pending delivery. */
+  async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; trace?: Record<string, string> } = {}) {
+    const eventId = randomUUID();
+    const deliveryId = deliveryIdOf(endpointId, eventId);
+    // One statement: a relay running in another test sees the event and its delivery together.
+    await t.db.exec(
+      `WITH e AS (
+         INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context)
+         VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), 'api_key:test', $5, $6) RETURNING id, type)
+       INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) SELECT $7, $2, $8, e.id, e.type FROM e`,
+      [eventId, dir.tenantId, dir.directoryId, options.type ?? 'user.created', JSON.stringify({ userName: `u-${eventId}@contoso.example` }), options.trace ?? null, deliveryId, endpointId],
+    );
+    return { eventId, deliveryId };
+  }
+
+  /** Enqueues as the relay does, with the options every producer should use. */
+  const enqueue = (tenantId: string, deliveries: { deliveryId: string }[], trace?: Record<string, string>) =>
+    enqueueDeliveries(
+      queue,
+      parseRetrySchedule(SCHEDULE),
+      deliveries.map((d) => ({ job: { deliveryId: d.deliveryId, tenantId, ...(trace ? { trace } : {}) }, jobId: d.deliveryId })),
+    );
+
+  const deliveryRow = async (id: string) =>
+    (await t.db.query<{ status: string; attempts: number; last_status: number | null; last_error: string | null }>(
+      'SELECT status, attempts, last_status, last_error FROM webhook_deliveries WHERE id = $1',
+      [id],
+    ))[0];
+
+  /** Polls until the delivery reaches `status` (bounded: 10 s). */
+  async function until(id: string, status: string) {
+    for (let i = 0; i < 200; i++) {
+      const row = await deliveryRow(id);
+      if (row?.status === status) return row;
+      await sleep(50);
+    }
+    throw new Error(`delivery ${id} is ${(await deliveryRow(id))?.status}, not ${status}, after 10 s`);
+  }
+
+  const attemptsOf = (id: string) =>
+    t.db.query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; response_excerpt: string | null }>(
+      'SELECT attempt, status_code, error, duration_ms, response_excerpt FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt',
+      [id],
+    );
+
+  const tenantEvents = (tenantId: string, type: string) =>
+    t.db.query<{ directory_id: string | null; resource_id: string; data: { reason: string } }>(
+      'SELECT directory_id, resource_id, data FROM events WHERE tenant_id = $1 AND type = $2',
+      [tenantId, type],
+    );
+
+  const api = (path: string) => asAdmin(request(t.app).get(path)).expect(200);
+
+  it('deliver › a pending delivery › the receiver gets a call that standardwebhooks verifies, with the event body and a traceparent continuing the trace', async () => {
+    const rx = await receiver();
+    rx.respond(() => ({ status: 200, body: 'thanks' }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const traceId = randomUUID().replace(/-/g, '');
+    const trace = { traceparent: `00-${traceId}-${'a1b2c3d4e5f60718'}-01` };
+    const { eventId, deliveryId } = await eventWithDelivery(dir, endpoint.id, { trace });
+
+    await enqueue(dir.tenantId, [{ deliveryId }], trace);
+    const [call] = await rx.waitFor(1);
+
+    const verified = new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>) as Record<string, unknown>;
+    assert.equal(call.method, 'POST');
+    assert.equal(call.headers['content-type'], 'application/json');
+    assert.equal(call.headers['webhook-id'], eventId);
+    assert.deepEqual(Object.keys(verified).sort(), ['data', 'directoryId', 'id', 'tenantId', 'timestamp', 'type']);
+    assert.equal(verified.id, eventId);
+    assert.equal(verified.type, 'user.created');
+    assert.equal(verified.tenantId, dir.tenantId);
+    assert.equal(verified.directoryId, dir.directoryId);
+    assert.deepEqual(verified.data, { userName: `u-${eventId}@contoso.example` });
+    const traceparent = String(call.headers.traceparent);
+    assert.equal(traceparent.split('-')[1], traceId, 'same trace as the SCIM request');
+    assert.notEqual(traceparent.split('-')[2], 'a1b2c3d4e5f60718', 'a child span, not the request span itself');
+
+    const row = await until(deliveryId, 'delivered');
+    assert.equal(row.attempts, 1);
+    const [logged] = await attemptsOf(deliveryId);
+    assert.equal(logged.status_code, 200);
+    assert.equal(logged.response_excerpt, 'thanks');
+    assert.ok(logged.duration_ms >= 0);
+    const span = spans.getFinishedSpans().find((s) => s.name === 'webhook.deliver' && s.attributes['webhook.delivery.id'] === deliveryId);
+    assert.equal(span?.spanContext().traceId, traceId);
+    assert.equal(span?.attributes['webhook.endpoint.id'], endpoint.id);
+    assert.equal(span?.attributes['event.type'], 'user.created');
+  });
+
+  it('deliver › a SCIM POST /Users › the receiver gets the user.created event the write committed, verified', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url, { events: ['user.created'] });
+    const created = await scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201);
+    const [event] = await t.db.query<{ id: string; data: unknown; occurred_at: Date; trace_context: Record<string, string> | null }>(
+      `SELECT id, data, occurred_at, trace_context FROM events WHERE directory_id = $1 AND type = 'user.created'`,
+      [dir.directoryId],
+    );
+    // What the relay does for this event (workers/outbox-relay.ts), done here so the test does not need it.
+    const deliveryId = deliveryIdOf(endpoint.id, event.id);
+    await t.db.exec(
+      `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) VALUES ($1, $2, $3, $4, 'user.created') ON CONFLICT DO NOTHING`,
+      [deliveryId, dir.tenantId, endpoint.id, event.id],
+    );
+    await enqueue(dir.tenantId, [{ deliveryId }], event.trace_context ?? undefined);
+
+    const [call] = await rx.waitFor(1);
+    const body = new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>) as Record<string, unknown>;
+    assert.equal(body.id, event.id);
+    assert.equal(body.type, 'user.created');
+    assert.equal(body.timestamp, event.occurred_at.toISOString());
+    assert.deepEqual(body.data, event.data);
+    assert.ok(JSON.stringify(body.data).includes(created.body.id));
+  });
+
+  it('deliver › the same job enqueued again after delivery › no second call', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    await until(deliveryId, 'delivered');
+    // A relay that re-sends after its completed job was trimmed from Redis: a new job, same delivery.
+    await queue.add(DELIVER_JOB, { deliveryId, tenantId: dir.tenantId }, { jobId: `${deliveryId}-again` });
+    await sleep(400);
+    assert.equal(rx.requests.length, 1);
+  });
+
+  it('deliver › receiver answering 503 › retried on the schedule, then a dead letter; replay after it is back delivers exactly the missed events', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const delivered = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [delivered]);
+    await until(delivered.deliveryId, 'delivered');
+
+    rx.respond(() => ({ status: 503, body: 'down for maintenance' }));
+    const missedA = await eventWithDelivery(dir, endpoint.id, { type: 'user.updated' });
+    const missedB = await eventWithDelivery(dir, endpoint.id, { type: 'user.deleted' });
+    await enqueue(dir.tenantId, [missedA, missedB]);
+    await until(missedA.deliveryId, 'dead');
+    await until(missedB.deliveryId, 'dead');
+
+    const log = await attemptsOf(missedA.deliveryId);
+    assert.deepEqual(log.map((a) => [a.attempt, a.status_code]), [[1, 503], [2, 503], [3, 503]]);
+    assert.equal(log[0].response_excerpt, 'down for maintenance');
+    const callTimes = rx.requests.filter((r) => r.headers['webhook-id'] === missedA.eventId).map((r) => r.receivedAt);
+    assert.ok(callTimes[1] - callTimes[0] >= 70, 'the first retry waited ~100 ms (±20%)');
+    assert.ok(callTimes[2] - callTimes[1] >= 150, 'the second retry waited ~200 ms (±20%)');
+    const dead = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/deliveries?status=dead`);
+    assert.deepEqual(dead.body.data.map((d: { id: string }) => d.id).sort(), [missedA.deliveryId, missedB.deliveryId].sort());
+
+    rx.respond(() => ({ status: 204 }));
+    const before = rx.requests.length;
+    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`)).send({ status: 'dead' }).expect(202);
+    await until(missedA.deliveryId, 'delivered');
+    await until(missedB.deliveryId, 'delivered');
+    await sleep(200);
+    const replayed = rx.requests.slice(before);
+    assert.deepEqual(ids(replayed).sort(), [missedA.eventId, missedB.eventId].sort());
+    for (const call of replayed) assert.ok(new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>));
+    const detail = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/deliveries/${missedB.deliveryId}`);
+    assert.deepEqual(detail.body.attempts.map((a: { statusCode: number }) => a.statusCode), [503, 503, 503, 204]);
+  });
+
+  it('deliver › nothing listening on the port › each attempt logs the connection error, then a dead letter', async () => {
+    const port = await freePort();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, `http://127.0.0.1:${port}/hook`);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    const row = await until(deliveryId, 'dead');
+    assert.equal(row.attempts, 3);
+    assert.equal(row.last_status, null);
+    const log = await attemptsOf(deliveryId);
+    assert.equal(log.length, 3);
+    assert.ok(log.every((a) => a.status_code === null && /ECONNREFUSED/.test(a.error ?? '')));
+  });
+
+  it('deliver › a receiver slower than the timeout › the attempt is logged as timed out and retried', async () => {
+    const rx = await receiver();
+    rx.respond(async () => {
+      if (rx.requests.length === 1) await sleep(1500);
+      return { status: 200 };
+    });
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    await until(deliveryId, 'delivered');
+    const log = await attemptsOf(deliveryId);
+    assert.deepEqual(log.map((a) => a.status_code), [null, 200]);
+    assert.match(log[0].error ?? '', /500 ms/);
+  });
+
+  it('deliver › 429 with Retry-After › the next attempt waits the receiver\'s delay, not the schedule\'s', async () => {
+    const rx = await receiver();
+    rx.respond(() => (rx.requests.length === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    const [first, second] = await rx.waitFor(2);
+    assert.ok(second.receivedAt - first.receivedAt >= 950, `retried after ${second.receivedAt - first.receivedAt} ms`);
+    await until(deliveryId, 'delivered');
+    assert.deepEqual((await attemptsOf(deliveryId)).map((a) => a.status_code), [429, 200]);
+  });
+
+  it('deliver › 410 Gone › no retry, the endpoint disabled with a reason and a tenant-level webhook_endpoint.disabled event; later deliveries are dead letters', async () => {
+    const rx = await receiver();
+    rx.respond(() => ({ status: 410 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    await until(deliveryId, 'dead');
+    await sleep(300);
+    assert.equal(rx.requests.length, 1);
+    const got = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`);
+    assert.equal(got.body.status, 'disabled');
+    assert.match(got.body.statusReason, /410/);
+    const events = await tenantEvents(dir.tenantId, 'webhook_endpoint.disabled');
+    assert.equal(events.length, 1);
+    assert.equal(events[0].directory_id, null);
+    assert.equal(events[0].resource_id, endpoint.id);
+
+    const later = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [later]);
+    const row = await until(later.deliveryId, 'dead');
+    assert.equal(row.attempts, 0);
+    assert.equal(row.last_error, 'endpoint disabled');
+    assert.equal(rx.requests.length, 1);
+  });
+
+  it('deliver › during a secret rotation › both secrets verify; after the overlap only the new one', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const rotated = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/rotate-secret`))
+      .send({ overlapSeconds: 3600 })
+      .expect(200);
+    const during = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [during]);
+    const [call] = await rx.waitFor(1);
+    assert.equal(String(call.headers['webhook-signature']).split(' ').length, 2);
+    assert.ok(new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>));
+    assert.ok(new Webhook(rotated.body.secret).verify(call.body, call.headers as Record<string, string>));
+
+    // The overlap ends (as if a day had passed).
+    await t.db.exec(`UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second' WHERE id = $1`, [endpoint.id]);
+    const afterOverlap = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [afterOverlap]);
+    const [, later] = await rx.waitFor(2);
+    assert.equal(String(later.headers['webhook-signature']).split(' ').length, 1);
+    assert.ok(new Webhook(rotated.body.secret).verify(later.body, later.headers as Record<string, string>));
+    assert.throws(() => new Webhook(endpoint.secret).verify(later.body, later.headers as Record<string, string>), { name: 'WebhookVerificationError' });
+  });
+
+  it('deliver › failing for longer than WEBHOOK_FAILING_AFTER › endpoint failing with one event; a success makes it active again', async () => {
+    const rx = await receiver();
+    rx.respond(() => ({ status: 500 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    // Its deliveries have been failing for two hours (default threshold: 1 h).
+    await t.db.exec(`UPDATE webhook_endpoints SET failing_since = now() - interval '2 hours' WHERE id = $1`, [endpoint.id]);
+    const failing = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [failing]);
+    await until(failing.deliveryId, 'dead');
+    const got = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`);
+    assert.equal(got.body.status, 'failing');
+    assert.equal((await tenantEvents(dir.tenantId, 'webhook_endpoint.failing')).length, 1, 'one event, not one per attempt');
+
+    rx.respond(() => ({ status: 200 }));
+    const ok = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [ok]);
+    await until(ok.deliveryId, 'delivered');
+    const recovered = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`);
+    assert.equal(recovered.body.status, 'active');
+    assert.equal(recovered.body.failingSince, null);
+  });
+
+  it('deliver › failing for longer than WEBHOOK_DISABLE_AFTER › endpoint disabled with an event, the delivery dead at once', async () => {
+    const rx = await receiver();
+    rx.respond(() => ({ status: 500 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    await t.db.exec(`UPDATE webhook_endpoints SET status = 'failing', failing_since = now() - interval '4 days' WHERE id = $1`, [endpoint.id]);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    const row = await until(deliveryId, 'dead');
+    assert.equal(row.attempts, 1);
+    const got = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`);
+    assert.equal(got.body.status, 'disabled');
+    const events = await tenantEvents(dir.tenantId, 'webhook_endpoint.disabled');
+    assert.equal(events.length, 1);
+    assert.equal(events[0].directory_id, null);
+  });
+
+  it('deliver › a secret sealed under another key › nothing sent unsigned; each attempt logged with the reason, then a dead letter', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    await t.db.exec(`UPDATE webhook_endpoints SET secret_ciphertext = '\\x01deadbeef'::bytea WHERE id = $1`, [endpoint.id]);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await enqueue(dir.tenantId, [{ deliveryId }]);
+    await until(deliveryId, 'dead');
+    const log = await attemptsOf(deliveryId);
+    assert.equal(log.length, 3);
+    assert.ok(log.every((a) => a.status_code === null && /WEBHOOK_ENCRYPTION_KEY/.test(a.error ?? '')));
+    assert.equal(rx.requests.length, 0);
+  });
+
+  it('deliver › a job added with a jobId only (no attempts option) › still retried on the schedule until it succeeds', async () => {
+    const rx = await receiver();
+    rx.respond(() => (rx.requests.length < 3 ? { status: 502 } : { status: 200 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
+    await queue.add(DELIVER_JOB, { deliveryId, tenantId: dir.tenantId }, { jobId: deliveryId });
+    await until(deliveryId, 'delivered');
+    assert.deepEqual((await attemptsOf(deliveryId)).map((a) => a.status_code), [502, 502, 200]);
+  });
+
+  it('deliver › a job naming another tenant\'s delivery › completes without a call', async () => {
+    const rx = await receiver();
+    const owner = await makeDirectory(t.app);
+    const other = await makeDirectory(t.app);
+    const endpoint = await endpointFor(owner, rx.url);
+    const { deliveryId } = await eventWithDelivery(owner, endpoint.id);
+    await queue.add(DELIVER_JOB, { deliveryId, tenantId: other.tenantId }, { jobId: `${deliveryId}-foreign` });
+    for (let i = 0; i < 100 && !(await queue.getJob(`${deliveryId}-foreign`))?.finishedOn; i++) await sleep(50);
+    assert.equal(await (await queue.getJob(`${deliveryId}-foreign`))?.getState(), 'completed');
+    assert.equal(rx.requests.length, 0);
+    assert.equal((await deliveryRow(deliveryId)).status, 'pending');
+  });
+
+  it('replay {after: cursor} › three delivered events › exactly the two after the cursor are sent again', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const events = [await eventWithDelivery(dir, endpoint.id), await eventWithDelivery(dir, endpoint.id), await eventWithDelivery(dir, endpoint.id)];
+    await enqueue(dir.tenantId, events);
+    await rx.waitFor(3);
+    let feed: { id: string; cursor: string }[] = [];
+    for (let i = 0; i < 100 && feed.length < 3; i++) {
+      feed = (await api(`/admin/v1/tenants/${dir.tenantId}/events`)).body.data;
+      if (feed.length < 3) await sleep(50);
+    }
+    const cursor = feed.find((e) => e.id === events[0].eventId)!.cursor;
+    for (const e of events) await until(e.deliveryId, 'delivered');
+
+    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`)).send({ after: cursor }).expect(202);
+    await rx.waitFor(5);
+    await sleep(300);
+    assert.deepEqual(ids(rx.requests.slice(3)).sort(), [events[1].eventId, events[2].eventId].sort());
+  });
+});

@@ -76,7 +76,10 @@ export function createApp(options: AppOptions) {
   admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
   admin.use(scimJson({ limit: options.maxPayloadBytes }));
   admin.use(tenantRoutes({ db, tenants }));
-  const onAuthChange = resolveDirectory.invalidate;
+  const onAuthChange = async () => {
+    resolveDirectory.invalidate();
+    await options.authChanges?.barrier();
+  };
   admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
   admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
   admin.use(exportRoutes({ db, tenants, storage: options.exportStorage, queue: options.queues?.auditExport }));

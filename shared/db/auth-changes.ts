@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Logger } from '../telemetry/logger';
 import type { Database, Transaction } from './sequelize';
@@ -32,6 +33,7 @@ export class AuthChangeListener {
   private closed = false;
   private backoff = 250;
   private readonly subscribers = new Set<() => void>();
+  private readonly barriers = new Map<string, () => void>();
   healthy = false;
 
   constructor(private readonly options: AuthChangeListenerOptions) {}
@@ -44,7 +46,10 @@ export class AuthChangeListener {
   async start(): Promise<void> {
     const client = new Client({ connectionString: this.options.url });
     this.client = client;
-    client.on('notification', () => this.changed());
+    client.on('notification', (message) => {
+      this.changed();
+      if (message.payload) this.barriers.get(message.payload)?.();
+    });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
     try {
@@ -60,6 +65,34 @@ export class AuthChangeListener {
     }
     this.healthy = true;
     this.backoff = 250;
+  }
+
+  /**
+   * Waits until every change committed before the call has reached this listener: it sends a
+   * marker on the channel and waits for it to come back. PostgreSQL hands notifications to every
+   * listening session in commit order, so by then the other API processes have been sent the
+   * earlier changes too. The admin API awaits this before answering a revoke, so that "revoked"
+   * means refused everywhere on the next request. Gives up after `timeoutMs` (a slow listener
+   * must not hang the admin API); without a healthy connection there is nothing to wait for.
+   */
+  async barrier(timeoutMs = 2_000): Promise<void> {
+    const client = this.client;
+    if (!client || !this.healthy) return;
+    const marker = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const back = new Promise<void>((resolve) => {
+      this.barriers.set(marker, resolve);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await client.query('SELECT pg_notify($1, $2)', [AUTH_CHANNEL, marker]);
+      await back;
+    } catch (err) {
+      this.options.logger.warn({ err }, 'auth change barrier failed; answering without it');
+    } finally {
+      clearTimeout(timer);
+      this.barriers.delete(marker);
+    }
   }
 
   async close(): Promise<void> {

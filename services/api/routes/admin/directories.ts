@@ -22,8 +22,11 @@ export interface DirectoryRouteDeps {
   readonly region: string;
   /** `{PUBLIC_BASE_URL}/scim/v1`: what a customer pastes into Entra as the Tenant URL. */
   readonly scimUrl: string;
-  /** Called after a change to what keys resolve to, so this process forgets cached keys at once. */
-  readonly onAuthChange: () => void;
+  /**
+   * Awaited after a change to what keys resolve to, before answering: this process forgets
+   * cached keys at once and waits until the change has been sent to every other API process.
+   */
+  readonly onAuthChange: () => Promise<void>;
 }
 
 /** Operator API for directories and their keys. A key's token is shown once, at creation. */
@@ -61,7 +64,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   router.delete('/directories/:directoryId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     await deps.tenants.deleteDirectory(directory.id);
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 204);
   });
 
@@ -84,14 +87,14 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
       const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId, t);
       return deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region, t);
     });
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 201, issued);
   });
 
   router.delete('/directories/:directoryId/keys/:keyId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     await revokeOrFail(deps.keys, directory.id, req.params.keyId);
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 204);
   });
 

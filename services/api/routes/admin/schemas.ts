@@ -20,7 +20,7 @@ const view = (s: StoredExtensionSchema) => ({
  * Extension schemas (RFC 7643 §7 Schema resources): platform-wide for every directory, or for
  * one directory. Validated when posted; enforced on every write of the directories they reach.
  */
-export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository; onAuthChange: () => void }): Router {
+export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository; onAuthChange: () => Promise<void> }): Router {
   const router = Router();
   const findDirectory = async (id: string) => {
     const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
@@ -30,7 +30,7 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
 
   router.post('/schemas', async (req, res) => {
     const created = await deps.schemas.create(parseExtensionSchema(req.body), 'platform');
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 201, view(created));
   });
 
@@ -40,7 +40,7 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
 
   router.delete('/schemas/:urn', async (req, res) => {
     if (!(await deps.schemas.delete(req.params.urn, 'platform'))) throw new ScimError(404, undefined, `schema "${req.params.urn}" not found`);
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 204);
   });
 
@@ -48,7 +48,7 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
     const directory = await findDirectory(req.params.directoryId);
     const input = parseExtensionSchema(req.body);
     const created = await deps.schemas.create(input, { tenantId: directory.tenantId, directoryId: directory.id });
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 201, view(created));
   });
 
@@ -60,7 +60,7 @@ export function schemaRoutes(deps: { tenants: TenantRepository; schemas: Extensi
   router.delete('/directories/:directoryId/schemas/:urn', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     if (!(await deps.schemas.delete(req.params.urn, directory.id))) throw new ScimError(404, undefined, `schema "${req.params.urn}" not found`);
-    deps.onAuthChange();
+    await deps.onAuthChange();
     sendScim(res, 204);
   });
 

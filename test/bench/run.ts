@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { runLoad, type LoadResult } from './load';
 import { prefillDirectory } from './prefill';
-import { runWebhookBench } from './webhooks';
+import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 
 const root = path.resolve(__dirname, '..', '..');
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/scim_bench';
@@ -230,7 +230,11 @@ async function main() {
     const rss = peakRssMiB(api.pid!);
     report(results, rss);
     if (want('webhook')) {
-      const worker = spawn(process.execPath, [path.join(root, 'dist/workers/main.js')], { env: productionEnv(), stdio: ['ignore', 'inherit', 'inherit'] });
+      const receiverTls = makeLoopbackCertificate();
+      const worker = spawn(process.execPath, [path.join(root, 'dist/workers/main.js')], {
+        env: { ...productionEnv(), NODE_EXTRA_CA_CERTS: receiverTls.certFile },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
       try {
         await sleep(2000);
         const figures = await runWebhookBench({
@@ -238,6 +242,7 @@ async function main() {
           adminToken: ADMIN,
           pg,
           workerPid: worker.pid!,
+          receiverTls,
           rate: Number(process.env.BENCH_WEBHOOK_RATE ?? 500),
           seconds: Number(process.env.BENCH_WEBHOOK_SECONDS ?? 60),
           groupSize: Number(process.env.BENCH_GROUP_SIZE ?? 50_000),

@@ -4,9 +4,12 @@
  * 50,000-member group replace (time to store, time until every per-member webhook is out); and a
  * 1,000,000-event audit export (time, worker peak RSS). Everything on loopback, bounded in time.
  */
-import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Client } from 'pg';
 import autocannon from 'autocannon';
 
@@ -19,7 +22,26 @@ export interface WebhookBenchOptions {
   readonly seconds: number;
   readonly groupSize: number;
   readonly exportEvents: number;
+  readonly receiverTls: LoopbackCertificate;
   readonly log: (s: string) => void;
+}
+
+/** A self-signed certificate for 127.0.0.1: the worker runs with production's https-only policy. */
+export interface LoopbackCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** Makes one with openssl; the worker trusts it through NODE_EXTRA_CA_CERTS=certFile. */
+export function makeLoopbackCertificate(): LoopbackCertificate {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'scim-bench-tls-'));
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  return { certFile, keyFile };
 }
 
 interface Received {
@@ -36,10 +58,10 @@ const percentile = (values: number[], p: number) => {
 const peakRssMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A webhook receiver on 127.0.0.1 that answers 200 and remembers every webhook-id it saw. */
-async function startReceiver() {
+/** A webhook receiver on https://127.0.0.1 that answers 200 and remembers every webhook-id it saw. */
+async function startReceiver(tls: LoopbackCertificate) {
   const seen = new Map<string, Received[]>();
-  const server = http.createServer((req, res) => {
+  const server = https.createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -58,7 +80,7 @@ async function startReceiver() {
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, close: () => new Promise((r) => server.close(r)) };
+  return { seen, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, close: () => new Promise((r) => server.close(r)) };
 }
 
 async function admin(o: WebhookBenchOptions, method: string, path: string, body?: unknown) {
@@ -89,7 +111,7 @@ async function backlog(pg: Client): Promise<number> {
 }
 
 export async function runWebhookBench(o: WebhookBenchOptions) {
-  const receiver = await startReceiver();
+  const receiver = await startReceiver(o.receiverTls);
   try {
     const tenant = await admin(o, 'POST', '/tenants', { name: 'Webhook bench' });
     const dir = await admin(o, 'POST', `/tenants/${tenant.id}/directories`, { name: 'Entra', provider: 'entra' });
@@ -180,13 +202,14 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     // 3. An audit export of exportEvents events.
     o.log(`export: ${o.exportEvents} events`);
     const exportTenant = await admin(o, 'POST', '/tenants', { name: 'Export bench' });
+    const exportDir = await admin(o, 'POST', `/tenants/${exportTenant.id}/directories`, { name: 'Okta', provider: 'okta' });
     await o.pg.query(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, occurred_at)
-       SELECT gen_random_uuid(), $1, NULL, 'user.updated', 'User', gen_random_uuid(),
+       SELECT gen_random_uuid(), $1, $3, 'user.updated', 'User', gen_random_uuid(),
               jsonb_build_object('resource', jsonb_build_object('userName', 'u' || n || '@x.example', 'active', true), 'changedAttributes', jsonb_build_array('title')),
               timestamptz '2026-01-01' + (n || ' seconds')::interval
          FROM generate_series(1, $2) AS n`,
-      [exportTenant.id, o.exportEvents],
+      [exportTenant.id, o.exportEvents, exportDir.id],
     );
     const rssBefore = peakRssMiB(o.workerPid);
     const e0 = Date.now();

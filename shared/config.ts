@@ -40,6 +40,11 @@ const schema = z
     /** Per-attempt timeout of a webhook call, ms. Default 10,000. */
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /**
+     * Webhook calls in flight per worker process. Calls mostly wait on receivers, so this is
+     * high: a few slow receivers must not hold up everyone else's deliveries. Default 100.
+     */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(100),
+    /**
      * Delays before each retry, comma-separated durations (ms, s, m, h, d), each jittered ±20%. Default spreads 12
      * attempts over about a day, the first within seconds: 5s,30s,2m,5m,15m,30m,1h,2h,4h,6h,8h.
      */

@@ -14,8 +14,6 @@ import { webhookHeaders } from '../shared/webhooks/signing';
 import { urlPolicyFrom } from '../shared/webhooks/url-policy';
 import type { StartProcessor } from './deps';
 
-/** Deliveries in flight per worker process: calls mostly wait on the network. */
-const CONCURRENCY = 20;
 /** A Retry-After longer than this is capped: the schedule, not the receiver, bounds a delivery. */
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 
@@ -106,7 +104,8 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
 
     if (!error) {
       await webhooks.recordAttempt(deliveryId, logged, { status: 'delivered' });
-      await webhooks.noteEndpointSuccess(endpoint.id);
+      // A healthy endpoint's row is left alone: no write (and no row lock) per delivery.
+      if (endpoint.status === 'failing' || endpoint.failingSince) await webhooks.noteEndpointSuccess(endpoint.id);
       recordDelivery('success', (Date.now() - event.occurredAt.getTime()) / 1000);
       return 'delivered';
     }
@@ -163,7 +162,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     {
       connection: deps.redis(),
       prefix: deps.queuePrefix,
-      concurrency: CONCURRENCY,
+      concurrency: config.WEBHOOK_CONCURRENCY,
       settings: {
         // Type 'custom' (deliveryJobOptions): the attempt's own delay (Retry-After or the
         // jittered schedule) travels on the error; anything else follows the schedule.

@@ -63,8 +63,10 @@ async function recreateDatabase(): Promise<void> {
   });
 }
 
+/** BENCH_CPU_PROF=<dir>: API and worker write V8 CPU profiles there when they exit. */
+const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+
 function startApi(): Promise<ChildProcess> {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
   const child = spawn(process.execPath, [...profile, path.join(root, 'dist/services/api/server.js')], {
@@ -231,7 +233,7 @@ async function main() {
     report(results, rss);
     if (want('webhook')) {
       const receiverTls = makeLoopbackCertificate();
-      const worker = spawn(process.execPath, [path.join(root, 'dist/workers/main.js')], {
+      const worker = spawn(process.execPath, [...profile, path.join(root, 'dist/workers/main.js')], {
         env: { ...productionEnv(), NODE_EXTRA_CA_CERTS: receiverTls.certFile },
         stdio: ['ignore', 'inherit', 'inherit'],
       });

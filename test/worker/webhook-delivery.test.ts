@@ -411,6 +411,39 @@ describe('webhook delivery worker', () => {
     assert.equal((await deliveryRow(deliveryId)).status, 'pending');
   });
 
+  it('deliver › 120 deliveries of two tenants and 20 foreign jobs at once › read and logged in shared statements, each tenant kept to its own', async () => {
+    const rx = await receiver();
+    const a = await makeDirectory(t.app);
+    const b = await makeDirectory(t.app);
+    const endpointA = await endpointFor(a, rx.url);
+    const endpointB = await endpointFor(b, rx.url);
+    const ofA = await Promise.all(Array.from({ length: 60 }, () => eventWithDelivery(a, endpointA.id)));
+    const ofB = await Promise.all(Array.from({ length: 60 }, () => eventWithDelivery(b, endpointB.id)));
+    // Jobs naming A's deliveries as if they were B's, in the same moment as the real ones.
+    const foreign = ofA.slice(0, 20).map((d) => ({ name: DELIVER_JOB, data: { deliveryId: d.deliveryId, tenantId: b.tenantId }, opts: { jobId: `${d.deliveryId}-foreign` } }));
+    await Promise.all([enqueue(a.tenantId, ofA), enqueue(b.tenantId, ofB), queue.addBulk(foreign)]);
+
+    await rx.waitFor(120);
+    for (const d of [...ofA, ...ofB]) await until(d.deliveryId, 'delivered');
+    for (let i = 0; i < 100 && (await Promise.all(foreign.map((f) => queue.getJob(f.opts.jobId)))).some((j) => !j?.finishedOn); i++) await sleep(50);
+    await sleep(200);
+    const sent = ids(rx.requests);
+    assert.equal(sent.length, 120, 'one call per delivery, none for a foreign job');
+    assert.deepEqual(new Set(sent), new Set([...ofA, ...ofB].map((d) => d.eventId)));
+    for (const request of rx.requests) {
+      const body = JSON.parse(request.body) as { id: string; tenantId: string };
+      const mine = ofA.some((d) => d.eventId === body.id) ? a.tenantId : b.tenantId;
+      assert.equal(body.tenantId, mine);
+    }
+    const logged = await t.db.query<{ delivery_id: string; tenant_id: string; attempt: number }>(
+      'SELECT delivery_id, tenant_id, attempt FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[])',
+      [[...ofA, ...ofB].map((d) => d.deliveryId)],
+    );
+    assert.equal(logged.length, 120, 'one attempt logged per delivery');
+    assert.ok(logged.every((l) => l.attempt === 1));
+    assert.ok(logged.every((l) => l.tenant_id === (ofA.some((d) => d.deliveryId === l.delivery_id) ? a.tenantId : b.tenantId)));
+  });
+
   it('replay {after: cursor} › three delivered events › exactly the two after the cursor are sent again', async () => {
     const rx = await receiver();
     const dir = await makeDirectory(t.app);

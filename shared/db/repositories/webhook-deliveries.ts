@@ -3,6 +3,7 @@ import { deliveryIdOf } from '../../webhooks/ids';
 import type { SecretBox } from '../../webhooks/secrets';
 import type { TenantId } from '../../ids';
 import type { Database } from '../sequelize';
+import type { AttemptLog, AttemptOutcome, DeliveryBatches } from './delivery-batches';
 import { decodeCursor, encodeCursor } from './events';
 import {
   type DeliveryStatus,
@@ -10,12 +11,9 @@ import {
   type WebhookAttempt,
   type DeliveryTarget,
   type DeliveryRef,
-  type EndpointRow,
   type DeliveryRow,
   DELIVERY_COLUMNS,
-  endpointView,
   deliveryView,
-  storable,
   encodeDeliveryCursor,
   decodeDeliveryCursor,
 } from './webhook-records';
@@ -25,6 +23,7 @@ export class TenantDeliveries {
   constructor(
     protected readonly db: Database,
     protected readonly box: SecretBox,
+    private readonly batches: DeliveryBatches,
     readonly tenantId: TenantId,
   ) {}
 
@@ -173,105 +172,21 @@ export class TenantDeliveries {
 
   // ---- deliveries: the worker's side ----
 
-  /** The delivery with its endpoint (secrets opened) and event, or undefined when any is gone. */
-  async loadDeliveryTarget(deliveryId: string): Promise<DeliveryTarget | undefined> {
-    const rows = await this.db.query<
-      DeliveryRow &
-        { [K in keyof EndpointRow as `w_${K}`]: EndpointRow[K] } & {
-          secret_ciphertext: Buffer;
-          previous_secret_ciphertext: Buffer | null;
-          previous_signs: boolean;
-          e_directory_id: string | null;
-          e_occurred_at: Date;
-          e_data: unknown;
-          e_trace_context: TraceCarrier | null;
-        }
-    >(
-      `SELECT ${DELIVERY_COLUMNS},
-              w.id AS w_id, w.tenant_id AS w_tenant_id, w.url AS w_url, w.description AS w_description,
-              w.event_types AS w_event_types, w.status AS w_status, w.status_reason AS w_status_reason,
-              w.failing_since AS w_failing_since, w.previous_secret_expires_at AS w_previous_secret_expires_at,
-              w.created_at AS w_created_at, w.updated_at AS w_updated_at,
-              w.secret_ciphertext, w.previous_secret_ciphertext,
-              (w.previous_secret_ciphertext IS NOT NULL AND w.previous_secret_expires_at > now()) AS previous_signs,
-              e.directory_id AS e_directory_id, e.occurred_at AS e_occurred_at, e.data AS e_data, e.trace_context AS e_trace_context
-         FROM webhook_deliveries d
-         JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.tenant_id = d.tenant_id
-         JOIN events e ON e.id = d.event_id AND e.tenant_id = d.tenant_id
-        WHERE d.tenant_id = $1 AND d.id = $2`,
-      [this.tenantId, deliveryId],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    const endpoint = endpointView({
-      id: r.w_id,
-      tenant_id: r.w_tenant_id,
-      url: r.w_url,
-      description: r.w_description,
-      event_types: r.w_event_types,
-      status: r.w_status,
-      status_reason: r.w_status_reason,
-      failing_since: r.w_failing_since,
-      previous_secret_expires_at: r.w_previous_secret_expires_at,
-      created_at: r.w_created_at,
-      updated_at: r.w_updated_at,
-    });
-    let secrets: string[] = [];
-    let secretError: string | undefined;
-    try {
-      secrets = [this.box.open(r.secret_ciphertext, r.w_id)];
-      if (r.previous_signs && r.previous_secret_ciphertext) secrets.push(this.box.open(r.previous_secret_ciphertext, r.w_id));
-    } catch {
-      // Sealed under another key (WEBHOOK_ENCRYPTION_KEY changed?) or damaged: nothing can sign.
-      secrets = [];
-      secretError = 'the endpoint secret cannot be decrypted with the configured WEBHOOK_ENCRYPTION_KEY';
-    }
-    return {
-      delivery: deliveryView(r),
-      endpoint: { ...endpoint, secrets, ...(secretError ? { secretError } : {}) },
-      event: {
-        id: r.event_id,
-        type: r.event_type,
-        directoryId: r.e_directory_id,
-        occurredAt: r.e_occurred_at,
-        data: r.e_data,
-        trace: r.e_trace_context,
-      },
-    };
+  /**
+   * The delivery with its endpoint (secrets opened) and event, or undefined when any is gone.
+   * Read in one statement with the other deliveries being loaded at the same moment.
+   */
+  loadDeliveryTarget(deliveryId: string): Promise<DeliveryTarget | undefined> {
+    return this.batches.load(this.tenantId, deliveryId);
   }
 
   /**
-   * Logs one attempt and moves the delivery to its outcome in one statement; returns the
-   * attempt's number (1 for the first ever, counting replays).
+   * Logs one attempt and moves the delivery to its outcome (in one statement with the other
+   * attempts finishing at the same moment); returns the attempt's number (1 for the first
+   * ever, counting replays), or undefined when the delivery is gone.
    */
-  async recordAttempt(
-    deliveryId: string,
-    attempt: { startedAt: Date; durationMs: number; statusCode?: number; error?: string; responseExcerpt?: string },
-    outcome: { status: DeliveryStatus; nextAttemptAt?: Date },
-  ): Promise<number | undefined> {
-    const rows = await this.db.query<{ attempt: number }>(
-      `WITH d AS (
-         UPDATE webhook_deliveries SET
-           attempts = attempts + 1, status = $3::text, next_attempt_at = $4::timestamptz, last_status = $5::int, last_error = $6::text,
-           delivered_at = CASE WHEN $3::text = 'delivered' THEN now() ELSE delivered_at END, updated_at = now()
-          WHERE tenant_id = $1 AND id = $2
-          RETURNING attempts)
-       INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
-       SELECT $2, $1, d.attempts, $7, $8, $5, $6, $9 FROM d
-       RETURNING attempt`,
-      [
-        this.tenantId,
-        deliveryId,
-        outcome.status,
-        outcome.nextAttemptAt ?? null,
-        attempt.statusCode ?? null,
-        storable(attempt.error, 2000),
-        attempt.startedAt,
-        Math.round(attempt.durationMs),
-        storable(attempt.responseExcerpt, 1024),
-      ],
-    );
-    return rows[0]?.attempt;
+  recordAttempt(deliveryId: string, attempt: AttemptLog, outcome: AttemptOutcome): Promise<number | undefined> {
+    return this.batches.record(this.tenantId, deliveryId, attempt, outcome);
   }
 
   /** A delivery that will not be attempted (its endpoint is disabled) becomes a dead letter. */

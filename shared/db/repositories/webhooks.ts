@@ -6,6 +6,7 @@ import { deliveryIdOf } from '../../webhooks/ids';
 import { generateSecret, type SecretBox } from '../../webhooks/secrets';
 import type { Database, Transaction } from '../sequelize';
 import { OUTBOX_COLUMNS } from './events';
+import { DeliveryBatches } from './delivery-batches';
 import { TenantDeliveries } from './webhook-deliveries';
 import {
   type EndpointStatus,
@@ -20,14 +21,18 @@ export * from './webhook-records';
 
 /** Webhook endpoints and their deliveries. Bind to a tenant with forTenant(); nothing else exists. */
 export class WebhookRepository {
+  private readonly batches: DeliveryBatches;
+
   constructor(
     private readonly db: Database,
     /** Seals secrets at rest (AES-256-GCM under WEBHOOK_ENCRYPTION_KEY). */
     private readonly box: SecretBox,
-  ) {}
+  ) {
+    this.batches = new DeliveryBatches(db, box);
+  }
 
   forTenant(tenantId: TenantId): TenantWebhooks {
-    return new TenantWebhooks(this.db, this.box, tenantId);
+    return new TenantWebhooks(this.db, this.box, this.batches, tenantId);
   }
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Runs calls made in the same turn of the event loop as one batch. A worker with a hundred
+ * deliveries in flight finishes many of them in one I/O poll; each would otherwise be its own
+ * statement, its own round trip and its own commit. Under light load a batch is one call, and
+ * the only added wait is one `setImmediate`.
+ *
+ * `run` gets the items in submission order and answers one result per item, in the same order.
+ * If it throws, every call of the batch rejects with that error (callers retry as they would
+ * after a failed statement of their own). Two items with the same `keyOf` never share a batch:
+ * the later one waits for the next, so a statement may assume its keys are distinct.
+ */
+export class Coalescer<I, O> {
+  private pending: { item: I; key: string; resolve: (o: O) => void; reject: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (items: readonly I[]) => Promise<readonly O[]>,
+    private readonly keyOf: (item: I) => string,
+    /** Largest batch. Default 200. */
+    private readonly maxBatch = 200,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, key: this.keyOf(item), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch: typeof this.pending = [];
+    const later: typeof this.pending = [];
+    const keys = new Set<string>();
+    for (const call of this.pending) {
+      if (batch.length < this.maxBatch && !keys.has(call.key)) {
+        keys.add(call.key);
+        batch.push(call);
+      } else {
+        later.push(call);
+      }
+    }
+    this.pending = later;
+    if (later.length > 0) this.schedule();
+    if (batch.length === 0) return;
+    this.run(batch.map((c) => c.item)).then(
+      (results) => batch.forEach((c, i) => c.resolve(results[i])),
+      (err: unknown) => batch.forEach((c) => c.reject(err)),
+    );
+  }
+}

@@ -55,7 +55,19 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
 
-const peakRssMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const statusKiB = (pid: number, field: 'VmHWM' | 'VmRSS') =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const peakRssMiB = (pid: number) => statusKiB(pid, 'VmHWM') / 1024;
+
+/** Samples a process's resident set every 250 ms until stopped: [min, max] in MiB. */
+function rssSampler(pid: number) {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(statusKiB(pid, 'VmRSS') / 1024), 250);
+  return () => {
+    clearInterval(timer);
+    return { minMiB: Math.min(...samples), maxMiB: Math.max(...samples), samples: samples.length };
+  };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A webhook receiver on https://127.0.0.1 that answers 200 and remembers every webhook-id it saw. */
@@ -126,6 +138,7 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     const sampler = setInterval(() => {
       backlog(o.pg).then((b) => backlogSeries.push(b), () => undefined);
     }, 1000);
+    const workerRss = rssSampler(o.workerPid);
     const load = await autocannon({
       url: scim,
       connections: 50,
@@ -144,6 +157,7 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     const expected = new Set(written.rows.map((r) => r.id));
     const drained = await waitFor(() => [...expected].every((id) => receiver.seen.has(id)), 120_000);
     clearInterval(sampler);
+    const workerRssDuring = workerRss();
     const lags = [...expected].flatMap((id) => receiver.seen.get(id)?.slice(0, 1).map((r) => r.lagMs) ?? []);
     const missing = [...expected].filter((id) => !receiver.seen.has(id)).length;
     const duplicates = [...expected].reduce((acc, id) => acc + Math.max(0, (receiver.seen.get(id)?.length ?? 0) - 1), 0);
@@ -160,7 +174,8 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
       lagP99Ms: percentile(lags, 99),
       backlogMax: Math.max(0, ...backlogSeries),
       backlogSeries,
-      workerRssMiB: peakRssMiB(o.workerPid),
+      workerRssMiB: workerRssDuring,
+      workerPeakRssMiB: peakRssMiB(o.workerPid),
     };
     o.log(`webhooks: ${JSON.stringify({ ...sustained, backlogSeries: undefined })}`);
 
@@ -211,7 +226,8 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
          FROM generate_series(1, $2) AS n`,
       [exportTenant.id, o.exportEvents, exportDir.id],
     );
-    const rssBefore = peakRssMiB(o.workerPid);
+    const rssBefore = statusKiB(o.workerPid, 'VmRSS') / 1024;
+    const sampling = rssSampler(o.workerPid);
     const e0 = Date.now();
     const started = await admin(o, 'POST', `/tenants/${exportTenant.id}/exports`, { from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z' });
     let status: Record<string, any> = started;
@@ -219,14 +235,15 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
       status = await admin(o, 'GET', `/tenants/${exportTenant.id}/exports/${started.id}`);
       return status.status === 'done' || status.status === 'failed';
     }, 900_000, 500);
+    const rssDuring = sampling();
     const exported = {
       events: o.exportEvents,
       status: status.status,
       seconds: (Date.now() - e0) / 1000,
       eventCount: status.eventCount,
       bytes: status.bytes,
-      workerPeakRssMiBBefore: rssBefore,
-      workerPeakRssMiBAfter: peakRssMiB(o.workerPid),
+      workerRssMiBBefore: rssBefore,
+      workerRssMiBDuring: rssDuring,
     };
     o.log(`export: ${JSON.stringify(exported)}`);
     return { sustained, replace, exported };

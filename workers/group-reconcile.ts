@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import { membershipEventData, OUTBOX_COLUMNS } from '../shared/db/repositories/events';
+import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
 import type { GroupReconcileJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
@@ -171,18 +172,10 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
     deps.logger.warn({ 'directory.id': job.directoryId }, 'reconcile: directory not found; nothing to do');
     return undefined;
   }
-  // The API writes the row before queueing; a job added by other means gets one here.
-  await db.exec(
-    `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
-    [reportId, job.tenantId, job.directoryId, job.reemitGroupIds ?? []],
-  );
-  const [current] = await db.query<{ reemit_group_ids: string[]; report: ReconcileReport | null }>(
-    `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL
-      WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report`,
-    [reportId, job.directoryId],
-  );
+  const reports = new ReconcileReportRepository(db);
+  const current = await reports.start<ReconcileReport>(job, reportId, job.reemitGroupIds ?? []);
   if (!current) throw new Error(`reconcile report ${reportId} belongs to another directory`);
-  const previous = current.report;
+  const { previous } = current;
 
   const counters: CounterFix[] = [];
   for (const type of ['User', 'Group'] as const) {
@@ -190,11 +183,11 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
     if (fixed) counters.push(fixed);
   }
   const bumped = await bumpStaleGroupVersions(db, job.directoryId);
-  for (const groupId of current.reemit_group_ids) await reemitGroup(db, { tenantId: job.tenantId, directoryId: job.directoryId }, reportId, groupId);
+  for (const groupId of current.reemitGroupIds) await reemitGroup(db, { tenantId: job.tenantId, directoryId: job.directoryId }, reportId, groupId);
 
   const reemitted = await db.query<{ groupId: string; events: number; status: 'pending' | 'done' | 'missing' }>(
     `SELECT group_id AS "groupId", emitted::int AS events, status FROM reconcile_reemits WHERE report_id = $1 ORDER BY array_position($2::uuid[], group_id)`,
-    [reportId, current.reemit_group_ids],
+    [reportId, current.reemitGroupIds],
   );
   const report: ReconcileReport = {
     counters: [...(previous?.counters ?? []), ...counters],
@@ -202,7 +195,7 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
     bumpedGroupIds: [...(previous?.bumpedGroupIds ?? []), ...bumped].slice(0, 100),
     reemitted,
   };
-  await db.exec(`UPDATE reconcile_reports SET status = 'done', report = $2, completed_at = now() WHERE id = $1`, [reportId, JSON.stringify(report)]);
+  await reports.finish(job.directoryId, reportId, report);
   deps.logger.info(
     { 'directory.id': job.directoryId, countersFixed: counters.length, groupVersionsBumped: bumped.length, reemitted: reemitted.reduce((n, r) => n + r.events, 0) },
     'directory reconciled',
@@ -222,10 +215,7 @@ export const startGroupReconcile: StartProcessor = (deps) => {
           return await runGroupReconcile({ db: deps.db, logger }, job.id!, job.data);
         } catch (err) {
           const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          await deps.db.exec(
-            `UPDATE reconcile_reports SET status = $2, error = $3, completed_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1`,
-            [job.id, final ? 'failed' : 'queued', ((err as Error).message || 'reconcile failed').slice(0, 1000)],
-          );
+          await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, job.id!, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
           throw err;
         }
       });

@@ -65,7 +65,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     // The endpoint was deleted (its deliveries with it), or the job names nothing of this tenant.
     if (!target) return 'gone';
     const { delivery, endpoint, event } = target;
-    span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type });
+    span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
     if (delivery.status === 'delivered' && !isReplayJobId(job.id)) return 'already delivered';
     if (endpoint.status === 'disabled') {
       // Kept as a dead letter so it can be replayed once the endpoint is enabled again.

@@ -1,9 +1,10 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { z } from 'zod';
+import { ReconcileReportRepository } from '../../../../shared/db/repositories/reconcile-reports';
 import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import type { Database } from '../../../../shared/db/sequelize';
-import { isUuid, newId } from '../../../../shared/ids';
+import { isUuid } from '../../../../shared/ids';
 import type { GroupReconcileJob } from '../../../../shared/queue/jobs';
 import { ScimError } from '../../../../shared/scim/errors';
 import { captureTraceContext } from '../../../../shared/telemetry/context';
@@ -17,32 +18,6 @@ const requestReconcile = z.object({
     .max(1000)
     .default([])
     .transform((ids) => [...new Set(ids.map((id) => id.toLowerCase()))]),
-});
-
-interface ReportRow {
-  id: string;
-  directory_id: string;
-  status: string;
-  reemit_group_ids: string[];
-  runs: number;
-  report: unknown;
-  error: string | null;
-  created_at: Date;
-  completed_at: Date | null;
-}
-
-const COLUMNS = 'id, directory_id, status, reemit_group_ids, runs, report, error, created_at, completed_at';
-
-const view = (r: ReportRow) => ({
-  id: r.id,
-  directoryId: r.directory_id,
-  status: r.status,
-  reemitGroupIds: r.reemit_group_ids,
-  runs: r.runs,
-  report: r.report,
-  error: r.error,
-  createdAt: r.created_at.toISOString(),
-  completedAt: r.completed_at?.toISOString() ?? null,
 });
 
 export interface ReconcileRouteDeps {
@@ -59,6 +34,7 @@ export interface ReconcileRouteDeps {
  */
 export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
   const router = Router();
+  const reports = new ReconcileReportRepository(deps.db);
   const findDirectory = async (id: string) => {
     const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
     if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
@@ -69,19 +45,12 @@ export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
     const directory = await findDirectory(req.params.directoryId);
     const { reemitGroupIds } = parseBody(requestReconcile, req.body);
     if (reemitGroupIds.length) {
-      const known = await deps.db.query<{ id: string }>(
-        'SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])',
-        [directory.id, reemitGroupIds],
-      );
-      const found = new Set(known.map((r) => r.id));
+      const found = await reports.existingGroupIds(directory.id, reemitGroupIds);
       const unknown = reemitGroupIds.findIndex((id) => !found.has(id));
       if (unknown >= 0) throw new ScimError(400, 'invalidValue', `reemitGroupIds[${unknown}]: group "${reemitGroupIds[unknown]}" not found in this directory`);
     }
     if (!deps.queue) throw new ScimError(503, undefined, 'reconciliation needs the job queue, which this API was started without');
-    const [row] = await deps.db.query<ReportRow>(
-      `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) RETURNING ${COLUMNS}`,
-      [newId(), directory.tenantId, directory.id, reemitGroupIds],
-    );
+    const row = await reports.create({ tenantId: directory.tenantId, directoryId: directory.id }, reemitGroupIds);
     try {
       // jobId = report id: the re-emit markers are keyed by it, so however often the job runs,
       // this request re-emits each member once.
@@ -91,21 +60,18 @@ export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
         { jobId: row.id, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
       );
     } catch (err) {
-      await deps.db.exec(`UPDATE reconcile_reports SET status = 'failed', error = 'could not be queued', completed_at = now() WHERE id = $1`, [row.id]);
+      await reports.fail(directory.id, row.id, 'failed', 'could not be queued');
       throw err;
     }
     res.setHeader('Location', `${req.baseUrl}/directories/${directory.id}/reconcile/${row.id}`);
-    sendScim(res, 202, view(row));
+    sendScim(res, 202, row);
   });
 
   router.get('/directories/:directoryId/reconcile/:jobId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    const [row] = await deps.db.query<ReportRow>(`SELECT ${COLUMNS} FROM reconcile_reports WHERE directory_id = $1 AND id = $2`, [
-      directory.id,
-      pathId(req.params.jobId, 'reconciliation'),
-    ]);
+    const row = await reports.find(directory.id, pathId(req.params.jobId, 'reconciliation'));
     if (!row) throw new ScimError(404, undefined, `reconciliation "${req.params.jobId}" not found`);
-    sendScim(res, 200, view(row));
+    sendScim(res, 200, row);
   });
 
   return router;

@@ -104,6 +104,7 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
       assert.equal(server.attributes['tenant.id'], tenant.id);
       assert.equal(server.attributes['directory.id'], directory.id);
       assert.equal(consumer.attributes['tenant.id'], tenant.id);
+      assert.equal(consumer.attributes['directory.id'], directory.id);
       assert.ok(ancestry(consumer, otlp.spans).includes(server), "the job's consumer span descends from the SCIM request's server span");
       assert.ok(ancestry(client, otlp.spans).includes(consumer), 'the webhook call descends from the consumer span');
       assert.equal(client.attributes['http.response.status_code'], 200);

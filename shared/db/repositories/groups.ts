@@ -3,8 +3,7 @@ import { captureTraceContext } from '../../telemetry/context';
 import { ScimError } from '../../scim/errors';
 import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
-import { NOW_MS } from '../sql';
-import { membershipEventData, OUTBOX_COLUMNS } from './events';
+import { changeMembersBatched } from './member-changes';
 import { ResourceTable, type TableSpec } from './resource-table';
 import type { DirectoryScope } from './scope';
 
@@ -56,52 +55,18 @@ export class GroupRepository extends ResourceTable {
   }
 
   /**
-   * The common Entra PATCH (one member op, nothing else) as ONE statement: change the membership,
-   * write one event per changed member, bump the group's version when anything changed. No
-   * explicit transaction, and the group row is locked only from its UPDATE to the commit, so
-   * concurrent member PATCHes to one group do not queue behind each other's round trips.
-   * Returns undefined when the group does not exist.
+   * The common Entra PATCH (one member op, nothing else) as ONE statement, shared with the other
+   * member changes of this group arriving at the same moment (member-changes.ts): change the
+   * membership, write one event per changed member, bump the group's version when anything
+   * changed. No explicit transaction, and the group row is locked only from its UPDATE to the
+   * commit. Returns the version after the change, or undefined when the group does not exist.
    */
-  async changeMembers(
-    groupId: string,
-    kind: 'add' | 'remove',
-    userIds: readonly string[],
-    actor: string,
-  ): Promise<{ version: number; changed: number } | undefined> {
+  async changeMembers(groupId: string, kind: 'add' | 'remove', userIds: readonly string[], actor: string): Promise<{ version: number } | undefined> {
     if (!isUuid(groupId)) return undefined;
-    const change =
-      kind === 'add'
-        ? `missing AS (SELECT input.id FROM input WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.directory_id = $1 AND u.id = input.id) LIMIT 1),
-           changed AS (
-             INSERT INTO group_members (directory_id, group_id, user_id, tenant_id)
-             SELECT $1, g.id, input.id, $3 FROM g, input WHERE NOT EXISTS (SELECT 1 FROM missing)
-             ON CONFLICT DO NOTHING RETURNING user_id)`
-        : `missing AS (SELECT NULL::uuid AS id WHERE false),
-           changed AS (
-             DELETE FROM group_members gm USING g
-              WHERE gm.directory_id = $1 AND gm.group_id = g.id AND gm.user_id IN (SELECT id FROM input)
-             RETURNING gm.user_id)`;
-    const [row] = await this.db.query<{ found: boolean; missing: string | null; missing_is_group: boolean; version: number; changed: number }>(
-      `WITH g AS (SELECT id, display_name FROM scim_groups WHERE directory_id = $1 AND id = $2),
-            input AS (SELECT DISTINCT m.id FROM unnest($4::uuid[]) AS m(id)),
-            ${change},
-            ev AS (
-              INSERT INTO events (${OUTBOX_COLUMNS})
-              SELECT gen_random_uuid(), $3, $1, $6, 'Group', g.id, $5, ${membershipEventData('g.id', 'g.display_name')}, $7::jsonb
-                FROM changed JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g),
-            touched AS (
-              UPDATE scim_groups SET version = version + 1, updated_at = ${NOW_MS}
-               WHERE directory_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changed) RETURNING version)
-       SELECT EXISTS (SELECT 1 FROM g) AS found,
-              (SELECT id FROM missing) AS missing,
-              EXISTS (SELECT 1 FROM scim_groups x JOIN missing ON x.directory_id = $1 AND x.id = missing.id) AS missing_is_group,
-              coalesce((SELECT version FROM touched), (SELECT version FROM scim_groups WHERE directory_id = $1 AND id = $2)) AS version,
-              (SELECT count(*)::int FROM changed) AS changed`,
-      [this.scope.directoryId, groupId, this.scope.tenantId, userIds, actor, kind === 'add' ? 'group.user_added' : 'group.user_removed', captureTraceContext() ?? null],
-    );
-    if (!row.found) return undefined;
-    if (row.missing) throw notAUser(row.missing, row.missing_is_group);
-    return { version: row.version, changed: row.changed };
+    const result = await changeMembersBatched(this.db, { scope: this.scope, groupId, kind, userIds, actor, trace: captureTraceContext() });
+    if ('notFound' in result) return undefined;
+    if ('notAUser' in result) throw notAUser(result.notAUser, result.isGroup);
+    return result;
   }
 
   async removeMembers(groupId: string, userIds: readonly string[], t: Transaction): Promise<string[]> {

@@ -5,6 +5,11 @@ import type { Database, Transaction } from './sequelize';
 
 /** PostgreSQL channel on which every change to what a key resolves to is announced. */
 export const AUTH_CHANNEL = 'scim_auth_changed';
+/** application_name of every listener's connection: barrier() counts them in pg_stat_activity. */
+const LISTENER_NAME = 'scim-auth-listener';
+/** Payloads of barrier() traffic; a plain change announces itself with an empty payload. */
+const BARRIER = 'barrier:';
+const ACK = 'ack:';
 
 /**
  * Announces, inside the caller's transaction, that keys or a directory's schemas changed
@@ -33,7 +38,8 @@ export class AuthChangeListener {
   private closed = false;
   private backoff = 250;
   private readonly subscribers = new Set<() => void>();
-  private readonly barriers = new Map<string, () => void>();
+  /** Markers this process awaits, with the acknowledgements still missing. */
+  private readonly barriers = new Map<string, { missing: number; done: () => void }>();
   healthy = false;
 
   constructor(private readonly options: AuthChangeListenerOptions) {}
@@ -44,11 +50,16 @@ export class AuthChangeListener {
 
   /** Connects and listens; on failure keeps retrying in the background (never throws). */
   async start(): Promise<void> {
-    const client = new Client({ connectionString: this.options.url });
+    const client = new Client({ connectionString: this.options.url, application_name: LISTENER_NAME });
     this.client = client;
-    client.on('notification', (message) => {
+    client.on('notification', ({ payload = '' }) => {
+      if (payload.startsWith(ACK)) {
+        this.acknowledged(payload.slice(ACK.length));
+        return;
+      }
       this.changed();
-      if (message.payload) this.barriers.get(message.payload)?.();
+      // Caches are cleared (synchronously, above) before the acknowledgement leaves.
+      if (payload.startsWith(BARRIER)) client.query('SELECT pg_notify($1, $2)', [AUTH_CHANNEL, ACK + payload.slice(BARRIER.length)]).catch(() => undefined);
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client));
@@ -68,31 +79,48 @@ export class AuthChangeListener {
   }
 
   /**
-   * Waits until every change committed before the call has reached this listener: it sends a
-   * marker on the channel and waits for it to come back. PostgreSQL hands notifications to every
-   * listening session in commit order, so by then the other API processes have been sent the
-   * earlier changes too. The admin API awaits this before answering a revoke, so that "revoked"
-   * means refused everywhere on the next request. Gives up after `timeoutMs` (a slow listener
-   * must not hang the admin API); without a healthy connection there is nothing to wait for.
+   * Waits until every API process has dropped what it cached before the changes committed so
+   * far: sends a marker on the channel, and each listener (this one included), having received
+   * every earlier notification in commit order and cleared its cache, answers with an
+   * acknowledgement. The admin API awaits this before answering a revoke, so "revoked" means
+   * refused everywhere on the next request. Listeners are counted in pg_stat_activity by their
+   * application_name. Gives up after `timeoutMs`, so a stalled process cannot hang the admin
+   * API; without a healthy connection there is nothing to wait with.
    */
   async barrier(timeoutMs = 2_000): Promise<void> {
     const client = this.client;
     if (!client || !this.healthy) return;
     const marker = randomUUID();
     let timer: NodeJS.Timeout | undefined;
-    const back = new Promise<void>((resolve) => {
-      this.barriers.set(marker, resolve);
-      timer = setTimeout(resolve, timeoutMs);
-    });
     try {
-      await client.query('SELECT pg_notify($1, $2)', [AUTH_CHANNEL, marker]);
-      await back;
+      const [{ listeners }] = (
+        await client.query<{ listeners: number }>(
+          'SELECT count(*)::int AS listeners FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+          [LISTENER_NAME],
+        )
+      ).rows;
+      const acknowledged = new Promise<void>((resolve) => {
+        this.barriers.set(marker, { missing: listeners, done: resolve });
+        timer = setTimeout(() => {
+          this.options.logger.warn({ missing: this.barriers.get(marker)?.missing }, 'auth change barrier timed out; some API processes did not acknowledge');
+          resolve();
+        }, timeoutMs);
+      });
+      await client.query('SELECT pg_notify($1, $2)', [AUTH_CHANNEL, BARRIER + marker]);
+      await acknowledged;
     } catch (err) {
       this.options.logger.warn({ err }, 'auth change barrier failed; answering without it');
     } finally {
       clearTimeout(timer);
       this.barriers.delete(marker);
     }
+  }
+
+  private acknowledged(marker: string): void {
+    const waiting = this.barriers.get(marker);
+    if (!waiting) return;
+    waiting.missing--;
+    if (waiting.missing <= 0) waiting.done();
   }
 
   async close(): Promise<void> {

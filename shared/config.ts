@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { splitExportKey } from './exports/storage';
 import { parseDuration, parseRetrySchedule } from './webhooks/retry-schedule';
 import { decodeEncryptionKey } from './webhooks/secrets';
 
@@ -67,6 +68,33 @@ const schema = z
     WORKER_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(30_000),
     /** Where audit exports are written (local disk storage). Default .data/exports. */
     EXPORT_DIR: z.string().default('.data/exports'),
+    /**
+     * Bucket of an S3-compatible store for audit exports; when set, exports go there instead of
+     * EXPORT_DIR. Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID /
+     * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, profiles, instance roles), not from this config.
+     */
+    EXPORT_S3_BUCKET: z.string().optional(),
+    /** URL of an S3-compatible store (MinIO, Cloudflare R2, Ceph RGW). Default: AWS S3 of EXPORT_S3_REGION. */
+    EXPORT_S3_ENDPOINT: z.string().url().optional(),
+    /** Region of the bucket. Default `us-east-1`. */
+    EXPORT_S3_REGION: z.string().min(1).default('us-east-1'),
+    /** Folder the exports are stored under, a plain relative path like `scim/exports`. Default: none. */
+    EXPORT_S3_PREFIX: z
+      .string()
+      .refine(
+        (prefix) => {
+          try {
+            splitExportKey(prefix);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        'a plain relative path like scim/exports, without leading or trailing slash',
+      )
+      .optional(),
+    /** Path-style bucket URLs (`endpoint/bucket/key`); MinIO and most self-hosted stores need true. Default false. */
+    EXPORT_S3_FORCE_PATH_STYLE: z.stringbool().default(false),
     /** Default `info`, or `silent` when NODE_ENV=test. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   })

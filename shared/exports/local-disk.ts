@@ -3,16 +3,13 @@ import { createReadStream, createWriteStream, mkdirSync, type ReadStream, type W
 import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { ExportStorage } from './storage';
-
-// One path segment: letters, digits, '_' and '-', with single dots between them, so '.', '..',
-// hidden names and empty segments cannot be spelled.
-const SEGMENT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+import { splitExportKey, type ExportStorage } from './storage';
 
 /**
  * Exports as files under one root directory (config.EXPORT_DIR). A key is a relative path of
- * plain segments; anything else is refused before it reaches the file system, and the resolved
- * path is checked to stay under the root, so a key can never name a file outside it.
+ * plain segments (splitExportKey); anything else is refused before it reaches the file system,
+ * and the resolved path is checked to stay under the root, so a key can never name a file
+ * outside it.
  */
 export class LocalDiskExportStorage implements ExportStorage {
   private readonly root: string;
@@ -55,9 +52,7 @@ export class LocalDiskExportStorage implements ExportStorage {
   }
 
   private pathOf(key: string): string {
-    const segments = key.split('/');
-    if (key.length > 512 || !segments.every((s) => SEGMENT.test(s))) throw new TypeError(`export key "${key}" is not a plain relative path`);
-    const full = path.resolve(this.root, ...segments);
+    const full = path.resolve(this.root, ...splitExportKey(key));
     if (!full.startsWith(this.root + path.sep)) throw new TypeError(`export key "${key}" escapes the export directory`);
     return full;
   }

@@ -1,11 +1,10 @@
 import type { Config } from '../config';
 import { LocalDiskExportStorage } from './local-disk';
-import { S3ExportStorage } from './s3';
+import type { S3ExportStorage } from './s3';
 import type { ExportStorage } from './storage';
 
 export { exportKey, type ExportStorage } from './storage';
 export { LocalDiskExportStorage } from './local-disk';
-export { S3ExportStorage } from './s3';
 
 /** The config keys that choose and set up the export storage. */
 export type ExportStorageConfig = Pick<
@@ -20,7 +19,9 @@ export type ExportStorageConfig = Pick<
  */
 export function createExportStorage(config: ExportStorageConfig): ExportStorage {
   if (config.EXPORT_S3_BUCKET) {
-    return new S3ExportStorage({
+    // Loaded only when configured: the AWS SDK adds about 20 MiB to every process that imports it.
+    const { S3ExportStorage: Storage } = require('./s3') as { S3ExportStorage: typeof S3ExportStorage };
+    return new Storage({
       bucket: config.EXPORT_S3_BUCKET,
       endpoint: config.EXPORT_S3_ENDPOINT,
       region: config.EXPORT_S3_REGION,

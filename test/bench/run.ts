@@ -81,7 +81,7 @@ const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${pr
 function startApi(): Promise<ChildProcess> {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
-  const child = spawn(process.execPath, [...profile, path.join(root, 'dist/services/api/server.js')], {
+  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), path.join(root, 'dist/services/api/server.js')], {
     env: productionEnv(),
     stdio: ['ignore', 'inherit', 'inherit'],
   });

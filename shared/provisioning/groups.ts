@@ -12,7 +12,7 @@ import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
-import { buildListQuery, type ListPage, type ListParams } from './list-query';
+import { buildListQuery, type ListParams } from './list-query';
 import { memberChangeOf, memberIds, MembershipDelta, type MemberChange } from './membership';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
@@ -53,10 +53,10 @@ export class GroupService {
     return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
   }
 
-  async list(params: ListParams, projection: Projection): Promise<ListPage> {
+  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
     const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
     const { total, rows } = await this.groups.list({ ...page.query, withRelated: projects(projection, 'members') });
-    return { total, startIndex: page.startIndex, resources: rows.map((r) => JSON.stringify(applyProjection(this.render(r), projection))) };
+    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {

@@ -58,10 +58,3 @@ function integerParam(name: string, raw: unknown): number | undefined {
   // past the end (RFC 7644 §3.4.2.4); neither is an error.
   return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, n));
 }
-
-/** One page of a list, each resource already JSON text (see renderResourceJson). */
-export interface ListPage {
-  readonly total: number;
-  readonly startIndex: number;
-  readonly resources: readonly string[];
-}

@@ -7,12 +7,12 @@ import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest } from '../scim/patch/parse';
 import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
-import { etagOf, renderResource, renderResourceJson, type StoredResource } from '../scim/render';
+import { etagOf, renderResource, type StoredResource } from '../scim/render';
 import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
-import { buildListQuery, type ListPage, type ListParams } from './list-query';
+import { buildListQuery, type ListParams } from './list-query';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
 
@@ -58,15 +58,10 @@ export class UserService {
     return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
   }
 
-  async list(params: ListParams, projection: Projection): Promise<ListPage> {
+  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
     const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    if (projection.mode === 'default') {
-      // Every attribute as stored: the page goes out as text, never parsed (renderResourceJson).
-      const { total, rows } = await this.users.listText({ ...page.query, withRelated: true });
-      return { total, startIndex: page.startIndex, resources: rows.map((r) => renderResourceJson(this.schemas, r, this.renderOptions(r.related))) };
-    }
     const { total, rows } = await this.users.list({ ...page.query, withRelated: projects(projection, 'groups') });
-    return { total, startIndex: page.startIndex, resources: rows.map((r) => JSON.stringify(applyProjection(this.render(r), projection))) };
+    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
@@ -119,16 +114,11 @@ export class UserService {
   }
 
   private render(row: StoredResource): JsonObject {
-    return renderResource(this.schemas, row, this.renderOptions(row.related));
-  }
-
-  /** The read-only `groups` attribute from the membership rows fetched with the user. */
-  private renderOptions(related: unknown) {
-    const groups = (related ?? []) as { value: string; display: string }[];
-    return {
+    const groups = (row.related ?? []) as { value: string; display: string }[];
+    return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
       groups: groups.map((g) => ({ value: g.value, $ref: `${this.ctx.baseUrl}/Groups/${g.value}`, display: g.display, type: 'direct' })),
-    };
+    });
   }
 }
 

@@ -16,12 +16,7 @@ export function sendScim(res: Response, status: number, body?: unknown, etag?: s
     res.status(status).end();
     return;
   }
-  sendScimText(res, status, JSON.stringify(body));
-}
-
-/** Writes a SCIM body that is already JSON text. */
-export function sendScimText(res: Response, status: number, json: string): void {
-  res.status(status).type(SCIM_CONTENT_TYPE).send(json);
+  res.status(status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
 /**

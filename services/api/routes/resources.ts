@@ -1,14 +1,13 @@
 import { Router, type Request } from 'express';
 import type { DirectoryContext } from '../../../shared/provisioning/context';
 import { GroupService } from '../../../shared/provisioning/groups';
-import type { ListPage } from '../../../shared/provisioning/list-query';
 import { isNotModified } from '../../../shared/provisioning/preconditions';
 import { UserService } from '../../../shared/provisioning/users';
 import { ScimError } from '../../../shared/scim/errors';
 import { parseProjection, type Projection } from '../../../shared/scim/projection';
 import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA, type ResourceTypeName } from '../../../shared/scim/schema-types';
 import { isObject } from '../../../shared/scim/values';
-import { sendScim, sendScimText } from '../middleware/scim-json';
+import { sendScim } from '../middleware/scim-json';
 
 type ContextOf = (req: Request) => DirectoryContext;
 
@@ -18,10 +17,14 @@ function projectionOf(ctx: DirectoryContext, type: ResourceTypeName, source: Rec
   return parseProjection(ctx.schemas.of(type), source.attributes, source.excludedAttributes);
 }
 
-/** A ListResponse (RFC 7644 §3.4.2) around resources that are already JSON text. */
-function listResponse(page: ListPage): string {
-  const head = JSON.stringify({ schemas: [LIST_RESPONSE_SCHEMA], totalResults: page.total, startIndex: page.startIndex, itemsPerPage: page.resources.length });
-  return `${head.slice(0, -1)},"Resources":[${page.resources.join(',')}]}`;
+function listResponse(result: { total: number; startIndex: number; resources: unknown[] }) {
+  return {
+    schemas: [LIST_RESPONSE_SCHEMA],
+    totalResults: result.total,
+    startIndex: result.startIndex,
+    itemsPerPage: result.resources.length,
+    Resources: result.resources,
+  };
 }
 
 /**
@@ -41,7 +44,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
   router.get('/', async (req, res) => {
     const ctx = contextOf(req);
     const result = await serviceOf(req).list(req.query, projectionOf(ctx, type, req.query));
-    sendScimText(res, 200, listResponse(result));
+    sendScim(res, 200, listResponse(result));
   });
 
   router.post('/.search', async (req, res) => {
@@ -56,7 +59,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
     const joinList = (v: unknown) => (Array.isArray(v) ? v.join(',') : v);
     const projection = projectionOf(ctx, type, { attributes: joinList(body.attributes), excludedAttributes: joinList(body.excludedAttributes) });
     const result = await serviceOf(req).list(body, projection);
-    sendScimText(res, 200, listResponse(result));
+    sendScim(res, 200, listResponse(result));
   });
 
   router.get('/:id', async (req, res) => {

@@ -1,5 +1,5 @@
 import { ScimError } from '../../scim/errors';
-import type { StoredResource, StoredResourceText } from '../../scim/render';
+import type { StoredResource } from '../../scim/render';
 import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
@@ -134,24 +134,11 @@ export class ResourceTable {
    * skips as few index entries as the first. Filtered or sorted lists get the page's ids and the
    * total (a window count) from one statement, then read only those rows.
    */
-  list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
-    return this.page(q, prefixed('t'), toStored);
-  }
-
-  /**
-   * The same page with each resource's stored JSON as text and its timestamps already in ISO
-   * form, for renderResourceJson: a page of 100 users is then never parsed into objects only to
-   * be serialised again.
-   */
-  listText(q: ListQuery): Promise<{ total: number; rows: StoredResourceText[] }> {
-    return this.page(q, textColumns('t'), toStoredText);
-  }
-
-  private async page<R extends object, T>(q: ListQuery, columns: string, map: (row: R) => T): Promise<{ total: number; rows: T[] }> {
+  async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     if (!q.where) {
       const total = await this.countAll();
       if (q.limit <= 0) return { total, rows: [] };
-      if (!q.orderBy) return { total, rows: (await this.pageById<R>(q, total, columns)).map(map) };
+      if (!q.orderBy) return { total, rows: await this.pageById(q, total) };
     }
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
@@ -167,18 +154,18 @@ export class ResourceTable {
     // which is PostgreSQL's default null ordering for each direction.
     const order = q.orderBy ? `${q.orderBy} ${dir}, r.id ${dir}` : `r.id ${dir}`;
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
-    const rows = await this.db.query<R & { total: string }>(
+    const rows = await this.db.query<Row & { total: string }>(
       `WITH page AS (
          SELECT r.id, count(*) OVER () AS total, row_number() OVER (ORDER BY ${order}) AS n
            FROM ${this.spec.table} r WHERE ${where}
           ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
-       SELECT ${columns}${related}, page.total
+       SELECT ${prefixed('t')}${related}, page.total
          FROM page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
         ORDER BY page.n`,
       [...bind, q.limit, q.offset],
     );
     if (rows.length === 0) return { total: q.offset > 0 ? await count() : 0, rows: [] };
-    return { total: Number(rows[0].total), rows: rows.map(map) };
+    return { total: Number(rows[0].total), rows: rows.map(toStored) };
   }
 
   /** Resources in this directory, from the sharded counters (see migration 0002). */
@@ -191,21 +178,22 @@ export class ResourceTable {
   }
 
   /** A page in id order, scanned from the nearer end of the primary key. */
-  private async pageById<R extends object>(q: ListQuery, total: number, columns: string): Promise<R[]> {
+  private async pageById(q: ListQuery, total: number): Promise<StoredResource[]> {
     const take = Math.min(q.limit, total - q.offset);
     if (take <= 0) return [];
     const fromEnd = q.offset > total - q.offset - take;
     const dir = q.descending === fromEnd ? 'ASC' : 'DESC';
     const skip = fromEnd ? total - q.offset - take : q.offset;
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
-    const rows = await this.db.query<R>(
-      `SELECT ${columns}${related}
+    const rows = await this.db.query<Row>(
+      `SELECT ${prefixed('t')}${related}
          FROM (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 ORDER BY r.id ${dir} LIMIT $2 OFFSET $3) page
          JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
         ORDER BY t.id ${dir}`,
       [this.scope.directoryId, take, skip],
     );
-    return fromEnd ? rows.reverse() : rows;
+    const stored = rows.map(toStored);
+    return fromEnd ? stored.reverse() : stored;
   }
 
   /** Turns unique-index violations into 409 uniqueness naming the attribute. */
@@ -222,30 +210,3 @@ export class ResourceTable {
 }
 
 const prefixed = (alias: string) => RETURNING.split(', ').map((c) => `${alias}.${c}`).join(', ');
-
-/** An ISO 8601 UTC timestamp with milliseconds, exactly as Date.toISOString() writes it. */
-const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-const textColumns = (alias: string) =>
-  `${alias}.id, ${alias}.data::text AS data_text, ${alias}.version, ${isoText(`${alias}.created_at`)} AS created, ${isoText(`${alias}.updated_at`)} AS updated,
-   ARRAY(SELECT k FROM jsonb_object_keys(${alias}.data) AS k WHERE k LIKE 'urn:%') AS urns`;
-
-interface TextRow {
-  related?: unknown;
-  id: string;
-  data_text: string;
-  version: number;
-  created: string;
-  updated: string;
-  urns: string[];
-}
-
-const toStoredText = (r: TextRow): StoredResourceText => ({
-  ...(r.related === undefined ? {} : { related: r.related }),
-  id: r.id,
-  dataText: r.data_text,
-  version: r.version,
-  created: r.created,
-  lastModified: r.updated,
-  urns: r.urns,
-});

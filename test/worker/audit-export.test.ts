@@ -11,7 +11,6 @@ import { createInterface } from 'node:readline';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { startAuditExport, runAuditExport } from '../../workers/audit-export';
 import { startWorker } from '../../workers/main';
@@ -20,9 +19,9 @@ import { exportKey, LocalDiskExportStorage, type ExportStorage } from '../../sha
 import { AuditExportRepository } from '../../shared/exports/repository';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';
+import { binaryBody, redisConnections } from '../support/connections';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient } from '../support/factories';
 
 /** A full garbage collection, without starting node with --expose-gc. */
@@ -35,24 +34,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NDJSON_KEYS = ['id', 'type', 'timestamp', 'tenantId', 'directoryId', 'resourceType', 'resourceId', 'actor', 'data'];
 
-/** supertest parser keeping a binary body as one Buffer. */
-const binary = (response: request.Response, done: (err: Error | null, body: Buffer) => void) => {
-  // Under Node, superagent hands the parser the raw response stream.
-  const res = response as unknown as http.IncomingMessage;
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-  res.on('error', (err) => done(err, Buffer.alloc(0)));
-};
-
 describe('audit export worker › NDJSON gzip streamed to storage', () => {
   const prefix = `test-audit-export-${process.pid}-${Date.now().toString(36)}`;
-  const connections: Redis[] = [];
-  const redis = () => {
-    const c = createRedis(config.REDIS_URL);
-    connections.push(c);
-    return c;
-  };
+  const connections = redisConnections();
+  const redis = connections.connect;
   let exportDir: string;
   let t: TestApp;
   let worker: Awaited<ReturnType<typeof startWorker>>;
@@ -67,7 +52,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     await worker.close();
     await queues.auditExport.obliterate({ force: true });
     await queues.auditExport.close();
-    for (const c of connections) c.disconnect();
+    connections.disconnectAll();
     await t.close();
     await rm(exportDir, { recursive: true, force: true });
   });
@@ -87,7 +72,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
   }
 
   const download = (tenantId: string, id: string) =>
-    asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/exports/${id}/download`)).buffer(true).parse(binary);
+    asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/exports/${id}/download`)).buffer(true).parse(binaryBody);
 
   it("export of a range › two tenants wrote events › exactly the tenant's events of the range, in order, nothing of the other", async () => {
     const a = await makeDirectory(t.app);

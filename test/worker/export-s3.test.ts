@@ -11,7 +11,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Redis } from 'ioredis';
 import S3rver from 's3rver';
 import request from 'supertest';
 import { startAuditExport } from '../../workers/audit-export';
@@ -21,7 +20,7 @@ import { createExportStorage, exportKey, LocalDiskExportStorage } from '../../sh
 import { S3ExportStorage } from '../../shared/exports/s3';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { createRedis } from '../../shared/queue/redis';
+import { binaryBody, redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient } from '../support/factories';
 
@@ -64,20 +63,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** supertest parser keeping a binary body as one Buffer. */
-const binary = (response: request.Response, done: (err: Error | null, body: Buffer) => void) => {
-  const res = response as unknown as http.IncomingMessage;
-  readAll(res).then((body) => done(null, body), (err: Error) => done(err, Buffer.alloc(0)));
-};
-
 describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
   const queuePrefix = `test-export-s3-${process.pid}-${Date.now().toString(36)}`;
-  const connections: Redis[] = [];
-  const redis = () => {
-    const c = createRedis(config.REDIS_URL);
-    connections.push(c);
-    return c;
-  };
+  const connections = redisConnections();
+  const redis = connections.connect;
   const queues = { auditExport: createQueue(QUEUES.auditExport, { connection: redis(), prefix: queuePrefix }) };
   let s3dir: string;
   let s3: Awaited<ReturnType<typeof startS3>>;
@@ -119,7 +108,7 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     await worker.close();
     await queues.auditExport.obliterate({ force: true });
     await queues.auditExport.close();
-    for (const c of connections) c.disconnect();
+    connections.disconnectAll();
     await t.close();
     for (const s of opened) s.close();
     admin.destroy();
@@ -274,7 +263,7 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     assert.equal(await storage.exists(`e2e/${exportKey(a.tenantId, id)}`), true);
     assert.equal(existsSync(path.join(config.EXPORT_DIR, exportKey(a.tenantId, id))), false);
 
-    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/exports/${id}/download`)).buffer(true).parse(binary).expect(200);
+    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/exports/${id}/download`)).buffer(true).parse(binaryBody).expect(200);
     assert.equal(res.headers['content-type'], 'application/gzip');
     assert.equal(Number(res.headers['content-length']), status.bytes);
     const lines = gunzipSync(res.body as Buffer).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -1,13 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { startGroupReconcile } from '../../workers/group-reconcile';
 import { startWorker } from '../../workers/main';
-import { config } from '../../shared/config';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { createRedis } from '../../shared/queue/redis';
+import { redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 
@@ -20,12 +18,8 @@ interface MemberEventRow {
 
 describe('group reconciliation › bulk membership events and the reconcile job', () => {
   const prefix = `test-group-reconcile-${process.pid}-${Date.now().toString(36)}`;
-  const connections: Redis[] = [];
-  const redis = () => {
-    const c = createRedis(config.REDIS_URL);
-    connections.push(c);
-    return c;
-  };
+  const connections = redisConnections();
+  const redis = connections.connect;
   const queues = { groupReconcile: createQueue(QUEUES.groupReconcile, { connection: redis(), prefix }) };
   let t: TestApp;
   let worker: Awaited<ReturnType<typeof startWorker>>;
@@ -39,7 +33,7 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     await worker.close();
     await queues.groupReconcile.obliterate({ force: true });
     await queues.groupReconcile.close();
-    for (const c of connections) c.disconnect();
+    connections.disconnectAll();
     await t.close();
   });
 

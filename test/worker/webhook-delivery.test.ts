@@ -3,20 +3,19 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { node, tracing } from '@opentelemetry/sdk-node';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
 import type { WebhookDeliveryJob } from '../../shared/queue/jobs';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { deliveryIdOf } from '../../shared/webhooks/ids';
 import { DELIVER_JOB, enqueueDeliveries } from '../../shared/webhooks/jobs';
 import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
 import type { Processor } from '../../workers/deps';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
+import { redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 import { startReceiver, type Receiver } from '../support/receiver';
@@ -38,12 +37,8 @@ describe('webhook delivery worker', () => {
   let t: TestApp;
   let queue: Queue<WebhookDeliveryJob>;
   let worker: Processor;
-  const connections: Redis[] = [];
-  const redis = () => {
-    const c = createRedis(config.REDIS_URL);
-    connections.push(c);
-    return c;
-  };
+  const connections = redisConnections();
+  const redis = connections.connect;
   const receivers: Receiver[] = [];
   const prefix = `test-webhook-delivery-${process.pid}-${Date.now().toString(36)}`;
 
@@ -57,7 +52,7 @@ describe('webhook delivery worker', () => {
     await worker.close();
     await queue.obliterate({ force: true });
     await queue.close();
-    for (const c of connections) c.disconnect();
+    connections.disconnectAll();
     for (const r of receivers) await r.close();
     await t.close();
   });

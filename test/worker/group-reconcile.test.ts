@@ -5,6 +5,8 @@ import { startGroupReconcile } from '../../workers/group-reconcile';
 import { startWorker } from '../../workers/main';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
+import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
+import type { DirectoryId, TenantId } from '../../shared/ids';
 import { redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
@@ -188,4 +190,20 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     assert.deepEqual(report.report.reemitted, [{ groupId: group.body.id, events: 0, status: 'missing' }]);
     assert.equal((await memberEvents(group.body.id, '0', `reconcile:${requested.body.id}`)).length, 0);
   });
+
+  it('reconcile reports › another directory names the report › it sees nothing and changes nothing', async () => {
+    const owner = await makeDirectory(t.app);
+    const other = await makeDirectory(t.app);
+    const reports = new ReconcileReportRepository(t.db);
+    const created = await reports.create({ tenantId: owner.tenantId as TenantId, directoryId: owner.directoryId as DirectoryId }, []);
+
+    assert.equal(await reports.find(other.directoryId as DirectoryId, created.id), undefined);
+    assert.equal(await reports.start({ tenantId: other.tenantId, directoryId: other.directoryId }, created.id, []), undefined);
+    await reports.finish(other.directoryId, created.id, { counters: [] });
+    await reports.fail(other.directoryId, created.id, 'failed', 'not yours');
+
+    const unchanged = await reports.find(owner.directoryId as DirectoryId, created.id);
+    assert.deepEqual(unchanged, created);
+  });
 });
+

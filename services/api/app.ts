@@ -14,8 +14,8 @@ import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../.
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { errorHandler, notFoundHandler } from './middleware/errors';
-import { httpMetrics, trackRouteTemplate } from './middleware/metrics';
-import { requestLog } from './middleware/request-log';
+import { trackRouteTemplates } from './middleware/metrics';
+import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { directoryRoutes } from './routes/admin/directories';
 import { exportRoutes } from './routes/admin/exports';
@@ -64,7 +64,8 @@ export function createApp(options: AppOptions) {
   app.set('etag', false);
   // node:querystring: SCIM parameters are flat strings, and qs's nesting (a[b]=c) is both unneeded and slower.
   app.set('query parser', 'simple');
-  app.use(trackRouteTemplate, requestLog(logger), httpMetrics);
+  trackRouteTemplates(app);
+  app.use(requestLog(logger));
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
   for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
 
@@ -113,7 +114,7 @@ export function createApp(options: AppOptions) {
   scim.use((req, _res, next) => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
     trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });
-    (req as { log?: Logger }).log = ((req as { log?: Logger }).log ?? logger).child({ 'directory.id': principal.directoryId });
+    logDirectory(req, principal.directoryId);
     next();
   });
   scim.use(scimJson({ limit: options.maxPayloadBytes }));

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ScimError } from '../../../shared/scim/errors';
 import type { Logger } from '../../../shared/telemetry/logger';
+import { requestLogger } from './request-log';
 import { sendScim } from './scim-json';
 
 /** body-parser's error types, mapped to what a SCIM client should see. */
@@ -28,7 +29,7 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const scim = err instanceof ScimError ? err : fromBodyParser(err);
-    const log = (req as { log?: Logger }).log ?? logger;
+    const log = requestLogger(req, logger);
     if (scim) {
       log.info({ status: scim.status, scimType: scim.scimType }, 'request rejected');
       sendScim(res, scim.status, scim.toJSON());

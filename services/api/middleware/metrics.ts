@@ -1,38 +1,29 @@
-import type { Request, RequestHandler } from 'express';
-import { recordHttpRequest } from '../../../shared/telemetry/metrics';
+import type { Express, Request } from 'express';
 
 const TEMPLATE = Symbol('routeTemplate');
-type Tracked = Request & { [TEMPLATE]?: string };
+const ROUTE = Symbol('route');
+type Tracked = Request & { [TEMPLATE]?: string; [ROUTE]?: unknown };
 
 /**
- * Remembers the matched route's template ('/scim/v2/Users/:id') the moment Express matches it.
- * Reading req.baseUrl + req.route.path later is wrong for errors: Express restores baseUrl as
- * next(err) leaves each router, so at 'finish' the mount path is gone. Must run before routing.
+ * Remembers each matched route's template ('/scim/v2/Users/:id') the moment Express matches it,
+ * through a `route` accessor on the app's request prototype (installed once, so requests keep
+ * their shape). Reading req.baseUrl + req.route.path later is wrong for errors: Express restores
+ * baseUrl as next(err) leaves each router, so at 'finish' the mount path is gone.
  */
-export const trackRouteTemplate: RequestHandler = (req, _res, next) => {
-  let route: unknown = (req as { route?: unknown }).route;
-  Object.defineProperty(req, 'route', {
+export function trackRouteTemplates(app: Express): void {
+  Object.defineProperty(app.request, 'route', {
     configurable: true,
-    enumerable: true,
-    get: () => route,
-    set(value: { path?: unknown } | undefined) {
-      route = value;
-      if (value && value.path !== undefined) (req as Tracked)[TEMPLATE] = (req.baseUrl ?? '') + String(value.path);
+    get(this: Tracked) {
+      return this[ROUTE];
+    },
+    set(this: Tracked, value: { path?: unknown } | undefined) {
+      this[ROUTE] = value;
+      if (value && value.path !== undefined) this[TEMPLATE] = (this.baseUrl ?? '') + String(value.path);
     },
   });
-  next();
-};
+}
 
 /** The route template of a request, or 'unmatched' (404s, static files): never the raw URL. */
 export function routeTemplateOf(req: Request): string {
   return (req as Tracked)[TEMPLATE] ?? 'unmatched';
 }
-
-/** Counts each answered request and its latency by method, route template and status class. */
-export const httpMetrics: RequestHandler = (req, res, next) => {
-  const started = process.hrtime.bigint();
-  res.once('finish', () => {
-    recordHttpRequest(req.method, routeTemplateOf(req), res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
-  });
-  next();
-};

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../../shared/telemetry/logger';
+import { recordHttpRequest } from '../../../shared/telemetry/metrics';
 import { routeTemplateOf } from './metrics';
 
 /**
@@ -11,10 +12,25 @@ import { routeTemplateOf } from './metrics';
  */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+const SCOPE = Symbol('requestLogScope');
+
+/** What the request's log lines carry; the child logger is built from it on first use. */
+interface LogScope {
+  readonly base: Logger;
+  readonly requestId: string;
+  directoryId?: string;
+  logger?: Logger;
+}
+
+type ScopedRequest = Request & { [SCOPE]?: LogScope };
+
 /**
- * A child logger per request carrying its request id (echoed in `x-request-id`), and one line
- * per request: method, route template, status, duration, directory; 5xx at error, 4xx at info.
- * Never the body, the query string (filters carry user names) or the Authorization header.
+ * Observes every request once it is answered: the latency sample by method, route template and
+ * status class, and a log line (method, route template, status, duration, directory; 5xx at
+ * error, 4xx at info, the rest at debug). The request id is echoed in `x-request-id`. Never the
+ * body, the query string (filters carry user names) or the Authorization header. One 'finish'
+ * listener per request; the log line's fields, and the request's child logger, are only built
+ * when their level is enabled.
  */
 export function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
@@ -22,24 +38,35 @@ export function requestLog(logger: Logger): RequestHandler {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const log = logger.child({ request_id: requestId });
-    (req as { log?: Logger }).log = log;
+    (req as ScopedRequest)[SCOPE] = { base: logger, requestId };
     // 'finish' fires outside the request's async context; restore it so the line carries trace_id.
     const active = context.active();
-    res.on('finish', () => context.with(active, () => {
-      const directory = (req as { directory?: { directoryId: string } }).directory;
+    res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const fields = {
-        method: req.method,
-        route: routeTemplateOf(req),
-        status: res.statusCode,
-        duration_ms: Math.round(ms * 10) / 10,
-        ...(directory ? { 'directory.id': directory.directoryId } : {}),
-      };
-      if (res.statusCode >= 500) log.error(fields, 'request');
-      else if (res.statusCode >= 400) log.info(fields, 'request');
-      else log.debug(fields, 'request');
-    }));
+      const route = routeTemplateOf(req);
+      recordHttpRequest(req.method, route, res.statusCode, ms / 1000);
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const fields = { method: req.method, route, status: res.statusCode, duration_ms: Math.round(ms * 10) / 10 };
+      context.with(active, () => requestLogger(req, logger)[level](fields, 'request'));
+    });
     next();
   };
+}
+
+/** Adds the directory to every later line of this request (after authentication). */
+export function logDirectory(req: Request, directoryId: string): void {
+  const scope = (req as ScopedRequest)[SCOPE];
+  if (scope) {
+    scope.directoryId = directoryId;
+    scope.logger = undefined;
+  }
+}
+
+/** The request's child logger (request id, directory once known), or `fallback` outside requestLog. */
+export function requestLogger(req: Request, fallback: Logger): Logger {
+  const scope = (req as ScopedRequest)[SCOPE];
+  if (!scope) return fallback;
+  scope.logger ??= scope.base.child({ request_id: scope.requestId, ...(scope.directoryId ? { 'directory.id': scope.directoryId } : {}) });
+  return scope.logger;
 }

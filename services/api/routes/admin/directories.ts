@@ -6,7 +6,7 @@ import type { Database, Transaction } from '../../../../shared/db/sequelize';
 import type { DirectoryId } from '../../../../shared/ids';
 import { ScimError } from '../../../../shared/scim/errors';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId } from './validate';
+import { directoryOr404, parseBody, pathId, tenantOr404 } from './validate';
 
 const createDirectory = z.object({
   name: z.string().trim().min(1).max(200),
@@ -33,15 +33,10 @@ export interface DirectoryRouteDeps {
 export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   const router = Router();
   const view = (d: Directory) => ({ ...d, scimUrl: deps.scimUrl });
-  const findDirectory = async (id: string) => {
-    const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
-    if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
-    return directory;
-  };
+  const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
 
   router.post('/tenants/:tenantId/directories', async (req, res) => {
-    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
     const input = parseBody(createDirectory, req.body);
     const created = await deps.db.transaction(async (t) => {
       const directory = await deps.tenants.createDirectory(tenant.id, { name: input.name, provider: input.provider, region: deps.region }, t);
@@ -52,8 +47,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   });
 
   router.get('/tenants/:tenantId/directories', async (req, res) => {
-    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
     sendScim(res, 200, { data: (await deps.tenants.listDirectories(tenant.id)).map(view) });
   });
 

@@ -10,7 +10,7 @@ import type { AuditExportJob } from '../../../../shared/queue/jobs';
 import { ScimError } from '../../../../shared/scim/errors';
 import { captureTraceContext } from '../../../../shared/telemetry/context';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId } from './validate';
+import { parseBody, pathId, tenantOr404 } from './validate';
 
 /** A time range [from, to): ISO 8601 instants with an offset or Z, from strictly before to. */
 const createExport = z
@@ -40,11 +40,7 @@ const view = ({ storageKey: _internal, ...e }: AuditExport) => e;
 export function exportRoutes(deps: ExportRouteDeps): Router {
   const router = Router();
   const exportsRepo = new AuditExportRepository(deps.db);
-  const findTenant = async (id: string) => {
-    const tenant = await deps.tenants.findTenant(pathId(id, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${id}" not found`);
-    return tenant;
-  };
+  const findTenant = (id: string) => tenantOr404(deps.tenants, id);
   const findExport = async (tenantId: string, id: string) => {
     const found = await exportsRepo.find(tenantId, pathId(id, 'export'));
     if (!found) throw new ScimError(404, undefined, `export "${id}" not found`);

@@ -9,7 +9,7 @@ import type { GroupReconcileJob } from '../../../../shared/queue/jobs';
 import { ScimError } from '../../../../shared/scim/errors';
 import { captureTraceContext } from '../../../../shared/telemetry/context';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId } from './validate';
+import { directoryOr404, parseBody, pathId } from './validate';
 
 const requestReconcile = z.object({
   /** Groups whose current members a consumer wants group.user_added for again. */
@@ -35,11 +35,7 @@ export interface ReconcileRouteDeps {
 export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
   const router = Router();
   const reports = new ReconcileReportRepository(deps.db);
-  const findDirectory = async (id: string) => {
-    const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
-    if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
-    return directory;
-  };
+  const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
 
   router.post('/directories/:directoryId/reconcile', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);

@@ -4,7 +4,7 @@ import type { TenantRepository } from '../../../../shared/db/repositories/tenant
 import { ScimError } from '../../../../shared/scim/errors';
 import { parseExtensionSchema } from '../../../../shared/scim/schema-definition';
 import { sendScim } from '../../middleware/scim-json';
-import { pathId } from './validate';
+import { directoryOr404 } from './validate';
 
 const view = (s: StoredExtensionSchema) => ({
   schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'],
@@ -22,11 +22,7 @@ const view = (s: StoredExtensionSchema) => ({
  */
 export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository; onAuthChange: () => Promise<void> }): Router {
   const router = Router();
-  const findDirectory = async (id: string) => {
-    const directory = await deps.tenants.findDirectory(pathId(id, 'directory'));
-    if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
-    return directory;
-  };
+  const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
 
   router.post('/schemas', async (req, res) => {
     const created = await deps.schemas.create(parseExtensionSchema(req.body), 'platform');

@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { listTenantEvents } from '../../../../shared/db/repositories/events';
 import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import type { Database } from '../../../../shared/db/sequelize';
-import { ScimError } from '../../../../shared/scim/errors';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId } from './validate';
+import { parseBody, tenantOr404 } from './validate';
 
 const createTenant = z.object({ name: z.string().trim().min(1).max(200) });
 const eventsQuery = z.object({
@@ -27,14 +26,12 @@ export function tenantRoutes(deps: { db: Database; tenants: TenantRepository }):
   });
 
   router.get('/tenants/:tenantId', async (req, res) => {
-    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
     sendScim(res, 200, tenant);
   });
 
   router.get('/tenants/:tenantId/events', async (req, res) => {
-    const tenant = await deps.tenants.findTenant(pathId(req.params.tenantId, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${req.params.tenantId}" not found`);
+    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
     const query = parseBody(eventsQuery, req.query);
     const { events, next } = await listTenantEvents(deps.db, tenant.id, query);
     sendScim(res, 200, { data: events, next: next ?? null, hasMore: events.length === query.limit });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import { isUuid } from '../../../../shared/ids';
 import { ScimError } from '../../../../shared/scim/errors';
 
@@ -14,4 +15,18 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 export function pathId(value: string, what: string): string {
   if (!isUuid(value)) throw new ScimError(404, undefined, `${what} "${value}" not found`);
   return value;
+}
+
+/** The tenant a path names, or 404 (unknown and malformed ids alike). */
+export async function tenantOr404(tenants: TenantRepository, id: string) {
+  const tenant = await tenants.findTenant(pathId(id, 'tenant'));
+  if (!tenant) throw new ScimError(404, undefined, `tenant "${id}" not found`);
+  return tenant;
+}
+
+/** The directory a path names, or 404 (unknown and malformed ids alike). */
+export async function directoryOr404(tenants: TenantRepository, id: string) {
+  const directory = await tenants.findDirectory(pathId(id, 'directory'));
+  if (!directory) throw new ScimError(404, undefined, `directory "${id}" not found`);
+  return directory;
 }

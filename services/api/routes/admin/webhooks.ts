@@ -13,7 +13,7 @@ import { parseRetrySchedule } from '../../../../shared/webhooks/retry-schedule';
 import { encryptionKeyFrom, SecretBox } from '../../../../shared/webhooks/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId } from './validate';
+import { parseBody, pathId, tenantOr404 } from './validate';
 
 const eventTypes = z
   .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
@@ -67,9 +67,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const router = Router();
 
   const tenantWebhooks = async (tenantId: string): Promise<TenantWebhooks> => {
-    const tenant = await deps.tenants.findTenant(pathId(tenantId, 'tenant'));
-    if (!tenant) throw new ScimError(404, undefined, `tenant "${tenantId}" not found`);
-    return repo.forTenant(tenant.id);
+    return repo.forTenant((await tenantOr404(deps.tenants, tenantId)).id);
   };
   const endpointOf = async (webhooks: TenantWebhooks, id: string): Promise<WebhookEndpoint> => {
     const endpoint = await webhooks.getEndpoint(pathId(id, 'webhook'));

@@ -20,30 +20,42 @@ async function startWorkerProcess(redis: PrivateRedis): Promise<{ worker: Spawne
   return { worker, base };
 }
 
-describe('worker process › metrics server', () => {
-  let redis: PrivateRedis;
-  let worker: Spawned;
-  let base: string;
+/**
+ * A suite's worker process on its own Redis, started in before() and stopped in after(). The
+ * accessors read what before() set, so tests call them inside `it`, not at definition time.
+ */
+function workerOnPrivateRedis() {
+  let redis: PrivateRedis | undefined;
+  let started: { worker: Spawned; base: string } | undefined;
   before(async () => {
     redis = await startPrivateRedis();
-    ({ worker, base } = await startWorkerProcess(redis));
+    started = await startWorkerProcess(redis);
   });
   after(async () => {
-    await worker?.kill();
+    await started?.worker.kill();
     await redis?.close();
   });
+  return {
+    worker: () => started!.worker,
+    base: () => started!.base,
+    redis: () => redis!,
+  };
+}
+
+describe('worker process › metrics server', () => {
+  const { worker, base } = workerOnPrivateRedis();
 
   it('GET /healthz, /readyz › worker running › 200 ok and ready with both checks', async () => {
-    const health = await fetch(`${base}/healthz`);
+    const health = await fetch(`${base()}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
-    const ready = await fetch(`${base}/readyz`);
+    const ready = await fetch(`${base()}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
   });
 
   it('GET /metrics › worker running › Prometheus text with the delivery metrics and process metrics', async () => {
-    const res = await fetch(`${base}/metrics`);
+    const res = await fetch(`${base()}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -53,58 +65,48 @@ describe('worker process › metrics server', () => {
   });
 
   it('other paths and methods › 404 and 405', async () => {
-    assert.equal((await fetch(`${base}/nope`)).status, 404);
-    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(`${base()}/nope`)).status, 404);
+    assert.equal((await fetch(`${base()}/metrics`, { method: 'POST' })).status, 405);
   });
 
   it('SIGTERM › idle worker › drains and exits 0 well within the bound, metrics port released', async () => {
     const signalledAt = Date.now();
-    worker.child.kill('SIGTERM');
-    const { code, signal } = await worker.exited(DRAIN_TIMEOUT_MS + 5_000);
+    worker().child.kill('SIGTERM');
+    const { code, signal } = await worker().exited(DRAIN_TIMEOUT_MS + 5_000);
     assert.deepEqual({ code, signal }, { code: 0, signal: null });
     assert.ok(Date.now() - signalledAt < DRAIN_TIMEOUT_MS, 'no job was running: no need to wait for the deadline');
-    assert.deepEqual(logLines(worker.output()).filter((l) => l.level === 'error' || l.level === 'fatal'), []);
-    await assert.rejects(fetch(`${base}/healthz`), 'the metrics server is closed');
+    assert.deepEqual(logLines(worker().output()).filter((l) => l.level === 'error' || l.level === 'fatal'), []);
+    await assert.rejects(fetch(`${base()}/healthz`), 'the metrics server is closed');
   });
 });
 
 describe('worker process › Redis outage', () => {
-  let redis: PrivateRedis;
-  let worker: Spawned;
-  let base: string;
-  before(async () => {
-    redis = await startPrivateRedis();
-    ({ worker, base } = await startWorkerProcess(redis));
-  });
-  after(async () => {
-    await worker?.kill();
-    await redis?.close();
-  });
+  const { worker, base, redis } = workerOnPrivateRedis();
 
   it('GET /readyz › Redis stopped › 503 naming redis, postgres ok, liveness still 200', async () => {
-    await redis.stop();
+    await redis().stop();
     try {
-      const down = await fetch(`${base}/readyz`);
+      const down = await fetch(`${base()}/readyz`);
       assert.equal(down.status, 503);
       const body = (await down.json()) as { checks: Record<string, string> };
       assert.equal(body.checks.postgres, 'ok');
       assert.notEqual(body.checks.redis, 'ok');
-      assert.equal((await fetch(`${base}/healthz`)).status, 200, 'liveness does not depend on Redis');
+      assert.equal((await fetch(`${base()}/healthz`)).status, 200, 'liveness does not depend on Redis');
     } finally {
-      await redis.start();
+      await redis().start();
     }
   });
 
   it('GET /readyz › Redis back › 200 again', async () => {
-    await waitForStatus(`${base}/readyz`, 200, 20_000, worker);
+    await waitForStatus(`${base()}/readyz`, 200, 20_000, worker());
   });
 
   it('SIGTERM › right after the Redis restart › the process still exits, within the drain bound', async () => {
     // BullMQ's Worker.close() can hang while its connection is in reconnect backoff; the
     // deadline in workers/main.ts must end the process anyway.
     const signalledAt = Date.now();
-    worker.child.kill('SIGTERM');
-    const { signal } = await worker.exited(DRAIN_TIMEOUT_MS + 5_000);
+    worker().child.kill('SIGTERM');
+    const { signal } = await worker().exited(DRAIN_TIMEOUT_MS + 5_000);
     assert.equal(signal, null, 'it exited by itself, not killed');
     assert.ok(Date.now() - signalledAt < DRAIN_TIMEOUT_MS + 2_000);
   });

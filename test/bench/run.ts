@@ -9,12 +9,13 @@
  * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { runLoad, type LoadResult } from './load';
 import { prefillDirectory } from './prefill';
+import { peakRssMiB } from './process-memory';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -101,8 +102,6 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-/** Peak resident set of a process (VmHWM), in MiB. */
-const peakRssMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function adminPost(p: string, body: unknown) {
   const res = await fetch(`http://127.0.0.1:${API_PORT}/admin/v1${p}`, {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from 'pg';
 import autocannon from 'autocannon';
+import { peakRssMiB, rssMiB, rssSampler } from './process-memory';
 
 export interface WebhookBenchOptions {
   readonly apiUrl: string;
@@ -55,19 +56,6 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
 
-const statusKiB = (pid: number, field: 'VmHWM' | 'VmRSS') =>
-  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-const peakRssMiB = (pid: number) => statusKiB(pid, 'VmHWM') / 1024;
-
-/** Samples a process's resident set every 250 ms until stopped: [min, max] in MiB. */
-function rssSampler(pid: number) {
-  const samples: number[] = [];
-  const timer = setInterval(() => samples.push(statusKiB(pid, 'VmRSS') / 1024), 250);
-  return () => {
-    clearInterval(timer);
-    return { minMiB: Math.min(...samples), maxMiB: Math.max(...samples), samples: samples.length };
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A webhook receiver on https://127.0.0.1 that answers 200 and remembers every webhook-id it saw. */
@@ -228,7 +216,7 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     );
     // A tenth of the range first, then all of it: flat memory means the same RSS for both.
     const exportRange = async (events: number) => {
-      const rssBefore = statusKiB(o.workerPid, 'VmRSS') / 1024;
+      const rssBefore = rssMiB(o.workerPid);
       const sampling = rssSampler(o.workerPid);
       const e0 = Date.now();
       const to = new Date(Date.parse('2026-01-01T00:00:00Z') + events * 1000 + 500).toISOString();

@@ -1,7 +1,7 @@
 import { ScimError } from '../scim/errors';
-import { parseFilter } from '../scim/filter/parser';
+import { parseFilter, type FilterNode } from '../scim/filter/parser';
 import { compileFilter, compileSortKey, SqlParams } from '../scim/filter/to-sql';
-import type { ResourceSchemas } from '../scim/schema-registry';
+import { resolvePath, type ResourceSchemas } from '../scim/schema-registry';
 import type { ListQuery } from '../db/repositories/resource-table';
 
 /** RFC 7644 §3.4.2 query parameters as they arrive (query string or POST /.search body). */
@@ -27,9 +27,12 @@ export function buildListQuery(schemas: ResourceSchemas, params: ListParams, max
 
   const sqlParams = new SqlParams(1);
   let where: string | undefined;
+  let equals: ListQuery['equals'];
   if (params.filter !== undefined && params.filter !== '') {
     if (typeof params.filter !== 'string') throw new ScimError(400, 'invalidFilter', '"filter" must be a string');
-    where = compileFilter(parseFilter(params.filter), { schemas, alias: 'r' }, sqlParams);
+    const filter = parseFilter(params.filter);
+    where = compileFilter(filter, { schemas, alias: 'r' }, sqlParams);
+    equals = coreEquality(schemas, filter);
     // A "\u0000" escape decodes to NUL, which PostgreSQL refuses in text parameters (a 500 otherwise).
     if (sqlParams.values.some((v) => typeof v === 'string' && v.includes('\u0000'))) {
       throw new ScimError(400, 'invalidFilter', 'a filter value contains a NUL character (U+0000)');
@@ -46,8 +49,19 @@ export function buildListQuery(schemas: ResourceSchemas, params: ListParams, max
   }
   return {
     startIndex,
-    query: { where, params: sqlParams.values, orderBy, descending: order === 'descending', offset: startIndex - 1, limit: count },
+    query: { where, equals, params: sqlParams.values, orderBy, descending: order === 'descending', offset: startIndex - 1, limit: count },
   };
+}
+
+/**
+ * `<core attribute> eq "<string>"` as a whole filter (Entra's `userName eq "…"`), which the
+ * repository may answer from a unique index. Called after compileFilter, so the path is valid.
+ */
+function coreEquality(schemas: ResourceSchemas, filter: FilterNode): ListQuery['equals'] {
+  if (filter.op !== 'eq' || typeof filter.value !== 'string') return undefined;
+  const path = resolvePath(schemas, filter.path, 'invalidFilter');
+  if (path.extension || !path.attribute || path.subAttribute) return undefined;
+  return { attribute: path.attribute.name, value: filter.value };
 }
 
 function integerParam(name: string, raw: unknown): number | undefined {

@@ -7,6 +7,7 @@ import type { Database, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
 import { OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
+import { uniqueLookupsOf } from './unique-lookups';
 
 /** How one SCIM resource type maps onto its table. */
 export interface TableSpec {
@@ -23,6 +24,11 @@ export interface TableSpec {
    * groups, a group's members), fetched in the same statement when asked for.
    */
   readonly related: string;
+  /**
+   * Attributes a unique index answers, each with its join condition between `t` and a looked-up
+   * `k.value` (see unique-lookups.ts): `userName eq "…"` is batched with its concurrent peers.
+   */
+  readonly uniqueLookups: Readonly<Record<string, string>>;
 }
 
 export interface ListQuery {
@@ -36,9 +42,11 @@ export interface ListQuery {
   readonly limit: number;
   /** Also fetch `spec.related` into each row's `related`. */
   readonly withRelated?: boolean;
+  /** Set when the whole filter is `<core attribute> eq "<string>"` (`where` says the same). */
+  readonly equals?: { readonly attribute: string; readonly value: string };
 }
 
-interface Row {
+export interface Row {
   related?: unknown;
   id: string;
   data: JsonObject;
@@ -135,6 +143,10 @@ export class ResourceTable {
    * total (a window count) from one statement, then read only those rows.
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
+    if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0 && Object.hasOwn(this.spec.uniqueLookups, q.equals.attribute)) {
+      const rows = (await this.findUnique(q.equals.attribute, q.equals.value, q.withRelated)).map(toStored);
+      return { total: rows.length, rows };
+    }
     if (!q.where) {
       const total = await this.countAll();
       if (q.limit <= 0) return { total, rows: [] };
@@ -166,6 +178,15 @@ export class ResourceTable {
     );
     if (rows.length === 0) return { total: q.offset > 0 ? await count() : 0, rows: [] };
     return { total: Number(rows[0].total), rows: rows.map(toStored) };
+  }
+
+  /** The row (none or one) whose unique attribute equals `value`, batched with concurrent peers. */
+  private findUnique(attribute: string, value: string, withRelated = false): Promise<Row[]> {
+    const related = withRelated ? `, ${this.spec.related} AS related` : '';
+    const sql = `SELECT k.n, ${prefixed('t')}${related}
+       FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(directory_id, value, n)
+       JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
+    return uniqueLookupsOf(this.db).find(sql, { directoryId: this.scope.directoryId, value });
   }
 
   /** Resources in this directory, from the sharded counters (see migration 0002). */

@@ -13,6 +13,7 @@ export const userTable: TableSpec = {
   // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
   uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
+  uniqueLookups: { userName: 'lower(t.user_name) = lower(k.value)', externalId: 't.external_id = k.value' },
   // The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table.
   related: `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', g.id, 'display', g.display_name) ORDER BY g.display_name), '[]'::jsonb)
                FROM group_members gm JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id

@@ -15,6 +15,7 @@ import { directoryResolver, type DirectoryPrincipal } from './directory-resolver
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
+import { parseQueryOnce } from './middleware/query';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { directoryRoutes } from './routes/admin/directories';
@@ -62,8 +63,7 @@ export function createApp(options: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // node:querystring: SCIM parameters are flat strings, and qs's nesting (a[b]=c) is both unneeded and slower.
-  app.set('query parser', 'simple');
+  parseQueryOnce(app);
   trackRouteTemplates(app);
   app.use(requestLog(logger));
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
@@ -110,14 +110,18 @@ export function createApp(options: AppOptions) {
   };
 
   const scim = express.Router();
-  scim.use(bearerAuth({ realm: 'scim', property: 'directory', resolve: resolveDirectory }));
-  scim.use((req, _res, next) => {
-    const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
-    trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });
-    logDirectory(req, principal.directoryId);
-    next();
-  });
-  scim.use(scimJson({ limit: options.maxPayloadBytes }));
+  scim.use(
+    bearerAuth({
+      realm: 'scim',
+      property: 'directory',
+      resolve: resolveDirectory,
+      onAuthenticated: (req, principal) => {
+        trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });
+        logDirectory(req, principal.directoryId);
+      },
+    }),
+    scimJson({ limit: options.maxPayloadBytes }),
+  );
   scim.use(discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }));
   scim.use('/Users', resourceRoutes('User', contextOf));
   scim.use('/Groups', resourceRoutes('Group', contextOf));

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { Passport } from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { ScimError } from '../../../shared/scim/errors';
@@ -12,6 +12,8 @@ export interface BearerAuthOptions<T> {
   readonly realm: string;
   /** Where the principal is stored on the request. */
   readonly property: 'directory' | 'operator';
+  /** Runs once the principal is known, before the next handler (request-scoped logging, span attributes). */
+  readonly onAuthenticated?: (req: Request, principal: T) => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
         return;
       }
       (req as unknown as Record<string, unknown>)[options.property] = principal;
+      options.onAuthenticated?.(req, principal);
       next();
     })(req, res, next);
   };

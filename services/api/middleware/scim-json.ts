@@ -1,4 +1,4 @@
-import express, { type RequestHandler, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ScimError } from '../../../shared/scim/errors';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -9,44 +9,54 @@ const isJsonType = (header: string | undefined) => {
   return media === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(media ?? '');
 };
 
-/** Writes a SCIM body; Entra's validator expects application/scim+json on every response. */
+/**
+ * Writes a SCIM body; Entra's validator expects application/scim+json on every response.
+ * Straight to node:http: res.send's content negotiation, freshness check and Buffer copy have
+ * nothing to do for a JSON body whose type is fixed (ETags are the resources' own, set here).
+ * Node itself drops the body of a HEAD response.
+ */
 export function sendScim(res: Response, status: number, body?: unknown, etag?: string): void {
   if (etag) res.setHeader('ETag', etag);
+  res.statusCode = status;
   if (body === undefined) {
-    res.status(status).end();
+    res.end();
     return;
   }
-  res.status(status).type(SCIM_CONTENT_TYPE).send(JSON.stringify(body));
+  const json = JSON.stringify(body);
+  res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 /**
  * Parses JSON bodies of `application/scim+json` and `application/json` (RFC 7644 §3.1); a body
- * without a Content-Type is read as JSON too. Any other media type on a body gets 415.
+ * without a Content-Type is read as JSON too. Any other media type on a body gets 415. One
+ * middleware, and a request without a body (a GET) passes straight through.
  */
-export function scimJson(options: { limit: number }): RequestHandler[] {
+export function scimJson(options: { limit: number }): RequestHandler {
   const parse = express.json({
     limit: options.limit,
     strict: false,
     type: (req) => !req.headers['content-type'] || isJsonType(req.headers['content-type']),
   });
-  const rejectOtherTypes: RequestHandler = (req, _res, next) => {
-    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    if (hasBody && req.headers['content-type'] && !isJsonType(req.headers['content-type'])) {
+  const rejectNul = (req: Request, next: NextFunction) => (err?: unknown) => {
+    if (err) return next(err);
+    const where = nulPath(req.body);
+    if (where === undefined) return next();
+    const culprit = where ? `"${where}"` : 'the body';
+    next(new ScimError(400, 'invalidValue', `${culprit} contains a NUL character (U+0000), which cannot be stored`));
+  };
+  return (req, res, next) => {
+    const length = req.headers['content-length'];
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    // No framing at all (a GET): nothing to read. `Content-Length: 0` is an empty body, read as {}.
+    if (length === undefined && !chunked) return next();
+    if ((chunked || Number(length) > 0) && req.headers['content-type'] && !isJsonType(req.headers['content-type'])) {
       next(new ScimError(415, undefined, `Content-Type ${req.headers['content-type']} is not supported; send application/scim+json`));
       return;
     }
-    next();
+    parse(req, res, rejectNul(req, next));
   };
-  const rejectNul: RequestHandler = (req, _res, next) => {
-    const where = nulPath(req.body);
-    if (where !== undefined) {
-      const culprit = where ? `"${where}"` : 'the body';
-      next(new ScimError(400, 'invalidValue', `${culprit} contains a NUL character (U+0000), which cannot be stored`));
-      return;
-    }
-    next();
-  };
-  return [rejectOtherTypes, parse, rejectNul];
 }
 
 /**

@@ -164,12 +164,12 @@ export class GroupService {
     const members = row.related as { value: string; display: string | null }[] | undefined;
     return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
-      members: members?.map((m) => ({
-        value: m.value,
-        $ref: `${this.ctx.baseUrl}/Users/${m.value}`,
-        type: 'User',
-        ...(m.display ? { display: m.display } : {}),
-      })),
+      // Built by assignment: a conditional spread per member costs microseconds, times 100,000.
+      members: members?.map((m) => {
+        const member: JsonObject = { value: m.value, $ref: `${this.ctx.baseUrl}/Users/${m.value}`, type: 'User' };
+        if (m.display) member.display = m.display;
+        return member;
+      }),
     });
   }
 }

@@ -66,33 +66,12 @@ export function createApp(options: AppOptions) {
   parseQueryOnce(app);
   trackRouteTemplates(app);
   app.use(requestLog(logger));
-  // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
-  for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
   const schemas = new ExtensionSchemaRepository(db);
 
   const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
-  const admin = express.Router();
-  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
-  admin.use(scimJson({ limit: options.maxPayloadBytes }));
-  admin.use(tenantRoutes({ db, tenants }));
-  const onAuthChange = async () => {
-    resolveDirectory.invalidate();
-    await options.authChanges?.barrier();
-  };
-  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
-  admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
-  admin.use(exportRoutes({ db, tenants, storage: options.exportStorage, queue: options.queues?.auditExport }));
-  admin.use(reconcileRoutes({ db, tenants, queue: options.queues?.groupReconcile }));
-  admin.use(webhookRoutes({ db, tenants, queue: () => options.queues?.webhookDelivery }));
-  app.use('/admin/v1', admin);
-  // Every queue the API was given, on bull-board, behind the same admin token.
-  const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
-  if (dashboardQueues.length > 0) {
-    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:') }));
-  }
 
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
   const contextOf = (req: Request): DirectoryContext => {
@@ -122,13 +101,38 @@ export function createApp(options: AppOptions) {
     }),
     scimJson({ limit: options.maxPayloadBytes }),
   );
-  scim.use(discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }));
   scim.use('/Users', resourceRoutes('User', contextOf));
   scim.use('/Groups', resourceRoutes('Group', contextOf));
   scim.use('/Bulk', bulkRoutes(contextOf, options.maxBulkOperations));
-  // The seeds' tenant URL ends in /scim/v1; RFC 7644 clients use /scim/v2. Same API.
+  // After the resources: a router at '/' is entered by every request that reaches it.
+  scim.use(discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }));
+  // The seeds' tenant URL ends in /scim/v1; RFC 7644 clients use /scim/v2. Same API. Mounted
+  // first: nearly all traffic is SCIM, and every layer before it is a path test per request.
   app.use('/scim/v2', scim);
   app.use('/scim/v1', scim);
+
+  // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
+  for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
+
+  const admin = express.Router();
+  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
+  admin.use(scimJson({ limit: options.maxPayloadBytes }));
+  admin.use(tenantRoutes({ db, tenants }));
+  const onAuthChange = async () => {
+    resolveDirectory.invalidate();
+    await options.authChanges?.barrier();
+  };
+  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
+  admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
+  admin.use(exportRoutes({ db, tenants, storage: options.exportStorage, queue: options.queues?.auditExport }));
+  admin.use(reconcileRoutes({ db, tenants, queue: options.queues?.groupReconcile }));
+  admin.use(webhookRoutes({ db, tenants, queue: () => options.queues?.webhookDelivery }));
+  app.use('/admin/v1', admin);
+  // Every queue the API was given, on bull-board, behind the same admin token.
+  const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
+  if (dashboardQueues.length > 0) {
+    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:') }));
+  }
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

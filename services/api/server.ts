@@ -55,11 +55,22 @@ export async function startApi(overrides: { port?: number } = {}) {
     // `Connection: close` so the client opens its next request elsewhere (RFC 9112 §9.6).
     if (draining) res.setHeader('Connection', 'close');
     inFlight.add(res);
-    res.once('close', () => {
+    const done = () => {
       inFlight.delete(res);
       // Its socket is idle now; while draining nothing else may arrive on it.
       if (draining) server.closeIdleConnections();
       if (inFlight.size === 0) onIdle?.();
+    };
+    res.once('close', () => {
+      if (res.writableEnded) return done();
+      // The client went away before the answer: the handler is still at work (a /Bulk, a
+      // transaction) and keeps counting until it ends its response, so shutdown does not close
+      // the pool under it.
+      const end = res.end;
+      res.end = function (this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
+        done();
+        return end.apply(this, args);
+      } as ServerResponse['end'];
     });
     app(req, res);
   });

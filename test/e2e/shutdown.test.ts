@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -49,6 +49,19 @@ function connectOutcome(port: number): Promise<string> {
   });
 }
 
+/** BULK_OPERATIONS creates of users named `<prefix>-<i>@contoso.example`. */
+function bulkOf(prefix: string) {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+    Operations: Array.from({ length: BULK_OPERATIONS }, (_, i) => ({
+      method: 'POST',
+      path: '/Users',
+      bulkId: `u${i}`,
+      data: { schemas: [USER_SCHEMA, ENTERPRISE], userName: `${prefix}-${i}@contoso.example`, active: true },
+    })),
+  };
+}
+
 describe('API process › SIGTERM › graceful shutdown', () => {
   let redis: PrivateRedis;
   let api: Spawned;
@@ -56,8 +69,11 @@ describe('API process › SIGTERM › graceful shutdown', () => {
   let db: Database;
   before(async () => {
     redis = await startPrivateRedis();
-    port = await freePort();
     db = createDatabase({ poolMax: 1 });
+  });
+  // Each test signals its own API process.
+  beforeEach(async () => {
+    port = await freePort();
     api = spawnEntry('services/api/server.ts', {
       PORT: String(port),
       REDIS_URL: redis.url,
@@ -66,8 +82,8 @@ describe('API process › SIGTERM › graceful shutdown', () => {
     });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 30_000, api);
   });
+  afterEach(() => api?.kill());
   after(async () => {
-    await api?.kill();
     await redis?.close();
     await db?.close();
   });
@@ -90,15 +106,7 @@ describe('API process › SIGTERM › graceful shutdown', () => {
     assert.match(await firstAnswer, /^HTTP\/1\.1 200/);
 
     const suffix = Date.now().toString(36);
-    const bulk = {
-      schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
-      Operations: Array.from({ length: BULK_OPERATIONS }, (_, i) => ({
-        method: 'POST',
-        path: '/Users',
-        bulkId: `u${i}`,
-        data: { schemas: [USER_SCHEMA, ENTERPRISE], userName: `drain-${suffix}-${i}@contoso.example`, active: true },
-      })),
-    };
+    const bulk = bulkOf(`drain-${suffix}`);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const slow = send(port, 'POST', '/scim/v2/Bulk', scim, JSON.stringify(bulk), agent);
     await slow.sent;
@@ -131,5 +139,36 @@ describe('API process › SIGTERM › graceful shutdown', () => {
 
     const [stored] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`drain-${suffix}-%`]);
     assert.equal(stored.n, BULK_OPERATIONS);
+  });
+
+  it('SIGTERM › a slow /Bulk whose client has gone away › the drain waits for its work, which completes; exit 0, no error logged', async () => {
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' };
+    const tenant = JSON.parse((await send(port, 'POST', '/admin/v1/tenants', admin, JSON.stringify({ name: `abandoned-${Date.now()}` })).answered).body);
+    const directory = JSON.parse(
+      (await send(port, 'POST', `/admin/v1/tenants/${tenant.id}/directories`, admin, JSON.stringify({ name: 'abandoned', provider: 'entra' })).answered).body,
+    );
+    const suffix = Date.now().toString(36);
+    const body = JSON.stringify(bulkOf(`gone-${suffix}`));
+    // The client sends the whole request, then disconnects without reading the answer.
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      `POST /scim/v2/Bulk HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${directory.key.token}\r\n` +
+        `Content-Type: application/scim+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+
+    api.child.kill('SIGTERM');
+    const { code, signal } = await api.exited(EXIT_BOUND_MS);
+
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    const errors = logLines(api.output()).filter((l) => l.level === 'error' || l.level === 'fatal');
+    assert.deepEqual(errors, [], 'nothing failed during shutdown');
+    assert.doesNotMatch(api.output(), /connection manager was closed/i);
+    const [stored] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`gone-${suffix}-%`]);
+    assert.equal(stored.n, BULK_OPERATIONS, 'the abandoned request still ran to its end before the pool closed');
   });
 });

@@ -141,7 +141,9 @@ export class ResourceTable {
    * One page and the total. Unfiltered lists take the total from the sharded counters and find
    * the page on the primary key from whichever end is nearer, so the last page of 100,000 users
    * skips as few index entries as the first. Filtered or sorted lists get the page's ids and the
-   * total (a window count) from one statement, then read only those rows.
+   * total (a window count) from one statement, then read only those rows. A whole filter of
+   * `<unique attribute> eq "…"` is one probe of that attribute's unique index, batched with the
+   * concurrent lookups of other requests (unique-lookups.ts).
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0 && Object.hasOwn(this.spec.uniqueLookups, q.equals.attribute)) {

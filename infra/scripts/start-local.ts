@@ -47,6 +47,23 @@ function stop(code: number) {
   Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined))).then(() => process.exit(code));
 }
 
+async function withDemoDirectory() {
+  const db = createDatabase({ poolMax: 2 });
+  return prepareDemoDirectory(db, config.REGION).finally(() => db.close());
+}
+
+/** Waits (up to 60 s) until the API's /healthz answers on this machine. */
+async function apiAnswering(): Promise<void> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !stopping; ) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${config.PORT}/healthz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function main() {
   await ensureServices({ database: config.DATABASE_URL, redis: config.REDIS_URL });
   const applied = await migrate(config.DATABASE_URL);
@@ -56,12 +73,18 @@ async function main() {
   const adminToken = config.ADMIN_TOKEN ?? developmentAdminToken();
   const env = { ...process.env, ADMIN_TOKEN: adminToken };
 
-  if (!production) {
-    const db = createDatabase({ poolMax: 2 });
-    const demo = await prepareDemoDirectory(db, config.REGION).finally(() => db.close());
+  const demo = production ? undefined : await withDemoDirectory();
+  // The API and worker run compiled (npm run build): no TypeScript loader in their memory.
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  children.push(run('api', 'dist/services/api/server.js', env), run('worker', 'dist/workers/main.js', env));
+  process.once('SIGINT', () => stop(0));
+  process.once('SIGTERM', () => stop(0));
+  if (demo) {
+    // Printed once the API answers, so the curl below works the moment it is shown.
+    await apiAnswering();
     const scimUrl = `${config.publicBaseUrl}/scim/v1`;
     console.log(`
-SCIM Platform (development)
+SCIM Platform (development), ready
   Admin API    ${config.publicBaseUrl}/admin/v1   Authorization: Bearer ${adminToken}
   Demo tenant  ${demo.tenantId}
   Directory    ${demo.directoryId}
@@ -70,11 +93,6 @@ SCIM Platform (development)
   Try it       curl -H "Authorization: Bearer ${demo.token}" '${scimUrl}/Users?filter=userName%20eq%20%22x%22'
 `);
   }
-  // The API and worker run compiled (npm run build): no TypeScript loader in their memory.
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-  children.push(run('api', 'dist/services/api/server.js', env), run('worker', 'dist/workers/main.js', env));
-  process.once('SIGINT', () => stop(0));
-  process.once('SIGTERM', () => stop(0));
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type request from 'supertest';
 import { config } from '../../shared/config';
@@ -20,6 +21,23 @@ export function redisConnections() {
       for (const c of opened) c.disconnect();
     },
   };
+}
+
+/**
+ * A worker suite's teardown, in the order that leaves nothing behind: the worker (it holds
+ * jobs), its queue's keys on the suite's prefix, the suite's Redis connections, then the app.
+ */
+export async function closeWorkerSuite(suite: {
+  worker: { close(): Promise<void> };
+  queue: Queue;
+  connections: { disconnectAll(): void };
+  app: { close(): Promise<void> };
+}): Promise<void> {
+  await suite.worker.close();
+  await suite.queue.obliterate({ force: true });
+  await suite.queue.close();
+  suite.connections.disconnectAll();
+  await suite.app.close();
 }
 
 /** supertest parser keeping a binary body (a gzip download) as one Buffer. */

@@ -21,7 +21,7 @@ import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';
-import { binaryBody, redisConnections } from '../support/connections';
+import { binaryBody, closeWorkerSuite, redisConnections } from '../support/connections';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient } from '../support/factories';
 
 /** A full garbage collection, without starting node with --expose-gc. */
@@ -49,11 +49,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     worker = await startWorker({ redis, queuePrefix: prefix, config: { ...config, EXPORT_DIR: exportDir } }, [startAuditExport]);
   });
   after(async () => {
-    await worker.close();
-    await queues.auditExport.obliterate({ force: true });
-    await queues.auditExport.close();
-    connections.disconnectAll();
-    await t.close();
+    await closeWorkerSuite({ worker, queue: queues.auditExport, connections, app: t });
     await rm(exportDir, { recursive: true, force: true });
   });
 

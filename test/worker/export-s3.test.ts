@@ -20,7 +20,7 @@ import { createExportStorage, exportKey, LocalDiskExportStorage } from '../../sh
 import { S3ExportStorage } from '../../shared/exports/s3';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { binaryBody, redisConnections } from '../support/connections';
+import { binaryBody, closeWorkerSuite, redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient } from '../support/factories';
 
@@ -105,11 +105,7 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     worker = await startWorker({ redis, queuePrefix, config: s3Config() }, [startAuditExport]);
   });
   after(async () => {
-    await worker.close();
-    await queues.auditExport.obliterate({ force: true });
-    await queues.auditExport.close();
-    connections.disconnectAll();
-    await t.close();
+    await closeWorkerSuite({ worker, queue: queues.auditExport, connections, app: t });
     for (const s of opened) s.close();
     admin.destroy();
     await s3.close();

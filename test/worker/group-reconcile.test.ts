@@ -7,7 +7,7 @@ import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
 import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
 import type { DirectoryId, TenantId } from '../../shared/ids';
-import { redisConnections } from '../support/connections';
+import { closeWorkerSuite, redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 
@@ -32,11 +32,7 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     worker = await startWorker({ redis, queuePrefix: prefix }, [startGroupReconcile]);
   });
   after(async () => {
-    await worker.close();
-    await queues.groupReconcile.obliterate({ force: true });
-    await queues.groupReconcile.close();
-    connections.disconnectAll();
-    await t.close();
+    await closeWorkerSuite({ worker, queue: queues.groupReconcile, connections, app: t });
   });
 
   /**

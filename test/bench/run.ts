@@ -5,7 +5,7 @@
  *
  * Environment: BENCH_DATABASE_URL (default scim_bench through PostgreSQL's Unix socket, else
  * postgres://postgres@127.0.0.1:5432/scim_bench; dropped and recreated), BENCH_USERS (default
- * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF and the webhook
+ * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF, BENCH_API_DIST and the webhook
  * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +33,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 /** BENCH_ONLY=filter,page runs just the scenarios whose names contain those words (for profiling). */
 const want = (name: string) => !ONLY || ONLY.some((w) => name.toLowerCase().includes(w.toLowerCase()));
+/** BENCH_API_DIST: another build of the API (a directory like dist/), for A/B runs of two versions. */
+const API_DIST = path.resolve(root, process.env.BENCH_API_DIST ?? 'dist');
 const API_PORT = 3901;
 const RAW_PORT = 3902;
 const ADMIN = 'bench-admin-token-0123456789';
@@ -82,7 +84,7 @@ const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${pr
 function startApi(): Promise<ChildProcess> {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
-  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), path.join(root, 'dist/services/api/server.js')], {
+  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), path.join(API_DIST, 'services/api/server.js')], {
     env: productionEnv(),
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -7,7 +7,7 @@ import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest } from '../scim/patch/parse';
 import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
-import { etagOf, renderResource, renderResourceText, type ListPage, type RenderOptions, type StoredResource } from '../scim/render';
+import { etagOf, renderResource, type StoredResource } from '../scim/render';
 import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
@@ -58,16 +58,10 @@ export class UserService {
     return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
   }
 
-  /** A page of users, serialised; the default projection splices the stored JSON text unparsed. */
-  async list(params: ListParams, projection: Projection): Promise<ListPage> {
+  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
     const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    const query = { ...page.query, withRelated: projects(projection, 'groups') };
-    if (projection.mode === 'default') {
-      const { total, rows } = await this.users.listText(query);
-      return { total, startIndex: page.startIndex, resources: rows.map((r) => renderResourceText(this.schemas, r, this.renderOptions(r.related))) };
-    }
-    const { total, rows } = await this.users.list(query);
-    return { total, startIndex: page.startIndex, resources: rows.map((r) => JSON.stringify(applyProjection(this.render(r), projection))) };
+    const { total, rows } = await this.users.list({ ...page.query, withRelated: projects(projection, 'groups') });
+    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
@@ -120,16 +114,11 @@ export class UserService {
   }
 
   private render(row: StoredResource): JsonObject {
-    return renderResource(this.schemas, row, this.renderOptions(row.related));
-  }
-
-  /** `related` is the user's groups as the repository fetched them, if it did. */
-  private renderOptions(related: unknown): RenderOptions {
-    const groups = (related ?? []) as { value: string; display: string }[];
-    return {
+    const groups = (row.related ?? []) as { value: string; display: string }[];
+    return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
       groups: groups.map((g) => ({ value: g.value, $ref: `${this.ctx.baseUrl}/Groups/${g.value}`, display: g.display, type: 'direct' })),
-    };
+    });
   }
 }
 

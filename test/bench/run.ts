@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { runLoad, type LoadResult } from './load';
+import { runLoad, type LoadOptions, type LoadResult } from './load';
+import { cpuMeter } from './process-cpu';
 import { prefillDirectory } from './prefill';
 import { peakRssMiB } from './process-memory';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
@@ -167,14 +168,21 @@ async function main() {
 
     const url = `http://127.0.0.1:${API_PORT}/scim/v2`;
     const headers = { Authorization: `Bearer ${dirA.key.token}`, 'Content-Type': 'application/scim+json' };
-    const results: LoadResult[] = [];
+    const results: Measured[] = [];
+    /** A SCIM scenario, with the API's and PostgreSQL's CPU per request while it ran. */
+    const scenario = async (o: LoadOptions): Promise<Measured> => {
+      const stop = cpuMeter(api.pid!);
+      const r = await runLoad(o);
+      const { apiMs, pgMs } = stop();
+      return { ...r, apiCpuMs: apiMs / r.requests, pgCpuMs: pgMs / r.requests };
+    };
 
     if (want('raw')) results.push(await rawHttp(), rawCommit({ tenantId: raw.id, directoryId: dirRaw.id }));
 
     let created = 0;
     const createdIds: string[] = [];
     if (want('POST')) results.push(
-      await runLoad({
+      await scenario({
         name: 'POST /Users',
         url,
         method: 'POST',
@@ -200,7 +208,7 @@ async function main() {
     createdIds.push(...fresh.rows.map((r) => r.id));
 
     if (want('filter')) results.push(
-      await runLoad({
+      await scenario({
         name: 'GET /Users?filter=userName eq',
         url,
         headers,
@@ -216,7 +224,7 @@ async function main() {
       let i = 0;
       const amount = Math.min(createdIds.length, 15_000);
       results.push(
-        await runLoad({
+        await scenario({
           name: `PATCH /Groups add 1 member (group of ${size.toLocaleString('en')})`,
           url,
           method: 'PATCH',
@@ -235,7 +243,7 @@ async function main() {
 
     const total = USERS + createdIds.length;
     if (want('page')) results.push(
-      await runLoad({
+      await scenario({
         name: 'GET /Users deep page (last 10 %, count=100)',
         url,
         headers,
@@ -277,16 +285,19 @@ async function main() {
   }
 }
 
-function report(results: LoadResult[], rssMiB: number) {
+type Measured = LoadResult & { readonly apiCpuMs?: number; readonly pgCpuMs?: number };
+
+function report(results: Measured[], rssMiB: number) {
   const http = results.find((r) => r.name.startsWith('raw node')) ?? { rps: NaN };
   const commit = results.find((r) => r.name.startsWith('raw PG')) ?? { rps: NaN };
   const rows = results.map((r, i) => {
     const base = r.name.startsWith('raw') ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
-    return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} |`;
+    const cpu = (ms?: number) => (ms === undefined ? '–' : ms.toFixed(2));
+    return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} | ${cpu(r.apiCpuMs)} | ${cpu(r.pgCpuMs)} |`;
   });
   const table = [
-    '| scenario (50 connections) | requests | req/s | p50 ms | p99 ms | non-2xx+errors | ratio to raw |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| scenario (50 connections) | requests | req/s | p50 ms | p99 ms | non-2xx+errors | ratio to raw | API CPU ms/req | PostgreSQL CPU ms/req |',
+    '|---|---:|---:|---:|---:|---:|---|---:|---:|',
     ...rows,
   ].join('\n');
   console.log(`\n${table}\n\nAPI peak RSS: ${rssMiB.toFixed(0)} MiB\n`);

@@ -22,12 +22,7 @@ export function sendScim(res: Response, status: number, body?: unknown, etag?: s
     res.end();
     return;
   }
-  sendScimJson(res, status, JSON.stringify(body));
-}
-
-/** As sendScim, for a body that is already JSON text (a list page, see renderListResponse). */
-export function sendScimJson(res: Response, status: number, json: string): void {
-  res.statusCode = status;
+  const json = JSON.stringify(body);
   res.setHeader('Content-Type', SCIM_CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(json));
   res.end(json);

@@ -5,10 +5,9 @@ import { isNotModified } from '../../../shared/provisioning/preconditions';
 import { UserService } from '../../../shared/provisioning/users';
 import { ScimError } from '../../../shared/scim/errors';
 import { parseProjection, type Projection } from '../../../shared/scim/projection';
-import { renderListResponse } from '../../../shared/scim/render';
-import { SEARCH_REQUEST_SCHEMA, type ResourceTypeName } from '../../../shared/scim/schema-types';
+import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA, type ResourceTypeName } from '../../../shared/scim/schema-types';
 import { isObject } from '../../../shared/scim/values';
-import { sendScim, sendScimJson } from '../middleware/scim-json';
+import { sendScim } from '../middleware/scim-json';
 
 type ContextOf = (req: Request) => DirectoryContext;
 
@@ -16,6 +15,16 @@ const ifMatch = (req: Request) => req.get('if-match');
 
 function projectionOf(ctx: DirectoryContext, type: ResourceTypeName, source: Record<string, unknown>): Projection {
   return parseProjection(ctx.schemas.of(type), source.attributes, source.excludedAttributes);
+}
+
+function listResponse(result: { total: number; startIndex: number; resources: unknown[] }) {
+  return {
+    schemas: [LIST_RESPONSE_SCHEMA],
+    totalResults: result.total,
+    startIndex: result.startIndex,
+    itemsPerPage: result.resources.length,
+    Resources: result.resources,
+  };
 }
 
 /**
@@ -35,7 +44,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
   router.get('/', async (req, res) => {
     const ctx = contextOf(req);
     const result = await serviceOf(req).list(req.query, projectionOf(ctx, type, req.query));
-    sendScimJson(res, 200, renderListResponse(result));
+    sendScim(res, 200, listResponse(result));
   });
 
   router.post('/.search', async (req, res) => {
@@ -50,7 +59,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
     const joinList = (v: unknown) => (Array.isArray(v) ? v.join(',') : v);
     const projection = projectionOf(ctx, type, { attributes: joinList(body.attributes), excludedAttributes: joinList(body.excludedAttributes) });
     const result = await serviceOf(req).list(body, projection);
-    sendScimJson(res, 200, renderListResponse(result));
+    sendScim(res, 200, listResponse(result));
   });
 
   router.get('/:id', async (req, res) => {

@@ -1,5 +1,5 @@
 import { ScimError } from '../../scim/errors';
-import type { StoredResource, StoredResourceText } from '../../scim/render';
+import type { StoredResource } from '../../scim/render';
 import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
@@ -56,8 +56,6 @@ export interface Row {
 }
 
 const RETURNING = 'id, data, version, created_at, updated_at';
-/** The select list of listText: `data` as the JSON text PostgreSQL prints, left unparsed. */
-const AS_TEXT = 't.id, t.data::text AS data, t.version, t.created_at, t.updated_at';
 
 /**
  * Plain assignments, not a conditional spread: V8 builds `{ ...(c ? {} : { related }), … }` at
@@ -65,18 +63,6 @@ const AS_TEXT = 't.id, t.data::text AS data, t.version, t.created_at, t.updated_
  */
 const toStored = (r: Row): StoredResource => {
   const stored: { -readonly [K in keyof StoredResource]: StoredResource[K] } = { id: r.id, data: r.data, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at };
-  if (r.related !== undefined) stored.related = r.related;
-  return stored;
-};
-
-const toStoredText = (r: Row): StoredResourceText => {
-  const stored: { -readonly [K in keyof StoredResourceText]: StoredResourceText[K] } = {
-    id: r.id,
-    dataText: r.data as unknown as string,
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
   if (r.related !== undefined) stored.related = r.related;
   return stored;
 };
@@ -160,26 +146,14 @@ export class ResourceTable {
    * concurrent lookups of other requests (unique-lookups.ts).
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
-    const { total, rows } = await this.listRows(q, prefixed('t'));
-    return { total, rows: rows.map(toStored) };
-  }
-
-  /** As list, with each resource's data as JSON text, for responses that splice it in unparsed. */
-  async listText(q: ListQuery): Promise<{ total: number; rows: StoredResourceText[] }> {
-    const { total, rows } = await this.listRows(q, AS_TEXT);
-    return { total, rows: rows.map(toStoredText) };
-  }
-
-  /** `columns` is the select list over alias `t`: the stored columns, as they are or as text. */
-  private async listRows(q: ListQuery, columns: string): Promise<{ total: number; rows: Row[] }> {
     if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0 && Object.hasOwn(this.spec.uniqueLookups, q.equals.attribute)) {
-      const rows = await this.findUnique(columns, q.equals.attribute, q.equals.value, q.withRelated);
+      const rows = (await this.findUnique(q.equals.attribute, q.equals.value, q.withRelated)).map(toStored);
       return { total: rows.length, rows };
     }
     if (!q.where) {
       const total = await this.countAll();
       if (q.limit <= 0) return { total, rows: [] };
-      if (!q.orderBy) return { total, rows: await this.pageById(columns, q, total) };
+      if (!q.orderBy) return { total, rows: await this.pageById(q, total) };
     }
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
@@ -200,19 +174,19 @@ export class ResourceTable {
          SELECT r.id, count(*) OVER () AS total, row_number() OVER (ORDER BY ${order}) AS n
            FROM ${this.spec.table} r WHERE ${where}
           ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
-       SELECT ${columns}${related}, page.total
+       SELECT ${prefixed('t')}${related}, page.total
          FROM page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
         ORDER BY page.n`,
       [...bind, q.limit, q.offset],
     );
     if (rows.length === 0) return { total: q.offset > 0 ? await count() : 0, rows: [] };
-    return { total: Number(rows[0].total), rows };
+    return { total: Number(rows[0].total), rows: rows.map(toStored) };
   }
 
   /** The row (none or one) whose unique attribute equals `value`, batched with concurrent peers. */
-  private findUnique(columns: string, attribute: string, value: string, withRelated = false): Promise<Row[]> {
+  private findUnique(attribute: string, value: string, withRelated = false): Promise<Row[]> {
     const related = withRelated ? `, ${this.spec.related} AS related` : '';
-    const sql = `SELECT k.n, ${columns}${related}
+    const sql = `SELECT k.n, ${prefixed('t')}${related}
        FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(directory_id, value, n)
        JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
     return uniqueLookupsOf(this.db).find(sql, { directoryId: this.scope.directoryId, value });
@@ -228,7 +202,7 @@ export class ResourceTable {
   }
 
   /** A page in id order, scanned from the nearer end of the primary key. */
-  private async pageById(columns: string, q: ListQuery, total: number): Promise<Row[]> {
+  private async pageById(q: ListQuery, total: number): Promise<StoredResource[]> {
     const take = Math.min(q.limit, total - q.offset);
     if (take <= 0) return [];
     const fromEnd = q.offset > total - q.offset - take;
@@ -236,13 +210,14 @@ export class ResourceTable {
     const skip = fromEnd ? total - q.offset - take : q.offset;
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
     const rows = await this.db.query<Row>(
-      `SELECT ${columns}${related}
+      `SELECT ${prefixed('t')}${related}
          FROM (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 ORDER BY r.id ${dir} LIMIT $2 OFFSET $3) page
          JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
         ORDER BY t.id ${dir}`,
       [this.scope.directoryId, take, skip],
     );
-    return fromEnd ? rows.reverse() : rows;
+    const stored = rows.map(toStored);
+    return fromEnd ? stored.reverse() : stored;
   }
 
   /** Turns unique-index violations into 409 uniqueness naming the attribute. */

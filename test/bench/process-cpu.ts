@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    // The command name may hold spaces; the fields after it are fixed.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0; // the process ended between listing and reading
+  }
+}
+
+/** Pids of the processes whose command name is `name` (all of PostgreSQL's backends, say). */
+function pidsNamed(name: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === name;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * CPU spent by the API process and by PostgreSQL while a scenario runs: with both on the same
+ * two cores, CPU per request says where a change helped when req/s alone drifts with the machine.
+ * A backend that exits during the window takes its time with it, so PostgreSQL's figure is a floor.
+ */
+export function cpuMeter(apiPid: number) {
+  const pg = pidsNamed('postgres');
+  const api0 = cpuMs(apiPid);
+  const pg0 = new Map(pg.map((p) => [p, cpuMs(p)]));
+  return () => {
+    const pgNow = pidsNamed('postgres');
+    const pgMs = pgNow.reduce((sum, p) => sum + cpuMs(p) - (pg0.get(p) ?? 0), 0);
+    return { apiMs: cpuMs(apiPid) - api0, pgMs };
+  };
+}

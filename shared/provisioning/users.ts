@@ -114,7 +114,8 @@ export class UserService {
   }
 
   private render(row: StoredResource): JsonObject {
-    const groups = (row.related ?? []) as { value: string; display: string }[];
+    // By name, as a person reads them; display names are unique in a directory, and the query leaves the order to us.
+    const groups = ((row.related ?? []) as { value: string; display: string }[]).sort((a, b) => (a.display < b.display ? -1 : a.display > b.display ? 1 : 0));
     return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
       groups: groups.map((g) => ({ value: g.value, $ref: `${this.ctx.baseUrl}/Groups/${g.value}`, display: g.display, type: 'direct' })),

@@ -122,6 +122,25 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
       );
     });
 
+    it('GET /Users?startIndex&count › every window of 7 users, scanned from either end › the right ids in id order', async () => {
+      const scim = await fresh();
+      const users = await createUsers(scim, [{}, {}, {}, {}, {}, {}, {}, {}]);
+      await scim.delete(`/Users/${users[3].id}`).expect(204);
+      const ids = users.filter((_, i) => i !== 3).map((u) => u.id as string).sort();
+
+      for (let start = 1; start <= 9; start++) {
+        for (let count = 1; count <= 8; count++) {
+          const res = await scim.get(`/Users?startIndex=${start}&count=${count}`).expect(200);
+          const window = `startIndex=${start}&count=${count}`;
+          assert.equal(res.body.totalResults, 7, window);
+          assert.deepEqual(res.body.Resources?.map((r: { id: string }) => r.id) ?? [], ids.slice(start - 1, start - 1 + count), window);
+          assert.equal(res.body.itemsPerPage, Math.max(0, Math.min(count, 7 - start + 1)), window);
+        }
+      }
+      const descending = await scim.get('/Users?sortOrder=descending&startIndex=2&count=3').expect(200);
+      assert.deepEqual(descending.body.Resources.map((r: { id: string }) => r.id), [...ids].reverse().slice(1, 4));
+    });
+
     it('GET /Users?count=0 › totalResults only, no resources', async () => {
       const scim = await fresh();
       await createUsers(scim, [{}, {}, {}]);

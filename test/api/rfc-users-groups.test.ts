@@ -185,21 +185,20 @@ describe('RFC 7644 Users and Groups', () => {
       assert.equal(after.body.groups, undefined);
     });
 
-    it('GET /Users/{id} › a member of two groups › "groups" lists both with value, $ref, display', async () => {
+    it('GET /Users/{id} › a member of three groups › "groups" lists them by display name, with value, $ref, display', async () => {
       const scim = await fresh();
       const { body: user } = await scim.post('/Users', entraUser()).expect(201);
       const made = [];
-      for (const name of ['alpha', 'beta']) {
+      for (const name of ['gamma', 'alpha', 'beta']) {
         const displayName = `${name}-${randomUUID()}`;
         made.push((await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName, members: [{ value: user.id }] }).expect(201)).body);
       }
 
       const res = await scim.get(`/Users/${user.id}`).expect(200);
 
-      const groups = [...res.body.groups].sort((a, b) => a.display.localeCompare(b.display));
       assert.deepEqual(
-        groups.map((g: Record<string, string>) => ({ value: g.value, display: g.display, $ref: g.$ref })),
-        made.map((g) => ({ value: g.id, display: g.displayName, $ref: g.meta.location })),
+        res.body.groups.map((g: Record<string, string>) => ({ value: g.value, display: g.display, $ref: g.$ref })),
+        [made[1], made[2], made[0]].map((g) => ({ value: g.id, display: g.displayName, $ref: g.meta.location })),
       );
     });
   });

@@ -138,23 +138,20 @@ export class ResourceTable {
   }
 
   /**
-   * One page and the total. Unfiltered lists take the total from the sharded counters and find
-   * the page on the primary key from whichever end is nearer, so the last page of 100,000 users
-   * skips as few index entries as the first. Filtered or sorted lists get the page's ids and the
-   * total (a window count) from one statement, then read only those rows. A whole filter of
-   * `<unique attribute> eq "…"` is one probe of that attribute's unique index, batched with the
-   * concurrent lookups of other requests (unique-lookups.ts).
+   * One page and the total. An unfiltered list in id order is one statement: the total from the
+   * sharded counters, and the page found on the primary key from whichever end is nearer, so
+   * the last page of 100,000 users skips as few index entries as the first. Filtered or sorted
+   * lists get the page's ids and the total (a window count) from one statement, then read only
+   * those rows. A whole filter of `<unique attribute> eq "…"` is one probe of that attribute's
+   * unique index, batched with the concurrent lookups of other requests (unique-lookups.ts).
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0 && Object.hasOwn(this.spec.uniqueLookups, q.equals.attribute)) {
       const rows = (await this.findUnique(q.equals.attribute, q.equals.value, q.withRelated)).map(toStored);
       return { total: rows.length, rows };
     }
-    if (!q.where) {
-      const total = await this.countAll();
-      if (q.limit <= 0) return { total, rows: [] };
-      if (!q.orderBy) return { total, rows: await this.pageById(q, total) };
-    }
+    if (!q.where && q.limit <= 0) return { total: await this.countAll(), rows: [] };
+    if (!q.where && !q.orderBy && !q.descending) return this.pageById(q);
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
     const count = async () => {
@@ -201,23 +198,33 @@ export class ResourceTable {
     return Number(rows[0]?.total ?? 0);
   }
 
-  /** A page in id order, scanned from the nearer end of the primary key. */
-  private async pageById(q: ListQuery, total: number): Promise<StoredResource[]> {
-    const take = Math.min(q.limit, total - q.offset);
-    if (take <= 0) return [];
-    const fromEnd = q.offset > total - q.offset - take;
-    const dir = q.descending === fromEnd ? 'ASC' : 'DESC';
-    const skip = fromEnd ? total - q.offset - take : q.offset;
+  /**
+   * A page in id order and the total, in one round trip. The counters give the total; two scans
+   * of the primary key are planned, from the start and from the end, and a one-time filter on
+   * the total runs only the nearer one. The fetch of each row is fenced (`OFFSET 0`) into an
+   * index probe: the planner cannot know the page's size, and would otherwise hash the table.
+   * With no rows (a start past the end) the total still comes back, on a row of nulls.
+   */
+  private async pageById(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
-    const rows = await this.db.query<Row>(
-      `SELECT ${prefixed('t')}${related}
-         FROM (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 ORDER BY r.id ${dir} LIMIT $2 OFFSET $3) page
-         JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
-        ORDER BY t.id ${dir}`,
-      [this.scope.directoryId, take, skip],
+    const rows = await this.db.query<Row & { total: string }>(
+      `WITH c AS MATERIALIZED (
+         SELECT total, greatest(least($2, total - $3), 0) AS take
+           FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
+       page AS (
+         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT $3 <= total - $3 - take FROM c)
+           ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3)
+         UNION ALL
+         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT $3 > total - $3 - take FROM c)
+           ORDER BY r.id DESC LIMIT (SELECT take FROM c) OFFSET (SELECT greatest(total - $3 - take, 0) FROM c)))
+       SELECT c.total, t.*
+         FROM c LEFT JOIN (page CROSS JOIN LATERAL (
+           SELECT ${prefixed('t')}${related} FROM ${this.spec.table} t WHERE t.directory_id = $1 AND t.id = page.id OFFSET 0) t) ON true
+        ORDER BY t.id`,
+      [this.scope.directoryId, q.limit, q.offset, this.spec.resourceType],
     );
-    const stored = rows.map(toStored);
-    return fromEnd ? stored.reverse() : stored;
+    const total = Number(rows[0].total);
+    return { total, rows: rows[0].id === null ? [] : rows.map(toStored) };
   }
 
   /** Turns unique-index violations into 409 uniqueness naming the attribute. */

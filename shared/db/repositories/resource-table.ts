@@ -7,6 +7,7 @@ import type { Database, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
 import { OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
+import { pageAnchorsOf } from './page-anchors';
 import { uniqueLookupsOf } from './unique-lookups';
 
 /** How one SCIM resource type maps onto its table. */
@@ -199,31 +200,42 @@ export class ResourceTable {
   }
 
   /**
-   * A page in id order and the total, in one round trip. The counters give the total; two scans
-   * of the primary key are planned, from the start and from the end, and a one-time filter on
-   * the total runs only the nearer one. The fetch of each row is fenced (`OFFSET 0`) into an
-   * index probe: the planner cannot know the page's size, and would otherwise hash the table.
-   * With no rows (a start past the end) the total still comes back, on a row of nulls.
+   * A page in id order and the total, in one round trip. The counters give the total, and
+   * their sums an epoch (see page-anchors.ts). Three scans of the primary key are planned, and
+   * one-time filters on those figures run exactly one: from the page's anchor when the epoch is
+   * the anchors' own, else from whichever end is nearer. The fetch of each row is fenced
+   * (`OFFSET 0`) into an index probe: the planner cannot know the page's size, and would
+   * otherwise hash the table. With no rows (a start past the end) the total still comes back,
+   * on a row of nulls. A page that had to skip far asks for the directory's anchors afresh.
    */
   private async pageById(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
+    const anchors = pageAnchorsOf(this.db);
+    const anchor = anchors.nearest(this.spec.table, this.scope.directoryId, q.offset);
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
-    const rows = await this.db.query<Row & { total: string }>(
+    const rows = await this.db.query<Row & { total: string; anchored: boolean }>(
       `WITH c AS MATERIALIZED (
-         SELECT total, greatest(least($2, total - $3), 0) AS take
-           FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
+         SELECT total, take, coalesce(inserted = $5::numeric AND deleted = $6::numeric, false) AS anchored
+           FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total, least($2, greatest(coalesce(sum(inserted - deleted), 0) - $3, 0)) AS take,
+                        sum(inserted) AS inserted, sum(deleted) AS deleted
+                   FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
        page AS (
-         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT $3 <= total - $3 - take FROM c)
+         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND r.id >= $7::uuid AND (SELECT anchored FROM c)
+           ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3 - $8::int8)
+         UNION ALL
+         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 <= total - $3 - take FROM c)
            ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3)
          UNION ALL
-         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT $3 > total - $3 - take FROM c)
+         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 > total - $3 - take FROM c)
            ORDER BY r.id DESC LIMIT (SELECT take FROM c) OFFSET (SELECT greatest(total - $3 - take, 0) FROM c)))
-       SELECT c.total, t.*
+       SELECT c.total, c.anchored, t.*
          FROM c LEFT JOIN (page CROSS JOIN LATERAL (
            SELECT ${prefixed('t')}${related} FROM ${this.spec.table} t WHERE t.directory_id = $1 AND t.id = page.id OFFSET 0) t) ON true
         ORDER BY t.id`,
-      [this.scope.directoryId, q.limit, q.offset, this.spec.resourceType],
+      [this.scope.directoryId, q.limit, q.offset, this.spec.resourceType, anchor?.inserted ?? null, anchor?.deleted ?? null, anchor?.id ?? null, anchor?.position ?? 0],
     );
     const total = Number(rows[0].total);
+    if (rows[0].anchored) anchors.stats.anchoredPages++;
+    else if (Math.min(q.offset, total - q.offset) >= anchors.minSkip) await anchors.refresh(this.spec.table, this.spec.resourceType, this.scope.directoryId, total);
     return { total, rows: rows[0].id === null ? [] : rows.map(toStored) };
   }
 

@@ -220,26 +220,34 @@ async function main() {
       }),
     );
 
-    for (const size of want('PATCH') ? [100, 10_000, USERS] : []) {
-      let i = 0;
-      const amount = Math.min(createdIds.length, 15_000);
-      results.push(
-        await scenario({
-          name: `PATCH /Groups add 1 member (group of ${size.toLocaleString('en')})`,
-          url,
-          method: 'PATCH',
-          headers,
-          amount,
-          next: () => ({
-            path: `/scim/v2/Groups/${A.groups[size]}`,
-            body: {
-              schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-              Operations: [{ op: 'Add', path: 'members', value: [{ value: createdIds[i++ % createdIds.length] }] }],
-            },
+    // The three group sizes run in interleaved rounds (100, 10,000, 100,000, 100, …): the machine
+    // drifts by ±15 % within minutes, and back-to-back runs would compare the drift, not the sizes.
+    const sizes = want('PATCH') ? [100, 10_000, USERS] : [];
+    const ROUNDS = 3;
+    const perRound = Math.floor(Math.min(createdIds.length, 15_000) / ROUNDS);
+    const rounds = new Map<number, Measured[]>(sizes.map((size) => [size, []]));
+    for (let round = 0; round < ROUNDS && perRound > 0; round++) {
+      for (const size of sizes) {
+        let i = round * perRound;
+        rounds.get(size)!.push(
+          await scenario({
+            name: `PATCH /Groups add 1 member (group of ${size.toLocaleString('en')})`,
+            url,
+            method: 'PATCH',
+            headers,
+            amount: perRound,
+            next: () => ({
+              path: `/scim/v2/Groups/${A.groups[size]}`,
+              body: {
+                schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+                Operations: [{ op: 'Add', path: 'members', value: [{ value: createdIds[i++] }] }],
+              },
+            }),
           }),
-        }),
-      );
+        );
+      }
     }
+    for (const size of sizes) if (rounds.get(size)!.length) results.push(combineRounds(rounds.get(size)!));
 
     const total = USERS + createdIds.length;
     if (want('page')) results.push(
@@ -286,6 +294,28 @@ async function main() {
 }
 
 type Measured = LoadResult & { readonly apiCpuMs?: number; readonly pgCpuMs?: number };
+
+/**
+ * One figure from rounds of the same scenario: req/s over their summed time, CPU per request
+ * weighted by requests, the median round's p50 and the worst round's p99.
+ */
+function combineRounds(rounds: readonly Measured[]): Measured {
+  const requests = rounds.reduce((n, r) => n + r.requests, 0);
+  const seconds = rounds.reduce((n, r) => n + r.requests / r.rps, 0);
+  const weighted = (pick: (r: Measured) => number | undefined) => rounds.reduce((n, r) => n + (pick(r) ?? NaN) * r.requests, 0) / requests;
+  const p50s = rounds.map((r) => r.p50).sort((a, b) => a - b);
+  return {
+    name: `${rounds[0].name}, ${rounds.length} rounds`,
+    requests,
+    rps: requests / seconds,
+    p50: p50s[Math.floor(p50s.length / 2)],
+    p99: Math.max(...rounds.map((r) => r.p99)),
+    non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    apiCpuMs: weighted((r) => r.apiCpuMs),
+    pgCpuMs: weighted((r) => r.pgCpuMs),
+  };
+}
 
 function report(results: Measured[], rssMiB: number) {
   const http = results.find((r) => r.name.startsWith('raw node')) ?? { rps: NaN };

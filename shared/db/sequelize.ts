@@ -22,9 +22,6 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
     logging: false,
     pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: 30_000 },
     define: { underscored: true, timestamps: false },
-    // No JIT: these are short statements, and a row estimate the planner cannot make (a LIMIT
-    // computed in the statement) would otherwise buy 20 ms of compiling for a 2 ms page.
-    dialectOptions: { options: '-c jit=off' },
   });
   let closing: Promise<void> | undefined;
   // Statements go straight to a pg client from Sequelize's own pool (or the transaction's

@@ -203,10 +203,11 @@ export class ResourceTable {
    * A page in id order and the total, in one round trip. The counters give the total, and
    * their sums an epoch (see page-anchors.ts). Three scans of the primary key are planned, and
    * one-time filters on those figures run exactly one: from the page's anchor when the epoch is
-   * the anchors' own, else from whichever end is nearer. The fetch of each row is fenced
-   * (`OFFSET 0`) into an index probe: the planner cannot know the page's size, and would
-   * otherwise hash the table. With no rows (a start past the end) the total still comes back,
-   * on a row of nulls. A page that had to skip far asks for the directory's anchors afresh.
+   * the anchors' own, else from whichever end is nearer. The outer `LIMIT $2` tells the planner
+   * the page's size, which the computed inner limits hide: without it, it guesses 10 % of the
+   * table, hashes the table instead of probing it, and JIT-compiles the statement for 20 ms.
+   * With no rows (a start past the end) the total still comes back, on a row of nulls. A page
+   * that had to skip far asks for the directory's anchors afresh.
    */
   private async pageById(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     const anchors = pageAnchorsOf(this.db);
@@ -218,7 +219,7 @@ export class ResourceTable {
            FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total, least($2, greatest(coalesce(sum(inserted - deleted), 0) - $3, 0)) AS take,
                         sum(inserted) AS inserted, sum(deleted) AS deleted
                    FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
-       page AS (
+       page AS (SELECT id FROM (
          (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND r.id >= $7::uuid AND (SELECT anchored FROM c)
            ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3 - $8::int8)
          UNION ALL
@@ -226,10 +227,9 @@ export class ResourceTable {
            ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3)
          UNION ALL
          (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 > total - $3 - take FROM c)
-           ORDER BY r.id DESC LIMIT (SELECT take FROM c) OFFSET (SELECT greatest(total - $3 - take, 0) FROM c)))
-       SELECT c.total, c.anchored, t.*
-         FROM c LEFT JOIN (page CROSS JOIN LATERAL (
-           SELECT ${prefixed('t')}${related} FROM ${this.spec.table} t WHERE t.directory_id = $1 AND t.id = page.id OFFSET 0) t) ON true
+           ORDER BY r.id DESC LIMIT (SELECT take FROM c) OFFSET (SELECT greatest(total - $3 - take, 0) FROM c))) scans LIMIT $2)
+       SELECT c.total, c.anchored, ${prefixed('t')}${related}
+         FROM c LEFT JOIN (page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id) ON true
         ORDER BY t.id`,
       [this.scope.directoryId, q.limit, q.offset, this.spec.resourceType, anchor?.inserted ?? null, anchor?.deleted ?? null, anchor?.id ?? null, anchor?.position ?? 0],
     );

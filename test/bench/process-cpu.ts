@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks are 10 ms). */
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks are 10 ms); NaN once it has ended. */
 function cpuMs(pid: number): number {
   try {
     // The command name may hold spaces; the fields after it are fixed.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
-    return 0; // the process ended between listing and reading
+    return NaN;
   }
 }
 
@@ -35,8 +35,9 @@ export function cpuMeter(apiPid: number) {
   const api0 = cpuMs(apiPid);
   const pg0 = new Map(pg.map((p) => [p, cpuMs(p)]));
   return () => {
-    const pgNow = pidsNamed('postgres');
-    const pgMs = pgNow.reduce((sum, p) => sum + cpuMs(p) - (pg0.get(p) ?? 0), 0);
+    // A backend that ended meanwhile reads NaN and is left out (its time with it).
+    const deltas = pidsNamed('postgres').map((p) => cpuMs(p) - (pg0.get(p) ?? 0));
+    const pgMs = deltas.filter(Number.isFinite).reduce((sum, d) => sum + d, 0);
     return { apiMs: cpuMs(apiPid) - api0, pgMs };
   };
 }

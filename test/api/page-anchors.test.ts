@@ -70,6 +70,13 @@ describe('deep pages from anchors', () => {
     assert.ok(anchors.stats.builds > builds, 'the changed directory should have been anchored afresh');
   });
 
+  it('a build PostgreSQL refuses › the caller is not failed, and no anchors are kept', async () => {
+    const { builds } = { ...anchors.stats };
+    await anchors.refresh('scim_users', 'User', 'not-a-directory-id', 5_000);
+    assert.equal(anchors.stats.builds, builds);
+    assert.equal(anchors.nearest('scim_users', 'not-a-directory-id', 4_000), undefined);
+  });
+
   it('two directories, ids interleaved › each page holds only its own directory\'s users', async () => {
     const a = await directoryOf(250);
     const b = await directoryOf(250);

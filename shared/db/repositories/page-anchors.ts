@@ -1,3 +1,4 @@
+import { logger } from '../../telemetry/logger';
 import type { Database } from '../sequelize';
 
 /** Where a directory's ids stood when its anchors were taken (see PageAnchors). */
@@ -68,9 +69,10 @@ export class PageAnchors {
   }
 
   /**
-   * Takes the directory's anchors afresh, unless they were taken less than minIntervalMs ago or
-   * are being taken now. One statement reads the counters and walks the primary key, hopping
-   * `spacing` entries at a time, so the anchors and their epoch come from one snapshot.
+   * Takes the directory's anchors afresh, unless a build for it started less than minIntervalMs
+   * ago. One statement reads the counters and walks the primary key, hopping `spacing` entries
+   * at a time, so the anchors and their epoch come from one snapshot. Anchors only save work:
+   * a failed build is logged and leaves the page that asked for it answered as it was.
    */
   async refresh(table: 'scim_users' | 'scim_groups', resourceType: 'User' | 'Group', directoryId: string, total: number): Promise<void> {
     const key = `${table}:${directoryId}`;
@@ -78,17 +80,23 @@ export class PageAnchors {
     if (now - (this.lastBuild.get(key) ?? -Infinity) < this.minIntervalMs) return;
     this.lastBuild.set(key, now);
     const spacing = Math.max(this.minSpacing, Math.ceil(total / 1_000));
-    const rows = await this.db.query<{ inserted: string; deleted: string; ids: string[] }>(
-      `WITH RECURSIVE a(id) AS (
-         SELECT (SELECT r.id FROM ${table} r WHERE r.directory_id = $1 ORDER BY r.id LIMIT 1)
-         UNION ALL
-         SELECT (SELECT r.id FROM ${table} r WHERE r.directory_id = $1 AND r.id > a.id ORDER BY r.id OFFSET $3 - 1 LIMIT 1)
-           FROM a WHERE a.id IS NOT NULL)
-       SELECT coalesce(sum(c.inserted), 0)::text AS inserted, coalesce(sum(c.deleted), 0)::text AS deleted,
-              ARRAY(SELECT id FROM a WHERE id IS NOT NULL) AS ids
-         FROM resource_counters c WHERE c.directory_id = $1 AND c.resource_type = $2`,
-      [directoryId, resourceType, spacing],
-    );
+    let rows: { inserted: string; deleted: string; ids: string[] }[];
+    try {
+      rows = await this.db.query(
+        `WITH RECURSIVE a(id) AS (
+           SELECT (SELECT r.id FROM ${table} r WHERE r.directory_id = $1 ORDER BY r.id LIMIT 1)
+           UNION ALL
+           SELECT (SELECT r.id FROM ${table} r WHERE r.directory_id = $1 AND r.id > a.id ORDER BY r.id OFFSET $3 - 1 LIMIT 1)
+             FROM a WHERE a.id IS NOT NULL)
+         SELECT coalesce(sum(c.inserted), 0)::text AS inserted, coalesce(sum(c.deleted), 0)::text AS deleted,
+                ARRAY(SELECT id FROM a WHERE id IS NOT NULL) AS ids
+           FROM resource_counters c WHERE c.directory_id = $1 AND c.resource_type = $2`,
+        [directoryId, resourceType, spacing],
+      );
+    } catch (err) {
+      logger.warn({ err, 'directory.id': directoryId }, 'page anchors not taken; pages skip from the nearer end meanwhile');
+      return;
+    }
     this.stats.builds++;
     this.built.delete(key);
     this.built.set(key, { inserted: rows[0].inserted, deleted: rows[0].deleted, spacing, ids: rows[0].ids });

@@ -140,8 +140,8 @@ export class ResourceTable {
 
   /**
    * One page and the total. An unfiltered list in id order is one statement: the total from the
-   * sharded counters, and the page found on the primary key from whichever end is nearer, so
-   * the last page of 100,000 users skips as few index entries as the first. Filtered or sorted
+   * sharded counters, and the page found on the primary key from an anchor or from whichever end
+   * is nearer, so no page of 100,000 users skips many index entries (page-anchors.ts). Filtered or sorted
    * lists get the page's ids and the total (a window count) from one statement, then read only
    * those rows. A whole filter of `<unique attribute> eq "…"` is one probe of that attribute's
    * unique index, batched with the concurrent lookups of other requests (unique-lookups.ts).

@@ -215,9 +215,8 @@ export class ResourceTable {
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
     const rows = await this.db.query<Row & { total: string; anchored: boolean }>(
       `WITH c AS MATERIALIZED (
-         SELECT total, take, coalesce(inserted = $5::numeric AND deleted = $6::numeric, false) AS anchored
-           FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total, least($2, greatest(coalesce(sum(inserted - deleted), 0) - $3, 0)) AS take,
-                        sum(inserted) AS inserted, sum(deleted) AS deleted
+         SELECT total, least($2, greatest(total - $3, 0)) AS take, coalesce(inserted = $5::numeric AND deleted = $6::numeric, false) AS anchored
+           FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total, sum(inserted) AS inserted, sum(deleted) AS deleted
                    FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
        page AS (SELECT id FROM (
          (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND r.id >= $7::uuid AND (SELECT anchored FROM c)

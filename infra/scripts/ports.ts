@@ -30,7 +30,7 @@ export function portsInUseMessage(taken: readonly NamedPort[]): string {
   const list = taken.map((p) => `${p.port} (${p.variable})`).join(' and ');
   const free = taken.map((p) => `${p.variable}=${p.port + 1}`).join(' ');
   return [
-    `Port ${list} ${taken.length > 1 ? 'are' : 'is'} already in use, probably by another \`npm start\`; nothing was started.`,
+    `${taken.length > 1 ? 'Ports' : 'Port'} ${list} ${taken.length > 1 ? 'are' : 'is'} already in use, probably by another \`npm start\`; nothing was started.`,
     `  Stop the other one (Ctrl-C in its terminal; \`ss -ltnp 'sport = :${taken[0].port}'\` shows which process it is),`,
     `  or pick other ports: ${free} npm start`,
   ].join('\n');

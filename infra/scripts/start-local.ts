@@ -51,10 +51,12 @@ function stop(code: number) {
 
 /**
  * The demo directory, with the key printed last time when it still works (kept in .data/ like
- * the admin token), so restarts neither break a connected curl or Entra nor pile up keys.
+ * the admin token, one file per database), so restarts neither break a connected curl or Entra
+ * nor pile up keys.
  */
 async function withDemoDirectory() {
-  const file = path.join(root, '.data', 'demo-token');
+  const database = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
+  const file = path.join(root, '.data', `demo-token.${database.replace(/[^A-Za-z0-9_-]/g, '_')}`);
   const previous = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
   const db = createDatabase({ poolMax: 2 });
   const demo = await prepareDemoDirectory(db, config.REGION, previous).finally(() => db.close());

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { UUID_V7 as UUID_V7_SQL } from '../../shared/db/sql';
 import { makeTestApp, type TestApp } from '../support/app';
 import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient } from '../support/factories';
 
@@ -40,6 +41,20 @@ describe('event ids', () => {
       // The first 48 bits are the Unix time in milliseconds (RFC 9562 §5.7).
       const ms = parseInt(e.id.replace(/-/g, '').slice(0, 12), 16);
       assert.ok(Math.abs(ms - e.occurred_at.getTime()) < 60_000, `${e.type} ${e.id} carries its time`);
+    }
+  });
+
+  it('UUID_V7 in SQL › 2,000 ids in one statement › all v7, all distinct, each carrying the clock of its row', async () => {
+    const rows = await t.db.query<{ id: string; before_ms: string; after_ms: string }>(
+      `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS before_ms, ${UUID_V7_SQL} AS id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS after_ms
+         FROM generate_series(1, 2000)`,
+      [],
+    );
+    assert.equal(new Set(rows.map((r) => r.id)).size, rows.length);
+    for (const r of rows) {
+      assert.match(r.id, UUID_V7);
+      const ms = parseInt(r.id.replace(/-/g, '').slice(0, 12), 16);
+      assert.ok(ms >= Number(r.before_ms) - 1 && ms <= Number(r.after_ms) + 1, `${r.id} between ${r.before_ms} and ${r.after_ms}`);
     }
   });
 });

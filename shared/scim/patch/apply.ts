@@ -181,8 +181,9 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
  * single value of this list". Taken as RFC 7644 ("set `value` on the elements without one"),
  * each UPN change would add an element, and the list would keep every UPN the user ever had.
  * - add or replace v, whatever the list holds (0, 1 or several elements): the list becomes one
- *   element holding v; that element is the one already holding v (case-insensitive), else the
- *   first one, so its other sub-attributes stay; with none, a new `{sub: v}`.
+ *   element holding v; that element is the one already holding v (ignoring case unless the
+ *   sub-attribute is caseExact), else the first one, so its other sub-attributes stay; with
+ *   none, a new `{sub: v}`.
  * - remove, or add or replace with null (unassigned, RFC 7643 §2.5): the attribute is cleared,
  *   as when the source value of Entra's mapping goes away.
  * Any other value filter keeps RFC 7644 §3.5.2 semantics (applyFiltered).

@@ -2,6 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import { membershipEventData, OUTBOX_COLUMNS } from '../shared/db/repositories/events';
 import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
+import { UUID_V7 } from '../shared/db/sql';
 import type { GroupReconcileJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
@@ -136,7 +137,7 @@ async function reemitGroup(db: Database, scope: { tenantId: string; directoryId:
                  ORDER BY gm.user_id LIMIT $5),
               ev AS (
                 INSERT INTO events (${OUTBOX_COLUMNS})
-                SELECT gen_random_uuid(), $3, $1, 'group.user_added', 'Group', g.id, $6, ${membershipEventData('g.id', 'g.display_name')}, $7::jsonb
+                SELECT ${UUID_V7}, $3, $1, 'group.user_added', 'Group', g.id, $6, ${membershipEventData('g.id', 'g.display_name')}, $7::jsonb
                   FROM batch JOIN scim_users u ON u.directory_id = $1 AND u.id = batch.user_id, g
                  ORDER BY u.id
                 RETURNING 1)

@@ -3,28 +3,36 @@ import { ExtensionSchemaRepository } from '../../shared/db/repositories/extensio
 import { TenantRepository } from '../../shared/db/repositories/tenants';
 import type { Database } from '../../shared/db/sequelize';
 import type { DirectoryId, TenantId } from '../../shared/ids';
-import { parseExtensionSchema } from '../../shared/scim/schema-definition';
 
 const DEMO_TENANT = 'Demo tenant';
 const DEMO_DIRECTORY = 'Demo Entra ID';
-
-/** The seeds' vendor extension, so the guides' custom attribute mappings work on the demo at once. */
-const ACTIVTRAK_EXTENSION = {
-  id: 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User',
-  name: 'ActivTrakUser',
-  description: 'Example vendor extension from the Entra setup guide',
-  attributes: [
-    { name: 'userPrincipalNames', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string' }] },
-    { name: 'tracking', type: 'boolean' },
-  ],
-};
+const DEMO_KEY = 'demo key';
 
 /**
- * Finds or creates the demo tenant and its Entra directory, and issues a fresh key for it
- * (keys are shown once, so every start prints a new one; older demo keys stay valid).
+ * Earlier versions registered the ActivTrak extension on the demo directory itself, with this
+ * description. That copy made the README's platform-wide `POST /admin/v1/schemas` answer 409,
+ * so it is removed; a copy the operator registered (any other description) is left alone.
  */
-export async function prepareDemoDirectory(db: Database, region: string) {
+const OLD_DEMO_EXTENSION = { urn: 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User', description: 'Example vendor extension from the Entra setup guide' };
+
+export interface DemoDirectory {
+  readonly tenantId: TenantId;
+  readonly directoryId: DirectoryId;
+  /** A live key of the demo directory: `previousToken` when it still is one, else a new one. */
+  readonly token: string;
+  readonly reused: boolean;
+}
+
+/**
+ * Finds or creates the demo tenant and its Entra directory, with no extension schema of its own:
+ * a newcomer follows the README and registers the vendor's extension platform-wide, which then
+ * reaches the demo directory too. The demo key is kept across starts: `previousToken` (the one
+ * printed last time) is returned while it is a live key of this directory, so curl and Entra keep
+ * working; otherwise a new key is issued and every earlier demo key revoked, so they never pile up.
+ */
+export async function prepareDemoDirectory(db: Database, region: string, previousToken?: string): Promise<DemoDirectory> {
   const tenants = new TenantRepository(db);
+  const keys = new ApiKeyRepository(db);
   const found = await db.query<{ tenant_id: TenantId; directory_id: DirectoryId }>(
     `SELECT t.id AS tenant_id, d.id AS directory_id FROM tenants t JOIN directories d ON d.tenant_id = t.id
       WHERE t.name = $1 AND d.name = $2 ORDER BY d.created_at LIMIT 1`,
@@ -35,11 +43,26 @@ export async function prepareDemoDirectory(db: Database, region: string) {
   if (found[0]) {
     tenantId = found[0].tenant_id;
     directoryId = found[0].directory_id;
+    await removeOldDemoExtension(db, directoryId);
   } else {
     tenantId = (await tenants.createTenant(DEMO_TENANT)).id;
     directoryId = (await tenants.createDirectory(tenantId, { name: DEMO_DIRECTORY, provider: 'entra', region })).id;
-    await new ExtensionSchemaRepository(db).create(parseExtensionSchema(ACTIVTRAK_EXTENSION), { tenantId, directoryId });
   }
-  const key = await new ApiKeyRepository(db).issue({ tenantId, directoryId }, `demo key ${new Date().toISOString()}`, region);
-  return { tenantId, directoryId, token: key.token };
+
+  if (previousToken && (await keys.resolve(previousToken))?.directoryId === directoryId) {
+    return { tenantId, directoryId, token: previousToken, reused: true };
+  }
+  const token = await db.transaction(async (t) => {
+    const earlier = (await keys.list(directoryId)).filter((k) => k.revokedAt === null && k.name.startsWith(DEMO_KEY));
+    for (const k of earlier) await keys.revoke(directoryId, k.id, t);
+    return (await keys.issue({ tenantId, directoryId }, `${DEMO_KEY} ${new Date().toISOString()}`, region, t)).token;
+  });
+  return { tenantId, directoryId, token, reused: false };
+}
+
+async function removeOldDemoExtension(db: Database, directoryId: DirectoryId): Promise<void> {
+  const schemas = new ExtensionSchemaRepository(db);
+  const own = await schemas.list(directoryId);
+  const old = own.find((s) => s.schema.id === OLD_DEMO_EXTENSION.urn && s.schema.description === OLD_DEMO_EXTENSION.description);
+  if (old) await schemas.delete(old.schema.id, directoryId);
 }

@@ -2,7 +2,8 @@
  * `npm start`: the whole platform on one machine. Makes sure PostgreSQL and Redis answer
  * (starting or installing them when they are the local defaults), creates and migrates the
  * database, then runs the API and a worker as child processes. Outside production it prints the
- * admin token and a ready demo directory (SCIM URL and a fresh key) for curl or Entra.
+ * admin token and a ready demo directory (SCIM URL and its key) for curl or Entra. Stops before
+ * doing anything when the API's or the worker's port is taken (another `npm start`, usually).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { prepareDemoDirectory } from './demo-directory';
 import { ensureServices } from './ensure-services';
 import { migrate } from './migrate';
+import { portsInUse, portsInUseMessage } from './ports';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -47,9 +49,22 @@ function stop(code: number) {
   Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined))).then(() => process.exit(code));
 }
 
+/**
+ * The demo directory, with the key printed last time when it still works (kept in .data/ like
+ * the admin token, one file per database), so restarts neither break a connected curl or Entra
+ * nor pile up keys.
+ */
 async function withDemoDirectory() {
+  const database = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
+  const file = path.join(root, '.data', `demo-token.${database.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+  const previous = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
   const db = createDatabase({ poolMax: 2 });
-  return prepareDemoDirectory(db, config.REGION).finally(() => db.close());
+  const demo = await prepareDemoDirectory(db, config.REGION, previous).finally(() => db.close());
+  if (!demo.reused) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, demo.token, { mode: 0o600 });
+  }
+  return demo;
 }
 
 /** Waits (up to 60 s) until the API's /healthz answers on this machine. */
@@ -65,6 +80,16 @@ async function apiAnswering(): Promise<void> {
 }
 
 async function main() {
+  // Before anything is minted or built: a second start would otherwise print a key answered by
+  // the first instance, rebuild dist/ under it, and only then die on the worker's port.
+  const taken = await portsInUse([
+    { variable: 'PORT', port: config.PORT },
+    { variable: 'WORKER_METRICS_PORT', port: config.WORKER_METRICS_PORT },
+  ]);
+  if (taken.length) {
+    console.error(portsInUseMessage(taken));
+    process.exit(1);
+  }
   await ensureServices({ database: config.DATABASE_URL, redis: config.REDIS_URL });
   const applied = await migrate(config.DATABASE_URL);
   if (applied.length) console.log(`migrations applied: ${applied.join(', ')}`);

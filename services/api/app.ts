@@ -25,7 +25,8 @@ import { schemaRoutes } from './routes/admin/schemas';
 import { tenantRoutes } from './routes/admin/tenants';
 import { webhookRoutes } from './routes/admin/webhooks';
 import { bulkRoutes } from './routes/bulk';
-import { discoveryRoutes } from './routes/discovery';
+import { discoveryRoutes, DOCS_PATH } from './routes/discovery';
+import { docsPage } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { queuesDashboard } from './routes/queues-dashboard';
 import { resourceRoutes } from './routes/resources';
@@ -113,6 +114,8 @@ export function createApp(options: AppOptions) {
 
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
   for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
+  // ServiceProviderConfig's documentationUri, public like the discovery it describes.
+  app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options }));
 
   const admin = express.Router();
   admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));

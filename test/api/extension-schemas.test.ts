@@ -116,3 +116,51 @@ describe('extension schemas › validated when posted', () => {
     assert.equal((await asAdmin(request(t.app).post(url)).send(acmeSchema(urn)).expect(409)).body.scimType, 'uniqueness');
   });
 });
+
+describe('extension schemas › a platform-wide and a directory copy of one URN', () => {
+  let t: TestApp;
+  before(() => {
+    t = makeTestApp();
+  });
+  after(() => t.close());
+
+  // Nothing required: a platform-wide schema reaches every directory of the shared test database.
+  const optionalSchema = (urn: string) => ({ id: urn, name: 'Note', attributes: [{ name: 'note', type: 'string' }] });
+  const uniqueUrn = (what: string) => `urn:ietf:params:scim:schemas:extension:${what}${Date.now().toString(36)}${process.pid}:2.0:User`;
+  const directoryName = async (id: string) => (await asAdmin(request(t.app).get(`/admin/v1/directories/${id}`)).expect(200)).body.name as string;
+
+  it('POST /admin/v1/schemas › two directories hold a copy › 409 uniqueness naming each directory by id and name; nothing registered', async () => {
+    const urn = uniqueUrn('clash');
+    const [a, b, bystander] = [await makeDirectory(t.app), await makeDirectory(t.app), await makeDirectory(t.app)];
+    for (const d of [a, b]) await asAdmin(request(t.app).post(`/admin/v1/directories/${d.directoryId}/schemas`)).send(optionalSchema(urn)).expect(201);
+
+    const res = await asAdmin(request(t.app).post('/admin/v1/schemas')).send(optionalSchema(urn));
+
+    assert.equal(res.status, 409);
+    assert.equal(res.body.scimType, 'uniqueness');
+    for (const d of [a, b]) {
+      assert.ok(res.body.detail.includes(d.directoryId), `names directory ${d.directoryId}`);
+      assert.ok(res.body.detail.includes(await directoryName(d.directoryId)), 'and its name');
+    }
+    assert.ok(!res.body.detail.includes(bystander.directoryId));
+    const platform = (await asAdmin(request(t.app).get('/admin/v1/schemas')).expect(200)).body.data;
+    assert.ok(!platform.some((s: { id: string }) => s.id === urn));
+  });
+
+  it('POST /admin/v1/directories/{id}/schemas › a platform-wide copy exists › 409 uniqueness saying it is platform-wide', async () => {
+    const urn = uniqueUrn('platform');
+    const dir = await makeDirectory(t.app);
+    await asAdmin(request(t.app).post('/admin/v1/schemas')).send(optionalSchema(urn)).expect(201);
+    try {
+      const res = await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/schemas`)).send(optionalSchema(urn));
+
+      assert.equal(res.status, 409);
+      assert.equal(res.body.scimType, 'uniqueness');
+      assert.ok(res.body.detail.includes('platform-wide'));
+      const own = (await asAdmin(request(t.app).get(`/admin/v1/directories/${dir.directoryId}/schemas`)).expect(200)).body.data;
+      assert.equal(own.length, 0);
+    } finally {
+      await asAdmin(request(t.app).delete(`/admin/v1/schemas/${urn}`)).expect(204);
+    }
+  });
+});

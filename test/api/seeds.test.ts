@@ -510,17 +510,75 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.deepEqual(upns, [{ value: 'after@contoso.example' }]);
     });
 
-    it('PATCH /Users/{id} › Add of a UPN through the filtered path › appended once, never duplicated', async () => {
+    // The guide maps one UPN to a list through `[value eq null].value`: after any sequence of
+    // writes the list holds the current UPN only, and each change's event carries the one before.
+    type Step = { patch: Record<string, unknown> } | { put: string[] };
+    const UPN_KEY = `${ACTIVTRAK}:userPrincipalNames`;
+    const list = (...upns: string[]) => upns.map((value) => ({ value }));
+    const upnCases: [string, string[], [Step, string[] | undefined][]][] = [
+      ['created with a UPN, then Add, Replace, Replace (each UPN change)', ['a@c.example'], [
+        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
+        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']],
+        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'd@c.example' } }, ['d@c.example']],
+      ]],
+      ['created without one, then Add and Replace', [], [
+        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'a@c.example' } }, ['a@c.example']],
+        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
+      ]],
+      ['created with two, then Replace', ['a@c.example', 'b@c.example'], [
+        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']],
+      ]],
+      ['PUT with two, then Add', ['a@c.example'], [
+        [{ put: ['x@c.example', 'y@c.example'] }, ['x@c.example', 'y@c.example']],
+        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'z@c.example' } }, ['z@c.example']],
+      ]],
+      ['path-less Replace with the mapping as a key, then Remove', ['a@c.example'], [
+        [{ patch: { op: 'Replace', value: { [UPN_TARGET]: 'b@c.example' } } }, ['b@c.example']],
+        [{ patch: { op: 'Remove', path: UPN_TARGET } }, undefined],
+      ]],
+    ];
+    for (const [situation, initial, steps] of upnCases) {
+      it(`PATCH /Users/{id} › the UPN mapping, ${situation} › the current UPN only; each event's previousAttributes has the one before`, async () => {
+        const inst = await addInstance(t);
+        const scim = client(t, inst);
+        const body = entraUser(initial.length ? { [ACTIVTRAK]: { userPrincipalNames: list(...initial) } } : {});
+        const created = await scim.post('/Users', body);
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        let previous: unknown = initial.length ? list(...initial) : null;
+
+        for (const [i, [step, expected]] of steps.entries()) {
+          const res =
+            'put' in step
+              ? await scim.put(`/Users/${created.body.id}`, { ...body, [ACTIVTRAK]: { userPrincipalNames: list(...step.put) } })
+              : await scim.patch(`/Users/${created.body.id}`, patchOp(step.patch));
+
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          const upns = (await getUser(t, inst, created.body.id))[ACTIVTRAK]?.userPrincipalNames;
+          assert.deepEqual(upns, expected ? list(...expected) : undefined, `step ${i + 1}`);
+          const events = await tenantEvents(t, inst.tenantId, i + 2);
+          assert.equal(events.length, i + 2, `step ${i + 1} writes one event`);
+          const last = events[i + 1];
+          assert.equal(last.type, 'user.updated');
+          assert.deepEqual(last.data.changedAttributes, [UPN_KEY]);
+          assert.deepEqual(last.data.previousAttributes, { [UPN_KEY]: previous });
+          previous = expected ? list(...expected) : null;
+        }
+      });
+    }
+
+    it('PATCH /Users/{id} › the same UPN through the mapping again (Entra\'s next cycle) › unchanged, no event, same ETag', async () => {
       const inst = await addInstance(t);
       const scim = client(t, inst);
-      const created = await scim.post('/Users', entraUser({ [ACTIVTRAK]: { userPrincipalNames: [{ value: 'first@contoso.example' }] } }));
+      const created = await scim.post('/Users', entraUser({ [ACTIVTRAK]: { userPrincipalNames: list('a@c.example') } }));
       assert.equal(created.status, 201);
-      for (let i = 0; i < 2; i++) {
-        const patched = await scim.patch(`/Users/${created.body.id}`, patchOp({ op: 'Add', path: UPN_TARGET, value: 'second@contoso.example' }));
-        assert.equal(patched.status, 200, JSON.stringify(patched.body));
+
+      for (const op of ['Add', 'Replace']) {
+        const res = await scim.patch(`/Users/${created.body.id}`, patchOp({ op, path: UPN_TARGET, value: 'a@c.example' }));
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.equal(res.body.meta.version, created.body.meta.version);
       }
-      const upns: { value?: string }[] = (await getUser(t, inst, created.body.id))[ACTIVTRAK].userPrincipalNames;
-      assert.deepEqual(upns.map((u) => u.value).sort(), ['first@contoso.example', 'second@contoso.example']);
+      assert.deepEqual((await getUser(t, inst, created.body.id))[ACTIVTRAK].userPrincipalNames, list('a@c.example'));
+      assert.deepEqual(typesOf(await tenantEvents(t, inst.tenantId, 1)), ['user.created']);
     });
 
     it('GET /Users?filter=urn:…:activtrak:2.0:User:tracking eq true › trackers and non-trackers › finds the trackers only', async () => {

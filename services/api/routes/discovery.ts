@@ -15,6 +15,35 @@ export interface DiscoveryLimits {
   readonly maxPayloadBytes: number;
 }
 
+/** Where ServiceProviderConfig's documentationUri points, under the public base URL (routes/docs.ts serves it). */
+export const DOCS_PATH = '/docs';
+
+/**
+ * RFC 7643 §5: what every directory's endpoint supports. One source for /ServiceProviderConfig
+ * and the /docs page, so the page never tells a different story.
+ */
+export function serviceProviderConfig(limits: DiscoveryLimits, publicBaseUrl: string) {
+  return {
+    schemas: [SPC_SCHEMA],
+    documentationUri: `${publicBaseUrl}${DOCS_PATH}`,
+    patch: { supported: true },
+    bulk: { supported: true, maxOperations: limits.maxBulkOperations, maxPayloadSize: limits.maxPayloadBytes },
+    filter: { supported: true, maxResults: limits.maxPageSize },
+    changePassword: { supported: false },
+    sort: { supported: true },
+    etag: { supported: true },
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'Bearer token',
+        description: 'The directory API key, sent as Authorization: Bearer <key>',
+        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+        primary: true,
+      },
+    ],
+  };
+}
+
 const list = (resources: unknown[]) => ({
   schemas: [LIST_RESPONSE_SCHEMA],
   totalResults: resources.length,
@@ -60,23 +89,7 @@ export function discoveryRoutes(contextOf: (req: Request) => DirectoryContext, l
   router.get('/ServiceProviderConfig', (req, res) => {
     const ctx = contextOf(req);
     sendScim(res, 200, {
-      schemas: [SPC_SCHEMA],
-      documentationUri: `${ctx.baseUrl.replace(/\/scim\/v\d$/, '')}/docs`,
-      patch: { supported: true },
-      bulk: { supported: true, maxOperations: limits.maxBulkOperations, maxPayloadSize: limits.maxPayloadBytes },
-      filter: { supported: true, maxResults: limits.maxPageSize },
-      changePassword: { supported: false },
-      sort: { supported: true },
-      etag: { supported: true },
-      authenticationSchemes: [
-        {
-          type: 'oauthbearertoken',
-          name: 'Bearer token',
-          description: 'The directory API key, sent as Authorization: Bearer <key>',
-          specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
-          primary: true,
-        },
-      ],
+      ...serviceProviderConfig(limits, ctx.baseUrl.replace(/\/scim\/v\d$/, '')),
       meta: { resourceType: 'ServiceProviderConfig', location: `${ctx.baseUrl}/ServiceProviderConfig` },
     });
   });

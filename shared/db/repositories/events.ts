@@ -3,6 +3,7 @@ import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
 import type { Database, Transaction } from '../sequelize';
+import { UUID_V7 } from '../sql';
 import type { DirectoryScope } from './scope';
 
 export interface EventInput {
@@ -68,7 +69,7 @@ export class EventWriter {
     if (userIds.length === 0) return;
     await this.db.exec(
       `INSERT INTO events (${OUTBOX_COLUMNS})
-       SELECT gen_random_uuid(), $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}, $8::jsonb
+       SELECT ${UUID_V7}, $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}, $8::jsonb
          FROM unnest($7::uuid[]) WITH ORDINALITY AS m(user_id, n)
          JOIN scim_users u ON u.directory_id = $2 AND u.id = m.user_id
         ORDER BY m.n`,

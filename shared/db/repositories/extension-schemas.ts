@@ -34,6 +34,19 @@ const toStored = (r: Row): StoredExtensionSchema => ({
 });
 
 /**
+ * The 409 detail when a URN is already registered: where the other copy is, so the operator
+ * knows what to delete (a platform-wide POST clashing with a directory's copy names it).
+ */
+function clashDetail(urn: string, clashes: { directory_id: DirectoryId | null; name: string | null; total: number }[], target: DirectoryId | null): string {
+  const [first] = clashes;
+  if (!first.directory_id) return `schema "${urn}" is already registered platform-wide (DELETE /admin/v1/schemas/${urn} removes it)`;
+  if (first.directory_id === target) return `schema "${urn}" is already registered for this directory`;
+  const named = clashes.map((c) => `${c.directory_id} ("${c.name}")`).join(', ');
+  const more = first.total > clashes.length ? ` and ${first.total - clashes.length} more` : '';
+  return `schema "${urn}" is already registered for ${first.total === 1 ? 'directory' : 'directories'} ${named}${more}; delete it there (DELETE /admin/v1/directories/{id}/schemas/${urn}) to register it platform-wide`;
+}
+
+/**
  * Operator-defined extension schemas, platform-wide or per directory. Every change bumps the
  * affected directories' `schemas_rev`, which API processes compare to drop their cached view.
  */
@@ -43,14 +56,19 @@ export class ExtensionSchemaRepository {
   async create(input: ExtensionSchemaInput, target: { tenantId: TenantId; directoryId: DirectoryId } | 'platform'): Promise<StoredExtensionSchema> {
     return this.db.transaction(async (t) => {
       const directoryId = target === 'platform' ? null : target.directoryId;
+      // One registration per URN at a time: the platform and directory unique indexes are
+      // separate, so two racing registrations could otherwise both pass the check below.
+      await this.db.exec('SELECT pg_advisory_xact_lock(hashtext(lower($1)))', [input.schema.id], t);
       // A directory schema may not shadow a platform one, nor a platform one a directory's.
-      const clash = await this.db.query(
-        `SELECT 1 FROM extension_schemas WHERE lower(urn) = lower($1)
-            AND (directory_id IS NULL OR $2::uuid IS NULL OR directory_id = $2::uuid) LIMIT 1`,
+      const clashes = await this.db.query<{ directory_id: DirectoryId | null; name: string | null; total: number }>(
+        `SELECT s.directory_id, d.name, count(*) OVER ()::int AS total
+           FROM extension_schemas s LEFT JOIN directories d ON d.id = s.directory_id
+          WHERE lower(s.urn) = lower($1) AND (s.directory_id IS NULL OR $2::uuid IS NULL OR s.directory_id = $2::uuid)
+          ORDER BY s.directory_id NULLS FIRST, s.created_at LIMIT 3`,
         [input.schema.id, directoryId],
         t,
       );
-      if (clash.length) throw new ScimError(409, 'uniqueness', `schema "${input.schema.id}" already exists`);
+      if (clashes.length) throw new ScimError(409, 'uniqueness', clashDetail(input.schema.id, clashes, directoryId));
       let rows: Row[];
       try {
         rows = await this.db.query<Row>(

@@ -1,7 +1,7 @@
 import type { TraceCarrier } from '../../telemetry/context';
 import { SerialBatcher, type BatchOutcome } from '../serial-batcher';
 import type { Database } from '../sequelize';
-import { NOW_MS } from '../sql';
+import { NOW_MS, UUID_V7 } from '../sql';
 import { membershipEventData, OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
 
@@ -44,7 +44,7 @@ function changeSql(kind: 'add' | 'remove'): string {
          ${change},
          ev AS (
            INSERT INTO events (${OUTBOX_COLUMNS})
-           SELECT gen_random_uuid(), $3, $1, $7, 'Group', g.id, input.actor, ${membershipEventData('g.id', 'g.display_name')}, input.trace
+           SELECT ${UUID_V7}, $3, $1, $7, 'Group', g.id, input.actor, ${membershipEventData('g.id', 'g.display_name')}, input.trace
              FROM changed
              JOIN input ON input.id = changed.user_id
              JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g),

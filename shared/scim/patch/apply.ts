@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ScimError } from '../errors';
-import { matchesFilter, type FilterNode } from '../filter/parser';
+import { matchesFilter } from '../filter/parser';
 import { findExtension, type ResourceSchemas } from '../schema-registry';
 import type { AttributeDef } from '../schema-types';
 import { checkRequired } from '../resource';
@@ -32,7 +32,8 @@ function applyOperation(schemas: ResourceSchemas, data: JsonObject, op: PatchOpe
   if (!holder) return;
   const before = holder[def.name];
 
-  if (op.path!.filter) applyFiltered(holder, def, op, where);
+  if (op.path!.singleValue) applySingleValue(holder, def, op.path!.filteredSub!, op, where);
+  else if (op.path!.filter) applyFiltered(holder, def, op, where);
   else if (target.subAttribute) applySub(holder, def, target.subAttribute, op, where);
   else applyWhole(holder, def, op, where);
 
@@ -158,13 +159,6 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
     return;
   }
   if (value === undefined) return;
-  if (op.op === 'replace' && filteredSub && items.length === 1 && isNullEquality(filter!, filteredSub.name)) {
-    // The seeds map the UPN to `userPrincipalNames[value eq null].value`: Entra's way to write
-    // the one value of a list. When that value changes, Entra replaces it; keeping the old UPN
-    // beside the new one would be wrong, so the single element takes the new value.
-    holder[def.name] = [withSub(items[0], filteredSub.name, value)];
-    return;
-  }
   // No element matches. Entra expects the element to be created from the filter's equalities
   // ("Known issues": PATCH emails[type eq "work"].value on a user without a work email).
   const template = templateFromFilter(filter!);
@@ -180,9 +174,32 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
   holder[def.name] = next;
 }
 
-/** `sub eq null`: the filter addresses "the element without a value" (and nothing else). */
-function isNullEquality(filter: FilterNode, sub: string): boolean {
-  return filter.op === 'eq' && filter.value === null && filter.path.toLowerCase() === sub.toLowerCase();
+/**
+ * `attr[sub eq null].sub`, as the ActivTrak guide maps the UPN:
+ * `urn:ietf:params:scim:schemas:extension:activtrak:2.0:User.userPrincipalNames[value eq null].value`.
+ * Entra uses it to write one source value into a multi-valued attribute, so it means "the
+ * single value of this list". Taken as RFC 7644 ("set `value` on the elements without one"),
+ * each UPN change would add an element, and the list would keep every UPN the user ever had.
+ * - add or replace v, whatever the list holds (0, 1 or several elements): the list becomes one
+ *   element holding v; that element is the one already holding v (ignoring case unless the
+ *   sub-attribute is caseExact), else the first one, so its other sub-attributes stay; with
+ *   none, a new `{sub: v}`.
+ * - remove, or add or replace with null (unassigned, RFC 7643 §2.5): the attribute is cleared,
+ *   as when the source value of Entra's mapping goes away.
+ * Any other value filter keeps RFC 7644 §3.5.2 semantics (applyFiltered).
+ */
+function applySingleValue(holder: JsonObject, def: AttributeDef, sub: AttributeDef, op: PatchOperation, where: string): void {
+  const value = op.op === 'remove' ? undefined : coerceValue(sub, op.value, where);
+  if (value === undefined) {
+    delete holder[def.name];
+    return;
+  }
+  const elements = (Array.isArray(holder[def.name]) ? (holder[def.name] as Json[]) : []).filter(isObject);
+  const holds = (el: JsonObject) =>
+    !sub.caseExact && typeof el[sub.name] === 'string' && typeof value === 'string'
+      ? (el[sub.name] as string).toLowerCase() === value.toLowerCase()
+      : isDeepStrictEqual(el[sub.name], value);
+  holder[def.name] = [withSub(elements.find(holds) ?? elements[0] ?? {}, sub.name, value)];
 }
 
 function withSub(el: JsonObject, sub: string, value: Json | undefined): JsonObject {

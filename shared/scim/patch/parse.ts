@@ -13,6 +13,11 @@ export interface PatchPath {
   readonly filter?: FilterNode;
   /** The sub-attribute after a value filter: `emails[type eq "work"].value`. */
   readonly filteredSub?: AttributeDef;
+  /**
+   * `attr[sub eq null].sub` on a multi-valued complex attribute: Entra's spelling of "the single
+   * value of this list", not RFC 7644's "the elements without a sub" (apply.ts has the rule).
+   */
+  readonly singleValue?: true;
 }
 
 export interface PatchOperation {
@@ -106,7 +111,8 @@ export function parsePatchPath(schemas: ResourceSchemas, text: string, index = 1
   if (rest === '') return { text: trimmed, target, filter };
   const sub = rest.startsWith('.') ? findAttribute(target.attribute.subAttributes, rest.slice(1)) : undefined;
   if (!sub) throw new ScimError(400, 'invalidPath', `operation ${index}: path "${text}" has "${rest}" after the filter; expected ".subAttribute"`);
-  return { text: trimmed, target, filter, filteredSub: sub };
+  const singleValue = target.attribute.multiValued && filter.op === 'eq' && filter.value === null && filter.path.toLowerCase() === sub.name.toLowerCase();
+  return { text: trimmed, target, filter, filteredSub: sub, ...(singleValue ? { singleValue: true as const } : {}) };
 }
 
 /** Index of the "]" matching the "[" at `open`, skipping quoted strings; -1 when unclosed. */

@@ -18,6 +18,7 @@ import { trackRouteTemplates } from './middleware/metrics';
 import { parseQueryOnce } from './middleware/query';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
+import { declaredLengthLimit } from './middleware/declared-length';
 import { securityHeaders } from './middleware/security-headers';
 import { directoryRoutes } from './routes/admin/directories';
 import { exportRoutes } from './routes/admin/exports';
@@ -68,6 +69,7 @@ export function createApp(options: AppOptions) {
   trackRouteTemplates(app);
   app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
   app.use(requestLog(logger));
+  app.use(declaredLengthLimit(options.maxPayloadBytes));
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);

@@ -10,6 +10,7 @@ import { ScimError } from '../../../shared/scim/errors';
 import { checkReadiness, redisCheck, type DependencyCheck } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
 import { adminTokenResolver, bearerAuth } from '../middleware/auth';
+import { declaredLengthLimit } from '../middleware/declared-length';
 
 export interface QueuesDashboardOptions {
   /** Every queue to show (one per name in QUEUES); the caller owns and closes them. */
@@ -29,6 +30,8 @@ export interface QueuesDashboardOptions {
 }
 
 const COOKIE = 'scim_queues_session';
+/** The sign-in form carries one token. */
+const LOGIN_LIMIT_BYTES = 4096;
 
 /**
  * bull-board behind the admin token. Scripts send `Authorization: Bearer $ADMIN_TOKEN` as for
@@ -71,7 +74,7 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   router.use(pageHeaders);
   // SameSite=Strict makes a cross-site form unable to ride on the cookie; the form only
   // trades a token the sender already knows for a session.
-  router.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
+  router.post('/login', declaredLengthLimit(LOGIN_LIMIT_BYTES), express.urlencoded({ extended: false, limit: LOGIN_LIMIT_BYTES }), async (req, res) => {
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!token || !(await resolveToken(token))) {
       res.status(401).type('html').setHeader('Cache-Control', 'no-store');

@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { sendWebhook } from '../../shared/webhooks/send';
 import { checkWebhookUrl, classifyAddress, guardedLookup, preflightWebhookUrl, type UrlPolicy } from '../../shared/webhooks/url-policy';
 
 const dev: UrlPolicy = { production: false, allowedHosts: [] };
@@ -170,5 +172,34 @@ describe('webhook url policy › urls', () => {
       guardedLookup(dev)('localhost', { all: true }, (e, a) => (e ? reject(e) : resolve(a))),
     );
     assert.ok(Array.isArray(addresses) && addresses.length > 0);
+  });
+
+  it('sendWebhook › production, a name that resolves to loopback at call time › refused before any connection is made', async () => {
+    // A receiver on this machine under both loopback addresses "localhost" may resolve to.
+    let connections = 0;
+    const v4 = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => v4.listen(0, '127.0.0.1', resolve));
+    const { port } = v4.address() as net.AddressInfo;
+    const v6 = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    const v6Listening = await new Promise<boolean>((resolve) => {
+      v6.once('error', () => resolve(false));
+      v6.listen(port, '::1', () => resolve(true));
+    });
+    try {
+      await assert.rejects(
+        sendWebhook({ url: `https://localhost:${port}/hook`, body: '{}', headers: {}, timeoutMs: 2_000, policy: prod }),
+        { name: 'WebhookSendError' },
+      );
+      assert.equal(connections, 0);
+    } finally {
+      v4.close();
+      if (v6Listening) v6.close();
+    }
   });
 });

@@ -54,6 +54,7 @@ describe('queue dashboard › Redis down', () => {
     assert.match(res.headers['content-type'], /text\/html/);
     assert.match(res.text, /Redis/);
     assert.match(res.headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+    assert.equal(res.headers['cache-control'], 'no-store');
   });
 
   it('GET /admin/queues/api/queues › Redis killed, script with the admin token › 503 SCIM error at once', async () => {

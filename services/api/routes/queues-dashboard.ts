@@ -23,8 +23,8 @@ export interface QueuesDashboardOptions {
   readonly secureCookie?: boolean;
   /** How long a dashboard session lasts, seconds. Default 8 hours. */
   readonly sessionSeconds?: number;
-  /** Where a Redis check that times out is logged. Default: not logged. */
-  readonly logger?: Logger;
+  /** Where a Redis check that times out is logged. */
+  readonly logger: Logger;
   /** How long the dashboard waits for Redis to answer PING before it answers 503, ms. Default 1,000. */
   readonly redisTimeoutMs?: number;
 }
@@ -151,10 +151,9 @@ function queueStoreAvailable(options: QueuesDashboardOptions): RequestHandler {
     // The backend client is ioredis for these queues (createRedis); the cast names what is used.
     check: async () => redisCheck((await queue.backend.client) as unknown as Redis).check(),
   }));
-  const silent = { warn: () => undefined } as unknown as Logger;
   return async (req, res, next) => {
     if (req.path.startsWith('/static/')) return next();
-    const { ready } = await checkReadiness(checks, options.logger ?? silent, options.redisTimeoutMs ?? 1_000);
+    const { ready } = await checkReadiness(checks, options.logger, options.redisTimeoutMs ?? 1_000);
     if (ready) return next();
     res.setHeader('Retry-After', '10');
     if ((req.headers.accept ?? '').includes('text/html')) {

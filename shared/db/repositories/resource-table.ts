@@ -301,6 +301,7 @@ export class ResourceTable {
       params.push(value);
       return [`(SELECT '${u.attribute}'::text AS attribute FROM ${this.spec.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND ${matchOf(u, 'o', `$${params.length}::text`)} LIMIT 1)`];
     });
+    if (probes.length === 0) return undefined;
     const rows = await this.db.query<{ attribute: string }>(`SELECT attribute FROM (${probes.join(' UNION ALL ')}) p LIMIT 1`, params, t);
     return rows[0]?.attribute;
   }

@@ -56,8 +56,8 @@ function embeddedV4(range: string, p: readonly number[]): string | undefined {
   return undefined;
 }
 
-// ipaddr.js files ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291 §2.5.5.1) under unicast;
-// some stacks still deliver it to the IPv4 host, so it is refused whatever it embeds.
+// ipaddr.js files ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291 §2.5.5.1) under unicast.
+// Old automatic-tunnelling stacks deliver it to the IPv4 host; no receiver needs it: refused.
 const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96');
 
 /**

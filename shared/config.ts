@@ -59,6 +59,8 @@ const schema = z
     WEBHOOK_FAILING_AFTER: z.string().default('1h'),
     /** … and after this long it is disabled (with an event); its undelivered events become dead letters. Default 3d. */
     WEBHOOK_DISABLE_AFTER: z.string().default('3d'),
+    /** How long the API keeps an idle connection open; above the load balancer's idle timeout. Default 65,000 ms. */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(65_000),
     /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /**

@@ -18,6 +18,8 @@ import { trackRouteTemplates } from './middleware/metrics';
 import { parseQueryOnce } from './middleware/query';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
+import { declaredLengthLimit } from './middleware/declared-length';
+import { securityHeaders } from './middleware/security-headers';
 import { directoryRoutes } from './routes/admin/directories';
 import { exportRoutes } from './routes/admin/exports';
 import { reconcileRoutes } from './routes/admin/reconcile';
@@ -66,7 +68,9 @@ export function createApp(options: AppOptions) {
   app.set('etag', false);
   parseQueryOnce(app);
   trackRouteTemplates(app);
+  app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
   app.use(requestLog(logger));
+  app.use(declaredLengthLimit(options.maxPayloadBytes));
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
@@ -134,7 +138,7 @@ export function createApp(options: AppOptions) {
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
   if (dashboardQueues.length > 0) {
-    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:') }));
+    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger }));
   }
 
   app.use(notFoundHandler);

@@ -1,7 +1,7 @@
 import { startTracing, stopTracing } from '../../shared/telemetry/tracing';
 startTracing('scim-api');
 
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { config } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { createDatabase } from '../../shared/db/sequelize';
@@ -16,8 +16,57 @@ import { createApp } from './app';
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
+export interface ApiServerOptions {
+  /** Port to listen on; 0 picks a free one. Default config.PORT. */
+  readonly port?: number;
+  /**
+   * Longest a client may take to send a request's headers; then 408 and the connection is
+   * closed (slow-header "slowloris" clients hold a socket each). Default 20,000 ms.
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Longest a client may take to send a whole request, body included; then 408 and the
+   * connection is closed (a slow body holds a socket and a parser). Entra's bodies are a few
+   * KiB, and 1 MiB (MAX_PAYLOAD_BYTES) in 30 s is 35 KiB/s. Default 30,000 ms; at least
+   * headersTimeoutMs.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * How long an idle kept-alive connection stays open. Longer than the load balancer's own idle
+   * timeout (AWS ALB and nginx: 60 s), so the balancer, not we, closes idle connections: if we
+   * closed first, a request it sent at that moment would fail with a 502. Default
+   * config.HTTP_KEEP_ALIVE_TIMEOUT_MS (65,000 ms).
+   */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/** The documented defaults of ApiServerOptions' timeouts. */
+const SERVER_TIMEOUT_DEFAULTS = Object.freeze({ headersTimeoutMs: 20_000, requestTimeoutMs: 30_000 });
+
+/**
+ * A response sent while its request's body is still arriving (an early 401, or a 413 on the
+ * declared length) closes the connection. Otherwise Node reads and discards the rest of the body
+ * to reuse the socket, so a client could keep streaming into a connection nobody reads. Hooked
+ * on the response itself (Express swaps the response's prototype, so a ServerResponse subclass
+ * would be bypassed), and only for requests that have a body: GETs pay nothing.
+ */
+function closeIfAnsweredEarly(req: IncomingMessage, res: ServerResponse): void {
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    if (!req.complete) this.setHeader('Connection', 'close');
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
 /** Starts the API; resolves once it listens. Returned `close()` drains and is safe to call twice. */
-export async function startApi(overrides: { port?: number } = {}) {
+export async function startApi(options: ApiServerOptions = {}) {
+  const headersTimeout = options.headersTimeoutMs ?? SERVER_TIMEOUT_DEFAULTS.headersTimeoutMs;
+  const requestTimeout = options.requestTimeoutMs ?? SERVER_TIMEOUT_DEFAULTS.requestTimeoutMs;
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  if (!(headersTimeout > 0 && requestTimeout >= headersTimeout)) {
+    throw new RangeError(`startApi: headersTimeoutMs (${headersTimeout}) must be positive and at most requestTimeoutMs (${requestTimeout})`);
+  }
   const db = createDatabase();
   const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
   await authChanges.start();
@@ -50,10 +99,17 @@ export async function startApi(overrides: { port?: number } = {}) {
   let draining = false;
   const inFlight = new Set<ServerResponse>();
   let onIdle: (() => void) | undefined;
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+    // Node checks both timeouts on this interval (default 30 s, which could double them).
+    connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)),
+  }, (req, res) => {
     // A request that arrives on a kept-alive socket while draining is still answered, with
     // `Connection: close` so the client opens its next request elsewhere (RFC 9112 §9.6).
     if (draining) res.setHeader('Connection', 'close');
+    closeIfAnsweredEarly(req, res);
     inFlight.add(res);
     const done = () => {
       inFlight.delete(res);
@@ -76,12 +132,11 @@ export async function startApi(overrides: { port?: number } = {}) {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(overrides.port ?? config.PORT, () => {
+    server.listen(options.port ?? config.PORT, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  server.keepAliveTimeout = 65_000;
   if (!config.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: the admin API refuses every request');
   logger.info({ port: (server.address() as { port: number }).port }, 'api listening');
 

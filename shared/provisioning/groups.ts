@@ -141,7 +141,7 @@ export class GroupService {
     await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());
     await this.events.appendMembership(t, 'group.user_added', ref, delta.addedIds());
     if (changed.length === 0) return delta.isEmpty() ? current : this.groups.touch(current.id, t);
-    const row = await this.groups.update(current.id, data, t);
+    const row = await this.groups.update(current.id, data, t, { previous: current.data });
     await this.events.append(t, {
       type: 'group.updated',
       resourceType: 'Group',

@@ -12,7 +12,9 @@ interface UniqueAttribute {
 
 /**
  * Extension attributes an operator declared `uniqueness: server` or `global` (RFC 7643 §2.2).
- * Core ones (userName, externalId, group displayName) have unique indexes instead.
+ * Core ones (userName, externalId, group displayName) have unique indexes instead, and their
+ * writers take the same kind of lock in the repository (resource-table.ts, UNIQUE_LOCKS), so
+ * the index never has to refuse a value and log it.
  */
 export function uniqueAttributes(schemas: ResourceSchemas): UniqueAttribute[] {
   return schemas.extensions.flatMap((ext) =>

@@ -101,7 +101,7 @@ export class UserService {
       if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
       checkImmutable(this.schemas, current.data, data);
       await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', uniqueAttributes(this.schemas), data, current.id);
-      const row = await this.users.update(current.id, data, t, { withRelated: true });
+      const row = await this.users.update(current.id, data, t, { withRelated: true, previous: current.data });
       const resource = this.render(row);
       await this.events.append(t, {
         type: eventTypeFor(current.data, data),

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Where webhooks may go. A webhook URL is chosen by an operator but fetched by our workers from
@@ -31,104 +32,53 @@ export class WebhookUrlRefused extends Error {
   override readonly name = 'WebhookUrlRefused';
 }
 
-/** Why an address is internal, or undefined for a public one. */
-export type AddressClass =
-  | 'unspecified'
-  | 'loopback'
-  | 'private'
-  | 'shared'
-  | 'link-local'
-  | 'metadata'
-  | 'unique-local'
-  | 'multicast'
-  | 'reserved';
+/**
+ * Why an address is not a public unicast one: the name of its IANA special-purpose range as
+ * ipaddr.js gives it (`private`, `loopback`, `linkLocal`, `carrierGradeNat`, `reserved`,
+ * `uniqueLocal`, `multicast`, `benchmarking`, `teredo`, …).
+ */
+export type AddressClass = string;
 
-// IPv4 ranges that are not the public internet (RFC 6890 special-purpose registry, the parts a
-// server could reach). Order matters: the metadata address sits inside link-local.
-const V4_RANGES: readonly [string, number, AddressClass][] = [
-  ['0.0.0.0', 8, 'unspecified'],
-  ['10.0.0.0', 8, 'private'],
-  // Carrier-grade NAT space; Alibaba Cloud's metadata service (100.100.100.200) lives here.
-  ['100.64.0.0', 10, 'shared'],
-  ['127.0.0.0', 8, 'loopback'],
-  // AWS, GCP and Azure instance metadata.
-  ['169.254.169.254', 32, 'metadata'],
-  ['169.254.0.0', 16, 'link-local'],
-  ['172.16.0.0', 12, 'private'],
-  ['192.0.0.0', 24, 'reserved'],
-  ['192.168.0.0', 16, 'private'],
-  ['198.18.0.0', 15, 'reserved'],
-  ['224.0.0.0', 4, 'multicast'],
-  ['240.0.0.0', 4, 'reserved'],
-];
-
-const V6_RANGES: readonly [string, number, AddressClass][] = [
-  ['::', 128, 'unspecified'],
-  ['::1', 128, 'loopback'],
-  // AWS's IPv6 instance metadata address, inside unique-local space.
-  ['fd00:ec2::254', 128, 'metadata'],
-  ['fc00::', 7, 'unique-local'],
-  ['fe80::', 10, 'link-local'],
-  // Deprecated site-local (RFC 3879): still private wherever it is configured.
-  ['fec0::', 10, 'private'],
-  ['ff00::', 8, 'multicast'],
-  ['100::', 64, 'reserved'],
-  ['64:ff9b:1::', 48, 'reserved'],
-];
-
-function v4ToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-function v6ToBigInt(ip: string): bigint {
-  let text = ip.replace(/%.*$/, '');
-  // A dotted IPv4 tail (::ffff:10.0.0.1) becomes two hex groups.
-  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (tail) {
-    const n = v4ToInt(tail[1]);
-    text = text.slice(0, -tail[1].length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head, rest] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const groups = rest === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-const inV4 = (ip: number, [base, bits]: readonly [string, number, AddressClass]) =>
-  bits === 0 || ip >>> (32 - bits) === v4ToInt(base) >>> (32 - bits);
-const inV6 = (ip: bigint, [base, bits]: readonly [string, number, AddressClass]) =>
-  ip >> BigInt(128 - bits) === v6ToBigInt(base) >> BigInt(128 - bits);
-
-const intToV4 = (n: bigint) => [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
+const lastFourBytes = (p: readonly number[]) => [p[6] >> 8, p[6] & 0xff, p[7] >> 8, p[7] & 0xff];
 
 /**
- * The IPv4 address an IPv6 address carries, where the network would deliver to that IPv4 host:
- * IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4
- * (2002::/16). Without this, ::ffff:127.0.0.1 would pass as a "public" IPv6 address.
+ * The IPv4 address an IPv6 address hands its traffic to, for the ranges that do: IPv4-mapped
+ * (::ffff:a.b.c.d), RFC 6145 (::ffff:0:a.b.c.d), NAT64's well-known prefix (64:ff9b::/96,
+ * RFC 6052) and 6to4 (2002:aabb:ccdd::/48). Such an address is exactly as internal as that IPv4
+ * host; without this ::ffff:127.0.0.1 would pass as public. The local-use NAT64 prefix
+ * (64:ff9b:1::/48) has no fixed layout and Teredo (2001::/32) obfuscates its client address and
+ * is obsolete: neither is read, so both stay refused, as no webhook receiver needs them.
  */
-function embeddedV4(ip: bigint): string | undefined {
-  const top96 = ip >> 32n;
-  if (top96 === 0xffffn || top96 === 0n) return intToV4(ip & 0xffffffffn);
-  if (top96 === v6ToBigInt('64:ff9b::') >> 32n) return intToV4(ip & 0xffffffffn);
-  if (ip >> 112n === 0x2002n) return intToV4((ip >> 80n) & 0xffffffffn);
+function embeddedV4(range: string, p: readonly number[]): string | undefined {
+  if (range === 'ipv4Mapped' || range === 'rfc6145') return lastFourBytes(p).join('.');
+  if (range === 'rfc6052' && p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0) return lastFourBytes(p).join('.');
+  if (range === '6to4') return [p[1] >> 8, p[1] & 0xff, p[2] >> 8, p[2] & 0xff].join('.');
   return undefined;
 }
 
-/** The class of an internal address, or undefined when it is public. Throws on a non-address. */
+// ipaddr.js files ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291 §2.5.5.1) under unicast.
+// Old automatic-tunnelling stacks deliver it to the IPv4 host; no receiver needs it: refused.
+const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96');
+
+/**
+ * The special-purpose range of an address, or undefined when it is globally reachable unicast
+ * (ipaddr.js follows the IANA IPv4 and IPv6 special-purpose registries, so documentation,
+ * benchmarking, CGNAT, 192.0.0.0/24, 240/4 and the like are all refused). Throws on a non-address.
+ */
 export function classifyAddress(address: string): AddressClass | undefined {
   const bare = address.replace(/^\[|\]$/g, '');
   const family = isIP(bare.replace(/%.*$/, ''));
   if (family === 4) {
-    const n = v4ToInt(bare);
-    return V4_RANGES.find((r) => inV4(n, r))?.[2];
+    const range = ipaddr.IPv4.parse(bare).range();
+    return range === 'unicast' ? undefined : range;
   }
   if (family === 6) {
-    const n = v6ToBigInt(bare);
-    const own = V6_RANGES.find((r) => inV6(n, r))?.[2];
-    if (own) return own;
-    const v4 = embeddedV4(n);
-    return v4 === undefined ? undefined : classifyAddress(v4);
+    const ip = ipaddr.IPv6.parse(bare);
+    const range: string = ip.range();
+    const v4 = embeddedV4(range, ip.parts);
+    if (v4 !== undefined) return classifyAddress(v4);
+    if (range !== 'unicast') return range;
+    return ip.match(IPV4_COMPATIBLE) ? 'ipv4Compatible' : undefined;
   }
   throw new Error(`"${address}" is not an IP address`);
 }
@@ -139,7 +89,7 @@ export function refusalOf(address: string, policy: UrlPolicy): string | undefine
   if (!kind) return undefined;
   // Development and tests run receivers on this machine.
   if (kind === 'loopback' && !policy.production) return undefined;
-  return `${address} is a ${kind} address`;
+  return `${address} is not a public address (${kind})`;
 }
 
 const bareHost = (url: URL) => url.hostname.replace(/^\[|\]$/g, '').toLowerCase();

@@ -3,8 +3,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import express, { Router, type Request, type RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import helmet from 'helmet';
+import { ScimError } from '../../../shared/scim/errors';
+import { checkReadiness, redisCheck, type DependencyCheck } from '../../../shared/telemetry/health';
+import type { Logger } from '../../../shared/telemetry/logger';
 import { adminTokenResolver, bearerAuth } from '../middleware/auth';
+import { declaredLengthLimit } from '../middleware/declared-length';
 
 export interface QueuesDashboardOptions {
   /** Every queue to show (one per name in QUEUES); the caller owns and closes them. */
@@ -17,9 +23,15 @@ export interface QueuesDashboardOptions {
   readonly secureCookie?: boolean;
   /** How long a dashboard session lasts, seconds. Default 8 hours. */
   readonly sessionSeconds?: number;
+  /** Where a Redis check that times out is logged. */
+  readonly logger: Logger;
+  /** How long the dashboard waits for Redis to answer PING before it answers 503, ms. Default 1,000. */
+  readonly redisTimeoutMs?: number;
 }
 
 const COOKIE = 'scim_queues_session';
+/** The sign-in form carries one token. */
+const LOGIN_LIMIT_BYTES = 4096;
 
 /**
  * bull-board behind the admin token. Scripts send `Authorization: Bearer $ADMIN_TOKEN` as for
@@ -59,9 +71,10 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   };
 
   const router = Router();
+  router.use(pageHeaders);
   // SameSite=Strict makes a cross-site form unable to ride on the cookie; the form only
   // trades a token the sender already knows for a session.
-  router.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
+  router.post('/login', declaredLengthLimit(LOGIN_LIMIT_BYTES), express.urlencoded({ extended: false, limit: LOGIN_LIMIT_BYTES }), async (req, res) => {
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!token || !(await resolveToken(token))) {
       res.status(401).type('html').setHeader('Cache-Control', 'no-store');
@@ -82,8 +95,73 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'SCIM queues' } },
   });
-  router.use(guard, serverAdapter.getRouter() as RequestHandler);
+  router.use(guard, queueStoreAvailable(options), withoutThirdPartyLinks, serverAdapter.getRouter() as RequestHandler);
   return router;
+}
+
+/**
+ * Headers of every dashboard response (the API-wide ones come from security-headers.ts). The
+ * CSP allows only this origin: bull-board's scripts, styles, images and API calls are all served
+ * here. Inline styles stay allowed: its page and its React components write <style> elements and
+ * style attributes, while scripts, the part an injection would need, are 'self' only.
+ */
+const pageHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      baseUri: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      formAction: ["'self'"],
+      objectSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  xFrameOptions: { action: 'deny' },
+  referrerPolicy: { policy: 'no-referrer' },
+  // HSTS is the app's, sent only when PUBLIC_BASE_URL is https (security-headers.ts).
+  strictTransportSecurity: false,
+});
+
+/**
+ * bull-board's page links its fonts from Google Fonts: a request to a third party from an
+ * operator's browser, and a page that breaks offline. Its stylesheet falls back to the system's
+ * sans-serif and monospace fonts, so such links are dropped from the rendered page.
+ */
+const withoutThirdPartyLinks: RequestHandler = (_req, res, next) => {
+  const render = res.render.bind(res) as (view: string, options: object, done: (err: Error | null, html: string) => void) => void;
+  res.render = ((view: string, options?: object) =>
+    render(view, options ?? {}, (err, html) => (err ? next(err) : res.send(html.replace(/<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>/gi, ''))))) as Response['render'];
+  next();
+};
+
+/**
+ * Without Redis bull-board's calls wait in ioredis's offline queue, and the page hangs for
+ * minutes. Each request but a static file first checks that every queue's connection answers
+ * PING within `redisTimeoutMs`, and otherwise gets a 503 at once: a page for a browser, a SCIM
+ * error for its API calls and scripts.
+ */
+function queueStoreAvailable(options: QueuesDashboardOptions): RequestHandler {
+  const checks: DependencyCheck[] = options.queues.map((queue) => ({
+    name: `redis:${queue.name}`,
+    // The backend client is ioredis for these queues (createRedis); the cast names what is used.
+    check: async () => redisCheck((await queue.backend.client) as unknown as Redis).check(),
+  }));
+  return async (req, res, next) => {
+    if (req.path.startsWith('/static/')) return next();
+    const { ready } = await checkReadiness(checks, options.logger, options.redisTimeoutMs ?? 1_000);
+    if (ready) return next();
+    res.setHeader('Retry-After', '10');
+    if ((req.headers.accept ?? '').includes('text/html')) {
+      res.status(503).type('html').send(unavailablePage());
+      return;
+    }
+    next(new ScimError(503, undefined, 'the queue store (Redis) is not reachable; SCIM provisioning is unaffected'));
+  };
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {
@@ -106,5 +184,18 @@ ${error ? `<p role="alert" style="color: #b00020">${error}</p>` : ''}
 <p><button type="submit">Open the dashboard</button></p>
 </form>
 <p style="color: #555; font-size: .9rem">Scripts may instead send <code>Authorization: Bearer $ADMIN_TOKEN</code>.</p>
+</body></html>`;
+}
+
+function unavailablePage(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SCIM queues: unavailable</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 34rem; margin: 4rem auto">
+<h1 style="font-size: 1.3rem">The queue dashboard is unavailable</h1>
+<p>The queue store (Redis) is not reachable.</p>
+<p>SCIM provisioning is unaffected: users and groups are written to PostgreSQL, and their events wait there.
+Webhook deliveries, exports and reconciliations resume when Redis is back.</p>
+<p>Reload this page to try again.</p>
 </body></html>`;
 }

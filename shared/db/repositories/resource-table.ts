@@ -21,6 +21,11 @@ export interface TableSpec {
   /** Unique index name → the attribute it protects, for 409 details. */
   readonly uniqueIndexes: Readonly<Record<string, string>>;
   /**
+   * The columns those indexes cover, in the order writers lock them (see UNIQUE_LOCKS): the
+   * attribute for 409 details, and whether the index compares lower() of the value.
+   */
+  readonly uniqueColumns: readonly UniqueColumn[];
+  /**
    * A correlated subquery over alias `t` returning the resource's related rows as JSON (a user's
    * groups, a group's members), fetched in the same statement when asked for.
    */
@@ -30,6 +35,12 @@ export interface TableSpec {
    * `k.value` (see unique-lookups.ts): `userName eq "…"` is batched with its concurrent peers.
    */
   readonly uniqueLookups: Readonly<Record<string, string>>;
+}
+
+export interface UniqueColumn {
+  readonly attribute: string;
+  readonly column: string;
+  readonly caseInsensitive: boolean;
 }
 
 export interface ListQuery {
@@ -81,20 +92,25 @@ export class ResourceTable {
 
   /**
    * Inserts a resource. With `event` (column values from EventWriter.outboxValues), the event row
-   * is written by the same statement, so a create is one round trip and still atomic.
+   * is written by the same statement, so a create is one round trip and still atomic. A value
+   * another resource holds answers 409 uniqueness without ever raising a unique violation (see
+   * UNIQUE_LOCKS): the statement takes the values' locks, and ON CONFLICT DO NOTHING turns a
+   * clash into no row.
    */
   async insert(id: string, data: JsonObject, t?: Transaction, options: { createdAt?: Date; event?: unknown[] } = {}): Promise<StoredResource> {
-    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.spec.extract(data)];
+    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.spec.extract(data), this.lockPrefix()];
     const extracted = this.spec.columns.map((_, i) => `$${i + 6}`).join(', ');
+    const locks = this.spec.uniqueColumns.map((u) => lockOf(u, `$${values.length}`, `$${this.spec.columns.indexOf(u.column) + 6}`)).join(', ');
+    // INSERT … SELECT, so the locks are taken before the row is written, in the same statement.
     const insert = `INSERT INTO ${this.spec.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${this.spec.columns.join(', ')})
-      VALUES ($1, $2, $3, $4, $5, $5, ${extracted}) RETURNING ${RETURNING}`;
+      SELECT $1, $2, $3, $4, $5, $5, ${extracted} FROM (SELECT ${locks}) locks
+      ON CONFLICT DO NOTHING RETURNING ${RETURNING}`;
     const event = options.event ?? [];
     const eventParams = event.map((_, i) => `$${values.length + i + 1}`).join(', ');
     const sql = event.length
       ? `WITH r AS (${insert}), e AS (INSERT INTO events (${OUTBOX_COLUMNS}) SELECT ${eventParams} FROM r) SELECT * FROM r`
       : insert;
-    const rows = await this.guard(() => this.db.query<Row>(sql, [...values, ...event], t));
-    return toStored(rows[0]);
+    return this.untilStored(data, id, async () => (await this.guard(() => this.db.query<Row>(sql, [...values, ...event], t)))[0], t);
   }
 
   async find(id: string, t?: Transaction, options: { lock?: boolean; withRelated?: boolean } = {}): Promise<StoredResource | undefined> {
@@ -108,14 +124,32 @@ export class ResourceTable {
     return rows[0] && toStored(rows[0]);
   }
 
-  /** Stores new data and bumps the version; the caller holds the row lock. */
-  async update(id: string, data: JsonObject, t: Transaction, options: { withRelated?: boolean } = {}): Promise<StoredResource> {
+  /**
+   * Stores new data and bumps the version; the caller holds the row lock. When a unique value
+   * changes from `previous` (every unique value, without it), its lock is taken first and the
+   * UPDATE writes nothing if another resource holds the value, so a clash is a 409 uniqueness
+   * and never a unique violation (UNIQUE_LOCKS): one more round trip, for renames only.
+   */
+  async update(id: string, data: JsonObject, t: Transaction, options: { withRelated?: boolean; previous?: JsonObject } = {}): Promise<StoredResource> {
+    const next = this.spec.extract(data);
+    const before = options.previous && this.spec.extract(options.previous);
+    const changed = this.spec.uniqueColumns.filter((u) => {
+      const i = this.spec.columns.indexOf(u.column);
+      return next[i] !== null && next[i] !== undefined && (!before || before[i] !== next[i]);
+    });
+    const params = [this.scope.directoryId, id, data, ...next];
+    const param = (u: UniqueColumn) => `$${this.spec.columns.indexOf(u.column) + 4}`;
+    let guard = '';
+    if (changed.length) {
+      const locks = changed.map((u, i) => lockOf(u, '$1', `$${i + 2}`)).join(', ');
+      await this.db.query(`SELECT ${locks}`, [this.lockPrefix(), ...changed.map((u) => next[this.spec.columns.indexOf(u.column)])], t);
+      guard = ` AND NOT EXISTS (SELECT 1 FROM ${this.spec.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND (${changed.map((u) => matchOf(u, 'o', param(u))).join(' OR ')}))`;
+    }
     const sets = this.spec.columns.map((c, i) => `${c} = $${i + 4}`).join(', ');
     const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
     const sql = `UPDATE ${this.spec.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = ${NOW_MS}
-      WHERE t.directory_id = $1 AND t.id = $2 RETURNING ${prefixed('t')}${related}`;
-    const rows = await this.guard(() => this.db.query<Row>(sql, [this.scope.directoryId, id, data, ...this.spec.extract(data)], t));
-    return toStored(rows[0]);
+      WHERE t.directory_id = $1 AND t.id = $2${guard} RETURNING ${prefixed('t')}${related}`;
+    return this.untilStored(data, id, async () => (await this.guard(() => this.db.query<Row>(sql, params, t)))[0], t);
   }
 
   /** Bumps version and lastModified without touching data (a membership change). */
@@ -238,7 +272,41 @@ export class ResourceTable {
     return { total, rows: rows[0].id === null ? [] : rows.map(toStored) };
   }
 
-  /** Turns unique-index violations into 409 uniqueness naming the attribute. */
+  /** `${directory}|${table}|`: with a column name and a value, the key of UNIQUE_LOCKS. */
+  private lockPrefix(): string {
+    return `${this.scope.directoryId}|${this.spec.table}|`;
+  }
+
+  /**
+   * Runs a guarded write until it stores its row. No row means another resource holds one of
+   * the unique values: that is a 409 naming the attribute. If the holder is gone by the time
+   * it is looked for (deleted or renamed in between), the write is simply tried again.
+   */
+  private async untilStored(data: JsonObject, selfId: string, write: () => Promise<Row | undefined>, t?: Transaction): Promise<StoredResource> {
+    for (let attempt = 1; ; attempt++) {
+      const row = await write();
+      if (row) return toStored(row);
+      const taken = await this.takenAttribute(data, selfId, t);
+      if (taken || attempt === 3) throw new ScimError(409, 'uniqueness', `${taken ?? this.spec.uniqueColumns[0].attribute} is already taken in this directory`);
+    }
+  }
+
+  /** The first unique attribute of `data` another resource of the directory holds. */
+  private async takenAttribute(data: JsonObject, selfId: string, t?: Transaction): Promise<string | undefined> {
+    const next = this.spec.extract(data);
+    const params: unknown[] = [this.scope.directoryId, selfId];
+    const probes = this.spec.uniqueColumns.flatMap((u) => {
+      const value = next[this.spec.columns.indexOf(u.column)];
+      if (value === null || value === undefined) return [];
+      params.push(value);
+      return [`(SELECT '${u.attribute}'::text AS attribute FROM ${this.spec.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND ${matchOf(u, 'o', `$${params.length}::text`)} LIMIT 1)`];
+    });
+    if (probes.length === 0) return undefined;
+    const rows = await this.db.query<{ attribute: string }>(`SELECT attribute FROM (${probes.join(' UNION ALL ')}) p LIMIT 1`, params, t);
+    return rows[0]?.attribute;
+  }
+
+  /** Turns unique-index violations into 409 uniqueness naming the attribute; a backstop, see UNIQUE_LOCKS. */
   private async guard<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -252,3 +320,21 @@ export class ResourceTable {
 }
 
 const prefixed = (alias: string) => RETURNING.split(', ').map((c) => `${alias}.${c}`).join(', ');
+
+/*
+ * UNIQUE_LOCKS. A unique violation (SQLSTATE 23505) is logged by PostgreSQL with its DETAIL,
+ * `Key (directory_id, lower(user_name))=(…, alice@contoso.com) already exists`: personal data in
+ * the server log. So writers of a unique value never let the index be the one to refuse it.
+ * Every insert and every write that changes a unique value first takes a transaction-scoped
+ * advisory lock on (directory, column, value as the index compares it), so two writers of one
+ * value take turns; the second then sees the first's committed row (ON CONFLICT DO NOTHING on
+ * insert, NOT EXISTS in the UPDATE, read after the lock with a fresh snapshot) and writes nothing.
+ * Locks are taken in uniqueColumns order everywhere, so writers cannot wait on each other in a
+ * cycle; lower() is PostgreSQL's own, so the key folds case exactly as the index does. A null
+ * value takes no lock (pg_advisory_xact_lock is strict), as the indexes ignore nulls.
+ */
+const lockOf = (u: UniqueColumn, prefix: string, value: string) =>
+  `pg_advisory_xact_lock(hashtextextended(${prefix}::text || '${u.column}|' || ${u.caseInsensitive ? `lower(${value}::text)` : `${value}::text`}, 0))`;
+
+const matchOf = (u: UniqueColumn, alias: string, value: string) =>
+  u.caseInsensitive ? `lower(${alias}.${u.column}) = lower(${value})` : `${alias}.${u.column} = ${value}`;

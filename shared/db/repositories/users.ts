@@ -13,6 +13,10 @@ export const userTable: TableSpec = {
   // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
   uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
+  uniqueColumns: [
+    { attribute: 'userName', column: 'user_name', caseInsensitive: true },
+    { attribute: 'externalId', column: 'external_id', caseInsensitive: false },
+  ],
   uniqueLookups: { userName: 'lower(t.user_name) = lower(k.value)', externalId: 't.external_id = k.value' },
   // The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table; null
   // when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for every

@@ -1,0 +1,29 @@
+import type { RequestHandler } from 'express';
+
+export interface SecurityHeadersOptions {
+  /** Send Strict-Transport-Security (set when PUBLIC_BASE_URL is https). Default false. */
+  readonly hsts?: boolean;
+}
+
+/** One year, subdomains included: the service is only ever reached over TLS once it is https. */
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+/**
+ * The headers every response carries, set first so errors (401, 404, 413, 429, 503) carry them
+ * too. `Cache-Control: no-store`: SCIM and admin answers hold personal data and keys, and no
+ * proxy or browser cache may keep them; the dashboard's static files set their own. `nosniff`:
+ * a JSON body is never run as a script. By hand, not helmet: this runs on every SCIM request,
+ * and helmet's default set is a chain of a dozen small middlewares for headers (CSP, COOP, …)
+ * that mean nothing to a JSON API; the dashboard, an HTML page, gets helmet (queues-dashboard.ts).
+ */
+export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHandler {
+  const headers: [string, string][] = [
+    ['Cache-Control', 'no-store'],
+    ['X-Content-Type-Options', 'nosniff'],
+  ];
+  if (options.hsts) headers.push(['Strict-Transport-Security', HSTS]);
+  return (_req, res, next) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    next();
+  };
+}

@@ -38,7 +38,7 @@ const want = (name: string) => !ONLY || ONLY.some((w) => name.toLowerCase().incl
 const API_DIST = path.resolve(root, process.env.BENCH_API_DIST ?? 'dist');
 const API_PORT = 3901;
 const RAW_PORT = 3902;
-const ADMIN = 'bench-admin-token-0123456789';
+const ADMIN = 'bench-admin-token-0123456789-abcdefghij';
 
 const log = (s: string) => console.log(`[bench] ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

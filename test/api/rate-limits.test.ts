@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { limiterRedis } from '../../services/api/middleware/rate-limit';
 import { config } from '../../shared/config';
-import { logger } from '../../shared/telemetry/logger';
+import { logger, type Logger } from '../../shared/telemetry/logger';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis';
@@ -152,5 +154,43 @@ describe('rate limits › Redis down', () => {
     await setLimit(t.app, dir, { requestsPerSecond: 2, burst: 2 }).expect(200);
     await nextWindow();
     assert.deepEqual(await burst(t.app, dir.token, 3), [200, 200, 429]);
+  });
+});
+
+describe('rate limits › logging', () => {
+  const redis = limiterRedis(config.REDIS_URL, { logger });
+  const chunks: string[] = [];
+  const captured = pino(
+    { level: 'info', base: undefined, formatters: { level: (label) => ({ level: label }) } },
+    new Writable({
+      write(chunk, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    }),
+  ) as unknown as Logger;
+  let t: TestApp;
+  before(() => {
+    t = makeTestApp({ logger: captured, rateLimits: { redis, keyPrefix, defaults: { requestsPerSecond: 1_000, burst: 1_000 } } });
+  });
+  after(async () => {
+    await t.close();
+    redis.disconnect();
+  });
+
+  it('a request over the limit › its log lines › at info, with the directory and no stack trace', async () => {
+    const dir = await makeDirectory(t.app);
+    await setLimit(t.app, dir, { requestsPerSecond: 1, burst: 1 }).expect(200);
+    await nextWindow();
+    chunks.length = 0;
+    assert.deepEqual(await burst(t.app, dir.token, 2), [200, 429]);
+    const lines = chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rejected = lines.filter((l) => l.status === 429);
+    assert.ok(rejected.length > 0, 'the 429 is logged');
+    for (const line of rejected) {
+      assert.equal(line.level, 'info');
+      assert.equal(line['directory.id'], dir.directoryId);
+      assert.ok(!JSON.stringify(line).includes('"stack"'), 'no stack trace');
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
@@ -140,7 +141,7 @@ describe('rate limits › Redis down', () => {
     await privateRedis.close();
   });
 
-  it('Redis killed › SCIM reads and writes › answer 200/201 promptly, limited per process meanwhile', async () => {
+  it('Redis killed › SCIM reads and writes › answer 200/201 promptly, limited per process meanwhile', { timeout: 10_000 }, async () => {
     const dir = await makeDirectory(t.app);
     await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
     await privateRedis.stop();
@@ -154,6 +155,63 @@ describe('rate limits › Redis down', () => {
     await setLimit(t.app, dir, { requestsPerSecond: 2, burst: 2 }).expect(200);
     await nextWindow();
     assert.deepEqual(await burst(t.app, dir.token, 3), [200, 200, 429]);
+  });
+});
+
+/** A TCP relay to Redis that can go silent: connections stay open, but nothing reaches Redis any more. */
+async function silenceableRelay(port: number) {
+  const sockets = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    const pair = { client, upstream };
+    sockets.add(pair);
+    for (const socket of [client, upstream]) socket.on('error', () => undefined);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    silence: () => {
+      for (const { client } of sockets) client.unpipe();
+    },
+    close: () => {
+      for (const { client, upstream } of sockets) [client, upstream].forEach((s) => s.destroy());
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('rate limits › Redis hangs', () => {
+  let privateRedis: PrivateRedis;
+  let relay: Awaited<ReturnType<typeof silenceableRelay>>;
+  let redis: ReturnType<typeof limiterRedis>;
+  let t: TestApp;
+  before(async () => {
+    privateRedis = await startPrivateRedis();
+    relay = await silenceableRelay(privateRedis.port);
+    redis = limiterRedis(relay.url, { logger });
+    t = makeTestApp({ rateLimits: { redis, keyPrefix, defaults: { requestsPerSecond: 1_000, burst: 1_000 } } });
+  });
+  after(async () => {
+    await t.close();
+    redis.disconnect();
+    await relay.close();
+    await privateRedis.close();
+  });
+
+  it('Redis connected but answering nothing › SCIM requests › each answers within a few hundred ms', { timeout: 10_000 }, async () => {
+    const dir = await makeDirectory(t.app);
+    await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
+    assert.equal(redis.status, 'ready');
+    relay.silence();
+    for (const send of [() => scimClient(t.app, dir.token).get('/Users?count=1').expect(200), () => scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201)]) {
+      const started = Date.now();
+      await send();
+      assert.ok(Date.now() - started < 600, `answered in ${Date.now() - started} ms`);
+    }
   });
 });
 

@@ -184,6 +184,34 @@ async function silenceableRelay(port: number) {
   };
 }
 
+describe('rate limits › Redis restarted empty', () => {
+  let privateRedis: PrivateRedis;
+  let redis: ReturnType<typeof limiterRedis>;
+  let t: TestApp;
+  before(async () => {
+    privateRedis = await startPrivateRedis();
+    redis = limiterRedis(privateRedis.url, { logger });
+    t = makeTestApp({ rateLimits: { redis, keyPrefix, defaults: { requestsPerSecond: 1_000, burst: 1_000 } } });
+  });
+  after(async () => {
+    await t.close();
+    redis.disconnect();
+    await privateRedis.close();
+  });
+
+  it('Redis killed and started again without data › the limiter reconnects › counts in Redis again', { timeout: 15_000 }, async () => {
+    const dir = await makeDirectory(t.app);
+    await privateRedis.stop();
+    await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
+    await privateRedis.start();
+    for (let i = 0; i < 100 && redis.status !== 'ready'; i++) await sleep(100);
+    assert.equal(redis.status, 'ready');
+    await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
+    // The counter's script is loaded again into the empty server (EVALSHA falls back to EVAL).
+    assert.equal(await redis.exists(`${keyPrefix}:s:${dir.directoryId}`), 1);
+  });
+});
+
 describe('rate limits › Redis hangs', () => {
   let privateRedis: PrivateRedis;
   let relay: Awaited<ReturnType<typeof silenceableRelay>>;

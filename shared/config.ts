@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { splitExportKey } from './exports/storage';
 import { parseDuration, parseRetrySchedule } from './webhooks/retry-schedule';
@@ -16,8 +17,14 @@ const schema = z
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/scim'),
     /** Default: the local Redis. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-    /** Operator secret for /admin/v1; required in production. */
-    ADMIN_TOKEN: z.string().min(16).optional(),
+    /** Operator secret for /admin/v1; required in production. Refused when guessable (see adminTokenWeakness). */
+    ADMIN_TOKEN: z
+      .string()
+      .optional()
+      .superRefine((token, ctx) => {
+        const weakness = token === undefined ? undefined : adminTokenWeakness(token);
+        if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+      }),
     /** Region this deployment serves; shows in key prefixes (`scim_us_…`). Default `us`. */
     REGION: z
       .string()
@@ -97,12 +104,30 @@ const schema = z
       .optional(),
     /** Path-style bucket URLs (`endpoint/bucket/key`); MinIO and most self-hosted stores need true. Default false. */
     EXPORT_S3_FORCE_PATH_STYLE: z.stringbool().default(false),
+    /** SCIM requests per second a directory may make unless the admin API gave it its own limit. Default 100. */
+    RATE_LIMIT_RPS: z.coerce.number().int().min(1).max(100_000).default(100),
+    /** The most requests such a directory may make in one second (its bursts). Default 200. */
+    RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+    /** Failed authentications (SCIM keys, admin token, dashboard sign-in) per client address and minute before it is refused for a minute. Default 20. */
+    AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+    /**
+     * Express's `trust proxy`: unset or `false` takes the client address from the socket; `true`,
+     * a hop count (`1`), or addresses and subnets (`loopback, 10.0.0.0/8`) of the proxies whose
+     * X-Forwarded-For is believed. Used to count failed authentications per address.
+     */
+    TRUST_PROXY: z
+      .string()
+      .refine(isTrustProxy, 'true, false, a hop count, or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal)')
+      .optional(),
     /** Default `info`, or `silent` when NODE_ENV=test. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.ADMIN_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'required in production' });
+    }
+    if (env.RATE_LIMIT_BURST < env.RATE_LIMIT_RPS) {
+      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_BURST'], message: `must be at least RATE_LIMIT_RPS (${env.RATE_LIMIT_RPS})` });
     }
     if (env.NODE_ENV === 'production' && !env.WEBHOOK_ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ENCRYPTION_KEY'], message: 'required in production' });
@@ -123,11 +148,56 @@ const schema = z
     }
   });
 
+/**
+ * Why an admin token is too easy to guess, or undefined. Length alone is not enough: 32 copies
+ * of one character, or a short word repeated, are long and still found by the first guesses an
+ * attacker (or a bored colleague) tries. `openssl rand -base64 32` passes.
+ */
+export function adminTokenWeakness(token: string): string | undefined {
+  if (token.length < 32) return `too short (${token.length} characters); use at least 32, e.g. openssl rand -base64 32`;
+  const distinct = new Set(token).size;
+  if (distinct < 10) return `too repetitive (only ${distinct} different characters); use at least 10, e.g. openssl rand -base64 32`;
+  // A unit repeated at least twice, even if cut short at the end (0123456789012345678901234567…).
+  for (let unit = 1; unit <= token.length / 2; unit++) {
+    if (token.slice(unit) === token.slice(0, token.length - unit)) return `a ${unit}-character pattern repeated; use a random token, e.g. openssl rand -base64 32`;
+  }
+  return undefined;
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isTrustProxy(value: string): boolean {
+  if (/^(true|false|\d+)$/.test(value.trim())) return true;
+  return value.split(',').every((item) => {
+    const entry = item.trim();
+    if (PROXY_NAMES.has(entry)) return true;
+    try {
+      return entry.includes('/') ? (ipaddr.parseCIDR(entry), true) : ipaddr.isValid(entry);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** TRUST_PROXY as Express takes it. */
+function trustProxy(value: string | undefined): boolean | number | string {
+  const trimmed = value?.trim();
+  if (!trimmed || trimmed === 'false') return false;
+  if (trimmed === 'true') return true;
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
+}
+
 type Env = z.infer<typeof schema>;
-export type Config = Readonly<Omit<Env, 'LOG_LEVEL'>> & {
+export type Config = Readonly<Omit<Env, 'LOG_LEVEL' | 'TRUST_PROXY'>> & {
   readonly LOG_LEVEL: NonNullable<Env['LOG_LEVEL']>;
+  readonly TRUST_PROXY: boolean | number | string;
   readonly publicBaseUrl: string;
 };
+
+/** A configuration that cannot run; its message names every bad key, and nothing else is worth printing. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
 
 /** Parses an environment; throws one error naming every bad key. Exported for tests. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
@@ -136,11 +206,25 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = schema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const publicBaseUrl = (parsed.data.PUBLIC_BASE_URL ?? `http://localhost:${parsed.data.PORT}`).replace(/\/+$/, '');
   const LOG_LEVEL = parsed.data.LOG_LEVEL ?? (parsed.data.NODE_ENV === 'test' ? 'silent' : 'info');
-  return Object.freeze({ ...parsed.data, LOG_LEVEL, publicBaseUrl });
+  return Object.freeze({ ...parsed.data, LOG_LEVEL, TRUST_PROXY: trustProxy(parsed.data.TRUST_PROXY), publicBaseUrl });
 }
 
-export const config: Config = parseConfig(process.env);
+/**
+ * Parsed on import, so every process (API, worker, scripts) stops here on a bad environment:
+ * one message on stderr and exit code 1. A stack trace would only bury the list of bad keys.
+ */
+function loadConfig(): Config {
+  try {
+    return parseConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+export const config: Config = loadConfig();

@@ -13,6 +13,8 @@ import type { ExportStorage } from '../../shared/exports';
 import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/jobs';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
+import { authThrottle, type AuthThrottleOptions } from './middleware/auth-throttle';
+import { directoryRateLimit, type DirectoryRateLimitOptions } from './middleware/rate-limit';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
 import { parseQueryOnce } from './middleware/query';
@@ -58,6 +60,12 @@ export interface AppOptions {
   readonly redis?: Redis;
   /** Where audit exports are read for download; the worker writes the same store. Default: none (downloads answer 503). */
   readonly exportStorage?: ExportStorage;
+  /** Per-directory SCIM request limits (middleware/rate-limit.ts). Default: none; server.ts always sets them. */
+  readonly rateLimits?: Omit<DirectoryRateLimitOptions, 'logger'>;
+  /** Failed authentications per client address (middleware/auth-throttle.ts). Default: 20 a minute, counted in this process. */
+  readonly authThrottle?: AuthThrottleOptions;
+  /** Express's `trust proxy`: which proxies' X-Forwarded-For gives the client address. Default false (the socket's address). */
+  readonly trustProxy?: boolean | number | string;
 }
 
 /** Builds the Express app; never listens (server.ts does). */
@@ -66,6 +74,7 @@ export function createApp(options: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', options.trustProxy ?? false);
   parseQueryOnce(app);
   trackRouteTemplates(app);
   app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
@@ -77,6 +86,8 @@ export function createApp(options: AppOptions) {
   const schemas = new ExtensionSchemaRepository(db);
 
   const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
+  // One count per address across SCIM, /admin/v1 and the queue dashboard.
+  const throttle = authThrottle(options.authThrottle);
 
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
   const contextOf = (req: Request): DirectoryContext => {
@@ -99,13 +110,16 @@ export function createApp(options: AppOptions) {
       realm: 'scim',
       property: 'directory',
       resolve: resolveDirectory,
+      throttle,
       onAuthenticated: (req, principal) => {
         trace.getActiveSpan()?.setAttributes({ 'tenant.id': principal.tenantId, 'directory.id': principal.directoryId });
         logDirectory(req, principal.directoryId);
       },
     }),
-    scimJson({ limit: options.maxPayloadBytes }),
   );
+  // After authentication (the limit is the directory's) and before the body is parsed.
+  if (options.rateLimits) scim.use(directoryRateLimit({ ...options.rateLimits, logger }));
+  scim.use(scimJson({ limit: options.maxPayloadBytes }));
   scim.use('/Users', resourceRoutes('User', contextOf));
   scim.use('/Groups', resourceRoutes('Group', contextOf));
   scim.use('/Bulk', bulkRoutes(contextOf, options.maxBulkOperations));
@@ -122,7 +136,7 @@ export function createApp(options: AppOptions) {
   app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options }));
 
   const admin = express.Router();
-  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken) }));
+  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken), throttle }));
   admin.use(scimJson({ limit: options.maxPayloadBytes }));
   admin.use(tenantRoutes({ db, tenants }));
   const onAuthChange = async () => {
@@ -138,7 +152,7 @@ export function createApp(options: AppOptions) {
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
   if (dashboardQueues.length > 0) {
-    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger }));
+    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger, throttle }));
   }
 
   app.use(notFoundHandler);

@@ -23,6 +23,10 @@ export interface DirectoryResolverOptions {
   readonly cacheSize?: number;
   /** Longest a cached key is trusted even without a change, in ms. Default 60,000. */
   readonly cacheTtlMs?: number;
+  /** How long an unknown or revoked key is answered without asking PostgreSQL, in ms. Default 30,000. */
+  readonly unknownTtlMs?: number;
+  /** Unknown keys remembered per process (oldest forgotten first). Default 10,000. */
+  readonly unknownCacheSize?: number;
 }
 
 export interface DirectoryResolver {
@@ -55,6 +59,7 @@ export function directoryResolver(options: DirectoryResolverOptions): DirectoryR
     schemaViews.set(key.directoryId, { rev: key.schemasRev, schemas });
     return schemas;
   };
+  const unknown = unknownKeys(options.unknownTtlMs ?? 30_000, options.unknownCacheSize ?? 10_000);
   let generation = 0;
   const invalidate = () => {
     generation++;
@@ -79,9 +84,13 @@ export function directoryResolver(options: DirectoryResolverOptions): DirectoryR
       recordUse(hit.principal);
       return hit.principal;
     }
+    if (unknown.has(cacheKey)) return undefined;
     const before = generation;
     const key = await keys.resolveHash(hash);
-    if (!key) return undefined;
+    if (!key) {
+      unknown.add(cacheKey);
+      return undefined;
+    }
     recordUse(key);
     const principal = { ...key, schemas: await schemasOf(key) };
     if (caching && generation === before && options.changes?.healthy) {
@@ -91,4 +100,30 @@ export function directoryResolver(options: DirectoryResolverOptions): DirectoryR
     return principal;
   };
   return Object.assign(resolve, { invalidate });
+}
+
+/**
+ * Hashes that resolved to nothing, so a flood of one bad key costs PostgreSQL one lookup per
+ * TTL instead of one per request. It never hides a key that starts to exist: tokens are only
+ * ever made by generateToken (256 random bits) at creation or regeneration, and handed out once
+ * the row has committed, so no request can have presented a new key's hash before it existed.
+ * What turns from known to unknown (revoke, delete) is what this cache may hold.
+ */
+function unknownKeys(ttlMs: number, size: number) {
+  const expiries = new Map<string, number>();
+  return {
+    has(hash: string): boolean {
+      const expires = expiries.get(hash);
+      if (expires === undefined) return false;
+      if (expires > Date.now()) return true;
+      expiries.delete(hash);
+      return false;
+    },
+    add(hash: string): void {
+      // Re-inserted at the end, so the oldest entry is always first in line to go.
+      expiries.delete(hash);
+      if (expiries.size >= size) expiries.delete(expiries.keys().next().value!);
+      expiries.set(hash, Date.now() + ttlMs);
+    },
+  };
 }

@@ -12,6 +12,7 @@ import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { watchOutbox, watchQueues } from '../../shared/telemetry/metrics';
 import { createApp } from './app';
+import { limiterRedis } from './middleware/rate-limit';
 
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -82,6 +83,8 @@ export async function startApi(options: ApiServerOptions = {}) {
   // Queue depth and outbox backlog are read on scrape by the API, which stays up when every
   // worker is down: exactly when a growing backlog must be visible.
   const unwatch = [watchQueues(Object.values(queues)), watchOutbox(db)];
+  // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
+  const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
   const app = createApp({
     db,
     authChanges,
@@ -95,6 +98,9 @@ export async function startApi(options: ApiServerOptions = {}) {
     queues,
     redis: queueRedis,
     exportStorage: createExportStorage(config),
+    rateLimits: { redis: limitsRedis, defaults: { requestsPerSecond: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST } },
+    authThrottle: { redis: limitsRedis, failures: config.AUTH_FAILURES_PER_MINUTE },
+    trustProxy: config.TRUST_PROXY,
   });
   let draining = false;
   const inFlight = new Set<ServerResponse>();
@@ -169,6 +175,7 @@ export async function startApi(options: ApiServerOptions = {}) {
       await authChanges.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       queueRedis.disconnect();
+      limitsRedis.disconnect();
       await db.close();
     })());
   return { server, close };

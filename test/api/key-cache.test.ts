@@ -11,7 +11,9 @@ describe('key cache › across API processes', () => {
   let b: TestApp;
   before(async () => {
     a = makeTestApp();
-    b = makeTestApp();
+    // B answers one revoked key per round, 25 in all: more than the 20 failures a minute the
+    // default throttle lets one address make (auth-throttle.test.ts covers that limit).
+    b = makeTestApp({ authThrottle: { failures: 100 } });
     await new Promise((r) => setTimeout(r, 300)); // both listeners connected
   });
   after(async () => {

@@ -6,7 +6,8 @@
  * Environment: BENCH_DATABASE_URL (default scim_bench through PostgreSQL's Unix socket, else
  * postgres://postgres@127.0.0.1:5432/scim_bench; dropped and recreated), BENCH_USERS (default
  * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF, BENCH_API_DIST and the webhook
- * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS.
+ * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS, and the noisy
+ * neighbour's BENCH_QUIET_RATE (default 40), BENCH_NOISY_LIMIT (50) and BENCH_NOISY_RATE (500); BENCH_API_PORT.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { runLoad, type LoadOptions, type LoadResult } from './load';
 import { cpuMeter } from './process-cpu';
 import { prefillDirectory } from './prefill';
 import { peakRssMiB } from './process-memory';
+import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -36,9 +38,10 @@ const ONLY = process.env.BENCH_ONLY?.split(',');
 const want = (name: string) => !ONLY || ONLY.some((w) => name.toLowerCase().includes(w.toLowerCase()));
 /** BENCH_API_DIST: another build of the API (a directory like dist/), for A/B runs of two versions. */
 const API_DIST = path.resolve(root, process.env.BENCH_API_DIST ?? 'dist');
-const API_PORT = 3901;
+/** BENCH_API_PORT: where the bench's API listens (default 3901), e.g. a free port when two benches share a machine. */
+const API_PORT = Number(process.env.BENCH_API_PORT ?? 3901);
 const RAW_PORT = 3902;
-const ADMIN = 'bench-admin-token-0123456789';
+const ADMIN = 'bench-admin-token-0123456789-abcdefghij';
 
 const log = (s: string) => console.log(`[bench] ${s}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,6 +119,16 @@ async function adminPost(p: string, body: unknown) {
   return res.json() as Promise<Record<string, any>>;
 }
 
+/** Sets a directory's request limit (PATCH /admin/v1/directories/{id}). */
+async function setRateLimit(directoryId: string, rateLimit: { requestsPerSecond: number; burst: number } | null) {
+  const res = await fetch(`http://127.0.0.1:${API_PORT}/admin/v1/directories/${directoryId}`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ rateLimit }),
+  });
+  if (res.status !== 200) throw new Error(`rate limit of ${directoryId}: ${res.status} ${await res.text()}`);
+}
+
 async function rawHttp(): Promise<LoadResult> {
   const server = fork(path.join(__dirname, 'raw-http-server.ts'), [], { env: { ...process.env, PORT: String(RAW_PORT) }, execArgv: ['--import', 'tsx'] });
   await new Promise((r) => server.once('message', r));
@@ -154,6 +167,9 @@ async function main() {
     const dirB = await adminPost(`/tenants/${b.id}/directories`, { name: 'Entra B', provider: 'entra' });
     const raw = await adminPost('/tenants', { name: 'Raw baseline' });
     const dirRaw = await adminPost(`/tenants/${raw.id}/directories`, { name: 'Raw', provider: 'generic' });
+    // The throughput scenarios measure the API at saturation, far above the default 100 requests/s
+    // a directory may make; the limiter still runs (one Redis round trip per request), only its limit is out of reach.
+    for (const dir of [dirA, dirB, dirRaw]) await setRateLimit(dir.id, { requestsPerSecond: 100_000, burst: 100_000 });
 
     const pg = new Client({ connectionString: DB_URL });
     await pg.connect();
@@ -262,6 +278,30 @@ async function main() {
 
     const rss = peakRssMiB(api.pid!);
     report(results, rss);
+
+    if (want('noisy')) {
+      const quietTenant = await adminPost('/tenants', { name: 'Quiet tenant' });
+      const quietDir = await adminPost(`/tenants/${quietTenant.id}/directories`, { name: 'Quiet Entra', provider: 'entra' });
+      const noisyTenant = await adminPost('/tenants', { name: 'Noisy tenant' });
+      const noisyDir = await adminPost(`/tenants/${noisyTenant.id}/directories`, { name: 'Noisy Entra', provider: 'entra' });
+      const noisyLimit = Number(process.env.BENCH_NOISY_LIMIT ?? 50);
+      await setRateLimit(noisyDir.id, { requestsPerSecond: noisyLimit, burst: 2 * noisyLimit });
+      const quiet = await prefillDirectory(pg, { tenantId: quietTenant.id, directoryId: quietDir.id }, 'quiet', Math.min(USERS, 10_000), []);
+      await pg.query('VACUUM ANALYZE');
+      const options = {
+        scimUrl: url,
+        quiet: { token: quietDir.key.token, userNames: quiet.userNames },
+        noisy: { token: noisyDir.key.token },
+        noisyLimit,
+        quietRate: Number(process.env.BENCH_QUIET_RATE ?? 40),
+        noisyRate: Number(process.env.BENCH_NOISY_RATE ?? 500),
+        seconds: SECONDS,
+        log,
+      };
+      const figures = await runNoisyNeighbourBench(options);
+      console.log(`\n${noisyNeighbourTable(figures, options)}\n`);
+      writeResults('noisy-neighbour', figures);
+    }
     if (want('webhook')) {
       const receiverTls = makeLoopbackCertificate();
       const worker = spawn(process.execPath, [...profile, path.join(root, 'dist/workers/main.js')], {

@@ -4,7 +4,7 @@ import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { logger } from '../../shared/telemetry/logger';
 
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789-abcdefghij';
 export const PUBLIC_BASE_URL = 'https://scim.test.example';
 
 export interface TestApp {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { parseConfig } from '../../shared/config';
 import { decodeEncryptionKey, encryptionKeyFrom, generateSecret, SecretBox, signingKeyOf } from '../../shared/webhooks/secrets';
 
-const PROD = { NODE_ENV: 'production', ADMIN_TOKEN: 'x'.repeat(32) };
+const PROD = { NODE_ENV: 'production', ADMIN_TOKEN: 'prod-admin-token-0123456789-abcdefghij' };
 
 describe('webhook secrets', () => {
   it('generateSecret › called twice › whsec_ + base64 of 32 random bytes, different each time', () => {

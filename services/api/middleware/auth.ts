@@ -3,6 +3,8 @@ import type { Request, RequestHandler } from 'express';
 import { Passport } from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { ScimError } from '../../../shared/scim/errors';
+import type { AuthThrottle } from './auth-throttle';
+import { tooManyRequests } from './rate-limit';
 import { sendScim } from './scim-json';
 
 export interface BearerAuthOptions<T> {
@@ -14,7 +16,11 @@ export interface BearerAuthOptions<T> {
   readonly property: 'directory' | 'operator';
   /** Runs once the principal is known, before the next handler (request-scoped logging, span attributes). */
   readonly onAuthenticated?: (req: Request, principal: T) => void;
+  /** Counts rejected tokens per client address and refuses an address that sent too many. Default: none. */
+  readonly throttle?: AuthThrottle;
 }
+
+const TOO_MANY_FAILURES = 'too many failed authentication attempts from this address';
 
 /**
  * passport-http-bearer behind a SCIM-shaped 401: RFC 6750 `WWW-Authenticate: Bearer` plus an
@@ -32,7 +38,13 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
       );
     }),
   );
+  const { throttle } = options;
   return (req, res, next) => {
+    const blocked = throttle?.blockedFor(req) ?? 0;
+    if (blocked > 0) {
+      next(tooManyRequests(res, blocked, TOO_MANY_FAILURES));
+      return;
+    }
     // passport-http-bearer also reads `?access_token=` and a body field (RFC 6750 §2.2–2.3);
     // keys in URLs end up in proxy logs, so only the Authorization header is accepted.
     if (typeof req.query?.access_token !== 'undefined') {
@@ -43,9 +55,14 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
       if (err) return next(err);
       if (!principal) {
         const given = /^bearer\s+\S/i.test(req.headers.authorization ?? '');
-        res.setHeader('WWW-Authenticate', `Bearer realm="${options.realm}"${given ? ', error="invalid_token"' : ''}`);
-        const detail = given ? 'the bearer token is unknown or revoked' : 'send Authorization: Bearer <token>';
-        sendScim(res, 401, new ScimError(401, undefined, detail).toJSON());
+        const unauthorized = () => {
+          res.setHeader('WWW-Authenticate', `Bearer realm="${options.realm}"${given ? ', error="invalid_token"' : ''}`);
+          const detail = given ? 'the bearer token is unknown or revoked' : 'send Authorization: Bearer <token>';
+          sendScim(res, 401, new ScimError(401, undefined, detail).toJSON());
+        };
+        // A request without a token guesses nothing; only rejected tokens count.
+        if (!given || !throttle) return unauthorized();
+        throttle.failed(req).then((wait) => (wait > 0 ? next(tooManyRequests(res, wait, TOO_MANY_FAILURES)) : unauthorized()), next);
         return;
       }
       (req as unknown as Record<string, unknown>)[options.property] = principal;

@@ -10,7 +10,9 @@ import { ScimError } from '../../../shared/scim/errors';
 import { checkReadiness, redisCheck, type DependencyCheck } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
 import { adminTokenResolver, bearerAuth } from '../middleware/auth';
+import type { AuthThrottle } from '../middleware/auth-throttle';
 import { declaredLengthLimit } from '../middleware/declared-length';
+import { retryAfterSeconds } from '../middleware/rate-limit';
 
 export interface QueuesDashboardOptions {
   /** Every queue to show (one per name in QUEUES); the caller owns and closes them. */
@@ -27,6 +29,8 @@ export interface QueuesDashboardOptions {
   readonly logger: Logger;
   /** How long the dashboard waits for Redis to answer PING before it answers 503, ms. Default 1,000. */
   readonly redisTimeoutMs?: number;
+  /** Failed sign-ins and bad bearer tokens count here, as on /admin/v1. Default: none. */
+  readonly throttle?: AuthThrottle;
 }
 
 const COOKIE = 'scim_queues_session';
@@ -45,7 +49,7 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   const basePath = options.basePath ?? '/admin/queues';
   const sessionSeconds = options.sessionSeconds ?? 8 * 3600;
   const resolveToken = adminTokenResolver(options.adminToken);
-  const bearer = bearerAuth({ realm: 'admin', property: 'operator', resolve: resolveToken });
+  const bearer = bearerAuth({ realm: 'admin', property: 'operator', resolve: resolveToken, throttle: options.throttle });
   const sign = (expires: number) =>
     createHmac('sha256', options.adminToken ?? '').update(`queues-dashboard:${expires}`).digest('base64url');
 
@@ -75,8 +79,18 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   // SameSite=Strict makes a cross-site form unable to ride on the cookie; the form only
   // trades a token the sender already knows for a session.
   router.post('/login', declaredLengthLimit(LOGIN_LIMIT_BYTES), express.urlencoded({ extended: false, limit: LOGIN_LIMIT_BYTES }), async (req, res) => {
+    const tooMany = (ms: number) => {
+      res.status(429).type('html').setHeader('Cache-Control', 'no-store');
+      res.setHeader('Retry-After', String(retryAfterSeconds(ms)));
+      res.send(loginPage(`${basePath}/login`, `Too many failed sign-ins from this address. Try again in ${retryAfterSeconds(ms)} seconds.`));
+    };
+    // Refused before the token is compared, so a guess made while blocked learns nothing.
+    const blocked = options.throttle?.blockedFor(req) ?? 0;
+    if (blocked > 0) return tooMany(blocked);
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!token || !(await resolveToken(token))) {
+      const wait = token ? ((await options.throttle?.failed(req)) ?? 0) : 0;
+      if (wait > 0) return tooMany(wait);
       res.status(401).type('html').setHeader('Cache-Control', 'no-store');
       res.send(loginPage(`${basePath}/login`, 'That is not the admin token.'));
       return;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
 import type { Database, Transaction } from '../sequelize';
+import type { RateLimit } from './tenants';
 
 /** SHA-256 of the token: tokens carry 256 random bits, so a slow hash adds nothing but latency. */
 export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
@@ -31,6 +32,8 @@ export interface ResolvedKey {
   provider: string;
   schemasRev: number;
   lastUsedAt: Date | null;
+  /** The directory's own request limit; null means the platform default. */
+  rateLimit: RateLimit | null;
 }
 
 interface KeyRow {
@@ -107,14 +110,17 @@ export class ApiKeyRepository {
   }
 
   async resolveHash(hash: Buffer): Promise<ResolvedKey | undefined> {
-    const rows = await this.db.query<ResolvedKey>(
+    const rows = await this.db.query<Omit<ResolvedKey, 'rateLimit'> & { rps: number | null; burst: number | null }>(
       `SELECT k.id AS "keyId", k.tenant_id AS "tenantId", k.directory_id AS "directoryId",
-              d.name AS "directoryName", d.provider, d.schemas_rev AS "schemasRev", k.last_used_at AS "lastUsedAt"
+              d.name AS "directoryName", d.provider, d.schemas_rev AS "schemasRev", k.last_used_at AS "lastUsedAt",
+              d.rate_limit_rps AS rps, d.rate_limit_burst AS burst
          FROM api_keys k JOIN directories d ON d.id = k.directory_id
         WHERE k.token_hash = $1 AND k.revoked_at IS NULL`,
       [hash],
     );
-    return rows[0];
+    if (!rows[0]) return undefined;
+    const { rps, burst, ...key } = rows[0];
+    return { ...key, rateLimit: rps === null || burst === null ? null : { requestsPerSecond: rps, burst } };
   }
 
   /** Records use, at most once a minute per key, so reads do not all turn into writes. */

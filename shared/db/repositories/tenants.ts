@@ -11,12 +11,20 @@ export interface Tenant {
   createdAt: string;
 }
 
+/** A directory's SCIM request limit: `requestsPerSecond` sustained, up to `burst` in one second. */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
+}
+
 export interface Directory {
   id: DirectoryId;
   tenantId: TenantId;
   name: string;
   provider: Provider;
   region: string;
+  /** The directory's own limit; null means the platform default. */
+  rateLimit: RateLimit | null;
   createdAt: string;
 }
 
@@ -26,8 +34,12 @@ interface DirectoryRow {
   name: string;
   provider: Provider;
   region: string;
+  rate_limit_rps: number | null;
+  rate_limit_burst: number | null;
   created_at: Date;
 }
+
+const DIRECTORY_COLUMNS = 'id, tenant_id, name, provider, region, rate_limit_rps, rate_limit_burst, created_at';
 
 const directoryView = (r: DirectoryRow): Directory => ({
   id: r.id,
@@ -35,6 +47,7 @@ const directoryView = (r: DirectoryRow): Directory => ({
   name: r.name,
   provider: r.provider,
   region: r.region,
+  rateLimit: r.rate_limit_rps === null || r.rate_limit_burst === null ? null : { requestsPerSecond: r.rate_limit_rps, burst: r.rate_limit_burst },
   createdAt: r.created_at.toISOString(),
 });
 
@@ -72,7 +85,7 @@ export class TenantRepository {
   ): Promise<Directory> {
     const rows = await this.db.query<DirectoryRow>(
       `INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, $4, $5)
-       RETURNING id, tenant_id, name, provider, region, created_at`,
+       RETURNING ${DIRECTORY_COLUMNS}`,
       [newId(), tenantId, input.name, input.provider, input.region],
       t,
     );
@@ -81,7 +94,7 @@ export class TenantRepository {
 
   async findDirectory(id: string): Promise<Directory | undefined> {
     const rows = await this.db.query<DirectoryRow>(
-      'SELECT id, tenant_id, name, provider, region, created_at FROM directories WHERE id = $1',
+      `SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`,
       [id],
     );
     return rows[0] && directoryView(rows[0]);
@@ -89,11 +102,29 @@ export class TenantRepository {
 
   async listDirectories(tenantId: TenantId): Promise<Directory[]> {
     const rows = await this.db.query<DirectoryRow>(
-      `SELECT id, tenant_id, name, provider, region, created_at FROM directories
+      `SELECT ${DIRECTORY_COLUMNS} FROM directories
         WHERE tenant_id = $1 ORDER BY created_at, id`,
       [tenantId],
     );
     return rows.map(directoryView);
+  }
+
+  /**
+   * Sets (or, with null, clears) a directory's request limit. API processes cache it with the
+   * directory's keys, so the change is announced in the same transaction and reaches every
+   * process when it commits. Returns undefined when the directory is unknown.
+   */
+  async setRateLimit(id: DirectoryId, limit: RateLimit | null): Promise<Directory | undefined> {
+    return this.db.transaction(async (t) => {
+      const rows = await this.db.query<DirectoryRow>(
+        `UPDATE directories SET rate_limit_rps = $2, rate_limit_burst = $3, updated_at = now()
+          WHERE id = $1 RETURNING ${DIRECTORY_COLUMNS}`,
+        [id, limit?.requestsPerSecond ?? null, limit?.burst ?? null],
+        t,
+      );
+      if (rows[0]) await announceAuthChange(this.db, t);
+      return rows[0] && directoryView(rows[0]);
+    });
   }
 
   async deleteDirectory(id: DirectoryId): Promise<boolean> {

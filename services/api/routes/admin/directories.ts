@@ -14,6 +14,17 @@ const createDirectory = z.object({
   keyName: z.string().trim().min(1).max(200).optional(),
 });
 const createKey = z.object({ name: z.string().trim().min(1).max(200).default('API key') });
+// Entra needs 25 requests/s per tenant at least; the caps only stop typos the size of an outage.
+const rateLimit = z
+  .object({
+    requestsPerSecond: z.number().int().min(1).max(100_000),
+    /** The most requests one second may take; default twice the rate. */
+    burst: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .refine((l) => l.burst === undefined || l.burst >= l.requestsPerSecond, { path: ['burst'], message: 'must be at least requestsPerSecond' })
+  .transform((l) => ({ requestsPerSecond: l.requestsPerSecond, burst: l.burst ?? 2 * l.requestsPerSecond }));
+/** `rateLimit: null` goes back to the platform default. */
+const patchDirectory = z.object({ rateLimit: rateLimit.nullable() });
 
 export interface DirectoryRouteDeps {
   readonly db: Database;
@@ -53,6 +64,16 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
 
   router.get('/directories/:directoryId', async (req, res) => {
     sendScim(res, 200, view(await findDirectory(req.params.directoryId)));
+  });
+
+  // The limit travels with each cached key, so API processes drop their caches, as on a revoke.
+  router.patch('/directories/:directoryId', async (req, res) => {
+    const directory = await findDirectory(req.params.directoryId);
+    const input = parseBody(patchDirectory, req.body);
+    const updated = await deps.tenants.setRateLimit(directory.id, input.rateLimit);
+    if (!updated) throw new ScimError(404, undefined, `directory "${req.params.directoryId}" not found`);
+    await deps.onAuthChange();
+    sendScim(res, 200, view(updated));
   });
 
   router.delete('/directories/:directoryId', async (req, res) => {

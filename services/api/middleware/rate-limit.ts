@@ -1,0 +1,139 @@
+import type { Request, RequestHandler, Response } from 'express';
+import IORedis, { type Redis } from 'ioredis';
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimit } from '../../../shared/db/repositories/tenants';
+import { ScimError } from '../../../shared/scim/errors';
+import type { Logger } from '../../../shared/telemetry/logger';
+import type { DirectoryPrincipal } from '../directory-resolver';
+
+/** Platform default: four times the 25 requests/s Microsoft asks SCIM apps to take per Entra tenant. */
+export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 200 });
+
+/** The window in which a directory may spend its burst (the requests above its rate) once. */
+const BURST_WINDOW_SECONDS = 10;
+
+export interface DirectoryRateLimitOptions {
+  /**
+   * Redis shared by every API process (see limiterRedis), so a directory's limit holds across
+   * processes. Default: none, each process counts on its own.
+   */
+  readonly redis?: Redis;
+  /** Limit of directories without one of their own. Default DEFAULT_RATE_LIMIT. */
+  readonly defaults?: RateLimit;
+  /** Prefix of the counters' Redis keys. Default `scim:rl`. */
+  readonly keyPrefix?: string;
+  readonly logger: Logger;
+}
+
+type Limiter = Pick<BurstyRateLimiter, 'consume'>;
+
+/**
+ * Per-directory request limit, after authentication. Shape: a one-second window of
+ * `requestsPerSecond`, and above it a pool of `burst − requestsPerSecond` extra requests that
+ * refills every 10 s (rate-limiter-flexible's BurstyRateLimiter). So one second may take up to
+ * `burst`, and a directory that keeps sending gets `requestsPerSecond` plus a tenth of the pool.
+ *
+ * Cost per request: one Redis round trip (an atomic INCR script) while under the rate. Once a
+ * window is used up, this process remembers it in memory until the window ends
+ * (`inMemoryBlockOnConsumed`), so a directory far over its limit costs no Redis traffic at all;
+ * only requests drawing on the burst pool take one round trip (to the pool's counter).
+ *
+ * Redis down or slow: each Redis limiter falls back at once to an in-memory limiter of the same
+ * shape in this process (`insuranceLimiter`; `rejectIfRedisNotReady` skips a disconnected
+ * client, limiterRedis's timeout bounds a hung one), so SCIM keeps answering; each process then
+ * enforces the limit on its own share of the traffic.
+ */
+export function directoryRateLimit(options: DirectoryRateLimitOptions): RequestHandler {
+  const defaults = options.defaults ?? DEFAULT_RATE_LIMIT;
+  checkLimit(defaults);
+  const prefix = options.keyPrefix ?? 'scim:rl';
+  const counter = (name: string, points: number, duration: number) => {
+    const shape = { keyPrefix: `${prefix}:${name}`, points, duration };
+    if (!options.redis) return new RateLimiterMemory(shape);
+    return new RateLimiterRedis({
+      ...shape,
+      storeClient: options.redis,
+      rejectIfRedisNotReady: true,
+      inMemoryBlockOnConsumed: points,
+      insuranceLimiter: new RateLimiterMemory(shape),
+    });
+  };
+  // One limiter per distinct limit (operators set few). The Redis keys do not depend on the
+  // limit, so a changed limit applies to the counts already made in the current window.
+  const limiters = new Map<string, Limiter>();
+  const limiterFor = (limit: RateLimit): Limiter => {
+    const id = `${limit.requestsPerSecond}/${limit.burst}`;
+    let limiter = limiters.get(id);
+    if (!limiter) {
+      const base = counter('s', limit.requestsPerSecond, 1);
+      limiter = limit.burst > limit.requestsPerSecond ? new BurstyRateLimiter(base, counter('b', limit.burst - limit.requestsPerSecond, BURST_WINDOW_SECONDS)) : base;
+      if (limiters.size >= 1_000) limiters.clear();
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+
+  return (req, res, next) => {
+    const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
+    const limit = principal.rateLimit ?? defaults;
+    limiterFor(limit)
+      .consume(principal.directoryId)
+      .then(
+        () => next(),
+        (rejection: unknown) => {
+          if (rejection instanceof RateLimiterRes) {
+            next(tooManyRequests(res, rejection.msBeforeNext, `this directory is over its limit of ${limit.requestsPerSecond} requests per second (bursts of ${limit.burst})`));
+            return;
+          }
+          // Neither Redis nor the in-memory fallback answered: SCIM does not depend on the limiter.
+          options.logger.warn({ err: rejection, 'directory.id': principal.directoryId }, 'rate limiter failed; request let through');
+          next();
+        },
+      );
+  };
+}
+
+/** A 429 with `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3); the caller passes it to next(). */
+export function tooManyRequests(res: Response, msBeforeNext: number, detail: string): ScimError {
+  res.setHeader('Retry-After', String(retryAfterSeconds(msBeforeNext)));
+  return new ScimError(429, undefined, detail);
+}
+
+export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+function checkLimit(limit: RateLimit): void {
+  if (!Number.isInteger(limit.requestsPerSecond) || limit.requestsPerSecond < 1) throw new TypeError('directoryRateLimit: requestsPerSecond must be a positive integer');
+  if (!Number.isInteger(limit.burst) || limit.burst < limit.requestsPerSecond) throw new TypeError('directoryRateLimit: burst must be an integer of at least requestsPerSecond');
+}
+
+export interface LimiterRedisOptions {
+  readonly logger: Logger;
+  /** Longest a limiter command may take before the in-memory fallback answers, in ms. Default 100. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The limiters' own Redis connection. Unlike the queues' (which wait through a restart), its
+ * commands fail fast: not queued while disconnected, never retried, and timed out after
+ * `timeoutMs`, because a limiter that waits would hold every SCIM request with it.
+ */
+export function limiterRedis(url: string, options: LimiterRedisOptions): Redis {
+  const redis = new IORedis(url, {
+    commandTimeout: options.timeoutMs ?? 100,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+  });
+  // One warning per outage, not one per reconnection attempt.
+  let up = true;
+  redis.on('error', (err) => {
+    if (!up) return;
+    up = false;
+    options.logger.warn({ err }, 'rate limiter Redis unreachable; limits are counted per process until it is back');
+  });
+  redis.on('ready', () => {
+    if (up) return;
+    up = true;
+    options.logger.info('rate limiter Redis reachable again');
+  });
+  return redis;
+}

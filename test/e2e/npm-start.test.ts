@@ -165,7 +165,7 @@ describe('npm start › its ports are taken', () => {
     const url = neverCreated();
     const dist = builtAt();
 
-    const run = await runStart({ PORT: String(api.port), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted' });
+    const run = await runStart({ PORT: String(api.port), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij' });
 
     assert.equal(run.code, 1, run.output);
     assert.ok(run.output.includes(`${api.port} (PORT)`), run.output);
@@ -178,7 +178,7 @@ describe('npm start › its ports are taken', () => {
   it('the real script › only the worker port taken › exits 1 naming that port alone', async () => {
     const url = neverCreated();
 
-    const run = await runStart({ PORT: String(await freePort()), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted' });
+    const run = await runStart({ PORT: String(await freePort()), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij' });
 
     assert.equal(run.code, 1, run.output);
     assert.ok(run.output.includes(`${worker.port} (WORKER_METRICS_PORT)`), run.output);
@@ -193,7 +193,7 @@ describe('npm start › a first one runs, a second is started, then the first re
     u.pathname = `${u.pathname}_start`;
     return u.toString();
   })();
-  const adminToken = 'adm_e2e-npm-start-0123456789';
+  const adminToken = 'adm_e2e-npm-start-0123456789abcdefghij';
   const tokenFile = path.join(root, '.data', `demo-token.${new URL(url).pathname.slice(1)}`);
   let redis: PrivateRedis;
   let env: Record<string, string>;

@@ -8,8 +8,7 @@ import type { Database } from '../../../../shared/db/sequelize';
 import { EVENT_TYPES } from '../../../../shared/events/catalog';
 import type { WebhookDeliveryJob } from '../../../../shared/queue/jobs';
 import { ScimError } from '../../../../shared/scim/errors';
-import { enqueueDeliveries, replayJobId } from '../../../../shared/webhooks/jobs';
-import { parseRetrySchedule } from '../../../../shared/webhooks/retry-schedule';
+import { requeueDeliveries } from '../../../../shared/webhooks/jobs';
 import { encryptionKeyFrom, SecretBox } from '../../../../shared/webhooks/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
@@ -51,7 +50,7 @@ export interface WebhookRouteDeps {
    */
   readonly queue: () => Queue<WebhookDeliveryJob> | undefined;
   /** Webhook settings. Default: from shared/config. */
-  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ENCRYPTION_KEY' | 'WEBHOOK_ALLOWED_HOSTS' | 'WEBHOOK_RETRY_SCHEDULE'>;
+  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ENCRYPTION_KEY' | 'WEBHOOK_ALLOWED_HOSTS'>;
 }
 
 /**
@@ -63,7 +62,6 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const settings = deps.settings ?? config;
   const repo = new WebhookRepository(deps.db, new SecretBox(encryptionKeyFrom(settings)));
   const policy: UrlPolicy = urlPolicyFrom(settings);
-  const schedule = parseRetrySchedule(settings.WEBHOOK_RETRY_SCHEDULE);
   const router = Router();
 
   const tenantWebhooks = async (tenantId: string): Promise<TenantWebhooks> => {
@@ -87,17 +85,14 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     if (!q) throw new ScimError(503, undefined, 'the webhook delivery queue is not configured in this process');
     return q;
   };
+  // PostgreSQL first (pending, due now), then the jobs: a replay Redis drops is re-driven by the
+  // sweeper. A delivery's dead job is replaced, so the dashboard no longer lists it as failed.
   const enqueue = async (q: Queue<WebhookDeliveryJob>, webhooks: TenantWebhooks, refs: readonly DeliveryRef[]) => {
-    const notAfter = await webhooks.now();
-    await enqueueDeliveries(
+    await webhooks.restartDeliveries(refs.map((r) => r.deliveryId));
+    await requeueDeliveries(
       q,
-      schedule,
-      refs.map((r) => ({
-        job: { deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(r.trace ? { trace: r.trace } : {}) },
-        jobId: replayJobId(r.deliveryId, r.attempts),
-      })),
+      refs.map((r) => ({ deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(r.trace ? { trace: r.trace } : {}) })),
     );
-    await webhooks.markReplayed(refs.map((r) => r.deliveryId), notAfter);
   };
 
   router.post('/tenants/:tenantId/webhooks', async (req, res) => {
@@ -150,8 +145,8 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const webhooks = await tenantWebhooks(req.params.tenantId);
     const endpoint = await endpointOf(webhooks, req.params.webhookId);
     const query = parseBody(deliveriesQuery, req.query);
-    const { deliveries, next } = await webhooks.listDeliveries(endpoint.id, query);
-    sendScim(res, 200, { data: deliveries, next });
+    const { deliveries, next, hasMore } = await webhooks.listDeliveries(endpoint.id, query);
+    sendScim(res, 200, { data: deliveries, next, hasMore });
   });
 
   router.get('/tenants/:tenantId/webhooks/:webhookId/deliveries/:deliveryId', async (req, res) => {

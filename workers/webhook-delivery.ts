@@ -2,7 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { WebhookRepository, type DeliveryTarget, type TenantWebhooks } from '../shared/db/repositories/webhooks';
 import type { TenantId } from '../shared/ids';
-import type { WebhookDeliveryJob } from '../shared/queue/jobs';
+import type { UnrecordedAttempt, WebhookDeliveryJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
@@ -34,6 +34,9 @@ class DeliveryAttemptFailed extends Error {
 class DatabaseUnavailable extends Error {
   override readonly name = 'DatabaseUnavailable';
 }
+
+/** A call's outcome as an earlier run kept it on the job. */
+const keptResult = ({ attemptsBefore: _, startedAt, ...rest }: UnrecordedAttempt): CallResult => ({ ...rest, startedAt: new Date(startedAt) });
 
 /** One call to the receiver and what it answered. */
 interface CallResult {
@@ -67,7 +70,8 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   const policy = urlPolicyFrom(config);
   const repo = new WebhookRepository(db, new SecretBox(encryptionKeyFrom(config)));
   const log = deps.logger.child({ processor: 'webhook-delivery' });
-  // A database outage is retried on a short doubling delay, never slower than the schedule's first.
+  // A database outage is retried on a short doubling delay (from 1 s, or the schedule's first
+  // delay if shorter, up to 30 s), jittered so a worker's jobs do not all retry in step.
   const databaseRetryBase = Math.min(1000, schedule.delays[0]);
   const databaseRetryDelay = (runs: number) =>
     Math.min(MAX_DATABASE_RETRY_MS, Math.round(databaseRetryBase * 2 ** Math.min(Math.max(runs, 0), 16) * (0.8 + 0.4 * Math.random())));
@@ -91,15 +95,16 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
     if (delivery.status !== 'pending') return `already ${delivery.status}`;
     if (endpoint.status === 'disabled') {
-      // Kept as a dead letter so it can be replayed once the endpoint is enabled again.
+      // Kept as a dead letter so it can be replayed once the endpoint is enabled again; its job
+      // fails, so the dashboard's failed jobs are the dead letters.
       await database(() => webhooks.markDead(deliveryId, 'endpoint disabled'));
       recordDelivery('dead');
-      return 'endpoint disabled';
+      throw new UnrecoverableError('endpoint disabled');
     }
 
     // Kept by an earlier run whose write failed, and not written since (the count has not moved).
     const kept = job.data.unrecorded?.attemptsBefore === delivery.attemptCount ? job.data.unrecorded : undefined;
-    const result = kept ? { ...kept, startedAt: new Date(kept.startedAt) } : await call(target);
+    const result: CallResult = kept ? keptResult(kept) : await call(target);
     try {
       return await settle(webhooks, target, result);
     } catch (err) {

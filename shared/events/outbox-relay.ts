@@ -5,7 +5,7 @@ import type { WebhookDeliveryJob } from '../queue/jobs';
 import type { TraceCarrier } from '../telemetry/context';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../webhooks/ids';
-import { deliveryJob } from '../webhooks/jobs';
+import { enqueueDeliveries } from '../webhooks/jobs';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';
@@ -229,9 +229,7 @@ export class OutboxRelay {
       );
       // Every delivery of the batch, not only rows inserted just now: a pass that enqueued and
       // then failed to commit left rows whose jobs may be missing; an existing jobId is a no-op.
-      await this.enqueue(
-        deliveries.map((r, i) => deliveryJob({ deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) })),
-      );
+      await this.enqueue(deliveries.map((r, i) => ({ deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) })));
     }
 
     const last = rows[rows.length - 1];
@@ -250,11 +248,11 @@ export class OutboxRelay {
     };
   }
 
-  private async enqueue(jobs: ReturnType<typeof deliveryJob>[]): Promise<void> {
+  private async enqueue(jobs: readonly WebhookDeliveryJob[]): Promise<void> {
     const status = this.options.connection?.status;
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
     for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
-      await withTimeout(this.queue.addBulk(jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
+      await withTimeout(enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
     }
   }
 

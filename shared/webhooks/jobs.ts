@@ -42,10 +42,11 @@ export function deliveryJobOptions(deliveryId: string): JobsOptions {
 }
 
 /** A delivery job as addBulk takes it. */
-export function deliveryJob(job: WebhookDeliveryJob) {
+function deliveryJob(job: WebhookDeliveryJob) {
   return { name: DELIVER_JOB, data: job, opts: deliveryJobOptions(job.deliveryId) };
 }
 
+/** Jobs per round trip to Redis. */
 const CHUNK = 500;
 
 /**

@@ -156,8 +156,8 @@ export class TenantDeliveries {
    * schedule; attempt numbers keep counting). Written before their jobs are enqueued: if Redis
    * then fails, the sweeper re-drives them.
    */
-  async restartDeliveries(deliveryIds: readonly string[]): Promise<number> {
-    return this.db.exec(
+  async restartDeliveries(deliveryIds: readonly string[]): Promise<void> {
+    await this.db.exec(
       `UPDATE webhook_deliveries SET status = 'pending', retry_base = attempts, next_attempt_at = now(), updated_at = now()
         WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`,
       [this.tenantId, deliveryIds],

@@ -5,7 +5,17 @@ import { logLines, spawnEntry, waitForStatus, type Spawned } from './processes';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('worker process › Redis down', () => {
+/** The settings check runs beside the start: its line may follow "worker ready" by a moment. */
+async function eventually<T>(read: () => T[], timeoutMs = 5_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = read();
+    if (found.length > 0 || Date.now() > deadline) return found;
+    await sleep(50);
+  }
+}
+
+describe('worker process › Redis at start and down', () => {
   let redis: PrivateRedis;
   let worker: Spawned;
   before(async () => {
@@ -17,6 +27,29 @@ describe('worker process › Redis down', () => {
   after(async () => {
     await worker.kill();
     await redis.close();
+  });
+
+  it('worker › started on a Redis without persistence › one warning saying so; the delivery sweeper among its processors', async () => {
+    const lines = logLines(worker.output());
+    const ready = lines.find((l) => l.msg === 'worker ready');
+    assert.ok((ready?.processors as string[]).includes('delivery-sweeper'));
+    const warnings = await eventually(() => logLines(worker.output()).filter((l) => Array.isArray(l.problems)));
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].level, 'warn');
+    assert.equal((warnings[0].problems as string[]).length, 1, 'persistence only: a fresh Redis does not evict');
+  });
+
+  it('api › started on a Redis without persistence › one warning saying so', async () => {
+    const port = await freePort();
+    const api = spawnEntry('services/api/server.ts', { PORT: String(port), REDIS_URL: redis.url, OTEL_SDK_DISABLED: 'true' });
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 30_000, api);
+      const warnings = await eventually(() => logLines(api.output()).filter((l) => Array.isArray(l.problems)));
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0].level, 'warn');
+    } finally {
+      await api.kill();
+    }
   });
 
   it('worker › Redis killed for 4 s › only JSON lines, no raw ioredis text; each connection logs its errors once per interval', async () => {

@@ -5,6 +5,7 @@ import type { Database } from '../shared/db/sequelize';
 import type { WebhookDeliveryJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
 import { createQueue } from '../shared/queue/queues';
+import { redisWithin } from '../shared/queue/redis';
 import type { Logger } from '../shared/telemetry/logger';
 import { requeueDeliveries } from '../shared/webhooks/jobs';
 import { parseDuration } from '../shared/webhooks/retry-schedule';
@@ -93,7 +94,7 @@ export class DeliverySweeper {
         const status = this.options.connection?.status;
         if (status !== undefined && status !== 'ready') throw new Error(`Redis connection is ${status}`);
         const jobs = due.map((d) => ({ deliveryId: d.deliveryId, tenantId: d.tenantId, ...(d.trace ? { trace: d.trace } : {}) }));
-        const done = await withTimeout(requeueDeliveries(this.options.queue, jobs), this.redisTimeoutMs);
+        const done = await redisWithin(requeueDeliveries(this.options.queue, jobs), this.redisTimeoutMs);
         await this.sweep.markRequeued(t, due.map((d) => d.deliveryId));
         return { overdue: due.length, ...done };
       });
@@ -131,15 +132,6 @@ export class DeliverySweeper {
       this.wake = done;
     });
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  work.catch(() => undefined);
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The sweeper of every worker process, on its own Redis connection (as the relay). */

@@ -64,7 +64,7 @@ const CHECK_TIMEOUT_MS = 5_000;
 export async function checkRedisServer(redis: Redis, log: Logger = defaultLogger): Promise<RedisServerCheck> {
   let settings: Map<string, string>;
   try {
-    settings = await withTimeout(readSettings(redis), CHECK_TIMEOUT_MS);
+    settings = await redisWithin(readSettings(redis), CHECK_TIMEOUT_MS);
   } catch (err) {
     log.warn(
       { err: { message: (err as Error).message } },
@@ -97,11 +97,16 @@ async function readSettings(redis: Redis): Promise<Map<string, string>> {
   return settings;
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/**
+ * `work` against Redis, or a rejection after `ms`. While Redis is away ioredis holds commands
+ * until it returns (maxRetriesPerRequest: null), so callers that must not wait that long use
+ * this; the abandoned work may still complete later, so it must be safe to repeat.
+ */
+export function redisWithin<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   work.catch(() => undefined);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

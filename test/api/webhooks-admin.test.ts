@@ -11,6 +11,7 @@ import { createRedis } from '../../shared/queue/redis';
 import { deliveryIdOf } from '../../shared/webhooks/ids';
 import { DELIVER_JOB, MAX_JOB_RUNS } from '../../shared/webhooks/jobs';
 import { makeTestApp, type TestApp } from '../support/app';
+import { startPrivateRedis } from '../support/redis';
 import { asAdmin, makeDirectory, type TestDirectory } from '../support/factories';
 
 const HOOK_URL = 'http://127.0.0.1:9/hook';
@@ -421,6 +422,38 @@ describe('admin API › webhooks', () => {
     await patch(`${base(dir.tenantId)}/${created.body.id}`, { status: 'disabled' }).expect(200);
     await post(`${base(dir.tenantId)}/${created.body.id}/replay`, { status: 'dead' }).expect(409);
     assert.equal(await queue.getJob(id), undefined);
+  });
+
+  it('POST replay {status: dead} › Redis down › 202 once the enqueue bound passes, the deliveries pending and due in PostgreSQL for the sweeper', async () => {
+    const redis = await startPrivateRedis();
+    const own = createRedis(redis.url);
+    const downQueue = createQueue(QUEUES.webhookDelivery, { connection: own, prefix });
+    const down = makeTestApp({ queues: { webhookDelivery: downQueue } });
+    try {
+      await downQueue.waitUntilReady();
+      const dir = await makeDirectory(down.app);
+      const created = await asAdmin(request(down.app).post(base(dir.tenantId))).send({ url: HOOK_URL }).expect(201);
+      const ids = [
+        await eventWithDelivery(dir, created.body.id, { status: 'dead', attempts: 3 }),
+        await eventWithDelivery(dir, created.body.id, { status: 'dead', attempts: 12 }),
+      ];
+      await redis.stop();
+
+      const started = Date.now();
+      const res = await asAdmin(request(down.app).post(`${base(dir.tenantId)}/${created.body.id}/replay`)).timeout(15_000).send({ status: 'dead' }).expect(202);
+      assert.equal(res.body.replayed, 2);
+      assert.ok(Date.now() - started < 8000, 'bounded by the enqueue timeout, not by Redis coming back');
+      const rows = await t.db.query<{ status: string; due: boolean; retry_base: number; attempts: number }>(
+        'SELECT status, next_attempt_at <= now() AS due, retry_base, attempts FROM webhook_deliveries WHERE id = ANY ($1::uuid[])',
+        [ids],
+      );
+      assert.ok(rows.length === 2 && rows.every((r) => r.status === 'pending' && r.due && r.retry_base === r.attempts));
+    } finally {
+      await downQueue.close();
+      own.disconnect();
+      await down.close();
+      await redis.close();
+    }
   });
 
   it('POST replay › an API built without the delivery queue › 503', async () => {

@@ -112,8 +112,10 @@ export class DeliverySweeper {
     while (!this.stopping) {
       try {
         const pass = await this.sweepOnce();
-        // A re-driven delivery means Redis lost or dropped a job: worth a line every time.
-        if (pass.overdue > 0) this.log.warn({ ...pass }, 'overdue webhook deliveries re-driven');
+        // A job added or promoted means Redis lost or held back a delivery: worth a line every
+        // time. Overdue deliveries still queued are only slow workers (the queue metrics show it).
+        if (pass.added + pass.promoted > 0) this.log.warn({ ...pass }, 'overdue webhook deliveries re-driven');
+        else if (pass.queued > 0) this.log.debug({ ...pass }, 'overdue webhook deliveries still queued');
       } catch (err) {
         this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'delivery sweep failed; next pass retries');
       }

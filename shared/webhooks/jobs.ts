@@ -1,6 +1,6 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { WebhookDeliveryJob } from '../queue/jobs';
-import { KEEP_COMPLETED_SECONDS, KEEP_FAILED_SECONDS } from '../queue/queues';
+import { DEFAULT_JOB_OPTIONS } from '../queue/queues';
 
 /**
  * The delivery job contract, the one home of its name, id and options: the outbox relay, the
@@ -28,16 +28,16 @@ const QUEUED_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'w
 
 /**
  * Options of every delivery job: BullMQ retries a thrown attempt after the delay the worker's
- * `backoffStrategy` picks (type 'custom'). Finished jobs are kept a while for the dashboard; the
- * delivery rows are the lasting record.
+ * `backoffStrategy` picks (type 'custom'). Finished jobs are kept as every queue's are (a day, a
+ * week if failed) for the dashboard; the delivery rows are the lasting record.
  */
 export function deliveryJobOptions(deliveryId: string): JobsOptions {
   return {
     jobId: deliveryId,
     attempts: MAX_JOB_RUNS,
     backoff: { type: 'custom' },
-    removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: 100_000 },
-    removeOnFail: { age: KEEP_FAILED_SECONDS, count: 100_000 },
+    removeOnComplete: DEFAULT_JOB_OPTIONS.removeOnComplete,
+    removeOnFail: DEFAULT_JOB_OPTIONS.removeOnFail,
   };
 }
 

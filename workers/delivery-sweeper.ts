@@ -7,7 +7,7 @@ import { QUEUES } from '../shared/queue/names';
 import { createQueue } from '../shared/queue/queues';
 import { redisWithin } from '../shared/queue/redis';
 import type { Logger } from '../shared/telemetry/logger';
-import { requeueDeliveries } from '../shared/webhooks/jobs';
+import { requeueDeliveries, type Requeued } from '../shared/webhooks/jobs';
 import { parseDuration } from '../shared/webhooks/retry-schedule';
 import type { StartProcessor } from './deps';
 
@@ -22,9 +22,9 @@ export interface DeliverySweeperOptions {
   readonly overdueAfterMs: number;
   /** Pause between passes, ms (WEBHOOK_SWEEP_INTERVAL); the first pass waits one interval too. */
   readonly intervalMs: number;
-  /** Deliveries locked and re-driven per transaction. Default 500. */
+  /** Deliveries claimed and re-driven per batch. Default 500. */
   readonly batchSize?: number;
-  /** Longest wait for Redis per batch before the batch is rolled back, ms. Default 5,000. */
+  /** Longest wait for Redis per batch before its claims are given back, ms. Default 5,000. */
   readonly redisTimeoutMs?: number;
 }
 
@@ -39,10 +39,10 @@ export interface SweepPass {
 /**
  * Re-drives deliveries whose job Redis lost (restarted empty, evicted, failed over) or that
  * no job will run any more: every pending delivery due for longer than the grace period gets a
- * job again (shared/webhooks/jobs.ts requeueDeliveries). Each batch is one transaction holding
- * its rows (FOR UPDATE SKIP LOCKED) while the jobs are added, then marks them due now; so with
- * any number of worker processes each overdue delivery is re-driven once per pass. If Redis
- * fails, the batch rolls back and the next pass tries again.
+ * job again (shared/webhooks/jobs.ts requeueDeliveries). Each batch is first claimed in one
+ * statement (SKIP LOCKED, made due now), then enqueued; so with any number of worker processes
+ * each overdue delivery is re-driven once per pass. If Redis fails, the claims are given back
+ * and the next pass tries again.
  */
 export class DeliverySweeper {
   private readonly sweep: DeliverySweep;
@@ -74,7 +74,7 @@ export class DeliverySweeper {
     return this;
   }
 
-  /** Stops after the batch in progress commits or rolls back. Safe twice. */
+  /** Stops after the batch in progress. Safe twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopping = true;
@@ -84,25 +84,28 @@ export class DeliverySweeper {
     return this.closing;
   }
 
-  /** One pass over every overdue delivery, a batch per transaction; public for tests and tools. */
+  /** One pass over every overdue delivery, a batch per claim; public for tests and tools. */
   async sweepOnce(): Promise<SweepPass> {
     const total: SweepPass = { overdue: 0, added: 0, promoted: 0, queued: 0 };
     for (;;) {
-      const batch = await this.options.db.transaction(async (t) => {
-        const due = await this.sweep.lockOverdue(t, { overdueAfterMs: this.options.overdueAfterMs, limit: this.batchSize });
-        if (due.length === 0) return { overdue: 0, added: 0, promoted: 0, queued: 0 };
+      const claimed = await this.sweep.claimOverdue({ overdueAfterMs: this.options.overdueAfterMs, limit: this.batchSize });
+      if (claimed.length === 0) return total;
+      let done: Requeued;
+      try {
         const status = this.options.connection?.status;
         if (status !== undefined && status !== 'ready') throw new Error(`Redis connection is ${status}`);
-        const jobs = due.map((d) => ({ deliveryId: d.deliveryId, tenantId: d.tenantId, ...(d.trace ? { trace: d.trace } : {}) }));
-        const done = await redisWithin(requeueDeliveries(this.options.queue, jobs), this.redisTimeoutMs);
-        await this.sweep.markRequeued(t, due.map((d) => d.deliveryId));
-        return { overdue: due.length, ...done };
-      });
-      total.overdue += batch.overdue;
-      total.added += batch.added;
-      total.promoted += batch.promoted;
-      total.queued += batch.queued;
-      if (batch.overdue < this.batchSize || this.stopping) return total;
+        const jobs = claimed.map((d) => ({ deliveryId: d.deliveryId, tenantId: d.tenantId, ...(d.trace ? { trace: d.trace } : {}) }));
+        done = await redisWithin(requeueDeliveries(this.options.queue, jobs), this.redisTimeoutMs);
+      } catch (err) {
+        // Overdue again at once, for the next pass; if PostgreSQL is away too, after the grace.
+        await this.sweep.releaseClaims(claimed).catch(() => undefined);
+        throw err;
+      }
+      total.overdue += claimed.length;
+      total.added += done.added;
+      total.promoted += done.promoted;
+      total.queued += done.queued;
+      if (claimed.length < this.batchSize || this.stopping) return total;
     }
   }
 

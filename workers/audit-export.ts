@@ -8,6 +8,7 @@ import { createExportStorage, exportKey, type ExportStorage } from '../shared/ex
 import { AuditExportRepository } from '../shared/exports/repository';
 import type { AuditExportJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
+import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
 import type { StartProcessor } from './deps';
@@ -117,7 +118,7 @@ export const startAuditExport: StartProcessor = (deps) => {
     },
     { connection: deps.redis(), prefix: deps.queuePrefix, concurrency: 1 },
   );
-  worker.on('error', (err) => deps.logger.error({ err, queue: QUEUES.auditExport }, 'audit export worker error'));
+  worker.on('error', rateLimitedErrorLog(deps.logger.child({ queue: QUEUES.auditExport }), 'audit export worker error'));
   let closing: Promise<void> | undefined;
   return { name: QUEUES.auditExport, close: () => (closing ??= worker.close()) };
 };

@@ -5,6 +5,7 @@ import type { Database } from '../shared/db/sequelize';
 import { UUID_V7 } from '../shared/db/sql';
 import type { GroupReconcileJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
+import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
 import type { StartProcessor } from './deps';
@@ -223,7 +224,7 @@ export const startGroupReconcile: StartProcessor = (deps) => {
     },
     { connection: deps.redis(), prefix: deps.queuePrefix, concurrency: 1 },
   );
-  worker.on('error', (err) => deps.logger.error({ err, queue: QUEUES.groupReconcile }, 'group reconcile worker error'));
+  worker.on('error', rateLimitedErrorLog(deps.logger.child({ queue: QUEUES.groupReconcile }), 'group reconcile worker error'));
   let closing: Promise<void> | undefined;
   return { name: QUEUES.groupReconcile, close: () => (closing ??= worker.close()) };
 };

@@ -3,10 +3,11 @@ startTracing('scim-worker');
 
 import { config } from '../shared/config';
 import { createDatabase } from '../shared/db/sequelize';
-import { createRedis } from '../shared/queue/redis';
+import { checkRedisServer, createRedis } from '../shared/queue/redis';
 import { postgresCheck, redisCheck } from '../shared/telemetry/health';
 import { logger } from '../shared/telemetry/logger';
 import { startAuditExport } from './audit-export';
+import { startDeliverySweeper } from './delivery-sweeper';
 import type { Processor, StartProcessor, WorkerDeps } from './deps';
 import { startGroupReconcile } from './group-reconcile';
 import { startOutboxRelay } from './outbox-relay';
@@ -19,6 +20,7 @@ const PROCESSORS: readonly StartProcessor[] = [
   startGroupReconcile,
   startOutboxRelay,
   startWebhookDelivery,
+  startDeliverySweeper,
 ];
 
 /**
@@ -36,6 +38,7 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
     return connection;
   });
   const deps: WorkerDeps = { db, redis, logger, config, queuePrefix: 'scim', ...overrides };
+  void checkRedisServer(deps.redis(), deps.logger);
   const started: Processor[] = [];
   for (const start of processors) started.push(await start(deps));
   logger.info({ processors: started.map((p) => p.name) }, 'worker ready');

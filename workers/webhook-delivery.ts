@@ -1,13 +1,13 @@
 import type { Span } from '@opentelemetry/api';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { WebhookRepository, type DeliveryTarget } from '../shared/db/repositories/webhooks';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { WebhookRepository, type DeliveryTarget, type TenantWebhooks } from '../shared/db/repositories/webhooks';
 import type { TenantId } from '../shared/ids';
-import type { WebhookDeliveryJob } from '../shared/queue/jobs';
+import type { UnrecordedAttempt, WebhookDeliveryJob } from '../shared/queue/jobs';
 import { QUEUES } from '../shared/queue/names';
+import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
-import { isReplayJobId } from '../shared/webhooks/jobs';
-import { parseDuration, parseRetrySchedule, type RetrySchedule } from '../shared/webhooks/retry-schedule';
+import { parseDuration, parseRetrySchedule } from '../shared/webhooks/retry-schedule';
 import { encryptionKeyFrom, SecretBox } from '../shared/webhooks/secrets';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';
@@ -16,8 +16,10 @@ import type { StartProcessor } from './deps';
 
 /** A Retry-After longer than this is capped: the schedule, not the receiver, bounds a delivery. */
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
+/** Longest wait between runs while PostgreSQL cannot be read or written. */
+const MAX_DATABASE_RETRY_MS = 30_000;
 
-/** A failed attempt that may be tried again after `retryDelayMs`. */
+/** A failed call that may be tried again after `retryDelayMs` (the schedule's, or Retry-After). */
 class DeliveryAttemptFailed extends Error {
   override readonly name = 'DeliveryAttemptFailed';
   constructor(
@@ -28,17 +30,22 @@ class DeliveryAttemptFailed extends Error {
   }
 }
 
-/**
- * Where this run stands in the job's tries. Producers that use deliveryJobOptions() give the job
- * `attempts`, and BullMQ retries it (rethrow; the backoff strategy below picks the delay). A job
- * added with a jobId only (BullMQ's default of one attempt) is retried by this worker itself,
- * counting the times it was started, so a producer that forgets the options still gets retries.
- */
-function retryPlan(job: Job<WebhookDeliveryJob>, schedule: RetrySchedule) {
-  const managedByBullmq = (job.opts.attempts ?? 1) > 1;
-  const tryIndex = managedByBullmq ? job.attemptsMade : Math.max(0, job.attemptsStarted - 1);
-  const allowed = managedByBullmq ? job.opts.attempts! : schedule.attempts;
-  return { managedByBullmq, tryIndex, final: tryIndex + 1 >= allowed };
+/** PostgreSQL could not be read or written: retried soon, and no attempt of the receiver's is counted. */
+class DatabaseUnavailable extends Error {
+  override readonly name = 'DatabaseUnavailable';
+}
+
+/** A call's outcome as an earlier run kept it on the job. */
+const keptResult = ({ attemptsBefore: _, startedAt, ...rest }: UnrecordedAttempt): CallResult => ({ ...rest, startedAt: new Date(startedAt) });
+
+/** One call to the receiver and what it answered. */
+interface CallResult {
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly statusCode?: number;
+  readonly error?: string;
+  readonly responseExcerpt?: string;
+  readonly retryAfterMs?: number;
 }
 
 /**
@@ -48,6 +55,13 @@ function retryPlan(job: Job<WebhookDeliveryJob>, schedule: RetrySchedule) {
  * receiver's Retry-After); dead after the last attempt; or, on 410 Gone, the endpoint disabled.
  * An endpoint whose deliveries have failed without a success for WEBHOOK_FAILING_AFTER is marked
  * failing, for WEBHOOK_DISABLE_AFTER disabled, each with an event to the tenant.
+ *
+ * One retry path (shared/webhooks/jobs.ts): a thrown error is a retry, whose delay the backoff
+ * strategy picks; UnrecoverableError is the end. The retry budget is the delivery's attempts in
+ * PostgreSQL since its run began, never BullMQ's counters; a delivery that is not pending any
+ * more (delivered, dead, or replayed by another job) is not called. When PostgreSQL cannot be
+ * read the job is retried soon without a call; when a call's outcome cannot be written, the
+ * outcome is kept on the job and written by the next run instead of calling again.
  */
 export const startWebhookDelivery: StartProcessor = (deps) => {
   const { config, db } = deps;
@@ -56,53 +70,87 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   const policy = urlPolicyFrom(config);
   const repo = new WebhookRepository(db, new SecretBox(encryptionKeyFrom(config)));
   const log = deps.logger.child({ processor: 'webhook-delivery' });
+  // A database outage is retried on a short doubling delay (from 1 s, or the schedule's first
+  // delay if shorter, up to 30 s), jittered so a worker's jobs do not all retry in step.
+  const databaseRetryBase = Math.min(1000, schedule.delays[0]);
+  const databaseRetryDelay = (runs: number) =>
+    Math.min(MAX_DATABASE_RETRY_MS, Math.round(databaseRetryBase * 2 ** Math.min(Math.max(runs, 0), 16) * (0.8 + 0.4 * Math.random())));
 
-  /** One try of one delivery. Throws DeliveryAttemptFailed to retry, UnrecoverableError to stop. */
+  async function database<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw new DatabaseUnavailable(`PostgreSQL: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** One try of one delivery. Throws DeliveryAttemptFailed or DatabaseUnavailable to retry, UnrecoverableError to stop. */
   async function attempt(job: Job<WebhookDeliveryJob>, span: Span): Promise<string> {
     const { deliveryId, tenantId } = job.data;
     const webhooks = repo.forTenant(tenantId as TenantId);
-    const target = await webhooks.loadDeliveryTarget(deliveryId);
+    const target = await database(() => webhooks.loadDeliveryTarget(deliveryId));
     // The endpoint was deleted (its deliveries with it), or the job names nothing of this tenant.
     if (!target) return 'gone';
     const { delivery, endpoint, event } = target;
     span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
-    if (delivery.status === 'delivered' && !isReplayJobId(job.id)) return 'already delivered';
+    if (delivery.status !== 'pending') return `already ${delivery.status}`;
     if (endpoint.status === 'disabled') {
-      // Kept as a dead letter so it can be replayed once the endpoint is enabled again.
-      await webhooks.markDead(deliveryId, 'endpoint disabled');
+      // Kept as a dead letter so it can be replayed once the endpoint is enabled again; its job
+      // fails, so the dashboard's failed jobs are the dead letters.
+      await database(() => webhooks.markDead(deliveryId, 'endpoint disabled'));
       recordDelivery('dead');
-      return 'endpoint disabled';
+      throw new UnrecoverableError('endpoint disabled');
     }
 
-    const plan = retryPlan(job, schedule);
+    // Kept by an earlier run whose write failed, and not written since (the count has not moved).
+    const kept = job.data.unrecorded?.attemptsBefore === delivery.attemptCount ? job.data.unrecorded : undefined;
+    const result: CallResult = kept ? keptResult(kept) : await call(target);
+    try {
+      return await settle(webhooks, target, result);
+    } catch (err) {
+      if (err instanceof UnrecoverableError || err instanceof DeliveryAttemptFailed) throw err;
+      if (!kept) {
+        const unrecorded = { ...result, startedAt: result.startedAt.toISOString(), attemptsBefore: delivery.attemptCount };
+        await job.updateData({ ...job.data, unrecorded }).catch(() => undefined);
+      }
+      throw new DatabaseUnavailable(`the attempt could not be recorded: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async function call(target: DeliveryTarget): Promise<CallResult> {
+    const { endpoint, event } = target;
     const startedAt = new Date();
     const started = performance.now();
-    let status: number | undefined;
     // An unreadable secret is a failed attempt like any other: logged, retried (the operator
     // may restore the key), and in the end a dead letter that can be replayed.
-    let error: string | undefined = endpoint.secretError;
-    let excerpt: string | undefined;
-    let retryAfter: number | undefined;
-    if (!error) {
-      const body = bodyOf(target);
-      const timestamp = Math.floor(Date.now() / 1000);
-      const headers = { ...webhookHeaders({ id: event.id, timestamp, body, secrets: endpoint.secrets }), ...outgoingTraceHeaders() };
-      try {
-        const res = await sendWebhook({ url: endpoint.url, body, headers, timeoutMs: config.WEBHOOK_TIMEOUT_MS, policy });
-        status = res.status;
-        excerpt = res.excerpt;
-        // RFC 9110 §10.2.3 / RFC 6585 §4: a receiver that is overloaded says when to come back.
-        if (status === 429 || status === 503) retryAfter = retryAfterMs(res.retryAfter);
-        if (status < 200 || status > 299) error = `receiver answered ${status}`;
-      } catch (err) {
-        if (!(err instanceof WebhookSendError)) throw err;
-        error = err.message;
-      }
+    if (endpoint.secretError) return { startedAt, durationMs: 0, error: endpoint.secretError };
+    const body = bodyOf(target);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = { ...webhookHeaders({ id: event.id, timestamp, body, secrets: endpoint.secrets }), ...outgoingTraceHeaders() };
+    try {
+      const res = await sendWebhook({ url: endpoint.url, body, headers, timeoutMs: config.WEBHOOK_TIMEOUT_MS, policy });
+      const ok = res.status >= 200 && res.status <= 299;
+      // RFC 9110 §10.2.3 / RFC 6585 §4: a receiver that is overloaded says when to come back.
+      const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.retryAfter) : undefined;
+      return {
+        startedAt,
+        durationMs: performance.now() - started,
+        statusCode: res.status,
+        responseExcerpt: res.excerpt,
+        ...(ok ? {} : { error: `receiver answered ${res.status}` }),
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+      };
+    } catch (err) {
+      if (!(err instanceof WebhookSendError)) throw err;
+      return { startedAt, durationMs: performance.now() - started, error: err.message };
     }
-    const durationMs = performance.now() - started;
-    const logged = { startedAt, durationMs, statusCode: status, error, responseExcerpt: excerpt };
+  }
 
-    if (!error) {
+  /** Records the call and moves the delivery on; the retry budget is this run's attempts in PostgreSQL. */
+  async function settle(webhooks: TenantWebhooks, { delivery, endpoint, event }: DeliveryTarget, result: CallResult): Promise<string> {
+    const deliveryId = delivery.id;
+    const { retryAfterMs: retryAfter, ...logged } = result;
+    if (!result.error) {
       await webhooks.recordAttempt(deliveryId, logged, { status: 'delivered' });
       // A healthy endpoint's row is left alone: no write (and no row lock) per delivery.
       if (endpoint.status === 'failing' || endpoint.failingSince) await webhooks.noteEndpointSuccess(endpoint.id);
@@ -110,7 +158,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
       return 'delivered';
     }
 
-    if (status === 410) {
+    if (result.statusCode === 410) {
       // 410 Gone: the receiver says this endpoint no longer exists; retrying cannot help.
       await webhooks.recordAttempt(deliveryId, logged, { status: 'dead' });
       await webhooks.disableEndpoint(endpoint.id, 'receiver answered 410 Gone');
@@ -119,18 +167,20 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     }
 
     const moved = await webhooks.noteEndpointFailure(endpoint.id, limits);
-    const delay = Math.min(retryAfter ?? schedule.delayBefore(plan.tryIndex), MAX_RETRY_AFTER_MS);
-    if (plan.final || moved === 'disabled') {
+    // Calls of this run so far, this one included; a replay began a new run at retry_base.
+    const tries = delivery.attemptCount - delivery.retryBase + 1;
+    if (tries >= schedule.attempts || moved === 'disabled') {
       await webhooks.recordAttempt(deliveryId, logged, { status: 'dead' });
       recordDelivery('dead');
-      throw new UnrecoverableError(moved === 'disabled' ? `${error}; endpoint disabled after failing too long` : `${error}; no attempts left`);
+      throw new UnrecoverableError(moved === 'disabled' ? `${result.error}; endpoint disabled after failing too long` : `${result.error}; no attempts left`);
     }
+    const delay = Math.min(retryAfter ?? schedule.delayBefore(tries - 1), MAX_RETRY_AFTER_MS);
     await webhooks.recordAttempt(deliveryId, logged, { status: 'pending', nextAttemptAt: new Date(Date.now() + delay) });
     recordDelivery('failure');
-    throw new DeliveryAttemptFailed(error, delay);
+    throw new DeliveryAttemptFailed(result.error, delay);
   }
 
-  async function processJob(job: Job<WebhookDeliveryJob>, token?: string): Promise<string> {
+  async function processJob(job: Job<WebhookDeliveryJob>): Promise<string> {
     const jobLog = log.child({ 'job.id': job.id, 'tenant.id': job.data.tenantId, 'webhook.delivery.id': job.data.deliveryId });
     // The consumer span continues the trace of the SCIM request that wrote the event; the
     // receiver gets its traceparent, so one trace runs from Entra's call to the webhook.
@@ -143,35 +193,26 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
       } catch (err) {
         if (err instanceof UnrecoverableError) {
           jobLog.info({ reason: err.message }, 'webhook delivery given up');
-          throw err;
+        } else {
+          jobLog.info({ err: { name: (err as Error).name, message: (err as Error).message }, run: job.attemptsMade + 1 }, 'webhook attempt failed; retrying');
         }
-        const plan = retryPlan(job, schedule);
-        jobLog.info({ err: { name: (err as Error).name, message: (err as Error).message }, try: plan.tryIndex + 1 }, 'webhook attempt failed');
-        if (plan.managedByBullmq || plan.final || !token) throw err;
-        // A job without BullMQ attempts: schedule the retry ourselves (see retryPlan).
-        const delay = err instanceof DeliveryAttemptFailed ? err.retryDelayMs : schedule.delayBefore(plan.tryIndex);
-        await job.moveToDelayed(Date.now() + delay, token);
-        throw new DelayedError();
+        throw err;
       }
     });
   }
 
-  const worker = new Worker<WebhookDeliveryJob, string>(
-    QUEUES.webhookDelivery,
-    processJob,
-    {
-      connection: deps.redis(),
-      prefix: deps.queuePrefix,
-      concurrency: config.WEBHOOK_CONCURRENCY,
-      settings: {
-        // Type 'custom' (deliveryJobOptions): the attempt's own delay (Retry-After or the
-        // jittered schedule) travels on the error; anything else follows the schedule.
-        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-          err instanceof DeliveryAttemptFailed ? err.retryDelayMs : schedule.delayBefore(attemptsMade - 1),
-      },
+  const worker = new Worker<WebhookDeliveryJob, string>(QUEUES.webhookDelivery, processJob, {
+    connection: deps.redis(),
+    prefix: deps.queuePrefix,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    settings: {
+      // Type 'custom' (deliveryJobOptions): a receiver's failure waits the delay it carries (the
+      // jittered schedule or Retry-After); anything else (PostgreSQL away) a short capped backoff.
+      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+        err instanceof DeliveryAttemptFailed ? err.retryDelayMs : databaseRetryDelay(attemptsMade - 1),
     },
-  );
-  worker.on('error', (err) => log.warn({ err: { message: err.message } }, 'webhook worker connection error'));
+  });
+  worker.on('error', rateLimitedErrorLog(log, 'webhook worker connection error'));
 
   let closing: Promise<void> | undefined;
   return {

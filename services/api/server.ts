@@ -8,7 +8,7 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { createExportStorage } from '../../shared/exports';
 import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
-import { createRedis } from '../../shared/queue/redis';
+import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { watchOutbox, watchQueues } from '../../shared/telemetry/metrics';
 import { createApp } from './app';
@@ -74,6 +74,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   // Producers only (no blocking commands), so the queues share one connection. The prefix is the
   // workers' default (WorkerDeps.queuePrefix).
   const queueRedis = createRedis(config.REDIS_URL);
+  void checkRedisServer(queueRedis, logger);
   const queues = {
     auditExport: createQueue(QUEUES.auditExport, { connection: queueRedis, prefix: 'scim', logger }),
     groupReconcile: createQueue(QUEUES.groupReconcile, { connection: queueRedis, prefix: 'scim', logger }),

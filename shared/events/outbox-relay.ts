@@ -5,6 +5,7 @@ import type { WebhookDeliveryJob } from '../queue/jobs';
 import type { TraceCarrier } from '../telemetry/context';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../webhooks/ids';
+import { enqueueDeliveries } from '../webhooks/jobs';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';
@@ -128,11 +129,12 @@ const JOBS_PER_ADD = 1000;
  *
  * Each pass, in one transaction: lock the position row (FOR UPDATE SKIP LOCKED, so relays in
  * other processes skip the pass instead of queueing behind it), read a batch past the position,
- * store one pending delivery per (endpoint, event), enqueue one job per delivery (jobId = the
- * deterministic delivery id), then advance the position and commit. If Redis refuses or times
- * out, the transaction rolls back and the same batch is tried again after a capped backoff;
- * SCIM writes only touch PostgreSQL, so they carry on meanwhile. If the commit fails after the
- * enqueue, the next pass adds the same jobIds again, which BullMQ ignores.
+ * store one pending delivery per (endpoint, event), enqueue one job per delivery (the contract
+ * of shared/webhooks/jobs.ts: jobId = the deterministic delivery id), then advance the position
+ * and commit. If Redis refuses or times out, the transaction rolls back and the same batch is
+ * tried again after a capped backoff; SCIM writes only touch PostgreSQL, so they carry on
+ * meanwhile. If the commit fails after the enqueue, the next pass adds the same jobIds again,
+ * which BullMQ ignores. A job Redis loses after the add is the sweeper's (workers/delivery-sweeper.ts).
  *
  * The delivery rows are committed on their own connection before the jobs exist, not inside
  * the pass's transaction: a delivery worker can take a job within a millisecond of the add,
@@ -227,13 +229,7 @@ export class OutboxRelay {
       );
       // Every delivery of the batch, not only rows inserted just now: a pass that enqueued and
       // then failed to commit left rows whose jobs may be missing; an existing jobId is a no-op.
-      await this.enqueue(
-        deliveries.map((r, i) => ({
-          name: 'deliver',
-          data: { deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) },
-          opts: { jobId: ids[i] },
-        })),
-      );
+      await this.enqueue(deliveries.map((r, i) => ({ deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) })));
     }
 
     const last = rows[rows.length - 1];
@@ -252,11 +248,11 @@ export class OutboxRelay {
     };
   }
 
-  private async enqueue(jobs: { name: string; data: WebhookDeliveryJob; opts: { jobId: string } }[]): Promise<void> {
+  private async enqueue(jobs: readonly WebhookDeliveryJob[]): Promise<void> {
     const status = this.options.connection?.status;
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
     for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
-      await withTimeout(this.queue.addBulk(jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
+      await withTimeout(enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
     }
   }
 

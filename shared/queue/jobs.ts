@@ -8,6 +8,22 @@ export interface WebhookDeliveryJob {
   readonly deliveryId: string;
   readonly tenantId: string;
   readonly trace?: TraceCarrier;
+  /**
+   * A call the receiver answered while PostgreSQL could not record it: the next run records this
+   * instead of calling again. Valid only while the delivery still has `attemptsBefore` attempts.
+   */
+  readonly unrecorded?: UnrecordedAttempt;
+}
+
+/** The outcome of one call to a receiver, as it is logged (dates as ISO strings: job data is JSON). */
+export interface UnrecordedAttempt {
+  readonly attemptsBefore: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly statusCode?: number;
+  readonly error?: string;
+  readonly responseExcerpt?: string;
+  readonly retryAfterMs?: number;
 }
 
 export interface AuditExportJob {

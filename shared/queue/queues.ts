@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { logger as defaultLogger, type Logger } from '../telemetry/logger';
 import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from './jobs';
 import { QUEUES, type QueueName } from './names';
+import { rateLimitedErrorLog } from './redis';
 
 /** The payload each queue carries (STYLE §6: ids and the trace carrier, never rows). */
 export interface QueueJobData {
@@ -54,6 +55,6 @@ export function createQueue<N extends QueueName>(name: N, options: CreateQueueOp
     defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, ...options.defaultJobOptions },
   });
   const log = (options.logger ?? defaultLogger).child({ queue: name });
-  queue.on('error', (err) => log.warn({ err: { message: err.message } }, 'queue connection error'));
+  queue.on('error', rateLimitedErrorLog(log, 'queue connection error'));
   return queue;
 }

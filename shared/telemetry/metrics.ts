@@ -1,7 +1,10 @@
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { config } from '../config';
+import { DeliverySweep } from '../db/repositories/delivery-sweep';
 import type { Database } from '../db/sequelize';
 import { outboxBacklog, WEBHOOKS_POSITION } from '../events/outbox-relay';
+import { parseDuration } from '../webhooks/retry-schedule';
 
 /**
  * Prometheus metrics: one registry per process, every metric name in this catalog. Labels are
@@ -17,6 +20,7 @@ export const METRICS = {
   deliveryLag: 'scim_webhook_delivery_lag_seconds',
   outboxBacklog: 'scim_outbox_backlog_events',
   outboxOldest: 'scim_outbox_oldest_event_age_seconds',
+  deliveriesOverdue: 'scim_webhook_deliveries_overdue',
   collectErrors: 'scim_metrics_collect_errors_total',
 } as const;
 
@@ -60,7 +64,7 @@ const deliveryLag = new Histogram({
 
 const collectErrors = new Counter({
   name: METRICS.collectErrors,
-  help: 'Scrape-time collections that failed or timed out, by source (queues, outbox)',
+  help: 'Scrape-time collections that failed or timed out, by source (queues, outbox, deliveries)',
   labelNames: ['source'] as const,
   registers: [registry],
 });
@@ -225,10 +229,43 @@ new Gauge({
   },
 });
 
-/** Reports the outbox backlog read through `db` on every scrape; returns a function that stops it. */
-export function watchOutbox(db: Database): () => void {
+// ----- deliveries: pending, due, and yet no job ran them within the grace period -----
+
+let watchedDeliveries: { readonly sweep: DeliverySweep; readonly overdueAfterMs: number } | undefined;
+
+const overdueSnapshot = sharedSnapshot(async () => {
+  if (!watchedDeliveries) return undefined;
+  try {
+    return await withTimeout(watchedDeliveries.sweep.countOverdue(watchedDeliveries.overdueAfterMs));
+  } catch {
+    collectErrors.inc({ source: 'deliveries' });
+    return undefined;
+  }
+});
+
+new Gauge({
+  name: METRICS.deliveriesOverdue,
+  help: 'Webhook deliveries pending and due for longer than WEBHOOK_OVERDUE_AFTER: their job was lost or never ran; the workers\' sweeper enqueues them again',
+  // A label (one value), as the outbox's: an unreadable PostgreSQL leaves no series rather than a false 0.
+  labelNames: ['status'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    const overdue = await overdueSnapshot();
+    if (overdue !== undefined) this.set({ status: 'pending' }, overdue);
+  },
+});
+
+/**
+ * Reports the outbox backlog and the overdue deliveries read through `db` on every scrape;
+ * returns a function that stops it. `overdueAfterMs` defaults to WEBHOOK_OVERDUE_AFTER.
+ */
+export function watchOutbox(db: Database, options: { overdueAfterMs?: number } = {}): () => void {
+  const deliveries = { sweep: new DeliverySweep(db), overdueAfterMs: options.overdueAfterMs ?? parseDuration(config.WEBHOOK_OVERDUE_AFTER) };
   watchedOutbox = db;
+  watchedDeliveries = deliveries;
   return () => {
     if (watchedOutbox === db) watchedOutbox = undefined;
+    if (watchedDeliveries === deliveries) watchedDeliveries = undefined;
   };
 }

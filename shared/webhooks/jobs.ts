@@ -1,41 +1,103 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { WebhookDeliveryJob } from '../queue/jobs';
-import type { RetrySchedule } from './retry-schedule';
+import { DEFAULT_JOB_OPTIONS } from '../queue/queues';
+
+/**
+ * The delivery job contract, the one home of its name, id and options: the outbox relay, the
+ * workers' sweeper and the admin API's replays all enqueue through this file.
+ *
+ * PostgreSQL is the source of truth (webhook_deliveries: status, attempts, next_attempt_at).
+ * A job is only a wake-up call for one delivery: its id is the delivery id, whoever enqueues it,
+ * so a delivery never has two jobs at once; its BullMQ attempt counter is not the receiver's
+ * retry budget (the worker counts real calls in PostgreSQL), it only bounds how often one job
+ * is retried before the sweeper takes over.
+ */
 
 /** BullMQ job name of a delivery (issue 4 delivery contract). */
 export const DELIVER_JOB = 'deliver';
 
-/** A replay's job id: a fresh id per attempt count, so a replay is never deduplicated away by
- *  the finished job of the first delivery, yet two clicks before any attempt enqueue it once. */
-export const replayJobId = (deliveryId: string, attemptsSoFar: number) => `${deliveryId}-replay-${attemptsSoFar}`;
+/**
+ * Runs one job may have: receiver retries (the schedule's dozen) plus retries while PostgreSQL
+ * is unreachable (capped at 30 s each, so about eight hours of outage). A job that runs out
+ * fails with its delivery still pending; the sweeper enqueues it again.
+ */
+export const MAX_JOB_RUNS = 1000;
 
-/** Replays are explicit requests to send again, even what was already delivered. */
-export const isReplayJobId = (jobId: string | undefined) => jobId !== undefined && jobId.includes('-replay-');
+/** Job states in which the delivery's job will still run by itself. */
+const QUEUED_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
- * Options every producer of delivery jobs must use: BullMQ retries a failed attempt on the
- * worker's schedule (its `backoffStrategy`, type 'custom') up to `attempts` times in all.
- * Finished jobs are kept a while for the dashboard, then dropped; the delivery rows in
- * PostgreSQL are the lasting record.
+ * Options of every delivery job: BullMQ retries a thrown attempt after the delay the worker's
+ * `backoffStrategy` picks (type 'custom'). Finished jobs are kept as every queue's are (a day, a
+ * week if failed) for the dashboard; the delivery rows are the lasting record.
  */
-export function deliveryJobOptions(schedule: RetrySchedule, jobId: string): JobsOptions {
+export function deliveryJobOptions(deliveryId: string): JobsOptions {
   return {
-    jobId,
-    attempts: schedule.attempts,
+    jobId: deliveryId,
+    attempts: MAX_JOB_RUNS,
     backoff: { type: 'custom' },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    removeOnComplete: DEFAULT_JOB_OPTIONS.removeOnComplete,
+    removeOnFail: DEFAULT_JOB_OPTIONS.removeOnFail,
   };
 }
 
-export interface DeliveryToEnqueue {
-  readonly job: WebhookDeliveryJob;
-  readonly jobId: string;
+/** A delivery job as addBulk takes it. */
+function deliveryJob(job: WebhookDeliveryJob) {
+  return { name: DELIVER_JOB, data: job, opts: deliveryJobOptions(job.deliveryId) };
 }
 
-/** Adds delivery jobs in chunks (one round trip per chunk). */
-export async function enqueueDeliveries(queue: Queue, schedule: RetrySchedule, items: readonly DeliveryToEnqueue[]): Promise<void> {
-  for (let i = 0; i < items.length; i += 500) {
-    await queue.addBulk(items.slice(i, i + 500).map((d) => ({ name: DELIVER_JOB, data: d.job, opts: deliveryJobOptions(schedule, d.jobId) })));
+/** Jobs per round trip to Redis. */
+const CHUNK = 500;
+
+/**
+ * Adds delivery jobs in chunks (one round trip per chunk). A delivery whose job still exists in
+ * Redis, finished or not, is left as it is: what the relay wants when it adds a batch again after
+ * a failed commit.
+ */
+export async function enqueueDeliveries(queue: Queue<WebhookDeliveryJob>, jobs: readonly WebhookDeliveryJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += CHUNK) {
+    await queue.addBulk(jobs.slice(i, i + CHUNK).map(deliveryJob));
   }
+}
+
+/** What requeueDeliveries did: jobs added (new, or replacing a finished one), promoted, or left queued. */
+export interface Requeued {
+  added: number;
+  promoted: number;
+  queued: number;
+}
+
+/**
+ * Makes sure each delivery has a job that will run soon: for the sweeper (a pending delivery
+ * whose job Redis lost or finished) and for replays. A finished job (completed, or failed: a
+ * dead letter on the dashboard) is removed and added again, since BullMQ would ignore an add
+ * under its id; a delayed one is promoted; a waiting or running one is left alone, so a delivery
+ * never has two jobs. A job held by a worker cannot be removed and counts as queued.
+ */
+export async function requeueDeliveries(queue: Queue<WebhookDeliveryJob>, jobs: readonly WebhookDeliveryJob[]): Promise<Requeued> {
+  const result: Requeued = { added: 0, promoted: 0, queued: 0 };
+  for (let i = 0; i < jobs.length; i += CHUNK) {
+    const chunk = jobs.slice(i, i + CHUNK);
+    const states = await Promise.all(chunk.map((j) => queue.getJobState(j.deliveryId)));
+    const toAdd: WebhookDeliveryJob[] = [];
+    await Promise.all(
+      chunk.map(async (job, k) => {
+        const state = states[k];
+        if (state === 'delayed') {
+          const existing = await queue.getJob(job.deliveryId);
+          await existing?.promote().catch(() => undefined);
+          result.promoted += 1;
+        } else if (QUEUED_STATES.has(state)) {
+          result.queued += 1;
+        } else if (state === 'unknown' || (await queue.remove(job.deliveryId)) === 1) {
+          toAdd.push(job);
+        } else {
+          result.queued += 1;
+        }
+      }),
+    );
+    if (toAdd.length > 0) await queue.addBulk(toAdd.map(deliveryJob));
+    result.added += toAdd.length;
+  }
+  return result;
 }

@@ -11,8 +11,7 @@ import { QUEUES } from '../../shared/queue/names';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
 import { deliveryIdOf } from '../../shared/webhooks/ids';
-import { DELIVER_JOB, enqueueDeliveries } from '../../shared/webhooks/jobs';
-import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
+import { DELIVER_JOB, enqueueDeliveries, requeueDeliveries } from '../../shared/webhooks/jobs';
 import type { Processor } from '../../workers/deps';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
 import { redisConnections } from '../support/connections';
@@ -83,12 +82,11 @@ describe('webhook delivery worker', () => {
     return { eventId, deliveryId };
   }
 
-  /** Enqueues as the relay does, with the options every producer should use. */
+  /** Enqueues as the relay does, through the job contract every producer uses. */
   const enqueue = (tenantId: string, deliveries: { deliveryId: string }[], trace?: Record<string, string>) =>
     enqueueDeliveries(
       queue,
-      parseRetrySchedule(SCHEDULE),
-      deliveries.map((d) => ({ job: { deliveryId: d.deliveryId, tenantId, ...(trace ? { trace } : {}) }, jobId: d.deliveryId })),
+      deliveries.map((d) => ({ deliveryId: d.deliveryId, tenantId, ...(trace ? { trace } : {}) })),
     );
 
   const deliveryRow = async (id: string) =>
@@ -382,13 +380,23 @@ describe('webhook delivery worker', () => {
     assert.equal(rx.requests.length, 0);
   });
 
-  it('deliver › a job added with a jobId only (no attempts option) › still retried on the schedule until it succeeds', async () => {
+  it('deliver › a job added without the contract\'s options › one attempt, then the delivery stays pending and due; requeued (as the sweeper does) it is retried until delivered', async () => {
     const rx = await receiver();
     rx.respond(() => (rx.requests.length < 3 ? { status: 502 } : { status: 200 }));
     const dir = await makeDirectory(t.app);
     const endpoint = await endpointFor(dir, rx.url);
     const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
     await queue.add(DELIVER_JOB, { deliveryId, tenantId: dir.tenantId }, { jobId: deliveryId });
+    for (let i = 0; i < 200 && (await queue.getJobState(deliveryId)) !== 'failed'; i++) await sleep(50);
+    assert.equal(await queue.getJobState(deliveryId), 'failed', 'BullMQ gives up after its one attempt');
+    const [row] = await t.db.query<{ status: string; attempts: number; due: boolean }>(
+      'SELECT status, attempts, next_attempt_at IS NOT NULL AS due FROM webhook_deliveries WHERE id = $1',
+      [deliveryId],
+    );
+    assert.deepEqual(row, { status: 'pending', attempts: 1, due: true }, 'PostgreSQL still knows the delivery is owed');
+
+    const requeued = await requeueDeliveries(queue, [{ deliveryId, tenantId: dir.tenantId }]);
+    assert.equal(requeued.added, 1, 'the failed job is replaced, not deduplicated away');
     await until(deliveryId, 'delivered');
     assert.deepEqual((await attemptsOf(deliveryId)).map((a) => a.status_code), [502, 502, 200]);
   });

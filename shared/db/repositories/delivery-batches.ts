@@ -168,7 +168,7 @@ export class DeliveryBatches {
       secretError = 'the endpoint secret cannot be decrypted with the configured WEBHOOK_ENCRYPTION_KEY';
     }
     return {
-      delivery: deliveryView(r),
+      delivery: { ...deliveryView(r), retryBase: r.retry_base },
       endpoint: { ...endpoint, secrets, ...(secretError ? { secretError } : {}) },
       event: {
         id: r.event_id,

@@ -30,7 +30,7 @@ export class TenantDeliveries {
   async listDeliveries(
     endpointId: string,
     options: { status?: DeliveryStatus; after?: string; limit: number },
-  ): Promise<{ deliveries: WebhookDelivery[]; next: string | null }> {
+  ): Promise<{ deliveries: WebhookDelivery[]; next: string | null; hasMore: boolean }> {
     const [micros, afterId] = options.after ? decodeDeliveryCursor(options.after) : [null, null];
     const rows = await this.db.query<DeliveryRow & { micros: string }>(
       `SELECT ${DELIVERY_COLUMNS}, (extract(epoch FROM d.created_at) * 1000000)::bigint::text AS micros
@@ -40,12 +40,16 @@ export class TenantDeliveries {
           AND ($4::bigint IS NULL OR (d.created_at, d.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
         ORDER BY d.created_at DESC, d.id DESC
         LIMIT $6`,
-      [this.tenantId, endpointId, options.status ?? null, micros, afterId, options.limit],
+      [this.tenantId, endpointId, options.status ?? null, micros, afterId, options.limit + 1],
     );
-    const last = rows.at(-1);
+    // One row more than the page says whether another page follows.
+    const hasMore = rows.length > options.limit;
+    const page = hasMore ? rows.slice(0, options.limit) : rows;
+    const last = page.at(-1);
     return {
-      deliveries: rows.map(deliveryView),
-      next: last && rows.length === options.limit ? encodeDeliveryCursor(last.micros, last.id) : null,
+      deliveries: page.map(deliveryView),
+      next: last && hasMore ? encodeDeliveryCursor(last.micros, last.id) : null,
+      hasMore,
     };
   }
 
@@ -84,12 +88,12 @@ export class TenantDeliveries {
 
   /** One delivery, whatever its status, to send again. */
   async deliveryRef(endpointId: string, deliveryId: string): Promise<DeliveryRef | undefined> {
-    const rows = await this.db.query<{ id: string; attempts: number; trace_context: TraceCarrier | null }>(
-      `SELECT d.id, d.attempts, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+    const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
+      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
         WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.id = $3`,
       [this.tenantId, endpointId, deliveryId],
     );
-    return rows[0] && { deliveryId: rows[0].id, attempts: rows[0].attempts, trace: rows[0].trace_context };
+    return rows[0] && { deliveryId: rows[0].id, trace: rows[0].trace_context };
   }
 
   /**
@@ -97,13 +101,13 @@ export class TenantDeliveries {
    * the previous page), so a caller can enqueue each page before asking for the next.
    */
   async deadLetters(endpointId: string, options: { after?: string; limit: number }): Promise<DeliveryRef[]> {
-    const rows = await this.db.query<{ id: string; attempts: number; trace_context: TraceCarrier | null }>(
-      `SELECT d.id, d.attempts, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+    const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
+      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
         WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status = 'dead' AND ($3::uuid IS NULL OR d.id > $3)
         ORDER BY d.id LIMIT $4`,
       [this.tenantId, endpointId, options.after ?? null, options.limit],
     );
-    return rows.map((r) => ({ deliveryId: r.id, attempts: r.attempts, trace: r.trace_context }));
+    return rows.map((r) => ({ deliveryId: r.id, trace: r.trace_context }));
   }
 
   /**
@@ -139,35 +143,25 @@ export class TenantDeliveries {
         [this.tenantId, ids, endpointId, events.map((e) => e.id), events.map((e) => e.type)],
         t,
       );
-      const attempts = await this.db.query<{ id: string; attempts: number }>(
-        'SELECT id, attempts FROM webhook_deliveries WHERE tenant_id = $1 AND id = ANY ($2::uuid[])',
-        [this.tenantId, ids],
-        t,
-      );
-      const attemptsOf = new Map(attempts.map((a) => [a.id, a.attempts]));
       const last = events.at(-1)!;
       return {
-        refs: events.map((e, i) => ({ deliveryId: ids[i], attempts: attemptsOf.get(ids[i]) ?? 0, trace: e.trace_context })),
+        refs: events.map((e, i) => ({ deliveryId: ids[i], trace: e.trace_context })),
         next: encodeCursor(last.txid, last.seq),
       };
     });
   }
 
   /**
-   * Shows enqueued replays as pending. Only rows untouched since `notAfter` (taken before the
-   * jobs were enqueued) change, so a replay the worker already finished keeps its outcome.
+   * Replayed deliveries become pending again, due now, with a new run of retries (the whole
+   * schedule; attempt numbers keep counting). Written before their jobs are enqueued: if Redis
+   * then fails, the sweeper re-drives them.
    */
-  async markReplayed(deliveryIds: readonly string[], notAfter: Date): Promise<number> {
-    return this.db.exec(
-      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now()
-        WHERE tenant_id = $1 AND id = ANY ($2::uuid[]) AND updated_at <= $3`,
-      [this.tenantId, deliveryIds, notAfter],
+  async restartDeliveries(deliveryIds: readonly string[]): Promise<void> {
+    await this.db.exec(
+      `UPDATE webhook_deliveries SET status = 'pending', retry_base = attempts, next_attempt_at = now(), updated_at = now()
+        WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`,
+      [this.tenantId, deliveryIds],
     );
-  }
-
-  /** The database's clock, for markReplayed. */
-  async now(): Promise<Date> {
-    return (await this.db.query<{ now: Date }>('SELECT now() AS now'))[0].now;
   }
 
   // ---- deliveries: the worker's side ----

@@ -51,16 +51,16 @@ export interface WebhookAttempt {
 
 /** What the delivery worker needs for one call, loaded in one query. */
 export interface DeliveryTarget {
-  delivery: WebhookDelivery;
+  /** `retryBase`: attempts made before the current run of retries (a replay starts a new run). */
+  delivery: WebhookDelivery & { retryBase: number };
   /** `secrets`: current first, then the previous one while its overlap lasts. `secretError`: why there are none. */
   endpoint: WebhookEndpoint & { secrets: string[]; secretError?: string };
   event: { id: string; type: string; directoryId: string | null; occurredAt: Date; data: unknown; trace: TraceCarrier | null };
 }
 
-/** A delivery to (re)enqueue: its id, the attempts it has had, and the trace of its event. */
+/** A delivery to (re)enqueue: its id and the trace of its event. */
 export interface DeliveryRef {
   deliveryId: string;
-  attempts: number;
   trace: TraceCarrier | null;
 }
 
@@ -85,6 +85,7 @@ export interface DeliveryRow {
   event_type: string;
   status: DeliveryStatus;
   attempts: number;
+  retry_base: number;
   next_attempt_at: Date | null;
   last_status: number | null;
   last_error: string | null;
@@ -96,7 +97,7 @@ export interface DeliveryRow {
 export const ENDPOINT_COLUMNS =
   'id, tenant_id, url, description, event_types, status, status_reason, failing_since, previous_secret_expires_at, created_at, updated_at';
 export const DELIVERY_COLUMNS =
-  'd.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at, d.updated_at';
+  'd.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.retry_base, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at, d.updated_at';
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -7,9 +7,10 @@ import type { TenantRepository } from '../../../../shared/db/repositories/tenant
 import type { Database } from '../../../../shared/db/sequelize';
 import { EVENT_TYPES } from '../../../../shared/events/catalog';
 import type { WebhookDeliveryJob } from '../../../../shared/queue/jobs';
+import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
-import { enqueueDeliveries, replayJobId } from '../../../../shared/webhooks/jobs';
-import { parseRetrySchedule } from '../../../../shared/webhooks/retry-schedule';
+import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
+import { requeueDeliveries } from '../../../../shared/webhooks/jobs';
 import { encryptionKeyFrom, SecretBox } from '../../../../shared/webhooks/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
@@ -51,7 +52,15 @@ export interface WebhookRouteDeps {
    */
   readonly queue: () => Queue<WebhookDeliveryJob> | undefined;
   /** Webhook settings. Default: from shared/config. */
-  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ENCRYPTION_KEY' | 'WEBHOOK_ALLOWED_HOSTS' | 'WEBHOOK_RETRY_SCHEDULE'>;
+  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ENCRYPTION_KEY' | 'WEBHOOK_ALLOWED_HOSTS'>;
+  /**
+   * Longest wait for Redis to take a page of replayed jobs, ms. Past it the replay still stands
+   * (the deliveries are pending in PostgreSQL) and the workers' sweeper enqueues them once they
+   * are overdue. Default 5,000.
+   */
+  readonly replayEnqueueTimeoutMs?: number;
+  /** Where a replay that Redis did not take is logged. Default: the process logger. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -63,7 +72,6 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const settings = deps.settings ?? config;
   const repo = new WebhookRepository(deps.db, new SecretBox(encryptionKeyFrom(settings)));
   const policy: UrlPolicy = urlPolicyFrom(settings);
-  const schedule = parseRetrySchedule(settings.WEBHOOK_RETRY_SCHEDULE);
   const router = Router();
 
   const tenantWebhooks = async (tenantId: string): Promise<TenantWebhooks> => {
@@ -87,17 +95,23 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     if (!q) throw new ScimError(503, undefined, 'the webhook delivery queue is not configured in this process');
     return q;
   };
-  const enqueue = async (q: Queue<WebhookDeliveryJob>, webhooks: TenantWebhooks, refs: readonly DeliveryRef[]) => {
-    const notAfter = await webhooks.now();
-    await enqueueDeliveries(
-      q,
-      schedule,
-      refs.map((r) => ({
-        job: { deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(r.trace ? { trace: r.trace } : {}) },
-        jobId: replayJobId(r.deliveryId, r.attempts),
-      })),
-    );
-    await webhooks.markReplayed(refs.map((r) => r.deliveryId), notAfter);
+  const log = (deps.logger ?? defaultLogger).child({ component: 'webhook-replay' });
+  const enqueueTimeoutMs = deps.replayEnqueueTimeoutMs ?? 5000;
+  /**
+   * PostgreSQL first (pending, due now), then the jobs. A delivery's dead job is replaced, so the
+   * dashboard no longer lists it as failed. If Redis does not take a page, the rest of the replay
+   * is written to PostgreSQL only: the sweeper enqueues it all once overdue.
+   */
+  const enqueue = async (q: Queue<WebhookDeliveryJob>, webhooks: TenantWebhooks, refs: readonly DeliveryRef[], redis: { ok: boolean }) => {
+    await webhooks.restartDeliveries(refs.map((r) => r.deliveryId));
+    if (!redis.ok) return;
+    const jobs = refs.map((r) => ({ deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(r.trace ? { trace: r.trace } : {}) }));
+    try {
+      await redisWithin(requeueDeliveries(q, jobs), enqueueTimeoutMs);
+    } catch (err) {
+      redis.ok = false;
+      log.warn({ 'tenant.id': webhooks.tenantId, err: { message: (err as Error).message } }, 'replay not enqueued; the sweeper enqueues it once overdue');
+    }
   };
 
   router.post('/tenants/:tenantId/webhooks', async (req, res) => {
@@ -150,8 +164,8 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const webhooks = await tenantWebhooks(req.params.tenantId);
     const endpoint = await endpointOf(webhooks, req.params.webhookId);
     const query = parseBody(deliveriesQuery, req.query);
-    const { deliveries, next } = await webhooks.listDeliveries(endpoint.id, query);
-    sendScim(res, 200, { data: deliveries, next });
+    const { deliveries, next, hasMore } = await webhooks.listDeliveries(endpoint.id, query);
+    sendScim(res, 200, { data: deliveries, next, hasMore });
   });
 
   router.get('/tenants/:tenantId/webhooks/:webhookId/deliveries/:deliveryId', async (req, res) => {
@@ -168,7 +182,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const endpoint = await activeEndpoint(webhooks, req.params.webhookId);
     const ref = await webhooks.deliveryRef(endpoint.id, pathId(req.params.deliveryId, 'delivery'));
     if (!ref) throw new ScimError(404, undefined, `delivery "${req.params.deliveryId}" not found`);
-    await enqueue(queue(), webhooks, [ref]);
+    await enqueue(queue(), webhooks, [ref], { ok: true });
     sendScim(res, 202, await webhooks.getDelivery(endpoint.id, ref.deliveryId));
   });
 
@@ -179,6 +193,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     const endpoint = await activeEndpoint(webhooks, req.params.webhookId);
     const input = parseBody(replay, req.body);
     const q = queue();
+    const redis = { ok: true };
     let replayed = 0;
     if ('status' in input) {
       // Paged by id, so each dead letter is read once even while the worker changes statuses.
@@ -186,7 +201,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       for (;;) {
         const page = await webhooks.deadLetters(endpoint.id, { after, limit: REPLAY_PAGE });
         if (page.length === 0) break;
-        await enqueue(q, webhooks, page);
+        await enqueue(q, webhooks, page, redis);
         replayed += page.length;
         after = page.at(-1)!.deliveryId;
       }
@@ -195,7 +210,7 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
       while (cursor) {
         const page: { refs: DeliveryRef[]; next: string | undefined } = await webhooks.deliveriesAfter(endpoint.id, { after: cursor, limit: REPLAY_PAGE });
         if (page.refs.length === 0) break;
-        await enqueue(q, webhooks, page.refs);
+        await enqueue(q, webhooks, page.refs, redis);
         replayed += page.refs.length;
         cursor = page.next;
       }

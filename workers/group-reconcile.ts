@@ -3,8 +3,7 @@ import { membershipEventData, OUTBOX_COLUMNS } from '../shared/db/repositories/e
 import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
 import { UUID_V7 } from '../shared/db/sql';
-import type { GroupReconcileJob } from '../shared/queue/jobs';
-import { QUEUES } from '../shared/queue/names';
+import { type GroupReconcileJob, QUEUES } from '../shared/queue/catalog';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
@@ -212,12 +211,14 @@ export const startGroupReconcile: StartProcessor = (deps) => {
     (job: Job<GroupReconcileJob>) => {
       const logger = deps.logger.child({ 'job.id': job.id, 'directory.id': job.data.directoryId });
       // Continues the trace of the admin request that asked for the reconciliation.
+      // Jobs queued before the payload carried the report id have it as their job id only.
+      const reportId = job.data.reportId ?? job.id!;
       return withSpanFrom(job.data.trace, 'group-reconcile', { 'tenant.id': job.data.tenantId, 'directory.id': job.data.directoryId }, async () => {
         try {
-          return await runGroupReconcile({ db: deps.db, logger }, job.id!, job.data);
+          return await runGroupReconcile({ db: deps.db, logger }, reportId, job.data);
         } catch (err) {
           const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, job.id!, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
+          await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, reportId, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
           throw err;
         }
       });

@@ -7,7 +7,7 @@ import { checkRedisServer, createRedis } from '../shared/queue/redis';
 import { postgresCheck, redisCheck } from '../shared/telemetry/health';
 import { logger } from '../shared/telemetry/logger';
 import { startAuditExport } from './audit-export';
-import { startDeliverySweeper } from './delivery-sweeper';
+import { startJobSweeper } from './job-sweeper';
 import type { Processor, StartProcessor, WorkerDeps } from './deps';
 import { startGroupReconcile } from './group-reconcile';
 import { startOutboxRelay } from './outbox-relay';
@@ -20,7 +20,7 @@ const PROCESSORS: readonly StartProcessor[] = [
   startGroupReconcile,
   startOutboxRelay,
   startWebhookDelivery,
-  startDeliverySweeper,
+  startJobSweeper,
 ];
 
 /**

@@ -1,5 +1,5 @@
 import { OutboxRelay, outboxPositionFor } from '../shared/events/outbox-relay';
-import { QUEUES } from '../shared/queue/names';
+import { QUEUES } from '../shared/queue/catalog';
 import { createQueue } from '../shared/queue/queues';
 import type { StartProcessor } from './deps';
 

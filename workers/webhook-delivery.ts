@@ -2,8 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { WebhookRepository, type DeliveryTarget, type TenantWebhooks } from '../shared/db/repositories/webhooks';
 import type { TenantId } from '../shared/ids';
-import type { UnrecordedAttempt, WebhookDeliveryJob } from '../shared/queue/jobs';
-import { QUEUES } from '../shared/queue/names';
+import { type UnrecordedAttempt, type WebhookDeliveryJob, QUEUES } from '../shared/queue/catalog';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
@@ -56,7 +55,7 @@ interface CallResult {
  * An endpoint whose deliveries have failed without a success for WEBHOOK_FAILING_AFTER is marked
  * failing, for WEBHOOK_DISABLE_AFTER disabled, each with an event to the tenant.
  *
- * One retry path (shared/webhooks/jobs.ts): a thrown error is a retry, whose delay the backoff
+ * One retry path (shared/queue/catalog.ts): a thrown error is a retry, whose delay the backoff
  * strategy picks; UnrecoverableError is the end. The retry budget is the delivery's attempts in
  * PostgreSQL since its run began, never BullMQ's counters; a delivery that is not pending any
  * more (delivered, dead, or replayed by another job) is not called. When PostgreSQL cannot be
@@ -206,7 +205,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     prefix: deps.queuePrefix,
     concurrency: config.WEBHOOK_CONCURRENCY,
     settings: {
-      // Type 'custom' (deliveryJobOptions): a receiver's failure waits the delay it carries (the
+      // Type 'custom' (JOBS.webhookDelivery in shared/queue/catalog.ts): a receiver's failure waits the delay it carries (the
       // jittered schedule or Retry-After); anything else (PostgreSQL away) a short capped backoff.
       backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
         err instanceof DeliveryAttemptFailed ? err.retryDelayMs : databaseRetryDelay(attemptsMade - 1),

@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/telemetry/logger';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ExportStorage } from '../../shared/exports';
-import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/jobs';
+import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/catalog';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { authThrottle, type AuthThrottleOptions } from './middleware/auth-throttle';

@@ -6,7 +6,7 @@ import { config } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { createDatabase } from '../../shared/db/sequelize';
 import { createExportStorage } from '../../shared/exports';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';

@@ -1,11 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Database, Transaction } from '../db/sequelize';
-import type { WebhookDeliveryJob } from '../queue/jobs';
+import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
 import type { TraceCarrier } from '../telemetry/context';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../webhooks/ids';
-import { enqueueDeliveries } from '../webhooks/jobs';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';
@@ -130,11 +129,11 @@ const JOBS_PER_ADD = 1000;
  * Each pass, in one transaction: lock the position row (FOR UPDATE SKIP LOCKED, so relays in
  * other processes skip the pass instead of queueing behind it), read a batch past the position,
  * store one pending delivery per (endpoint, event), enqueue one job per delivery (the contract
- * of shared/webhooks/jobs.ts: jobId = the deterministic delivery id), then advance the position
+ * of shared/queue/catalog.ts: jobId = the deterministic delivery id), then advance the position
  * and commit. If Redis refuses or times out, the transaction rolls back and the same batch is
  * tried again after a capped backoff; SCIM writes only touch PostgreSQL, so they carry on
  * meanwhile. If the commit fails after the enqueue, the next pass adds the same jobIds again,
- * which BullMQ ignores. A job Redis loses after the add is the sweeper's (workers/delivery-sweeper.ts).
+ * which BullMQ ignores. A job Redis loses after the add is the sweeper's (workers/job-sweeper.ts).
  *
  * The delivery rows are committed on their own connection before the jobs exist, not inside
  * the pass's transaction: a delivery worker can take a job within a millisecond of the add,

@@ -1,5 +1,7 @@
 import { newId } from '../ids';
+import { UnfinishedRows } from '../db/repositories/unfinished-rows';
 import type { Database } from '../db/sequelize';
+import { JOBS, type AuditExportJob, type JobSweep } from '../queue/catalog';
 
 export type AuditExportStatus = 'queued' | 'running' | 'done' | 'failed';
 
@@ -80,14 +82,14 @@ export class AuditExportRepository {
 
   async markRunning(tenantId: string, id: string): Promise<void> {
     await this.db.exec(
-      `UPDATE audit_exports SET status = 'running', error = NULL WHERE tenant_id = $1 AND id = $2`,
+      `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id],
     );
   }
 
   async markDone(tenantId: string, id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {
     await this.db.exec(
-      `UPDATE audit_exports SET status = 'done', storage_key = $3, event_count = $4, bytes = $5, error = NULL, completed_at = now()
+      `UPDATE audit_exports SET status = 'done', storage_key = $3, event_count = $4, bytes = $5, error = NULL, completed_at = now(), updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id, result.storageKey, result.eventCount, result.bytes],
     );
@@ -96,9 +98,23 @@ export class AuditExportRepository {
   /** `final`: no retry follows, so the export is failed; otherwise it waits for the retry. */
   async markFailed(tenantId: string, id: string, error: string, final: boolean): Promise<void> {
     await this.db.exec(
-      `UPDATE audit_exports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END
+      `UPDATE audit_exports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id, final ? 'failed' : 'queued', error.slice(0, 1000)],
     );
   }
+}
+
+/**
+ * The workers' sweep of exports still queued or running past the grace period: each gets its job
+ * again from the row (shared/queue/catalog.ts), so an export outlives Redis losing its job.
+ */
+export function auditExportSweep(db: Database): JobSweep<AuditExportJob> {
+  return new UnfinishedRows<{ id: string; tenant_id: string }, AuditExportJob>(
+    db,
+    'audit_exports',
+    ['id', 'tenant_id'],
+    (r) => ({ exportId: r.id, tenantId: r.tenant_id }),
+    JOBS.auditExport.idOf,
+  );
 }

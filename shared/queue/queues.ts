@@ -1,32 +1,8 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { logger as defaultLogger, type Logger } from '../telemetry/logger';
-import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from './jobs';
-import { QUEUES, type QueueName } from './names';
+import { DEFAULT_JOB_OPTIONS, type QueueJobData, type QueueName } from './catalog';
 import { rateLimitedErrorLog } from './redis';
-
-/** The payload each queue carries (STYLE §6: ids and the trace carrier, never rows). */
-export interface QueueJobData {
-  [QUEUES.webhookDelivery]: WebhookDeliveryJob;
-  [QUEUES.groupReconcile]: GroupReconcileJob;
-  [QUEUES.auditExport]: AuditExportJob;
-}
-
-/** Finished jobs are kept this long, so adding the same `jobId` again within it is a no-op. */
-export const KEEP_COMPLETED_SECONDS = 24 * 3600;
-/** Failed jobs are kept a week, for the dashboard and for diagnosis. */
-export const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
-
-/**
- * Every queue's defaults. BullMQ ignores an add whose `jobId` is still stored, which is what
- * makes the relay's re-enqueue after a failed commit idempotent; so completed jobs stay a day.
- * The count caps Redis memory under a burst (de-duplication then holds for the last 100,000
- * completed jobs, if fewer than a day's).
- */
-export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = Object.freeze({
-  removeOnComplete: { age: KEEP_COMPLETED_SECONDS, count: 100_000 },
-  removeOnFail: { age: KEEP_FAILED_SECONDS, count: 100_000 },
-});
 
 export interface CreateQueueOptions {
   /**

@@ -2,8 +2,11 @@ import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { config } from '../config';
 import { DeliverySweep } from '../db/repositories/delivery-sweep';
+import { reconcileReportSweep } from '../db/repositories/reconcile-reports';
 import type { Database } from '../db/sequelize';
 import { outboxBacklog, WEBHOOKS_POSITION } from '../events/outbox-relay';
+import { auditExportSweep } from '../exports/repository';
+import { QUEUES, type JobSweep } from '../queue/catalog';
 import { parseDuration } from '../webhooks/retry-schedule';
 
 /**
@@ -21,6 +24,7 @@ export const METRICS = {
   outboxBacklog: 'scim_outbox_backlog_events',
   outboxOldest: 'scim_outbox_oldest_event_age_seconds',
   deliveriesOverdue: 'scim_webhook_deliveries_overdue',
+  jobsOverdue: 'scim_jobs_overdue',
   collectErrors: 'scim_metrics_collect_errors_total',
 } as const;
 
@@ -64,7 +68,7 @@ const deliveryLag = new Histogram({
 
 const collectErrors = new Counter({
   name: METRICS.collectErrors,
-  help: 'Scrape-time collections that failed or timed out, by source (queues, outbox, deliveries)',
+  help: 'Scrape-time collections that failed or timed out, by source (queues, outbox, deliveries, jobs)',
   labelNames: ['source'] as const,
   registers: [registry],
 });
@@ -256,16 +260,58 @@ new Gauge({
   },
 });
 
+// ----- exports and reconciliations: queued or running, and untouched past the grace period -----
+
+let watchedJobs: { readonly sweeps: readonly (readonly [string, JobSweep<unknown>])[]; readonly overdueAfterMs: number } | undefined;
+
+const jobsOverdueSnapshot = sharedSnapshot(async () => {
+  if (!watchedJobs) return undefined;
+  const { sweeps, overdueAfterMs } = watchedJobs;
+  // Each queue on its own: one unreadable count leaves out its series only.
+  return Promise.all(
+    sweeps.map(async ([queue, sweep]) => {
+      try {
+        return [queue, await withTimeout(sweep.countOverdue(overdueAfterMs))] as const;
+      } catch {
+        collectErrors.inc({ source: 'jobs' });
+        return undefined;
+      }
+    }),
+  );
+});
+
+new Gauge({
+  name: METRICS.jobsOverdue,
+  help: "Audit exports and reconciliations queued or running with no progress for longer than WEBHOOK_OVERDUE_AFTER, per queue: their job was lost, never ran, or is still running; the workers' sweeper re-drives a lost one (deliveries: scim_webhook_deliveries_overdue)",
+  labelNames: ['queue'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const counted of (await jobsOverdueSnapshot()) ?? []) if (counted) this.set({ queue: counted[0] }, counted[1]);
+  },
+});
+
 /**
- * Reports the outbox backlog and the overdue deliveries read through `db` on every scrape;
- * returns a function that stops it. `overdueAfterMs` defaults to WEBHOOK_OVERDUE_AFTER.
+ * Reports the outbox backlog, the overdue deliveries, and the overdue exports and reconciliations
+ * read through `db` on every scrape; returns a function that stops it. `overdueAfterMs` defaults
+ * to WEBHOOK_OVERDUE_AFTER.
  */
 export function watchOutbox(db: Database, options: { overdueAfterMs?: number } = {}): () => void {
-  const deliveries = { sweep: new DeliverySweep(db), overdueAfterMs: options.overdueAfterMs ?? parseDuration(config.WEBHOOK_OVERDUE_AFTER) };
+  const overdueAfterMs = options.overdueAfterMs ?? parseDuration(config.WEBHOOK_OVERDUE_AFTER);
+  const deliveries = { sweep: new DeliverySweep(db), overdueAfterMs };
+  const jobs = {
+    sweeps: [
+      [QUEUES.auditExport, auditExportSweep(db)],
+      [QUEUES.groupReconcile, reconcileReportSweep(db)],
+    ] as const,
+    overdueAfterMs,
+  };
   watchedOutbox = db;
   watchedDeliveries = deliveries;
+  watchedJobs = jobs;
   return () => {
     if (watchedOutbox === db) watchedOutbox = undefined;
     if (watchedDeliveries === deliveries) watchedDeliveries = undefined;
+    if (watchedJobs === jobs) watchedJobs = undefined;
   };
 }

@@ -5,7 +5,7 @@ import type { App } from 'supertest/types';
 import { limiterRedis } from '../../services/api/middleware/rate-limit';
 import { config } from '../../shared/config';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { config } from '../../shared/config';
 import { LocalDiskExportStorage } from '../../shared/exports';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { makeTestApp, type TestApp } from '../support/app';

@@ -7,7 +7,7 @@ import request from 'supertest';
 import type { Queue } from 'bullmq';
 import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import type { Logger } from '../../shared/telemetry/logger';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request, { type Response } from 'supertest';
 import { config } from '../../shared/config';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';

@@ -29,10 +29,10 @@ describe('worker process › Redis at start and down', () => {
     await redis.close();
   });
 
-  it('worker › started on a Redis without persistence › one warning saying so; the delivery sweeper among its processors', async () => {
+  it('worker › started on a Redis without persistence › one warning saying so; the job sweeper among its processors', async () => {
     const lines = logLines(worker.output());
     const ready = lines.find((l) => l.msg === 'worker ready');
-    assert.ok((ready?.processors as string[]).includes('delivery-sweeper'));
+    assert.ok((ready?.processors as string[]).includes('job-sweeper'));
     const warnings = await eventually(() => logLines(worker.output()).filter((l) => Array.isArray(l.problems)));
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0].level, 'warn');

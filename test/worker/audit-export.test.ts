@@ -17,7 +17,7 @@ import { startWorker } from '../../workers/main';
 import { config } from '../../shared/config';
 import { exportKey, LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
 import { AuditExportRepository } from '../../shared/exports/repository';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';

@@ -6,15 +6,13 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
-import type { WebhookDeliveryJob } from '../../shared/queue/jobs';
-import { QUEUES } from '../../shared/queue/names';
+import { type WebhookDeliveryJob, QUEUES, enqueueDeliveries } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { METRICS, registry, watchOutbox } from '../../shared/telemetry/metrics';
 import { deliveryIdOf } from '../../shared/webhooks/ids';
-import { enqueueDeliveries } from '../../shared/webhooks/jobs';
-import { DeliverySweeper, startDeliverySweeper } from '../../workers/delivery-sweeper';
+import { JobSweeper, startJobSweeper } from '../../workers/job-sweeper';
 import { startWorker } from '../../workers/main';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
 import { makeTestApp, type TestApp } from '../support/app';
@@ -104,7 +102,7 @@ describe('durable deliveries', () => {
         },
         ...(options.db ? { db: options.db } : { db: t.db }),
       },
-      options.sweeper === false ? [startWebhookDelivery] : [startWebhookDelivery, startDeliverySweeper],
+      options.sweeper === false ? [startWebhookDelivery] : [startWebhookDelivery, startJobSweeper],
     );
     let closed = false;
     const close = async () => {
@@ -217,7 +215,7 @@ describe('durable deliveries', () => {
         connections.push(c);
         return c;
       } },
-      [startWebhookDelivery, startDeliverySweeper],
+      [startWebhookDelivery, startJobSweeper],
     );
     cleanups.push(async () => {
       await worker.close();
@@ -317,9 +315,9 @@ describe('durable deliveries', () => {
         own.disconnect();
         await db.close();
       });
-      return new DeliverySweeper({ db, queue: q, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, batchSize: 4 });
+      return new JobSweeper({ db, queues: { webhookDelivery: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, batchSize: 4 });
     });
-    const passes = await Promise.all(sweepers.map((s) => s.sweepOnce()));
+    const passes = await Promise.all(sweepers.map(async (s) => (await s.sweepOnce())[QUEUES.webhookDelivery]!));
 
     assert.equal(passes[0].overdue + passes[1].overdue, 30, `passes: ${JSON.stringify(passes)}`);
     assert.equal(passes[0].added + passes[1].added, 30);
@@ -332,7 +330,7 @@ describe('durable deliveries', () => {
     assert.equal(events.filter((e) => e.event === 'added').length, 30);
     assert.equal(events.filter((e) => e.event === 'duplicated').length, 0);
 
-    const again = await Promise.all(sweepers.map((s) => s.sweepOnce()));
+    const again = await Promise.all(sweepers.map(async (s) => (await s.sweepOnce())[QUEUES.webhookDelivery]!));
     assert.deepEqual(again.map((p) => p.overdue), [0, 0], 'once re-driven they are due now, not overdue');
     assert.deepEqual(await rows([fresh, done]), otherBefore, "the other tenant's rows are untouched");
     for (const r of await rows(stranded)) assert.deepEqual([r.status, r.attempts, r.tenant_id], ['pending', 0, dir.tenantId]);
@@ -347,7 +345,7 @@ describe('durable deliveries', () => {
     const own = createRedis(redis.url);
     const q = createQueue(QUEUES.webhookDelivery, { connection: own, prefix });
     await q.waitUntilReady();
-    const sweeper = new DeliverySweeper({ db: t.db, queue: q, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, redisTimeoutMs: 500 });
+    const sweeper = new JobSweeper({ db: t.db, queues: { webhookDelivery: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, redisTimeoutMs: 500 });
     cleanups.push(async () => {
       await q.close();
       own.disconnect();
@@ -363,7 +361,7 @@ describe('durable deliveries', () => {
     }
     await eventually('the sweeper connection back', async () => (own.status === 'ready' ? true : undefined));
     const pass = await sweeper.sweepOnce();
-    assert.equal(pass.added, 2);
+    assert.equal(pass[QUEUES.webhookDelivery]?.added, 2);
   });
 
   it('overdue metric › PostgreSQL unreadable › the series is left out, not 0', async () => {

@@ -18,7 +18,7 @@ import { startWorker } from '../../workers/main';
 import { config, parseConfig } from '../../shared/config';
 import { createExportStorage, exportKey, LocalDiskExportStorage } from '../../shared/exports';
 import { S3ExportStorage } from '../../shared/exports/s3';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { binaryBody, closeWorkerSuite, redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';

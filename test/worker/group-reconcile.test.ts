@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { startGroupReconcile } from '../../workers/group-reconcile';
 import { startWorker } from '../../workers/main';
-import { QUEUES } from '../../shared/queue/names';
+import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
 import type { DirectoryId, TenantId } from '../../shared/ids';

@@ -6,9 +6,8 @@ import path from 'node:path';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { config } from '../../shared/config';
-import type { WebhookDeliveryJob } from '../../shared/queue/jobs';
-import { QUEUES } from '../../shared/queue/names';
-import { createQueue, KEEP_COMPLETED_SECONDS } from '../../shared/queue/queues';
+import { type WebhookDeliveryJob, QUEUES, KEEP_COMPLETED_SECONDS } from '../../shared/queue/catalog';
+import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

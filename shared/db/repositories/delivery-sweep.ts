@@ -1,15 +1,6 @@
+import type { Claim, JobSweep, WebhookDeliveryJob } from '../../queue/catalog';
 import type { TraceCarrier } from '../../telemetry/context';
 import type { Database } from '../sequelize';
-
-/** A pending delivery whose job should have run by now, claimed by one sweeper to enqueue again. */
-export interface OverdueDelivery {
-  readonly deliveryId: string;
-  readonly tenantId: string;
-  readonly trace: TraceCarrier | null;
-  /** Its due time before the claim, and the claim's (exact, as PostgreSQL text): for releaseClaims. */
-  readonly dueBefore: string;
-  readonly claimedAt: string;
-}
 
 /**
  * The statements of the workers' delivery sweeper and of the overdue metric. Like the outbox
@@ -17,7 +8,7 @@ export interface OverdueDelivery {
  * (next_attempt_at) is on the very rows they claimed, each keeping its tenant. Both probe the
  * partial index of pending deliveries (migration 0005).
  */
-export class DeliverySweep {
+export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
   constructor(private readonly db: Database) {}
 
   /**
@@ -27,7 +18,7 @@ export class DeliverySweep {
    * processes each take their own. No transaction stays open while the caller talks to Redis
    * (a transaction holding an id would hold back the events feed's commit fence).
    */
-  async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<OverdueDelivery[]> {
+  async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<Claim<WebhookDeliveryJob>[]> {
     const rows = await this.db.query<{ id: string; tenant_id: string; trace_context: TraceCarrier | null; due_before: string; claimed_at: string }>(
       `WITH due AS (
          SELECT d.id, d.next_attempt_at AS due_before
@@ -46,19 +37,23 @@ export class DeliverySweep {
          FROM claimed c JOIN events e ON e.id = c.event_id AND e.tenant_id = c.tenant_id`,
       [options.overdueAfterMs, options.limit],
     );
-    return rows.map((r) => ({ deliveryId: r.id, tenantId: r.tenant_id, trace: r.trace_context, dueBefore: r.due_before, claimedAt: r.claimed_at }));
+    return rows.map((r) => ({
+      job: { deliveryId: r.id, tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) },
+      dueBefore: r.due_before,
+      claimedAt: r.claimed_at,
+    }));
   }
 
   /**
    * Gives claims back when their jobs could not be enqueued: each delivery is overdue again at
    * once for the next pass, unless something else (a worker, a replay) has changed it since.
    */
-  async releaseClaims(claims: readonly OverdueDelivery[]): Promise<void> {
+  async releaseClaims(claims: readonly Claim<WebhookDeliveryJob>[]): Promise<void> {
     await this.db.exec(
       `UPDATE webhook_deliveries w SET next_attempt_at = c.due_before
          FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS c (id, due_before, claimed_at)
         WHERE w.id = c.id AND w.status = 'pending' AND w.next_attempt_at = c.claimed_at`,
-      [claims.map((c) => c.deliveryId), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
+      [claims.map((c) => c.job.deliveryId), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
     );
   }
 

@@ -1,6 +1,8 @@
 import type { DirectoryId, TenantId } from '../../ids';
 import { newId } from '../../ids';
+import { JOBS, type GroupReconcileJob, type JobSweep } from '../../queue/catalog';
 import type { Database } from '../sequelize';
+import { UnfinishedRows } from './unfinished-rows';
 
 /** What one on-demand reconciliation asked for and, once run, what it changed (migration 0004). */
 export interface ReconcileReportView {
@@ -86,7 +88,7 @@ export class ReconcileReportRepository {
       [id, scope.tenantId, scope.directoryId, reemitGroupIds],
     );
     const [row] = await this.db.query<{ reemit_group_ids: string[]; report: R | null }>(
-      `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL
+      `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL, updated_at = now()
         WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report`,
       [id, scope.directoryId],
     );
@@ -94,7 +96,7 @@ export class ReconcileReportRepository {
   }
 
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {
-    await this.db.exec(`UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now() WHERE id = $1 AND directory_id = $2`, [
+    await this.db.exec(`UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`, [
       id,
       directoryId,
       JSON.stringify(report),
@@ -104,9 +106,23 @@ export class ReconcileReportRepository {
   /** `failed` is final (completed now); `queued` means another attempt will follow. */
   async fail(directoryId: string, id: string, status: 'failed' | 'queued', error: string): Promise<void> {
     await this.db.exec(
-      `UPDATE reconcile_reports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END
+      `UPDATE reconcile_reports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now()
         WHERE id = $1 AND directory_id = $2`,
       [id, directoryId, status, error.slice(0, 1000)],
     );
   }
+}
+
+/**
+ * The workers' sweep of reconciliations still queued or running past the grace period: each gets
+ * its job again from the row (shared/queue/catalog.ts); a rerun resumes from its re-emit markers.
+ */
+export function reconcileReportSweep(db: Database): JobSweep<GroupReconcileJob> {
+  return new UnfinishedRows<{ id: string; tenant_id: string; directory_id: string; reemit_group_ids: string[] }, GroupReconcileJob>(
+    db,
+    'reconcile_reports',
+    ['id', 'tenant_id', 'directory_id', 'reemit_group_ids'],
+    (r) => ({ reportId: r.id, tenantId: r.tenant_id, directoryId: r.directory_id, reemitGroupIds: r.reemit_group_ids }),
+    JOBS.groupReconcile.idOf,
+  );
 }

@@ -6,9 +6,11 @@ import type { TenantRepository } from '../../../../shared/db/repositories/tenant
 import type { Database } from '../../../../shared/db/sequelize';
 import type { ExportStorage } from '../../../../shared/exports';
 import { AuditExportRepository, type AuditExport } from '../../../../shared/exports/repository';
-import type { AuditExportJob } from '../../../../shared/queue/jobs';
+import { enqueue, JOBS, type AuditExportJob } from '../../../../shared/queue/catalog';
+import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { captureTraceContext } from '../../../../shared/telemetry/context';
+import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
 import { sendScim } from '../../middleware/scim-json';
 import { parseBody, pathId, tenantOr404 } from './validate';
 
@@ -29,6 +31,13 @@ export interface ExportRouteDeps {
   readonly storage?: ExportStorage;
   /** Where exports are queued; without one (an API built without Redis) starting one is a 503. */
   readonly queue?: Queue<AuditExportJob>;
+  /**
+   * Longest wait for Redis to take the job, ms. Past it the export still stands (queued in
+   * PostgreSQL) and the workers' sweeper enqueues it once overdue. Default 5,000.
+   */
+  readonly enqueueTimeoutMs?: number;
+  /** Where an export Redis did not take is logged. Default: the process logger. */
+  readonly logger?: Logger;
 }
 
 const view = ({ storageKey: _internal, ...e }: AuditExport) => e;
@@ -40,6 +49,8 @@ const view = ({ storageKey: _internal, ...e }: AuditExport) => e;
 export function exportRoutes(deps: ExportRouteDeps): Router {
   const router = Router();
   const exportsRepo = new AuditExportRepository(deps.db);
+  const log = (deps.logger ?? defaultLogger).child({ component: 'audit-export-request' });
+  const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 5000;
   const findTenant = (id: string) => tenantOr404(deps.tenants, id);
   const findExport = async (tenantId: string, id: string) => {
     const found = await exportsRepo.find(tenantId, pathId(id, 'export'));
@@ -53,15 +64,10 @@ export function exportRoutes(deps: ExportRouteDeps): Router {
     if (!deps.queue) throw new ScimError(503, undefined, 'exports need the job queue, which this API was started without');
     const created = await exportsRepo.create(tenant.id, { from: new Date(input.from), to: new Date(input.to) });
     try {
-      // jobId = export id: a repeated add (a retried request handler) is the same job (STYLE §6).
-      await deps.queue.add(
-        'export',
-        { exportId: created.id, tenantId: tenant.id, trace: captureTraceContext() },
-        { jobId: created.id, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
-      );
+      await redisWithin(enqueue(deps.queue, JOBS.auditExport, [{ exportId: created.id, tenantId: tenant.id, trace: captureTraceContext() }]), enqueueTimeoutMs);
     } catch (err) {
-      await exportsRepo.markFailed(tenant.id, created.id, 'could not be queued', true);
-      throw err;
+      // The row is the export: queued it stays, and the sweeper gives it a job once Redis is back.
+      log.warn({ 'tenant.id': tenant.id, 'export.id': created.id, err: { message: (err as Error).message } }, 'export not enqueued; the sweeper enqueues it once overdue');
     }
     res.setHeader('Location', `${req.baseUrl}/tenants/${tenant.id}/exports/${created.id}`);
     sendScim(res, 202, view(created));

@@ -5,9 +5,11 @@ import { ReconcileReportRepository } from '../../../../shared/db/repositories/re
 import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import type { Database } from '../../../../shared/db/sequelize';
 import { isUuid } from '../../../../shared/ids';
-import type { GroupReconcileJob } from '../../../../shared/queue/jobs';
+import { enqueue, JOBS, type GroupReconcileJob } from '../../../../shared/queue/catalog';
+import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { captureTraceContext } from '../../../../shared/telemetry/context';
+import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
 import { sendScim } from '../../middleware/scim-json';
 import { directoryOr404, parseBody, pathId } from './validate';
 
@@ -25,6 +27,13 @@ export interface ReconcileRouteDeps {
   readonly tenants: TenantRepository;
   /** Where reconciliations are queued; without one starting one is a 503. */
   readonly queue?: Queue<GroupReconcileJob>;
+  /**
+   * Longest wait for Redis to take the job, ms. Past it the reconciliation still stands (queued
+   * in PostgreSQL) and the workers' sweeper enqueues it once overdue. Default 5,000.
+   */
+  readonly enqueueTimeoutMs?: number;
+  /** Where a reconciliation Redis did not take is logged. Default: the process logger. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -35,6 +44,8 @@ export interface ReconcileRouteDeps {
 export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
   const router = Router();
   const reports = new ReconcileReportRepository(deps.db);
+  const log = (deps.logger ?? defaultLogger).child({ component: 'reconcile-request' });
+  const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 5000;
   const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
 
   router.post('/directories/:directoryId/reconcile', async (req, res) => {
@@ -47,17 +58,14 @@ export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
     }
     if (!deps.queue) throw new ScimError(503, undefined, 'reconciliation needs the job queue, which this API was started without');
     const row = await reports.create({ tenantId: directory.tenantId, directoryId: directory.id }, reemitGroupIds);
+    // Job id = report id: the re-emit markers are keyed by it, so however often the job runs,
+    // this request re-emits each member once.
+    const job = { reportId: row.id, tenantId: directory.tenantId, directoryId: directory.id, reemitGroupIds, trace: captureTraceContext() };
     try {
-      // jobId = report id: the re-emit markers are keyed by it, so however often the job runs,
-      // this request re-emits each member once.
-      await deps.queue.add(
-        'reconcile',
-        { tenantId: directory.tenantId, directoryId: directory.id, reemitGroupIds, trace: captureTraceContext() },
-        { jobId: row.id, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
-      );
+      await redisWithin(enqueue(deps.queue, JOBS.groupReconcile, [job]), enqueueTimeoutMs);
     } catch (err) {
-      await reports.fail(directory.id, row.id, 'failed', 'could not be queued');
-      throw err;
+      // The row is the request: queued it stays, and the sweeper gives it a job once Redis is back.
+      log.warn({ 'directory.id': directory.id, 'report.id': row.id, err: { message: (err as Error).message } }, 'reconciliation not enqueued; the sweeper enqueues it once overdue');
     }
     res.setHeader('Location', `${req.baseUrl}/directories/${directory.id}/reconcile/${row.id}`);
     sendScim(res, 202, row);

@@ -6,11 +6,10 @@ import { DELIVERY_STATUSES, WebhookRepository, type DeliveryRef, type TenantWebh
 import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import type { Database } from '../../../../shared/db/sequelize';
 import { EVENT_TYPES } from '../../../../shared/events/catalog';
-import type { WebhookDeliveryJob } from '../../../../shared/queue/jobs';
+import { type WebhookDeliveryJob, requeueDeliveries } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
-import { requeueDeliveries } from '../../../../shared/webhooks/jobs';
 import { encryptionKeyFrom, SecretBox } from '../../../../shared/webhooks/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';

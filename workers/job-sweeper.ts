@@ -1,0 +1,218 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DeliverySweep } from '../shared/db/repositories/delivery-sweep';
+import { reconcileReportSweep } from '../shared/db/repositories/reconcile-reports';
+import type { Database } from '../shared/db/sequelize';
+import { auditExportSweep } from '../shared/exports/repository';
+import { JOBS, QUEUES, requeue, type JobSpec, type JobSweep, type QueueJobData, type QueueName, type Requeued } from '../shared/queue/catalog';
+import { createQueue } from '../shared/queue/queues';
+import { redisWithin } from '../shared/queue/redis';
+import type { Logger } from '../shared/telemetry/logger';
+import { parseDuration } from '../shared/webhooks/retry-schedule';
+import type { StartProcessor } from './deps';
+
+/** The queues a sweeper re-drives, each optional (a test sweeps only its own). It closes none. */
+export interface SweptQueues {
+  readonly webhookDelivery?: Queue<QueueJobData[typeof QUEUES.webhookDelivery]>;
+  readonly auditExport?: Queue<QueueJobData[typeof QUEUES.auditExport]>;
+  readonly groupReconcile?: Queue<QueueJobData[typeof QUEUES.groupReconcile]>;
+}
+
+export interface JobSweeperOptions {
+  readonly db: Database;
+  readonly queues: SweptQueues;
+  /** The Redis connection behind the queues: while it is not ready a pass is skipped, not queued in memory. Default: none. */
+  readonly connection?: Redis;
+  readonly logger: Logger;
+  /** A row unfinished this long past its due time is re-driven (WEBHOOK_OVERDUE_AFTER). */
+  readonly overdueAfterMs: number;
+  /** Pause between passes, ms (WEBHOOK_SWEEP_INTERVAL); the first pass waits one interval too. */
+  readonly intervalMs: number;
+  /** Rows claimed and re-driven per batch. Default 500. */
+  readonly batchSize?: number;
+  /** Longest wait for Redis per batch before its claims are given back, ms. Default 5,000. */
+  readonly redisTimeoutMs?: number;
+}
+
+/** What one pass did on one queue: rows found overdue; of those, jobs added, promoted, or found queued. */
+export interface SweepPass {
+  overdue: number;
+  added: number;
+  promoted: number;
+  queued: number;
+}
+
+/** One queue's part of a pass: its rows' statements, its job contract, its queue. */
+interface Lane<T> {
+  readonly sweep: JobSweep<T>;
+  readonly spec: JobSpec<T>;
+  readonly queue: Queue<T>;
+}
+
+/** A lane with its payload type sealed in, so lanes of different queues fit in one list. */
+interface SweptQueue {
+  readonly name: QueueName;
+  sweep(): Promise<SweepPass>;
+}
+
+/**
+ * Re-drives rows whose job Redis lost (restarted empty, evicted, failed over) or that no job will
+ * run any more, for every queue: a pending delivery due for longer than the grace period, an
+ * export or reconciliation still queued or running that long after it was queued, started or
+ * last re-driven, gets a job again (shared/queue/catalog.ts requeue). Each batch is first claimed
+ * in one statement (SKIP LOCKED, made due now), then enqueued; so with any number of worker
+ * processes each overdue row is re-driven once per pass. If Redis fails, the claims are given
+ * back and the next pass tries again.
+ *
+ * A running export or reconciliation keeps its job while it runs, so the sweeper leaves it alone
+ * (requeue counts it as queued); if its worker dies, BullMQ's stalled-job check hands that job to
+ * another worker. Only once the job is gone or finished with the row unfinished (Redis lost it,
+ * or the worker could not record the outcome) does the sweeper add it again. No heartbeat is
+ * needed for that: the job's state in Redis is the lease.
+ */
+export class JobSweeper {
+  private readonly lanes: SweptQueue[];
+  private readonly log: Logger;
+  private readonly batchSize: number;
+  private readonly redisTimeoutMs: number;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private closing?: Promise<void>;
+  private wake?: () => void;
+
+  constructor(private readonly options: JobSweeperOptions) {
+    this.batchSize = options.batchSize ?? 500;
+    this.redisTimeoutMs = options.redisTimeoutMs ?? 5000;
+    for (const [key, value] of Object.entries({
+      overdueAfterMs: options.overdueAfterMs,
+      intervalMs: options.intervalMs,
+      batchSize: this.batchSize,
+      redisTimeoutMs: this.redisTimeoutMs,
+    })) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`JobSweeper: ${key} must be a positive integer, got ${value}`);
+    }
+    const { db, queues } = options;
+    const lane = <T>(l: Lane<T>): SweptQueue => ({ name: l.spec.queue, sweep: () => this.sweepLane(l) });
+    this.lanes = [
+      queues.webhookDelivery && lane({ sweep: new DeliverySweep(db), spec: JOBS.webhookDelivery, queue: queues.webhookDelivery }),
+      queues.auditExport && lane({ sweep: auditExportSweep(db), spec: JOBS.auditExport, queue: queues.auditExport }),
+      queues.groupReconcile && lane({ sweep: reconcileReportSweep(db), spec: JOBS.groupReconcile, queue: queues.groupReconcile }),
+    ].filter((l) => l !== undefined);
+    if (this.lanes.length === 0) throw new Error('JobSweeper: no queue to sweep');
+    this.log = options.logger.child({ component: 'job-sweeper' });
+  }
+
+  start(): this {
+    this.loop ??= this.run();
+    return this;
+  }
+
+  /** Stops after the batch in progress. Safe twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stopping = true;
+      this.wake?.();
+      await this.loop;
+    })();
+    return this.closing;
+  }
+
+  /**
+   * One pass over every overdue row of every queue, a batch per claim; public for tests and tools.
+   * A queue that fails (Redis away) does not stop the others; the pass then rejects with its error.
+   */
+  async sweepOnce(): Promise<Partial<Record<QueueName, SweepPass>>> {
+    const passes: Partial<Record<QueueName, SweepPass>> = {};
+    let failure: unknown;
+    for (const lane of this.lanes) {
+      try {
+        passes[lane.name] = await lane.sweep();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return passes;
+  }
+
+  private async sweepLane<T>(lane: Lane<T>): Promise<SweepPass> {
+    const total: SweepPass = { overdue: 0, added: 0, promoted: 0, queued: 0 };
+    for (;;) {
+      const claimed = await lane.sweep.claimOverdue({ overdueAfterMs: this.options.overdueAfterMs, limit: this.batchSize });
+      if (claimed.length === 0) return total;
+      let done: Requeued;
+      try {
+        const status = this.options.connection?.status;
+        if (status !== undefined && status !== 'ready') throw new Error(`Redis connection is ${status}`);
+        done = await redisWithin(requeue(lane.queue, lane.spec, claimed.map((c) => c.job)), this.redisTimeoutMs);
+      } catch (err) {
+        // Overdue again at once, for the next pass; if PostgreSQL is away too, after the grace.
+        await lane.sweep.releaseClaims(claimed).catch(() => undefined);
+        throw err;
+      }
+      total.overdue += claimed.length;
+      total.added += done.added;
+      total.promoted += done.promoted;
+      total.queued += done.queued;
+      if (claimed.length < this.batchSize || this.stopping) return total;
+    }
+  }
+
+  private async run(): Promise<void> {
+    // The first pass waits an interval: a worker that just started lets its queue drain first.
+    await this.sleep(this.options.intervalMs);
+    while (!this.stopping) {
+      try {
+        for (const [queue, pass] of Object.entries(await this.sweepOnce())) {
+          // A job added or promoted means Redis lost or held back a row's job: worth a line every
+          // time. Overdue rows still queued are only slow workers (the queue metrics show it).
+          if (pass.added + pass.promoted > 0) this.log.warn({ queue, ...pass }, 'overdue jobs re-driven');
+          else if (pass.queued > 0) this.log.debug({ queue, ...pass }, 'overdue jobs still queued');
+        }
+      } catch (err) {
+        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'job sweep failed; next pass retries');
+      }
+      await this.sleep(this.options.intervalMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+/** The sweeper of every worker process, for every queue, on its own Redis connection (as the relay). */
+export const startJobSweeper: StartProcessor = (deps) => {
+  const connection = deps.redis();
+  const options = { connection, prefix: deps.queuePrefix, logger: deps.logger };
+  const queues = {
+    webhookDelivery: createQueue(QUEUES.webhookDelivery, options),
+    auditExport: createQueue(QUEUES.auditExport, options),
+    groupReconcile: createQueue(QUEUES.groupReconcile, options),
+  };
+  const sweeper = new JobSweeper({
+    db: deps.db,
+    queues,
+    connection,
+    logger: deps.logger,
+    overdueAfterMs: parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER),
+    intervalMs: parseDuration(deps.config.WEBHOOK_SWEEP_INTERVAL),
+  }).start();
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'job-sweeper',
+    close: () =>
+      (closing ??= (async () => {
+        await sweeper.close();
+        await Promise.all(Object.values(queues).map((q) => q.close()));
+      })()),
+  };
+};

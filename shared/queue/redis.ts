@@ -55,11 +55,11 @@ export interface RedisServerCheck {
 const CHECK_TIMEOUT_MS = 5_000;
 
 /**
- * Checks the Redis server's settings that delivery jobs rely on, once at start, and logs one
+ * Checks the Redis server's settings that queued jobs rely on, once at start, and logs one
  * warning naming what is wrong, what can be lost and how to fix it. Never throws: local
  * development and tests run Redis without persistence, and managed Redis often refuses CONFIG.
- * Even when it warns nothing is lost for good: deliveries live in PostgreSQL and the workers'
- * sweeper enqueues again what Redis dropped, only later.
+ * Even when it warns nothing is lost for good: deliveries, exports and reconciliations live in
+ * PostgreSQL and the workers' sweeper enqueues again what Redis dropped, only later.
  */
 export async function checkRedisServer(redis: Redis, log: Logger = defaultLogger): Promise<RedisServerCheck> {
   let settings: Map<string, string>;
@@ -68,7 +68,7 @@ export async function checkRedisServer(redis: Redis, log: Logger = defaultLogger
   } catch (err) {
     log.warn(
       { err: { message: (err as Error).message } },
-      'Redis settings could not be checked (CONFIG GET refused or no answer): make sure maxmemory-policy is noeviction and persistence (appendonly yes, or RDB save points) is on, or queued webhook jobs may be evicted or lost on restart and delivered only once the sweeper re-drives them',
+      'Redis settings could not be checked (CONFIG GET refused or no answer): make sure maxmemory-policy is noeviction and persistence (appendonly yes, or RDB save points) is on, or queued jobs may be evicted or lost on restart and run only once the sweeper re-drives them',
     );
     return { checked: false, problems: [] };
   }
@@ -76,12 +76,12 @@ export async function checkRedisServer(redis: Redis, log: Logger = defaultLogger
   const policy = settings.get('maxmemory-policy');
   if (policy !== 'noeviction') {
     problems.push(
-      `maxmemory-policy is ${policy ?? 'unknown'}: under memory pressure Redis evicts keys, including queued jobs (webhook deliveries are then late until the sweeper re-drives them; reconcile and export jobs are lost); set maxmemory-policy noeviction`,
+      `maxmemory-policy is ${policy ?? 'unknown'}: under memory pressure Redis evicts keys, including queued jobs (deliveries, exports and reconciliations are then late until the sweeper re-drives them); set maxmemory-policy noeviction`,
     );
   }
   if (settings.get('appendonly') !== 'yes' && !settings.get('save')) {
     problems.push(
-      'persistence is off (appendonly no, no save points): a Redis restart loses every queued job (webhook deliveries are then late until the sweeper re-drives them; reconcile and export jobs are lost); set appendonly yes (or RDB save points)',
+      'persistence is off (appendonly no, no save points): a Redis restart loses every queued job (deliveries, exports and reconciliations are then late until the sweeper re-drives them); set appendonly yes (or RDB save points)',
     );
   }
   if (problems.length > 0) log.warn({ problems }, `Redis is not configured for durable queues: ${problems.join('; ')}`);

@@ -10,7 +10,7 @@ import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
 import { LocalDiskExportStorage } from '../../shared/exports';
 import { AuditExportRepository } from '../../shared/exports/repository';
-import { QUEUES } from '../../shared/queue/catalog';
+import { JOBS, KEEP_COMPLETED_SECONDS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
@@ -161,6 +161,26 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   }
 
   const jobsOverdue = async (queue: string) => sample(await registry.metrics(), METRICS.jobsOverdue, `queue="${queue}"`);
+
+  it('catalogue › the export and reconcile routes enqueue through it › job name, row id as job id, attempts, backoff and retention of the queue', async () => {
+    const dir = await makeDirectory(t.app);
+    const exp = await startExport(dir).expect(202);
+    const rec = await startReconcile(dir).expect(202);
+    for (const [queue, spec, id] of [
+      [queues.auditExport, JOBS.auditExport, exp.body.id],
+      [queues.groupReconcile, JOBS.groupReconcile, rec.body.id],
+    ] as const) {
+      const job = await queue.getJob(id);
+      assert.equal(job?.name, spec.name);
+      assert.equal(job?.id, id);
+      assert.equal(job?.opts.attempts, spec.options.attempts);
+      assert.deepEqual(job?.opts.backoff, spec.options.backoff);
+      assert.deepEqual(job?.opts.removeOnComplete, { age: KEEP_COMPLETED_SECONDS, count: 100_000 });
+    }
+    assert.equal((await queues.groupReconcile.getJob(rec.body.id))?.data.reportId, rec.body.id);
+    await queues.auditExport.obliterate({ force: true });
+    await queues.groupReconcile.obliterate({ force: true });
+  });
 
   it('export requested, Redis restarted empty before a worker took it › the overdue metric shows it, the sweeper re-drives it, the file downloads', async () => {
     const dir = await makeDirectory(t.app);

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -6,7 +6,7 @@ import type { Transaction } from 'sequelize';
 import type { Database } from '../shared/db/sequelize';
 import { createExportStorage, exportKey, type ExportStorage } from '../shared/exports';
 import { AuditExportRepository } from '../shared/exports/repository';
-import { type AuditExportJob, QUEUES } from '../shared/queue/catalog';
+import { MAX_ROW_RUNS, QUEUES, type AuditExportJob } from '../shared/queue/catalog';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
@@ -76,7 +76,11 @@ export async function runAuditExport(deps: AuditExportDeps, job: AuditExportJob,
   }
   if (found.status === 'done') return { eventCount: found.eventCount, bytes: found.bytes };
 
-  await exportsRepo.markRunning(job.tenantId, job.exportId);
+  const runs = await exportsRepo.markRunning(job.tenantId, job.exportId);
+  if (runs > MAX_ROW_RUNS) {
+    await exportsRepo.markFailed(job.tenantId, job.exportId, `gave up after ${MAX_ROW_RUNS} runs`, true);
+    throw new UnrecoverableError(`audit export ${job.exportId} started ${MAX_ROW_RUNS} times without finishing`);
+  }
   const key = exportKey(job.tenantId, job.exportId);
   try {
     const counted = { events: 0 };

@@ -1,9 +1,9 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { membershipEventData, OUTBOX_COLUMNS } from '../shared/db/repositories/events';
 import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
 import { UUID_V7 } from '../shared/db/sql';
-import { type GroupReconcileJob, QUEUES } from '../shared/queue/catalog';
+import { MAX_ROW_RUNS, QUEUES, type GroupReconcileJob } from '../shared/queue/catalog';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
@@ -176,6 +176,7 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
   const reports = new ReconcileReportRepository(db);
   const current = await reports.start<ReconcileReport>(job, reportId, job.reemitGroupIds ?? []);
   if (!current) throw new Error(`reconcile report ${reportId} belongs to another directory`);
+  if (current.runs > MAX_ROW_RUNS) throw new UnrecoverableError(`reconcile report ${reportId} started ${MAX_ROW_RUNS} times without finishing`);
   const { previous } = current;
 
   const counters: CounterFix[] = [];
@@ -217,7 +218,7 @@ export const startGroupReconcile: StartProcessor = (deps) => {
         try {
           return await runGroupReconcile({ db: deps.db, logger }, reportId, job.data);
         } catch (err) {
-          const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, reportId, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
           throw err;
         }

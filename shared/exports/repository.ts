@@ -80,11 +80,13 @@ export class AuditExportRepository {
     return rows.map(toExport);
   }
 
-  async markRunning(tenantId: string, id: string): Promise<void> {
-    await this.db.exec(
-      `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+  /** Marks the export running and returns how many runs it has started, this one included. */
+  async markRunning(tenantId: string, id: string): Promise<number> {
+    const [row] = await this.db.query<{ runs: number }>(
+      `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now(), runs = runs + 1 WHERE tenant_id = $1 AND id = $2 RETURNING runs`,
       [tenantId, id],
     );
+    return row?.runs ?? 0;
   }
 
   async markDone(tenantId: string, id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {

@@ -138,6 +138,13 @@ export function jobOptions<T>(spec: JobSpec<T>, job: T): JobsOptions {
   return { ...spec.options, jobId: spec.idOf(job) };
 }
 
+/**
+ * Runs one export or reconciliation may start, over all the jobs the sweeper gives it: a row
+ * whose run kills its worker every time (out of memory) is failed after this many, with an
+ * `UnrecoverableError`, instead of being re-driven forever. Three runs per job is the usual most.
+ */
+export const MAX_ROW_RUNS = 10;
+
 /** Job states in which a row's job will still run by itself. */
 const QUEUED_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 

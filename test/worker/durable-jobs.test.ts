@@ -10,7 +10,7 @@ import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
 import { LocalDiskExportStorage } from '../../shared/exports';
 import { AuditExportRepository } from '../../shared/exports/repository';
-import { JOBS, KEEP_COMPLETED_SECONDS, QUEUES } from '../../shared/queue/catalog';
+import { JOBS, KEEP_COMPLETED_SECONDS, MAX_ROW_RUNS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
@@ -263,6 +263,28 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     const pass = await sweeper.sweepOnce();
     assert.deepEqual(pass[QUEUES.auditExport], { overdue: 1, added: 0, promoted: 0, queued: 1 });
     assert.equal(await q.getJobState(created.body.id), 'active');
+  });
+
+  it('export and reconciliation that already started MAX_ROW_RUNS runs (each killed its worker) › the next run fails them for good, no retry, the sweeper leaves them', async () => {
+    const dir = await makeDirectory(t.app);
+    const exp = await startExport(dir).expect(202);
+    const rec = await startReconcile(dir).expect(202);
+    await t.db.exec(`UPDATE audit_exports SET runs = $2 WHERE id = $1`, [exp.body.id, MAX_ROW_RUNS]);
+    await t.db.exec(`UPDATE reconcile_reports SET runs = $2 WHERE id = $1`, [rec.body.id, MAX_ROW_RUNS]);
+
+    await startWorkers();
+    await eventually('both failed', async () =>
+      (await exportStatus(dir, exp.body.id)).status === 'failed' && (await reportStatus(dir, rec.body.id)).status === 'failed' ? true : undefined,
+    );
+    for (const queue of [queues.auditExport, queues.groupReconcile]) {
+      const job = await queue.getJob(queue === queues.auditExport ? exp.body.id : rec.body.id);
+      assert.equal(await job?.getState(), 'failed');
+      assert.equal(job?.attemptsMade, 1, 'UnrecoverableError: not retried');
+    }
+    await ageExports(t, [exp.body.id]);
+    await ageReports(t, [rec.body.id]);
+    await sleep(500);
+    assert.equal((await exportStatus(dir, exp.body.id)).status, 'failed', 'a failed row is not re-driven');
   });
 
   it('two sweepers at once › each overdue export and reconciliation enqueued once, a second pass finds nothing, fresh rows untouched', async () => {

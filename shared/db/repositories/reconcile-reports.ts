@@ -75,24 +75,24 @@ export class ReconcileReportRepository {
 
   /**
    * Marks the report running (creating it first when the job was queued by other means than the
-   * API) and returns what it asked for and the report of an earlier run, or undefined when the id
-   * belongs to another directory.
+   * API) and returns what it asked for, the report of an earlier run and the runs started (this
+   * one included), or undefined when the id belongs to another directory.
    */
   async start<R>(
     scope: { tenantId: string; directoryId: string },
     id: string,
     reemitGroupIds: readonly string[],
-  ): Promise<{ reemitGroupIds: string[]; previous: R | null } | undefined> {
+  ): Promise<{ reemitGroupIds: string[]; previous: R | null; runs: number } | undefined> {
     await this.db.exec(
       `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
       [id, scope.tenantId, scope.directoryId, reemitGroupIds],
     );
-    const [row] = await this.db.query<{ reemit_group_ids: string[]; report: R | null }>(
+    const [row] = await this.db.query<{ reemit_group_ids: string[]; report: R | null; runs: number }>(
       `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL, updated_at = now()
-        WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report`,
+        WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report, runs`,
       [id, scope.directoryId],
     );
-    return row && { reemitGroupIds: row.reemit_group_ids, previous: row.report };
+    return row && { reemitGroupIds: row.reemit_group_ids, previous: row.report, runs: row.runs };
   }
 
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {

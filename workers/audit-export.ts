@@ -7,9 +7,11 @@ import type { Database } from '../shared/db/sequelize';
 import { createExportStorage, exportKey, type ExportStorage } from '../shared/exports';
 import { AuditExportRepository } from '../shared/exports/repository';
 import { MAX_ROW_RUNS, QUEUES, type AuditExportJob } from '../shared/queue/catalog';
+import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
+import { parseDuration } from '../shared/webhooks/retry-schedule';
 import type { StartProcessor } from './deps';
 
 /** Events read per query. One batch is the most the worker holds in memory at once. */
@@ -59,6 +61,8 @@ export interface AuditExportDeps {
   readonly db: Database;
   readonly storage: ExportStorage;
   readonly logger: Logger;
+  /** How often a running export touches its row (shared/queue/heartbeat.ts), ms. Default 40,000 (a third of 2 min). */
+  readonly heartbeatMs?: number;
 }
 
 /**
@@ -82,6 +86,7 @@ export async function runAuditExport(deps: AuditExportDeps, job: AuditExportJob,
     throw new UnrecoverableError(`audit export ${job.exportId} started ${MAX_ROW_RUNS} times without finishing`);
   }
   const key = exportKey(job.tenantId, job.exportId);
+  const stopHeartbeat = heartbeat(() => exportsRepo.touch(job.tenantId, job.exportId), deps.heartbeatMs ?? 40_000);
   try {
     const counted = { events: 0 };
     const { bytes } = await deps.db.sequelize.transaction(
@@ -104,19 +109,22 @@ export async function runAuditExport(deps: AuditExportDeps, job: AuditExportJob,
   } catch (err) {
     await exportsRepo.markFailed(job.tenantId, job.exportId, (err as Error).message || 'export failed', attempt.final);
     throw err;
+  } finally {
+    stopHeartbeat();
   }
 }
 
 /** The audit-export queue's processor: one export at a time per worker process. */
 export const startAuditExport: StartProcessor = (deps) => {
   const storage = createExportStorage(deps.config);
+  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER));
   const worker = new Worker<AuditExportJob>(
     QUEUES.auditExport,
     (job: Job<AuditExportJob>) => {
       const logger = deps.logger.child({ 'job.id': job.id, 'tenant.id': job.data.tenantId });
       // Continues the trace of the admin request that asked for the export.
       return withSpanFrom(job.data.trace, 'audit-export', { 'tenant.id': job.data.tenantId, 'export.id': job.data.exportId }, () =>
-        runAuditExport({ db: deps.db, storage, logger }, job.data, { final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
+        runAuditExport({ db: deps.db, storage, logger, heartbeatMs }, job.data, { final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
       );
     },
     { connection: deps.redis(), prefix: deps.queuePrefix, concurrency: 1 },

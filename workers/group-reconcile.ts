@@ -4,9 +4,11 @@ import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-r
 import type { Database } from '../shared/db/sequelize';
 import { UUID_V7 } from '../shared/db/sql';
 import { MAX_ROW_RUNS, QUEUES, type GroupReconcileJob } from '../shared/queue/catalog';
+import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
+import { parseDuration } from '../shared/webhooks/retry-schedule';
 import type { StartProcessor } from './deps';
 
 /** Members re-emitted per transaction. */
@@ -44,6 +46,8 @@ export interface ReconcileReport {
 interface ReconcileDeps {
   readonly db: Database;
   readonly logger: Logger;
+  /** How often a running reconciliation touches its report (shared/queue/heartbeat.ts), ms. Default 40,000 (a third of 2 min). */
+  readonly heartbeatMs?: number;
 }
 
 /**
@@ -178,6 +182,24 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
   if (!current) throw new Error(`reconcile report ${reportId} belongs to another directory`);
   if (current.runs > MAX_ROW_RUNS) throw new UnrecoverableError(`reconcile report ${reportId} started ${MAX_ROW_RUNS} times without finishing`);
   const { previous } = current;
+  const stopHeartbeat = heartbeat(() => reports.touch(job.directoryId, reportId), deps.heartbeatMs ?? 40_000);
+  try {
+    return await reconcile(deps, reportId, job, current.reemitGroupIds, previous);
+  } finally {
+    stopHeartbeat();
+  }
+}
+
+/** The work of one run of runGroupReconcile, its report marked running. */
+async function reconcile(
+  deps: ReconcileDeps,
+  reportId: string,
+  job: GroupReconcileJob,
+  reemitGroupIds: readonly string[],
+  previous: ReconcileReport | null,
+): Promise<ReconcileReport> {
+  const { db } = deps;
+  const reports = new ReconcileReportRepository(db);
 
   const counters: CounterFix[] = [];
   for (const type of ['User', 'Group'] as const) {
@@ -185,11 +207,11 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
     if (fixed) counters.push(fixed);
   }
   const bumped = await bumpStaleGroupVersions(db, job.directoryId);
-  for (const groupId of current.reemitGroupIds) await reemitGroup(db, { tenantId: job.tenantId, directoryId: job.directoryId }, reportId, groupId);
+  for (const groupId of reemitGroupIds) await reemitGroup(db, { tenantId: job.tenantId, directoryId: job.directoryId }, reportId, groupId);
 
   const reemitted = await db.query<{ groupId: string; events: number; status: 'pending' | 'done' | 'missing' }>(
     `SELECT group_id AS "groupId", emitted::int AS events, status FROM reconcile_reemits WHERE report_id = $1 ORDER BY array_position($2::uuid[], group_id)`,
-    [reportId, current.reemitGroupIds],
+    [reportId, reemitGroupIds],
   );
   const report: ReconcileReport = {
     counters: [...(previous?.counters ?? []), ...counters],
@@ -207,6 +229,7 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
 
 /** The group-reconcile queue's processor. */
 export const startGroupReconcile: StartProcessor = (deps) => {
+  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER));
   const worker = new Worker<GroupReconcileJob>(
     QUEUES.groupReconcile,
     (job: Job<GroupReconcileJob>) => {
@@ -216,7 +239,7 @@ export const startGroupReconcile: StartProcessor = (deps) => {
       const reportId = job.data.reportId ?? job.id!;
       return withSpanFrom(job.data.trace, 'group-reconcile', { 'tenant.id': job.data.tenantId, 'directory.id': job.data.directoryId }, async () => {
         try {
-          return await runGroupReconcile({ db: deps.db, logger }, reportId, job.data);
+          return await runGroupReconcile({ db: deps.db, logger, heartbeatMs }, reportId, job.data);
         } catch (err) {
           const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, reportId, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');

@@ -67,8 +67,9 @@ interface SweptQueue {
  * A running export or reconciliation keeps its job while it runs, so the sweeper leaves it alone
  * (requeue counts it as queued); if its worker dies, BullMQ's stalled-job check hands that job to
  * another worker. Only once the job is gone or finished with the row unfinished (Redis lost it,
- * or the worker could not record the outcome) does the sweeper add it again. No heartbeat is
- * needed for that: the job's state in Redis is the lease.
+ * or the worker could not record the outcome) does the sweeper add it again: the job's state in
+ * Redis is the lease. A running row's heartbeat (shared/queue/heartbeat.ts) only keeps a long run
+ * from being claimed and counted as overdue; a missed beat never starts a second run.
  */
 export class JobSweeper {
   private readonly lanes: SweptQueue[];

@@ -89,6 +89,11 @@ export class AuditExportRepository {
     return row?.runs ?? 0;
   }
 
+  /** A running export's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
+  async touch(tenantId: string, id: string): Promise<void> {
+    await this.db.exec(`UPDATE audit_exports SET updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running'`, [tenantId, id]);
+  }
+
   async markDone(tenantId: string, id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {
     await this.db.exec(
       `UPDATE audit_exports SET status = 'done', storage_key = $3, event_count = $4, bytes = $5, error = NULL, completed_at = now(), updated_at = now()

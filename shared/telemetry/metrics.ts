@@ -282,7 +282,7 @@ const jobsOverdueSnapshot = sharedSnapshot(async () => {
 
 new Gauge({
   name: METRICS.jobsOverdue,
-  help: "Audit exports and reconciliations queued or running with no progress for longer than WEBHOOK_OVERDUE_AFTER, per queue: their job was lost, never ran, or is still running; the workers' sweeper re-drives a lost one (deliveries: scim_webhook_deliveries_overdue)",
+  help: "Audit exports and reconciliations queued, or running without a heartbeat, for longer than WEBHOOK_OVERDUE_AFTER, per queue: their job was lost or never ran; the workers' sweeper enqueues them again (deliveries: scim_webhook_deliveries_overdue)",
   labelNames: ['queue'] as const,
   registers: [registry],
   async collect() {

@@ -3,19 +3,21 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
-import { LocalDiskExportStorage } from '../../shared/exports';
+import { LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
 import { AuditExportRepository } from '../../shared/exports/repository';
 import { JOBS, KEEP_COMPLETED_SECONDS, MAX_ROW_RUNS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { METRICS, registry, watchOutbox } from '../../shared/telemetry/metrics';
-import { startAuditExport } from '../../workers/audit-export';
+import { runAuditExport, startAuditExport } from '../../workers/audit-export';
 import type { StartProcessor } from '../../workers/deps';
 import { startGroupReconcile } from '../../workers/group-reconcile';
 import { JobSweeper } from '../../workers/job-sweeper';
@@ -234,6 +236,29 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await startWorkers();
     const done = await exportDone(dir, created.body.id);
     assert.equal((await downloadLines(dir, created.body.id)).length, done.eventCount);
+  });
+
+  it('export running longer than the grace period (slow storage) › its heartbeat keeps the row fresh, so it is not counted or swept as overdue', async () => {
+    const dir = await makeDirectory(t.app);
+    const created = await new AuditExportRepository(t.db).create(dir.tenantId, { from: new Date('2024-01-01T00:00:00Z'), to: new Date('2024-01-02T00:00:00Z') });
+    // Storage that takes 1.5 s to make the file durable.
+    const slow: ExportStorage = {
+      write: () => {
+        const stream = new Writable({ write: (_chunk, _encoding, done) => done(), final: (done) => void setTimeout(done, 1500) });
+        return { stream, done: finished(stream).then(() => ({ bytes: 0 })) };
+      },
+      read: () => assert.fail('nothing to read'),
+      exists: async () => false,
+    };
+    const run = runAuditExport({ db: t.db, storage: slow, logger, heartbeatMs: 100 }, { exportId: created.id, tenantId: dir.tenantId }, { final: true });
+    await eventually('the export running', async () => ((await exportStatus(dir, created.id)).status === 'running' ? true : undefined));
+    // As if the run had gone on past the grace period since it started.
+    await ageExports(t, [created.id]);
+    await sleep(400);
+    const [{ fresh }] = await t.db.query<{ fresh: boolean }>(`SELECT updated_at > now() - interval '5 seconds' AS fresh FROM audit_exports WHERE id = $1`, [created.id]);
+    assert.equal(fresh, true, 'touched while running');
+    await run;
+    assert.equal((await exportStatus(dir, created.id)).status, 'done');
   });
 
   it('export running whose job is still active (a slow worker) › the sweeper leaves it: no second job', async () => {

@@ -95,6 +95,11 @@ export class ReconcileReportRepository {
     return row && { reemitGroupIds: row.reemit_group_ids, previous: row.report, runs: row.runs };
   }
 
+  /** A running reconciliation's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
+  async touch(directoryId: string, id: string): Promise<void> {
+    await this.db.exec(`UPDATE reconcile_reports SET updated_at = now() WHERE id = $1 AND directory_id = $2 AND status = 'running'`, [id, directoryId]);
+  }
+
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {
     await this.db.exec(`UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`, [
       id,

@@ -120,14 +120,20 @@ export class JobSweeper {
 
   /**
    * One pass over every overdue row of every queue, a batch per claim; public for tests and tools.
-   * A queue that fails (Redis away) does not stop the others; the pass then rejects with its error.
+   * A queue that fails (Redis away) does not stop the others; the pass then rejects with its error,
+   * after what the others did is logged.
    */
   async sweepOnce(): Promise<Partial<Record<QueueName, SweepPass>>> {
     const passes: Partial<Record<QueueName, SweepPass>> = {};
     let failure: unknown;
     for (const lane of this.lanes) {
       try {
-        passes[lane.name] = await lane.sweep();
+        const pass = await lane.sweep();
+        passes[lane.name] = pass;
+        // A job added or promoted means Redis lost or held back a row's job: worth a line every
+        // time. Overdue rows still queued are only slow workers (the queue metrics show it).
+        if (pass.added + pass.promoted > 0) this.log.warn({ queue: lane.name, ...pass }, 'overdue jobs re-driven');
+        else if (pass.queued > 0) this.log.debug({ queue: lane.name, ...pass }, 'overdue jobs still queued');
       } catch (err) {
         failure ??= err;
       }
@@ -164,12 +170,7 @@ export class JobSweeper {
     await this.sleep(this.options.intervalMs);
     while (!this.stopping) {
       try {
-        for (const [queue, pass] of Object.entries(await this.sweepOnce())) {
-          // A job added or promoted means Redis lost or held back a row's job: worth a line every
-          // time. Overdue rows still queued are only slow workers (the queue metrics show it).
-          if (pass.added + pass.promoted > 0) this.log.warn({ queue, ...pass }, 'overdue jobs re-driven');
-          else if (pass.queued > 0) this.log.debug({ queue, ...pass }, 'overdue jobs still queued');
-        }
+        await this.sweepOnce();
       } catch (err) {
         this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'job sweep failed; next pass retries');
       }

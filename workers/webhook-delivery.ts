@@ -205,8 +205,9 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     prefix: deps.queuePrefix,
     concurrency: config.WEBHOOK_CONCURRENCY,
     settings: {
-      // Type 'custom' (JOBS.webhookDelivery in shared/queue/catalog.ts): a receiver's failure waits the delay it carries (the
-      // jittered schedule or Retry-After); anything else (PostgreSQL away) a short capped backoff.
+      // Type 'custom' (JOBS.webhookDelivery, shared/queue/catalog.ts): a receiver's failure waits
+      // the delay it carries (the jittered schedule or Retry-After); anything else (PostgreSQL
+      // away) a short capped backoff.
       backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
         err instanceof DeliveryAttemptFailed ? err.retryDelayMs : databaseRetryDelay(attemptsMade - 1),
     },

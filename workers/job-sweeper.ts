@@ -4,7 +4,18 @@ import { DeliverySweep } from '../shared/db/repositories/delivery-sweep';
 import { reconcileReportSweep } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
 import { auditExportSweep } from '../shared/exports/repository';
-import { JOBS, QUEUES, requeue, type JobSpec, type JobSweep, type QueueJobData, type QueueName, type Requeued } from '../shared/queue/catalog';
+import {
+  JOBS,
+  QUEUES,
+  requeue,
+  type AuditExportJob,
+  type GroupReconcileJob,
+  type JobSpec,
+  type JobSweep,
+  type QueueName,
+  type Requeued,
+  type WebhookDeliveryJob,
+} from '../shared/queue/catalog';
 import { createQueue } from '../shared/queue/queues';
 import { redisWithin } from '../shared/queue/redis';
 import type { Logger } from '../shared/telemetry/logger';
@@ -13,9 +24,9 @@ import type { StartProcessor } from './deps';
 
 /** The queues a sweeper re-drives, each optional (a test sweeps only its own). It closes none. */
 export interface SweptQueues {
-  readonly webhookDelivery?: Queue<QueueJobData[typeof QUEUES.webhookDelivery]>;
-  readonly auditExport?: Queue<QueueJobData[typeof QUEUES.auditExport]>;
-  readonly groupReconcile?: Queue<QueueJobData[typeof QUEUES.groupReconcile]>;
+  readonly webhookDelivery?: Queue<WebhookDeliveryJob>;
+  readonly auditExport?: Queue<AuditExportJob>;
+  readonly groupReconcile?: Queue<GroupReconcileJob>;
 }
 
 export interface JobSweeperOptions {

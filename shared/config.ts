@@ -69,13 +69,14 @@ const schema = z
     /** How long the API keeps an idle connection open; above the load balancer's idle timeout. Default 65,000 ms. */
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(65_000),
     /**
-     * A pending delivery this long past its due time has no job that will run (Redis lost it): the
-     * workers' sweeper enqueues it again, and the API counts it in scim_webhook_deliveries_overdue.
-     * Longer than WEBHOOK_TIMEOUT_MS. Default 2m.
+     * A pending delivery this long past its due time, or an export or reconciliation queued or
+     * running this long without progress, has no job that will run (Redis lost it): the workers'
+     * sweeper enqueues it again, and the API counts it in scim_webhook_deliveries_overdue /
+     * scim_jobs_overdue. Longer than WEBHOOK_TIMEOUT_MS. Default 2m.
      */
-    WEBHOOK_OVERDUE_AFTER: z.string().default('2m'),
-    /** How often each worker process looks for overdue deliveries. Default 30s. */
-    WEBHOOK_SWEEP_INTERVAL: z.string().default('30s'),
+    JOB_OVERDUE_AFTER: z.string().default('2m'),
+    /** How often each worker process looks for overdue deliveries, exports and reconciliations. Default 30s. */
+    JOB_SWEEP_INTERVAL: z.string().default('30s'),
     /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /**
@@ -146,11 +147,11 @@ const schema = z
       ['WEBHOOK_RETRY_SCHEDULE', () => parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE)],
       ['WEBHOOK_FAILING_AFTER', () => parseDuration(env.WEBHOOK_FAILING_AFTER)],
       ['WEBHOOK_DISABLE_AFTER', () => parseDuration(env.WEBHOOK_DISABLE_AFTER)],
-      ['WEBHOOK_OVERDUE_AFTER', () => {
-        if (parseDuration(env.WEBHOOK_OVERDUE_AFTER) <= env.WEBHOOK_TIMEOUT_MS) throw new Error('must be longer than WEBHOOK_TIMEOUT_MS');
+      ['JOB_OVERDUE_AFTER', () => {
+        if (parseDuration(env.JOB_OVERDUE_AFTER) <= env.WEBHOOK_TIMEOUT_MS) throw new Error('must be longer than WEBHOOK_TIMEOUT_MS');
       }],
-      ['WEBHOOK_SWEEP_INTERVAL', () => {
-        if (parseDuration(env.WEBHOOK_SWEEP_INTERVAL) < 1) throw new Error('must be at least 1ms');
+      ['JOB_SWEEP_INTERVAL', () => {
+        if (parseDuration(env.JOB_SWEEP_INTERVAL) < 1) throw new Error('must be at least 1ms');
       }],
     ];
     for (const [key, check] of webhookChecks) {

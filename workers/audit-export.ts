@@ -117,7 +117,7 @@ export async function runAuditExport(deps: AuditExportDeps, job: AuditExportJob,
 /** The audit-export queue's processor: one export at a time per worker process. */
 export const startAuditExport: StartProcessor = (deps) => {
   const storage = createExportStorage(deps.config);
-  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER));
+  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.JOB_OVERDUE_AFTER));
   const worker = new Worker<AuditExportJob>(
     QUEUES.auditExport,
     (job: Job<AuditExportJob>) => {

@@ -229,7 +229,7 @@ async function reconcile(
 
 /** The group-reconcile queue's processor. */
 export const startGroupReconcile: StartProcessor = (deps) => {
-  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER));
+  const heartbeatMs = heartbeatEvery(parseDuration(deps.config.JOB_OVERDUE_AFTER));
   const worker = new Worker<GroupReconcileJob>(
     QUEUES.groupReconcile,
     (job: Job<GroupReconcileJob>) => {

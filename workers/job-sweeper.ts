@@ -35,9 +35,9 @@ export interface JobSweeperOptions {
   /** The Redis connection behind the queues: while it is not ready a pass is skipped, not queued in memory. Default: none. */
   readonly connection?: Redis;
   readonly logger: Logger;
-  /** A row unfinished this long past its due time is re-driven (WEBHOOK_OVERDUE_AFTER). */
+  /** A row unfinished this long past its due time is re-driven (JOB_OVERDUE_AFTER). */
   readonly overdueAfterMs: number;
-  /** Pause between passes, ms (WEBHOOK_SWEEP_INTERVAL); the first pass waits one interval too. */
+  /** Pause between passes, ms (JOB_SWEEP_INTERVAL); the first pass waits one interval too. */
   readonly intervalMs: number;
   /** Rows claimed and re-driven per batch. Default 500. */
   readonly batchSize?: number;
@@ -216,8 +216,8 @@ export const startJobSweeper: StartProcessor = (deps) => {
     queues,
     connection,
     logger: deps.logger,
-    overdueAfterMs: parseDuration(deps.config.WEBHOOK_OVERDUE_AFTER),
-    intervalMs: parseDuration(deps.config.WEBHOOK_SWEEP_INTERVAL),
+    overdueAfterMs: parseDuration(deps.config.JOB_OVERDUE_AFTER),
+    intervalMs: parseDuration(deps.config.JOB_SWEEP_INTERVAL),
   }).start();
   let closing: Promise<void> | undefined;
   return {

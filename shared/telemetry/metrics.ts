@@ -249,7 +249,7 @@ const overdueSnapshot = sharedSnapshot(async () => {
 
 new Gauge({
   name: METRICS.deliveriesOverdue,
-  help: 'Webhook deliveries pending and due for longer than WEBHOOK_OVERDUE_AFTER: their job was lost or never ran; the workers\' sweeper enqueues them again',
+  help: 'Webhook deliveries pending and due for longer than JOB_OVERDUE_AFTER: their job was lost or never ran; the workers\' sweeper enqueues them again',
   // A label (one value), as the outbox's: an unreadable PostgreSQL leaves no series rather than a false 0.
   labelNames: ['status'] as const,
   registers: [registry],
@@ -282,7 +282,7 @@ const jobsOverdueSnapshot = sharedSnapshot(async () => {
 
 new Gauge({
   name: METRICS.jobsOverdue,
-  help: "Audit exports and reconciliations queued, or running without a heartbeat, for longer than WEBHOOK_OVERDUE_AFTER, per queue: their job was lost or never ran; the workers' sweeper enqueues them again (deliveries: scim_webhook_deliveries_overdue)",
+  help: "Audit exports and reconciliations queued, or running without a heartbeat, for longer than JOB_OVERDUE_AFTER, per queue: their job was lost or never ran; the workers' sweeper enqueues them again (deliveries: scim_webhook_deliveries_overdue)",
   labelNames: ['queue'] as const,
   registers: [registry],
   async collect() {
@@ -294,10 +294,10 @@ new Gauge({
 /**
  * Reports the outbox backlog, the overdue deliveries, and the overdue exports and reconciliations
  * read through `db` on every scrape; returns a function that stops it. `overdueAfterMs` defaults
- * to WEBHOOK_OVERDUE_AFTER.
+ * to JOB_OVERDUE_AFTER.
  */
 export function watchOutbox(db: Database, options: { overdueAfterMs?: number } = {}): () => void {
-  const overdueAfterMs = options.overdueAfterMs ?? parseDuration(config.WEBHOOK_OVERDUE_AFTER);
+  const overdueAfterMs = options.overdueAfterMs ?? parseDuration(config.JOB_OVERDUE_AFTER);
   const deliveries = { sweep: new DeliverySweep(db), overdueAfterMs };
   const jobs = {
     sweeps: [

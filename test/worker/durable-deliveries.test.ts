@@ -37,8 +37,8 @@ const workerConfig: Config = Object.freeze({
   ...config,
   WEBHOOK_RETRY_SCHEDULE: '100ms,200ms',
   WEBHOOK_TIMEOUT_MS: 1000,
-  WEBHOOK_OVERDUE_AFTER: '1h',
-  WEBHOOK_SWEEP_INTERVAL: '200ms',
+  JOB_OVERDUE_AFTER: '1h',
+  JOB_SWEEP_INTERVAL: '200ms',
 });
 
 /** Polls `check` until it returns a value; fails naming `what` after `timeoutMs`. */

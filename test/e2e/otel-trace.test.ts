@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ADMIN_TOKEN } from '../support/app';
 import { entraUser } from '../support/factories';
 import { startReceiver, type Receiver } from '../support/receiver';
+import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
 import { startOtlpReceiver, SPAN_KIND, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver';
 import { compiledBuild, spawnEntry, waitForStatus, type Spawned } from './processes';
@@ -30,6 +31,7 @@ function ancestry(span: ReceivedSpan, spans: readonly ReceivedSpan[]): ReceivedS
 for (const protocol of ['http/json', 'http/protobuf'] as const) {
   describe(`OpenTelemetry › ${protocol} › one trace from the SCIM request to the webhook call`, () => {
     let redis: PrivateRedis;
+    let database: PrivateDatabase;
     let otlp: OtlpReceiver;
     let hooks: Receiver;
     let api: Spawned;
@@ -37,8 +39,8 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
     let apiBase: string;
     before(async () => {
       // The compiled processes, as production runs them (see compiledBuild for why not tsx).
-      const [build, ...started] = await Promise.all([compiledBuild(), startPrivateRedis(), startOtlpReceiver(), startReceiver()]);
-      [redis, otlp, hooks] = started;
+      const [build, ...started] = await Promise.all([compiledBuild(), startPrivateRedis(), startOtlpReceiver(), startReceiver(), createPrivateDatabase('otel')]);
+      [redis, otlp, hooks, database] = started;
       const otel = {
         OTEL_SDK_DISABLED: 'false',
         OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
@@ -46,6 +48,7 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
         // Flush spans every 100 ms instead of every 5 s.
         OTEL_BSP_SCHEDULE_DELAY: '100',
         REDIS_URL: redis.url,
+        DATABASE_URL: database.url,
       };
       const [apiPort, workerPort] = [await freePort(), await freePort()];
       apiBase = `http://127.0.0.1:${apiPort}`;
@@ -58,7 +61,7 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
     });
     after(async () => {
       await Promise.all([api?.kill(), worker?.kill()]);
-      await Promise.all([redis?.close(), otlp?.close(), hooks?.close()]);
+      await Promise.all([redis?.close(), otlp?.close(), hooks?.close(), database?.drop()]);
     });
 
     it('POST /Users › webhook endpoint registered › scim-api server span, scim-worker consumer span and webhook client span share the receiver’s trace id; no secret or PII in any attribute', async () => {

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
 import { logLines, spawnEntry, waitForStatus, type Spawned } from './processes';
 
@@ -17,16 +18,17 @@ async function eventually<T>(read: () => T[], timeoutMs = 5_000): Promise<T[]> {
 
 describe('worker process › Redis at start and down', () => {
   let redis: PrivateRedis;
+  let database: PrivateDatabase;
   let worker: Spawned;
   before(async () => {
-    redis = await startPrivateRedis();
+    [redis, database] = await Promise.all([startPrivateRedis(), createPrivateDatabase('redis_checks')]);
     const port = await freePort();
-    worker = spawnEntry('workers/main.ts', { REDIS_URL: redis.url, WORKER_METRICS_PORT: String(port), OTEL_SDK_DISABLED: 'true' });
+    worker = spawnEntry('workers/main.ts', { DATABASE_URL: database.url, REDIS_URL: redis.url, WORKER_METRICS_PORT: String(port), OTEL_SDK_DISABLED: 'true' });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 30_000, worker);
   });
   after(async () => {
     await worker.kill();
-    await redis.close();
+    await Promise.all([redis.close(), database.drop()]);
   });
 
   it('worker › started on a Redis without persistence › one warning saying so; the job sweeper among its processors', async () => {
@@ -41,7 +43,7 @@ describe('worker process › Redis at start and down', () => {
 
   it('api › started on a Redis without persistence › one warning saying so', async () => {
     const port = await freePort();
-    const api = spawnEntry('services/api/server.ts', { PORT: String(port), REDIS_URL: redis.url, OTEL_SDK_DISABLED: 'true' });
+    const api = spawnEntry('services/api/server.ts', { PORT: String(port), DATABASE_URL: database.url, REDIS_URL: redis.url, OTEL_SDK_DISABLED: 'true' });
     try {
       await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 30_000, api);
       const warnings = await eventually(() => logLines(api.output()).filter((l) => Array.isArray(l.problems)));

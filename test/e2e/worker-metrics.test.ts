@@ -1,15 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { METRICS } from '../../shared/telemetry/metrics';
+import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
 import { logLines, spawnEntry, waitForStatus, type Spawned } from './processes';
 
 /** Worker processes here use a short drain bound so a stuck shutdown shows within the test. */
 const DRAIN_TIMEOUT_MS = 3_000;
 
-async function startWorkerProcess(redis: PrivateRedis): Promise<{ worker: Spawned; base: string }> {
+async function startWorkerProcess(redis: PrivateRedis, database: PrivateDatabase): Promise<{ worker: Spawned; base: string }> {
   const port = await freePort();
   const worker = spawnEntry('workers/main.ts', {
+    DATABASE_URL: database.url,
     REDIS_URL: redis.url,
     WORKER_METRICS_PORT: String(port),
     WORKER_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
@@ -26,14 +28,15 @@ async function startWorkerProcess(redis: PrivateRedis): Promise<{ worker: Spawne
  */
 function workerOnPrivateRedis() {
   let redis: PrivateRedis | undefined;
+  let database: PrivateDatabase | undefined;
   let started: { worker: Spawned; base: string } | undefined;
   before(async () => {
-    redis = await startPrivateRedis();
-    started = await startWorkerProcess(redis);
+    [redis, database] = await Promise.all([startPrivateRedis(), createPrivateDatabase('worker_metrics')]);
+    started = await startWorkerProcess(redis, database);
   });
   after(async () => {
     await started?.worker.kill();
-    await redis?.close();
+    await Promise.all([redis?.close(), database?.drop()]);
   });
   return {
     worker: () => started!.worker,

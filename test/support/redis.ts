@@ -36,8 +36,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** redis-server ended before answering: most often its port was taken after freePort() chose it. */
+class RedisExitedAtStart extends Error {}
+
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+  // Suites run side by side, so a port found free may be taken before redis-server binds it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await freePort());
+    } catch (err) {
+      if (!(err instanceof RedisExitedAtStart) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOn(port: number): Promise<PrivateRedis> {
   let child: ChildProcess | undefined;
   let closed = false;
 
@@ -48,10 +61,14 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       stdio: 'ignore',
     });
     child = proc;
-    proc.once('exit', () => {
-      if (child === proc) child = undefined;
-    });
-    await waitForPing(port, START_TIMEOUT_MS);
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', () => {
+        if (child === proc) child = undefined;
+        reject(new RedisExitedAtStart(`redis-server on port ${port} exited before answering`));
+      }),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([waitForPing(port, START_TIMEOUT_MS), exited]);
   };
 
   const stop = async () => {

@@ -114,9 +114,14 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
       [a.tenantId, from, new Date(to.getTime() + 1)],
     );
     assert.deepEqual(lines.map((l) => l.id), stored.map((r) => r.id));
-    // Each line says what the events feed says about the same event.
-    const feed = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/events`).query({ limit: 100 })).expect(200);
-    const byId = new Map(feed.body.data.map((e: Record<string, unknown>) => [e.id, e]));
+    // Each line says what the events feed says about the same event. The feed holds events back
+    // while any older transaction on the server is open (another suite's), so it is read until
+    // it shows them all.
+    const byId = new Map<unknown, unknown>();
+    for (let deadline = Date.now() + 10_000; lines.some((l) => !byId.has(l.id)) && Date.now() < deadline; await sleep(50)) {
+      const feed = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/events`).query({ limit: 100 })).expect(200);
+      for (const e of feed.body.data as Record<string, unknown>[]) byId.set(e.id, e);
+    }
     for (const line of lines) {
       const e = byId.get(line.id) as Record<string, unknown>;
       assert.deepEqual(line, { id: e.id, type: e.type, timestamp: e.timestamp, tenantId: e.tenantId, directoryId: e.directoryId, resourceType: e.resourceType, resourceId: e.resourceId, actor: e.actor, data: e.data });

@@ -18,6 +18,7 @@ import {
 } from '../shared/queue/catalog';
 import { createQueue } from '../shared/queue/queues';
 import { redisWithin } from '../shared/queue/redis';
+import { assertPositiveIntegers, PollingLoop } from '../shared/polling-loop';
 import type { Logger } from '../shared/telemetry/logger';
 import { parseDuration } from '../shared/webhooks/retry-schedule';
 import type { StartProcessor } from './deps';
@@ -87,22 +88,17 @@ export class JobSweeper {
   private readonly log: Logger;
   private readonly batchSize: number;
   private readonly redisTimeoutMs: number;
-  private stopping = false;
-  private loop?: Promise<void>;
-  private closing?: Promise<void>;
-  private wake?: () => void;
+  private readonly loop: PollingLoop;
 
   constructor(private readonly options: JobSweeperOptions) {
     this.batchSize = options.batchSize ?? 500;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 5000;
-    for (const [key, value] of Object.entries({
+    assertPositiveIntegers('JobSweeper', {
       overdueAfterMs: options.overdueAfterMs,
       intervalMs: options.intervalMs,
       batchSize: this.batchSize,
       redisTimeoutMs: this.redisTimeoutMs,
-    })) {
-      if (!Number.isInteger(value) || value < 1) throw new Error(`JobSweeper: ${key} must be a positive integer, got ${value}`);
-    }
+    });
     const { db, queues } = options;
     const lane = <T>(l: Lane<T>): SweptQueue => ({ name: l.spec.queue, sweep: () => this.sweepLane(l) });
     this.lanes = [
@@ -112,21 +108,25 @@ export class JobSweeper {
     ].filter((l) => l !== undefined);
     if (this.lanes.length === 0) throw new Error('JobSweeper: no queue to sweep');
     this.log = options.logger.child({ component: 'job-sweeper' });
+    this.loop = new PollingLoop(async () => {
+      try {
+        await this.sweepOnce();
+      } catch (err) {
+        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'job sweep failed; next pass retries');
+      }
+      return options.intervalMs;
+    });
   }
 
+  /** Starts sweeping after one interval: a worker that just started lets its queues drain first. */
   start(): this {
-    this.loop ??= this.run();
+    this.loop.start(this.options.intervalMs);
     return this;
   }
 
   /** Stops after the batch in progress. Safe twice. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.stopping = true;
-      this.wake?.();
-      await this.loop;
-    })();
-    return this.closing;
+    return this.loop.close();
   }
 
   /**
@@ -172,33 +172,8 @@ export class JobSweeper {
       total.added += done.added;
       total.promoted += done.promoted;
       total.queued += done.queued;
-      if (claimed.length < this.batchSize || this.stopping) return total;
+      if (claimed.length < this.batchSize || this.loop.stopped) return total;
     }
-  }
-
-  private async run(): Promise<void> {
-    // The first pass waits an interval: a worker that just started lets its queue drain first.
-    await this.sleep(this.options.intervalMs);
-    while (!this.stopping) {
-      try {
-        await this.sweepOnce();
-      } catch (err) {
-        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'job sweep failed; next pass retries');
-      }
-      await this.sleep(this.options.intervalMs);
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 }
 

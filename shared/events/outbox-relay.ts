@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Database, Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
 import type { TraceCarrier } from '../telemetry/context';
+import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../webhooks/ids';
 
@@ -155,10 +156,9 @@ export class OutboxRelay {
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private positionReady = false;
-  private stopping = false;
-  private loop?: Promise<void>;
+  private readonly loop: PollingLoop;
   private closing?: Promise<void>;
-  private wake?: () => void;
+  private failures = 0;
   private summary = { batches: 0, events: 0, deliveries: 0, maxLagMs: 0, since: Date.now() };
 
   constructor(private readonly options: OutboxRelayOptions) {
@@ -170,31 +170,27 @@ export class OutboxRelay {
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
     this.minBackoffMs = options.minBackoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
-    for (const [key, value] of Object.entries({
+    assertPositiveIntegers('OutboxRelay', {
       batchSize: this.batchSize,
       pollIntervalMs: this.pollIntervalMs,
       enqueueTimeoutMs: this.enqueueTimeoutMs,
       minBackoffMs: this.minBackoffMs,
       maxBackoffMs: this.maxBackoffMs,
-    })) {
-      if (!Number.isInteger(value) || value < 1) throw new Error(`OutboxRelay: ${key} must be a positive integer, got ${value}`);
-    }
+    });
     this.log = options.logger.child({ component: 'outbox-relay', 'outbox.position': this.positionName });
+    this.loop = new PollingLoop(() => this.pass());
   }
 
   /** Starts the loop; returns at once. */
   start(): this {
-    this.loop ??= this.run();
+    this.log.info({ batchSize: this.batchSize, pollIntervalMs: this.pollIntervalMs }, 'outbox relay started');
+    this.loop.start();
     return this;
   }
 
   /** Stops polling, lets a pass in progress commit or roll back, then resolves. Safe twice. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.stopping = true;
-      this.wake?.();
-      await this.loop;
-    })();
+    this.closing ??= this.loop.close().then(() => this.log.info('outbox relay stopped'));
     return this.closing;
   }
 
@@ -251,7 +247,8 @@ export class OutboxRelay {
     const status = this.options.connection?.status;
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
     for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
-      await withTimeout(enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs);
+      // The abandoned add may still land when Redis returns; its jobIds make that harmless.
+      await withTimeout(enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs, () => new QueueUnavailableError(`Redis did not take the batch within ${this.enqueueTimeoutMs} ms`));
     }
   }
 
@@ -266,29 +263,23 @@ export class OutboxRelay {
     this.positionReady = true;
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    this.log.info({ batchSize: this.batchSize, pollIntervalMs: this.pollIntervalMs }, 'outbox relay started');
-    while (!this.stopping) {
-      let delay = this.pollIntervalMs;
-      try {
-        const pass = await this.relayOnce();
-        if (failures > 0) this.log.info({ failures }, 'outbox relay recovered');
-        failures = 0;
-        if (pass.kind === 'batch') {
-          this.record(pass);
-          if (pass.full) delay = 0;
-        }
-      } catch (err) {
-        failures += 1;
-        // Capped exponential backoff with jitter, so several relays do not retry in step.
-        const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(failures - 1, 20));
-        delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, failures, retryInMs: delay }, 'outbox relay pass failed; retrying');
-      }
-      if (delay > 0) await this.sleep(delay);
+  /** One pass of the loop; resolves with the pause before the next. */
+  private async pass(): Promise<number> {
+    try {
+      const pass = await this.relayOnce();
+      if (this.failures > 0) this.log.info({ failures: this.failures }, 'outbox relay recovered');
+      this.failures = 0;
+      if (pass.kind !== 'batch') return this.pollIntervalMs;
+      this.record(pass);
+      return pass.full ? 0 : this.pollIntervalMs;
+    } catch (err) {
+      this.failures += 1;
+      // Capped exponential backoff with jitter, so several relays do not retry in step.
+      const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(this.failures - 1, 20));
+      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, failures: this.failures, retryInMs: delay }, 'outbox relay pass failed; retrying');
+      return delay;
     }
-    this.log.info('outbox relay stopped');
   }
 
   private record(batch: RelayedBatch): void {
@@ -306,26 +297,6 @@ export class OutboxRelay {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError(`Redis did not take the batch within ${ms} ms`)), ms);
-  });
-  // The abandoned add may still land when Redis returns; its jobIds make that harmless.
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -1,5 +1,6 @@
 import IORedis, { type Redis } from 'ioredis';
 import { logger as defaultLogger, type Logger } from '../telemetry/logger';
+import { withTimeout } from '../polling-loop';
 
 /** Default spacing of connection error lines: one line per connection this often, at most. */
 export const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -103,10 +104,5 @@ async function readSettings(redis: Redis): Promise<Map<string, string>> {
  * this; the abandoned work may still complete later, so it must be safe to repeat.
  */
 export function redisWithin<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  work.catch(() => undefined);
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(work, ms, () => new Error(`Redis did not answer within ${ms} ms`));
 }

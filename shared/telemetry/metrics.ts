@@ -8,6 +8,7 @@ import { outboxBacklog, WEBHOOKS_POSITION } from '../events/outbox-relay';
 import { auditExportSweep } from '../exports/repository';
 import { QUEUES, type JobSweep } from '../queue/catalog';
 import { parseDuration } from '../webhooks/retry-schedule';
+import { withTimeout } from '../polling-loop';
 
 /**
  * Prometheus metrics: one registry per process, every metric name in this catalog. Labels are
@@ -103,13 +104,8 @@ export function recordDelivery(outcome: DeliveryOutcome, lagSeconds?: number): v
   }
 }
 
-function withTimeout<T>(work: Promise<T>, ms = COLLECT_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
+const collected = <T>(work: Promise<T>): Promise<T> =>
+  withTimeout(work, COLLECT_TIMEOUT_MS, () => new Error(`timed out after ${COLLECT_TIMEOUT_MS} ms`));
 
 /**
  * Several gauges read one snapshot: prom-client collects metrics in parallel, so the first
@@ -151,7 +147,7 @@ const queueSnapshot = sharedSnapshot(async (): Promise<QueueSnapshot[] | undefin
   const queues = [...watchedQueues].flat();
   if (queues.length === 0) return [];
   try {
-    return await withTimeout(Promise.all(queues.map(readQueue)));
+    return await collected(Promise.all(queues.map(readQueue)));
   } catch {
     collectErrors.inc({ source: 'queues' });
     return undefined;
@@ -201,7 +197,7 @@ let watchedOutbox: Database | undefined;
 const outboxSnapshot = sharedSnapshot(async () => {
   if (!watchedOutbox) return undefined;
   try {
-    return await withTimeout(outboxBacklog(watchedOutbox));
+    return await collected(outboxBacklog(watchedOutbox));
   } catch {
     collectErrors.inc({ source: 'outbox' });
     return undefined;
@@ -240,7 +236,7 @@ let watchedDeliveries: { readonly sweep: DeliverySweep; readonly overdueAfterMs:
 const overdueSnapshot = sharedSnapshot(async () => {
   if (!watchedDeliveries) return undefined;
   try {
-    return await withTimeout(watchedDeliveries.sweep.countOverdue(watchedDeliveries.overdueAfterMs));
+    return await collected(watchedDeliveries.sweep.countOverdue(watchedDeliveries.overdueAfterMs));
   } catch {
     collectErrors.inc({ source: 'deliveries' });
     return undefined;
@@ -271,7 +267,7 @@ const jobsOverdueSnapshot = sharedSnapshot(async () => {
   return Promise.all(
     sweeps.map(async ([queue, sweep]) => {
       try {
-        return [queue, await withTimeout(sweep.countOverdue(overdueAfterMs))] as const;
+        return [queue, await collected(sweep.countOverdue(overdueAfterMs))] as const;
       } catch {
         collectErrors.inc({ source: 'jobs' });
         return undefined;

@@ -15,7 +15,7 @@ import { directoryResolver, type DirectoryPrincipal } from './directory-resolver
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
-import { parseQueryOnce } from './middleware/query';
+import { parseQueryOnce, rejectMalformedUrl } from './middleware/query';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { directoryRoutes } from './routes/admin/directories';
@@ -66,6 +66,7 @@ export function createApp(options: AppOptions) {
   parseQueryOnce(app);
   trackRouteTemplates(app);
   app.use(requestLog(logger));
+  app.use(rejectMalformedUrl);
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
@@ -134,7 +135,7 @@ export function createApp(options: AppOptions) {
     app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:') }));
   }
 
-  app.use(notFoundHandler);
+  app.use(notFoundHandler({ publicBaseUrl: options.publicBaseUrl }));
   app.use(errorHandler(logger));
   return app;
 }

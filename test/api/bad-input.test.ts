@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Response } from 'supertest';
-import { makeTestApp, type TestApp } from '../support/app';
-import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, USER_SCHEMA } from '../support/factories';
+import { makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
+import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, USER_SCHEMA } from '../support/factories';
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
@@ -82,6 +82,15 @@ const CASES: readonly BadCase[] = [
   { name: 'POST /Users › a NUL character in userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', entraUser({ userName: 'nul\u0000user' })) },
   { name: 'PATCH /Users/{id} › a NUL character in a value › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'title', value: 'a\u0000b' })) },
   { name: 'PATCH /Users/{id} › a NUL escaped inside a path filter that creates an element › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'phoneNumbers[type eq "a\\u0000"].value', value: '+1 555 0100' })) },
+  // JSON may escape a lone UTF-16 surrogate; PostgreSQL's text and jsonb cannot hold one.
+  { name: 'POST /Users › a lone surrogate in userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', JSON.stringify(entraUser()).replace('"userName":"', '"userName":"\\ud800')) },
+  { name: 'POST /Users › a lone low surrogate in an extension attribute › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', JSON.stringify(entraUser({ [ENTERPRISE]: { employeeNumber: 'x' } })).replace('"employeeNumber":"x', '"employeeNumber":"\\udc00')) },
+  { name: 'POST /Users › a lone surrogate in an attribute name › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users', JSON.stringify(entraUser()).replace('"active":', '"act\\ud800ive":')) },
+  { name: 'PUT /Users/{id} › a lone surrogate in title › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.put(`/Users/${c.user.id}`, JSON.stringify(entraUser({ userName: c.user.userName, title: 'x' })).replace('"title":"x', '"title":"\\ud83d')) },
+  { name: 'PATCH /Users/{id} › a lone surrogate in a value › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}`, JSON.stringify(patchOp({ op: 'replace', path: 'title', value: 'x' })).replace('"value":"x', '"value":"\\ud800')) },
+  { name: 'PATCH /Groups/{id} › a lone surrogate in displayName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Groups/${c.group.id}`, JSON.stringify(patchOp({ op: 'replace', path: 'displayName', value: 'x' })).replace('"value":"x', '"value":"\\udfff')) },
+  { name: 'POST /Groups › a NUL in displayName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'g\u0000' }) },
+  { name: 'POST /Bulk › a lone surrogate inside an operation\'s data › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Bulk', JSON.stringify({ schemas: [BULK_REQUEST], Operations: [{ method: 'POST', path: '/Users', bulkId: 'b', data: entraUser({ title: 'x' }) }] }).replace('"title":"x', '"title":"\\ud800')) },
   { name: 'POST /Users › a body nested 100,000 arrays deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', `${'['.repeat(100_000)}${']'.repeat(100_000)}`) },
   { name: 'POST /Groups › a member that is not a user id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'g', members: [{ value: 'not-a-uuid' }] }) },
 
@@ -127,6 +136,19 @@ const CASES: readonly BadCase[] = [
   { name: 'PATCH /Groups/{id} › replace displayName with a number › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Groups/${c.group.id}`, patchOp({ op: 'replace', path: 'displayName', value: 5 })) },
 
   // --- ids, routes and methods
+  // Malformed percent-escapes and dot segments in the URL (Express would fail decoding the id).
+  { name: 'GET /Users/% › a bare "%" in the path › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users/%') },
+  { name: 'GET /Users/%zz › a non-hex escape in the path › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users/%zz') },
+  { name: 'PATCH /Users/{id}%E2%82 › a truncated UTF-8 escape in the id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.patch(`/Users/${c.user.id}%E2%82`, patchOp({ op: 'replace', path: 'title', value: 'x' })) },
+  { name: 'DELETE /Groups/{id}% › a trailing "%" on the id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.delete(`/Groups/${c.group.id}%`) },
+  { name: 'GET /Users/%ED%A0%80 › an escaped lone surrogate (not UTF-8) in the path › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users/%ED%A0%80') },
+  { name: 'GET /Users/%2e%2e › an escaped ".." segment › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users/%2e%2e') },
+  { name: 'GET /./Users › a "." segment › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/./Users') },
+  { name: 'DELETE /Users/{id}/.. › a ".." segment after an id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.delete(`/Users/${c.user.id}/..`) },
+  { name: 'GET /Users?filter=% › a bare "%" in the filter › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get('/Users?filter=%') },
+  { name: 'GET /Users?filter=… a truncated UTF-8 escape in a filter value › 400 invalidFilter', status: 400, scimType: 'invalidFilter', send: (c) => c.scim.get('/Users?filter=userName%20eq%20%22%E2%82%22') },
+  { name: 'GET /Users?attributes=%zz › a malformed escape in another parameter › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?attributes=%zz') },
+  { name: 'GET /Users?%E2=1 › a malformed escape in a parameter name › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?%E2=1') },
   { name: 'GET /Users/abc › an id that is not a UUID › 404', status: 404, send: (c) => c.scim.get('/Users/abc') },
   { name: "GET /Users/' OR 1=1 -- › SQL in the id › 404", status: 404, send: (c) => c.scim.get(`/Users/${enc("' OR 1=1 --")}`) },
   { name: 'PUT /Users/abc › an id that is not a UUID › 404', status: 404, send: (c) => c.scim.put('/Users/abc', entraUser()) },
@@ -209,6 +231,53 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
       const res = await request(t.app).get('/nowhere');
 
       assertScimError(res, 404);
+    });
+  });
+
+  describe('a request without /scim/v1 or /scim/v2 (a Tenant URL pasted without its base path)', () => {
+    for (const path of ['/Users', '/', '/scim/Users', '/Groups?filter=displayName%20eq%20%22x%22', '/scim/v3/Users']) {
+      it(`GET ${path} › 404 SCIM error whose detail shows the Tenant URL ending in /scim/v1`, async () => {
+        const { token } = await makeDirectory(t.app);
+
+        const res = await request(t.app).get(path).set('Authorization', `Bearer ${token}`);
+
+        assertScimError(res, 404);
+        assert.ok(res.body.detail.includes(`${PUBLIC_BASE_URL}/scim/v1`), res.body.detail);
+      });
+    }
+
+    it('GET /scim/v2/Printers and GET /admin/v1/printers › 404 without the hint (the base path is right)', async () => {
+      const { token } = await makeDirectory(t.app);
+
+      const scim = await scimClient(t.app, token).get('/Printers');
+      const admin = await asAdmin(request(t.app).get('/admin/v1/printers'));
+
+      assertScimError(scim, 404);
+      assertScimError(admin, 404);
+      assert.ok(!scim.body.detail.includes('/scim/v1,'), scim.body.detail);
+      assert.ok(!admin.body.detail.includes(PUBLIC_BASE_URL), admin.body.detail);
+    });
+
+    it('GET /healthz › still 200', async () => {
+      await request(t.app).get('/healthz').expect(200);
+    });
+  });
+
+  describe('admin API › unstorable strings and malformed URLs', () => {
+    it('POST /admin/v1/tenants › a lone surrogate in name › 400 invalidValue and no tenant stored', async () => {
+      const name = `surrogate-${randomUUID()}`;
+
+      const res = await asAdmin(request(t.app).post('/admin/v1/tenants')).set('Content-Type', 'application/json').send(`{"name":"${name}\\ud800"}`);
+
+      assertScimError(res, 400, 'invalidValue');
+      const tenants: { name: string }[] = (await asAdmin(request(t.app).get('/admin/v1/tenants')).expect(200)).body.data;
+      assert.equal(tenants.filter((x) => x.name.startsWith(name)).length, 0);
+    });
+
+    it('GET /admin/v1/tenants/%zz › a malformed escape in the tenant id › 400 invalidValue', async () => {
+      const res = await asAdmin(request(t.app).get('/admin/v1/tenants/%zz'));
+
+      assertScimError(res, 400, 'invalidValue');
     });
   });
 

@@ -41,6 +41,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new ScimError(404, undefined, `no endpoint ${req.method} ${req.path}`));
-};
+/**
+ * 404 for every path no router took. A path outside /scim/v1|v2 (and /admin) is most often a
+ * Tenant URL pasted without its base path, so the detail says what the Tenant URL looks like.
+ */
+export function notFoundHandler(options: { publicBaseUrl: string }): RequestHandler {
+  const hint = `; the SCIM base URL (Entra's Tenant URL) ends in /scim/v1, e.g. ${options.publicBaseUrl}/scim/v1`;
+  return (req, _res, next) => {
+    const versioned = /^\/(scim\/v[12]|admin)(\/|$)/.test(req.path);
+    next(new ScimError(404, undefined, `no endpoint ${req.method} ${req.path}${versioned ? '' : hint}`));
+  };
+}

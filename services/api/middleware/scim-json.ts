@@ -39,12 +39,12 @@ export function scimJson(options: { limit: number }): RequestHandler {
     strict: false,
     type: (req) => !req.headers['content-type'] || isJsonType(req.headers['content-type']),
   });
-  const rejectNul = (req: Request, next: NextFunction) => (err?: unknown) => {
+  const rejectUnstorable = (req: Request, next: NextFunction) => (err?: unknown) => {
     if (err) return next(err);
-    const where = nulPath(req.body);
-    if (where === undefined) return next();
-    const culprit = where ? `"${where}"` : 'the body';
-    next(new ScimError(400, 'invalidValue', `${culprit} contains a NUL character (U+0000), which cannot be stored`));
+    const found = unstorableString(req.body);
+    if (found === undefined) return next();
+    const culprit = found.at ? `"${found.at}"` : 'the body';
+    next(new ScimError(400, 'invalidValue', `${culprit} contains ${found.what}, which cannot be stored`));
   };
   return (req, res, next) => {
     const length = req.headers['content-length'];
@@ -55,27 +55,37 @@ export function scimJson(options: { limit: number }): RequestHandler {
       next(new ScimError(415, undefined, `Content-Type ${req.headers['content-type']} is not supported; send application/scim+json`));
       return;
     }
-    parse(req, res, rejectNul(req, next));
+    parse(req, res, rejectUnstorable(req, next));
   };
 }
 
+// String.prototype.isWellFormed (Node 20) is newer than the ES2022 library the project compiles against.
+type WellFormed = string & { isWellFormed(): boolean };
+
+const unstorable = (text: string) =>
+  text.includes('\u0000') ? 'a NUL character (U+0000)' : (text as WellFormed).isWellFormed() ? undefined : 'a lone UTF-16 surrogate';
+
 /**
- * The top-level key under which a parsed body holds U+0000 (in a key or a string), '' for the
- * body itself, or undefined. JSON allows "\u0000" but PostgreSQL text and jsonb cannot hold it,
- * so without this check the write fails as a 500. Iterative, so deep nesting cannot overflow.
+ * The top-level key under which a parsed body holds a string (or key) PostgreSQL cannot store,
+ * '' for the body itself, or undefined. JSON allows "\u0000" and lone UTF-16 surrogates
+ * ("\ud800"), but text and jsonb hold neither, so without this check the write fails as a 500
+ * (or a text column silently stores U+FFFD). One pass over every string; iterative, so deep
+ * nesting cannot overflow.
  */
-function nulPath(body: unknown): string | undefined {
+function unstorableString(body: unknown): { at: string; what: string } | undefined {
   const stack: [unknown, string][] = [[body, '']];
   while (stack.length) {
     const [value, top] = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return top;
+      const what = unstorable(value);
+      if (what) return { at: top, what };
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
     for (const [key, child] of Object.entries(value)) {
       const at = top || (Array.isArray(value) ? `[${key}]` : key);
-      if (key.includes('\u0000')) return at;
+      const what = unstorable(key);
+      if (what) return { at, what };
       stack.push([child, at]);
     }
   }

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isDatabaseUnavailable } from '../../../shared/db/errors';
 import { ScimError } from '../../../shared/scim/errors';
 import type { Logger } from '../../../shared/telemetry/logger';
 import { requestLogger } from './request-log';
@@ -22,11 +23,22 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
   }
 }
 
+export interface ErrorHandlerOptions {
+  /** Seconds a client is asked to wait (`Retry-After`) when the database is unavailable. Default 5. */
+  readonly retryAfterSeconds?: number;
+  /** At most one "database unavailable" log line per this many ms. Default 10,000. */
+  readonly outageLogIntervalMs?: number;
+}
+
 /**
- * The only error → HTTP mapper. ScimErrors become RFC 7644 §3.12 bodies (4xx logged at info);
- * anything else is a bug: a bland 500, logged at error with its stack.
+ * The only error → HTTP mapper. ScimErrors become RFC 7644 §3.12 bodies (4xx logged at info).
+ * PostgreSQL being unreachable or refusing work is a 503 with Retry-After, so Entra retries the
+ * request instead of counting it as failed; it is logged once per interval, not per request.
+ * Anything else is a bug: a bland 500, logged at error with its stack.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  const retryAfter = String(options.retryAfterSeconds ?? 5);
+  const outage = outageReporter(logger, options.outageLogIntervalMs ?? 10_000);
   return (err, req, res, _next) => {
     const scim = err instanceof ScimError ? err : fromBodyParser(err);
     const log = requestLogger(req, logger);
@@ -35,10 +47,51 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       sendScim(res, scim.status, scim.toJSON());
       return;
     }
+    if (isDatabaseUnavailable(err)) {
+      outage.refused(err);
+      if (res.headersSent) return;
+      res.setHeader('Retry-After', retryAfter);
+      sendScim(res, 503, new ScimError(503, undefined, 'the database is unavailable; retry later').toJSON());
+      return;
+    }
     log.error({ err }, 'unhandled error');
     if (res.headersSent) return;
     sendScim(res, 500, new ScimError(500, undefined, 'internal error; it has been logged').toJSON());
   };
+}
+
+/**
+ * Counts requests refused because the database is unavailable and logs at most one line per
+ * interval: the first refusal at once (with the driver's reason, never a stack), then the count
+ * refused since the previous line. An outage at Entra's request rate would otherwise drown the
+ * logs in identical stack traces.
+ */
+export function outageReporter(logger: Logger, intervalMs: number, now: () => number = Date.now) {
+  let refused = 0;
+  let loggedAt = -Infinity;
+  return {
+    refused(err: unknown): void {
+      refused++;
+      const at = now();
+      if (at - loggedAt < intervalMs) return;
+      logger.error({ refused, 'db.error': reasonOf(err) }, 'database unavailable: requests answered 503');
+      loggedAt = at;
+      refused = 0;
+    },
+  };
+}
+
+/** The innermost code or message of a driver error chain, e.g. "ECONNREFUSED" or "57P01". */
+function reasonOf(err: unknown): string {
+  let reason = 'unknown';
+  let current = err;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { code?: unknown; message?: unknown; parent?: unknown; original?: unknown; cause?: unknown };
+    if (typeof e.code === 'string') reason = e.code;
+    else if (typeof e.message === 'string' && e.message) reason = e.message.slice(0, 200);
+    current = e.parent ?? e.original ?? e.cause;
+  }
+  return reason;
 }
 
 /**

@@ -263,6 +263,24 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
     });
   });
 
+  describe('a dateTime extension attribute › a calendar date PostgreSQL cannot read', () => {
+    const URN = 'urn:ietf:params:scim:schemas:extension:fuzz:2.0:User';
+    for (const value of ['2024-02-30T10:00:00Z', '2023-04-31T00:00:00Z', '0000-01-01T00:00:00Z', '2024-01-01T10:00:00+23:59']) {
+      it(`POST /Users › lastSeen "${value}" › 400 invalidValue, nothing stored; a list sorted by it still answers`, async () => {
+        const dir = await makeDirectory(t.app);
+        const schema = { id: URN, name: 'FuzzUser', attributes: [{ name: 'lastSeen', type: 'dateTime' }] };
+        await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/schemas`)).send(schema).expect(201);
+        const scim = scimClient(t.app, dir.token);
+
+        const res = await scim.post('/Users', entraUser({ schemas: [USER_SCHEMA, URN], [URN]: { lastSeen: value } }));
+
+        assertScimError(res, 400, 'invalidValue');
+        const list = await scim.get(`/Users?sortBy=${enc(`${URN}:lastSeen`)}&filter=${enc(`${URN}:lastSeen pr`)}`).expect(200);
+        assert.equal(list.body.totalResults, 0);
+      });
+    }
+  });
+
   describe('admin API › unstorable strings and malformed URLs', () => {
     it('POST /admin/v1/tenants › a lone surrogate in name › 400 invalidValue and no tenant stored', async () => {
       const name = `surrogate-${randomUUID()}`;

@@ -1,0 +1,148 @@
+/**
+ * Shared pieces of the property-based (fast-check) suites in test/fuzz: how long and with which
+ * seed they run, and the arbitraries they draw inputs from.
+ *
+ * Every property runs `FUZZ_RUNS` inputs (default: the count its file names) and stops early,
+ * as a pass, after its time budget, so the fuzz suite stays bounded on a busy machine. The seed
+ * is random per run and printed with any failure (fast-check's message says `seed` and `path`);
+ * replay a failure with it:
+ *
+ *   FUZZ_SEED=1234567 FUZZ_RUNS=500 DATABASE_URL=… npm test -- test/fuzz/filter
+ */
+import fc from 'fast-check';
+
+/** fast-check parameters for one property: `runs` inputs at most, `budgetMs` of wall time at most. */
+export function fuzzParameters<T>(runs: number, budgetMs: number): fc.Parameters<T> {
+  const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 0x7fffffff);
+  const numRuns = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : runs;
+  return {
+    seed,
+    numRuns,
+    // A fixed seed replays exactly; without one a long budget would only add flakiness in CI.
+    plugins: process.env.FUZZ_SEED ? [] : [fc.interruptAfterTimeLimit(budgetMs)],
+    // A shrunk counterexample is worth a few seconds more, not a minute.
+    endOnFailure: false,
+    verbose: 1,
+  };
+}
+
+/** Characters that have broken parsers and PostgreSQL before: NUL, lone surrogates, quotes, escapes, brackets. */
+const HOSTILE_CHARS = ['\u0000', '\ud800', '\udfff', '"', '\\', '[', ']', '(', ')', '.', ':', '%', "'", ' ', '\t', '\n', '\u2028', '\ufeff', '\u{1F680}', 'é', 'İ', 'ß'];
+
+const hostileChar = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+  { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_CHARS) },
+  { weight: 5, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
+);
+
+/** Any string, weighted towards the characters that break things. */
+export const hostileString = (maxLength = 40) => fc.string({ unit: hostileChar, maxLength });
+
+/** Numbers JSON can carry, the extremes included (1e308, -0, 2^53+1, tiny fractions). */
+export const edgeNumber = fc.oneof(
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.constantFrom(0, -0, 1e308, -1e308, 5e-324, 2 ** 53 + 1, -(2 ** 63), 1.5, 2147483648),
+);
+
+/** A JSON value whose leaves lean towards hostile strings and edge numbers. */
+export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    hostileString(),
+    edgeNumber,
+    fc.boolean(),
+    fc.constant(null),
+    fc.constantFrom('True', 'False', 'true', ''),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(hostileString(12), tie('value'), { maxKeys: 4 }),
+  ),
+})).value;
+
+// Attribute names and paths a directory actually has (core, enterprise, the values Entra sends),
+// and a few it does not.
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const USER_PATHS = [
+  'userName', 'displayName', 'nickName', 'title', 'active', 'externalId', 'preferredLanguage', 'locale', 'timezone', 'userType',
+  'name', 'name.givenName', 'name.familyName', 'name.formatted',
+  'emails', 'emails.value', 'emails[type eq "work"].value', 'emails[type eq "work"]', 'emails[primary eq true].value', 'emails[value co "@"]',
+  'phoneNumbers[type eq "mobile"].value', 'phoneNumbers', 'addresses[type eq "work"].streetAddress', 'addresses[type eq "work"].postalCode', 'addresses',
+  'roles', 'roles[primary eq "True"].value', 'entitlements', 'x509Certificates', 'groups', 'id', 'meta', 'meta.created', 'schemas',
+  `${ENTERPRISE}:employeeNumber`, `${ENTERPRISE}:department`, `${ENTERPRISE}:manager`, `${ENTERPRISE}:manager.value`, `${ENTERPRISE}.manager`,
+  `manager[value eq "x"]`, ENTERPRISE, 'shoeSize', 'name.nickname', 'emails[type eq "work"', 'emails[type eq "work"].nope', 'emails[]', '[', '.',
+];
+export const GROUP_PATHS = [
+  'displayName', 'externalId', 'members', 'members.value', 'members[value eq "x"]', 'members[display eq "x"]', 'members[value ne "x"]',
+  'members[type eq "User"].value', 'id', 'meta', 'schemas', 'nope', 'members[', 'members[value eq "x"].display',
+];
+
+const opName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('add', 'replace', 'remove', 'Add', 'Replace', 'Remove', 'ADD') },
+  { weight: 1, arbitrary: hostileString(8) },
+  { weight: 1, arbitrary: hostileJson },
+);
+
+/** A value as Entra sends it for a path: strings, "True"/"False", value arrays, objects. */
+const entraValue = (ids: readonly string[]) =>
+  fc.oneof(
+    hostileString(),
+    fc.constantFrom('True', 'False', true, false, null, ''),
+    fc.constantFrom(...ids),
+    fc.array(fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()), type: fc.constantFrom('work', 'home', 'mobile'), primary: fc.constantFrom(true, 'True', false) }, { requiredKeys: [] }), { maxLength: 3 }),
+    fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()) }, { requiredKeys: [] }),
+    hostileJson,
+  );
+
+/**
+ * A PatchOp body: mostly Entra-shaped (known paths, capitalised ops, path-less replace whose keys
+ * are paths), sometimes random JSON in any position. `ids` are ids worth referring to (members,
+ * manager).
+ */
+export function patchBody(paths: readonly string[], ids: readonly string[]): fc.Arbitrary<unknown> {
+  const path = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) }, { weight: 2, arbitrary: hostileString(30) });
+  const operation = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: opName, path, value: entraValue(ids) }, { requiredKeys: ['op'] }) },
+    { weight: 2, arbitrary: fc.record({ op: opName, value: fc.dictionary(path, entraValue(ids), { maxKeys: 3 }) }) },
+    { weight: 1, arbitrary: hostileJson },
+  );
+  return fc.oneof(
+    { weight: 8, arbitrary: fc.record({ schemas: fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']), Operations: fc.array(operation, { maxLength: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ schemas: hostileJson, Operations: hostileJson, operations: fc.array(operation, { maxLength: 2 }) }, { requiredKeys: [] }) },
+    { weight: 1, arbitrary: hostileJson },
+  );
+}
+
+/** A resource body: the resource type's real attributes with hostile values, plus random extras. */
+export function resourceBody(schemaUrn: string, attributes: readonly string[]): fc.Arbitrary<unknown> {
+  const valued = fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...attributes) }, { weight: 1, arbitrary: hostileString(12) }), hostileJson, { maxKeys: 5 });
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(valued, fc.constantFrom([schemaUrn], [schemaUrn, ENTERPRISE], 'x', [])).map(([body, schemas]) => ({ schemas, ...body })) },
+    { weight: 1, arbitrary: hostileJson },
+  );
+}
+
+/** A request body as text: JSON of `body`, or something that is not JSON at all. */
+export const bodyText = (body: fc.Arbitrary<unknown>) =>
+  fc.oneof(
+    { weight: 8, arbitrary: body.map((value) => JSON.stringify(value) ?? 'null') },
+    { weight: 1, arbitrary: hostileString(60) },
+    { weight: 1, arbitrary: fc.constantFrom('{', '[1,', '{"a":1}}', '\ufeff{}', 'nul', '1e99999', '"\\ud800"', `${'['.repeat(5000)}${']'.repeat(5000)}`, '{"userName":"\\u0000"}') },
+  );
+
+const percentEscape = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`) },
+  { weight: 2, arbitrary: fc.constantFrom('%', '%z', '%zz', '%E2%82', '%ED%A0%80', '%C0%AF', '%F0%9F%9A', '%2e', '%2E%2e', '%00', '%2F', '%25', '%FF') },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 2 }).map((s) => encodeURIComponent(s)) },
+);
+
+/** A URL component: ASCII, latin-1 bytes sent raw, percent-escapes good and bad, dots. */
+export const urlPiece = fc
+  .array(
+    fc.oneof(
+      { weight: 5, arbitrary: fc.string({ unit: fc.constantFrom(...'abcXYZ019-_~!$&\'()*+,;=:@'.split('')), minLength: 1, maxLength: 6 }) },
+      { weight: 3, arbitrary: percentEscape },
+      { weight: 1, arbitrary: fc.constantFrom('.', '..', 'é', '\u00ff', '\u0085') },
+    ),
+    { maxLength: 5 },
+  )
+  .map((parts) => parts.join(''));

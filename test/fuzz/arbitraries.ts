@@ -26,17 +26,31 @@ export function fuzzParameters<T>(runs: number, budgetMs: number): fc.Parameters
   };
 }
 
-/** Characters that have broken parsers and PostgreSQL before: NUL, lone surrogates, quotes, escapes, brackets. */
-const HOSTILE_CHARS = ['\u0000', '\ud800', '\udfff', '"', '\\', '[', ']', '(', ')', '.', ':', '%', "'", ' ', '\t', '\n', '\u2028', '\ufeff', '\u{1F680}', 'é', 'İ', 'ß'];
+/** Characters that have broken parsers before: quotes, escapes, brackets, separators, odd spaces. */
+const STRUCTURAL_CHARS = ['"', '\\', '[', ']', '(', ')', '.', ':', '%', "'", ' ', '\t', '\n', '\u2028', '\ufeff', '\u{1F680}', 'é', 'İ', 'ß'];
+/** What PostgreSQL cannot store in text or jsonb: NUL and lone UTF-16 surrogates. */
+const POISON_CHARS = ['\u0000', '\ud800', '\udbff', '\udc00', '\udfff'];
 
-const hostileChar = fc.oneof(
+const cleanChar = fc.oneof(
+  { weight: 12, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
-  { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_CHARS) },
-  { weight: 5, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
+  { weight: 3, arbitrary: fc.constantFrom(...STRUCTURAL_CHARS) },
 );
 
-/** Any string, weighted towards the characters that break things. */
-export const hostileString = (maxLength = 40) => fc.string({ unit: hostileChar, maxLength });
+/**
+ * Any string, weighted towards the characters that break things; one in ten carries a NUL or a
+ * lone surrogate somewhere, so that the rest get past the body checks to the code behind them.
+ */
+export const hostileString = (maxLength = 40) =>
+  fc.oneof(
+    { weight: 9, arbitrary: fc.string({ unit: cleanChar, maxLength }) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.string({ unit: cleanChar, maxLength: maxLength - 1 }), fc.constantFrom(...POISON_CHARS), fc.nat())
+        .map(([text, poison, at]) => text.slice(0, at % (text.length + 1)) + poison + text.slice(at % (text.length + 1))),
+    },
+  );
 
 /** Numbers JSON can carry, the extremes included (1e308, -0, 2^53+1, tiny fractions). */
 export const edgeNumber = fc.oneof(
@@ -77,7 +91,7 @@ export const GROUP_PATHS = [
 ];
 
 const opName = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom('add', 'replace', 'remove', 'Add', 'Replace', 'Remove', 'ADD') },
+  { weight: 18, arbitrary: fc.constantFrom('add', 'replace', 'remove', 'Add', 'Replace', 'Remove', 'ADD') },
   { weight: 1, arbitrary: hostileString(8) },
   { weight: 1, arbitrary: hostileJson },
 );
@@ -85,12 +99,12 @@ const opName = fc.oneof(
 /** A value as Entra sends it for a path: strings, "True"/"False", value arrays, objects. */
 const entraValue = (ids: readonly string[]) =>
   fc.oneof(
-    hostileString(),
-    fc.constantFrom('True', 'False', true, false, null, ''),
-    fc.constantFrom(...ids),
-    fc.array(fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()), type: fc.constantFrom('work', 'home', 'mobile'), primary: fc.constantFrom(true, 'True', false) }, { requiredKeys: [] }), { maxLength: 3 }),
-    fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()) }, { requiredKeys: [] }),
-    hostileJson,
+    { weight: 4, arbitrary: hostileString() },
+    { weight: 2, arbitrary: fc.constantFrom('True', 'False', true, false, null, '', 1, 1e308, -0.5) },
+    { weight: 1, arbitrary: fc.constantFrom(...ids) },
+    { weight: 2, arbitrary: fc.array(fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()), type: fc.constantFrom('work', 'home', 'mobile'), primary: fc.constantFrom(true, 'True', false) }, { requiredKeys: [] }), { maxLength: 3 }) },
+    { weight: 1, arbitrary: fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()) }, { requiredKeys: [] }) },
+    { weight: 1, arbitrary: hostileJson },
   );
 
 /**
@@ -99,14 +113,15 @@ const entraValue = (ids: readonly string[]) =>
  * manager).
  */
 export function patchBody(paths: readonly string[], ids: readonly string[]): fc.Arbitrary<unknown> {
-  const path = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) }, { weight: 2, arbitrary: hostileString(30) });
+  const path = fc.oneof({ weight: 18, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) }, { weight: 1, arbitrary: hostileString(30) });
   const operation = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: opName, path, value: entraValue(ids) }, { requiredKeys: ['op'] }) },
-    { weight: 2, arbitrary: fc.record({ op: opName, value: fc.dictionary(path, entraValue(ids), { maxKeys: 3 }) }) },
+    { weight: 12, arbitrary: fc.record({ op: opName, path, value: entraValue(ids) }) },
+    { weight: 2, arbitrary: fc.record({ op: opName, path }) },
+    { weight: 3, arbitrary: fc.record({ op: opName, value: fc.dictionary(path, entraValue(ids), { minKeys: 1, maxKeys: 3 }) }) },
     { weight: 1, arbitrary: hostileJson },
   );
   return fc.oneof(
-    { weight: 8, arbitrary: fc.record({ schemas: fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']), Operations: fc.array(operation, { maxLength: 4 }) }) },
+    { weight: 16, arbitrary: fc.record({ schemas: fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']), Operations: fc.array(operation, { minLength: 1, maxLength: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ schemas: hostileJson, Operations: hostileJson, operations: fc.array(operation, { maxLength: 2 }) }, { requiredKeys: [] }) },
     { weight: 1, arbitrary: hostileJson },
   );
@@ -124,7 +139,7 @@ export function resourceBody(schemaUrn: string, attributes: readonly string[]): 
 /** A request body as text: JSON of `body`, or something that is not JSON at all. */
 export const bodyText = (body: fc.Arbitrary<unknown>) =>
   fc.oneof(
-    { weight: 8, arbitrary: body.map((value) => JSON.stringify(value) ?? 'null') },
+    { weight: 18, arbitrary: body.map((value) => JSON.stringify(value) ?? 'null') },
     { weight: 1, arbitrary: hostileString(60) },
     { weight: 1, arbitrary: fc.constantFrom('{', '[1,', '{"a":1}}', '\ufeff{}', 'nul', '1e99999', '"\\ud800"', `${'['.repeat(5000)}${']'.repeat(5000)}`, '{"userName":"\\u0000"}') },
   );

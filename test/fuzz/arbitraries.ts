@@ -23,6 +23,8 @@ export function fuzzParameters<T>(runs: number, budgetMs: number): fc.Parameters
     // A shrunk counterexample is worth a few seconds more, not a minute.
     endOnFailure: false,
     verbose: 1,
+    // The failed assertion in the message itself: node's test reporter does not print `cause`.
+    includeErrorInReport: true,
   };
 }
 
@@ -127,11 +129,16 @@ export function patchBody(paths: readonly string[], ids: readonly string[]): fc.
   );
 }
 
-/** A resource body: the resource type's real attributes with hostile values, plus random extras. */
-export function resourceBody(schemaUrn: string, attributes: readonly string[]): fc.Arbitrary<unknown> {
-  const valued = fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...attributes) }, { weight: 1, arbitrary: hostileString(12) }), hostileJson, { maxKeys: 5 });
+/**
+ * A resource body: a valid core (schemas and `required`, e.g. a fresh userName) under the resource
+ * type's real attributes with hostile values, plus random extras; sometimes random JSON.
+ */
+export function resourceBody(schemaUrn: string, attributes: readonly string[], required: string): fc.Arbitrary<unknown> {
+  const value = fc.oneof({ weight: 3, arbitrary: hostileString() }, { weight: 2, arbitrary: hostileJson });
+  const valued = fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...attributes) }, { weight: 1, arbitrary: hostileString(12) }), value, { maxKeys: 4 });
+  const schemas = fc.oneof({ weight: 8, arbitrary: fc.constantFrom([schemaUrn], [schemaUrn, ENTERPRISE]) }, { weight: 1, arbitrary: hostileJson });
   return fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(valued, fc.constantFrom([schemaUrn], [schemaUrn, ENTERPRISE], 'x', [])).map(([body, schemas]) => ({ schemas, ...body })) },
+    { weight: 8, arbitrary: fc.tuple(schemas, fc.uuid(), valued).map(([declared, id, body]) => ({ schemas: declared, [required]: `fuzz-${id}`, ...body })) },
     { weight: 1, arbitrary: hostileJson },
   );
 }

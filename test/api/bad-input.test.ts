@@ -92,6 +92,9 @@ const CASES: readonly BadCase[] = [
   { name: 'POST /Groups › a NUL in displayName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'g\u0000' }) },
   { name: 'POST /Bulk › a lone surrogate inside an operation\'s data › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Bulk', JSON.stringify({ schemas: [BULK_REQUEST], Operations: [{ method: 'POST', path: '/Users', bulkId: 'b', data: entraUser({ title: 'x' }) }] }).replace('"title":"x', '"title":"\\ud800')) },
   { name: 'POST /Users › a body nested 100,000 arrays deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users', `${'['.repeat(100_000)}${']'.repeat(100_000)}`) },
+  { name: 'POST /Users/.search › attributes nested 5,000 arrays deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users/.search', `{"attributes":${'['.repeat(5000)}"userName"${']'.repeat(5000)}}`) },
+  { name: 'PATCH /Users/{id} › a path-less value nested 5,000 objects deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.patch(`/Users/${c.user.id}`, `{"Operations":[{"op":"replace","value":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}]}`) },
+  { name: 'POST /Bulk › operation data nested 40 levels deep › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Bulk', `{"Operations":[{"method":"POST","path":"/Users","bulkId":"a","data":${'{"a":'.repeat(40)}1${'}'.repeat(40)}}]}`) },
   { name: 'POST /Groups › a member that is not a user id › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'g', members: [{ value: 'not-a-uuid' }] }) },
 
   // --- list queries
@@ -112,6 +115,9 @@ const CASES: readonly BadCase[] = [
   { name: 'GET /Users › count=abc › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?count=abc') },
   { name: 'GET /Users › count=1.5 › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.get('/Users?count=1.5') },
   { name: 'POST /Users/.search › body is an array › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Users/.search', [{ filter: 'userName pr' }]) },
+  // Objects whose "toString" is no function: String() and Array.join throw on them.
+  { name: 'POST /Users/.search › attributes holding an object › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], attributes: [{ toString: 1 }] }) },
+  { name: 'POST /Users/.search › sortOrder is an object › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], sortBy: 'userName', sortOrder: { toString: 1 } }) },
   { name: 'POST /Groups/.search › wrong message schema › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.scim.post('/Groups/.search', { schemas: [GROUP_SCHEMA], filter: 'displayName pr' }) },
   { name: 'POST /Users/.search › count is a string of letters › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], count: 'ten' }) },
 

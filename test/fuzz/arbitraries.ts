@@ -54,6 +54,12 @@ export const hostileString = (maxLength = 40) =>
     },
   );
 
+/** An object key: mostly a hostile string, sometimes a name every JavaScript object inherits. */
+export const hostileKey = fc.oneof(
+  { weight: 6, arbitrary: hostileString(12) },
+  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'toString', 'valueOf', 'constructor', 'hasOwnProperty', 'length', 'toJSON') },
+);
+
 /** Numbers JSON can carry, the extremes included (1e308, -0, 2^53+1, tiny fractions). */
 export const edgeNumber = fc.oneof(
   fc.integer(),
@@ -70,8 +76,10 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>(
     fc.boolean(),
     fc.constant(null),
     fc.constantFrom('True', 'False', 'true', ''),
+    // Objects whose keys shadow what String() and template literals call.
+    fc.constantFrom({ toString: 1 }, { valueOf: 'x', toString: null }, { toJSON: 1 }),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(hostileString(12), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(hostileKey, tie('value'), { maxKeys: 4 }),
   ),
 })).value;
 
@@ -135,7 +143,7 @@ export function patchBody(paths: readonly string[], ids: readonly string[]): fc.
  */
 export function resourceBody(schemaUrn: string, attributes: readonly string[], required: string): fc.Arbitrary<unknown> {
   const value = fc.oneof({ weight: 3, arbitrary: hostileString() }, { weight: 2, arbitrary: hostileJson });
-  const valued = fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...attributes) }, { weight: 1, arbitrary: hostileString(12) }), value, { maxKeys: 4 });
+  const valued = fc.dictionary(fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...attributes) }, { weight: 1, arbitrary: hostileKey }), value, { maxKeys: 4 });
   const schemas = fc.oneof({ weight: 8, arbitrary: fc.constantFrom([schemaUrn], [schemaUrn, ENTERPRISE]) }, { weight: 1, arbitrary: hostileJson });
   return fc.oneof(
     { weight: 8, arbitrary: fc.tuple(schemas, fc.uuid(), valued).map(([declared, id, body]) => ({ schemas: declared, [required]: `fuzz-${id}`, ...body })) },

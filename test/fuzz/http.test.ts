@@ -51,7 +51,7 @@ function writes(target: FuzzTarget): fc.Arbitrary<Write> {
     { weight: 1, arbitrary: hostileJson },
   );
   const search = fc.oneof(
-    fc.record({ schemas: fc.constant([SEARCH_REQUEST]), filter: fc.oneof(hostileString(), hostileJson), attributes: hostileJson, sortBy: hostileJson, startIndex: hostileJson, count: hostileJson }, { requiredKeys: ['schemas'] }),
+    fc.record({ schemas: fc.constant([SEARCH_REQUEST]), filter: fc.oneof(hostileString(), hostileJson), attributes: hostileJson, excludedAttributes: hostileJson, sortBy: hostileJson, sortOrder: hostileJson, startIndex: hostileJson, count: hostileJson }, { requiredKeys: ['schemas'] }),
     hostileJson,
   );
   const named = (extra: Record<string, fc.Arbitrary<unknown>> = {}) => fc.oneof({ weight: 4, arbitrary: fc.record({ name: hostileString(), ...extra }, { requiredKeys: [] }) }, { weight: 1, arbitrary: hostileJson });
@@ -143,7 +143,7 @@ describe('fuzz › request bodies and URLs through the app', { timeout: 90_000 }
         }
         if (write.path.endsWith('/Bulk') && res.status === 200) {
           for (const op of JSON.parse(res.text).Operations as { status: string; response?: unknown }[]) {
-            assert.ok(Number(op.status) < 500, `a bulk operation answered ${op.status}: ${JSON.stringify(op.response).slice(0, 300)}`);
+            assert.ok(Number(op.status) < 500, `a bulk operation answered ${op.status}: ${String(JSON.stringify(op.response)).slice(0, 300)}`);
           }
         }
       }),

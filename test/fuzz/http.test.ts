@@ -128,7 +128,7 @@ describe('fuzz › request bodies and URLs through the app', { timeout: 90_000 }
   after(() => target.close());
 
   it('POST/PUT to /Users, /Groups, /Bulk, /.search and admin POSTs › arbitrary bodies › never 5xx; a rejected one stores nothing', async (t) => {
-    const params = fuzzParameters<[Write]>(300, 15_000);
+    const params = fuzzParameters<[Write]>(800, 10_000);
     t.diagnostic(`seed ${params.seed}`);
     await fc.assert(
       fc.asyncProperty(writes(target), async (write) => {
@@ -152,7 +152,7 @@ describe('fuzz › request bodies and URLs through the app', { timeout: 90_000 }
   });
 
   it('GET and HEAD › arbitrary paths and query strings (percent-escapes good and bad, unicode, dot segments) › never 5xx; errors are SCIM errors', async (t) => {
-    const params = fuzzParameters<[UrlRequest]>(600, 12_000);
+    const params = fuzzParameters<[UrlRequest]>(1_500, 8_000);
     t.diagnostic(`seed ${params.seed}`);
     await fc.assert(
       fc.asyncProperty(urls(target), async ({ method, path, auth }) => {

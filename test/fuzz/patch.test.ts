@@ -21,7 +21,7 @@ describe('fuzz › PATCH through the app', { timeout: 90_000 }, () => {
       const id = type === 'Users' ? target.userId : target.groupId;
       const ids = [target.userId, target.otherUserId, target.groupId, '00000000-0000-0000-0000-000000000000'];
       const paths = type === 'Users' ? [...USER_PATHS, `${FUZZ_EXTENSION}:level`, `${FUZZ_EXTENSION}:lastSeen`, `${FUZZ_EXTENSION}:aliases[value eq "a"].primary`, FUZZ_EXTENSION] : GROUP_PATHS;
-      const params = fuzzParameters<[string]>(300, 12_000);
+      const params = fuzzParameters<[string]>(600, 8_000);
       t.diagnostic(`seed ${params.seed}`);
 
       await fc.assert(

@@ -123,7 +123,16 @@ const entraValue = (ids: readonly string[]) =>
  * manager).
  */
 export function patchBody(paths: readonly string[], ids: readonly string[]): fc.Arbitrary<unknown> {
-  const path = fc.oneof({ weight: 18, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) }, { weight: 1, arbitrary: hostileString(30) });
+  // A value path whose filter value is a JSON string literal: escapes (\u0000, \ud800) that no
+  // body check sees, since they are decoded by the filter lexer.
+  const valuePath = fc
+    .tuple(fc.constantFrom('emails', 'phoneNumbers', 'addresses', 'roles', 'members'), fc.constantFrom('type', 'value', 'display'), hostileString(10), fc.constantFrom('', '.value', '.display', '.type'))
+    .map(([attribute, sub, value, tail]) => `${attribute}[${sub} eq ${JSON.stringify(value)}]${tail}`);
+  const path = fc.oneof(
+    { weight: 16, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) },
+    { weight: 3, arbitrary: valuePath },
+    { weight: 1, arbitrary: hostileString(30) },
+  );
   const operation = fc.oneof(
     { weight: 12, arbitrary: fc.record({ op: opName, path, value: entraValue(ids) }) },
     { weight: 2, arbitrary: fc.record({ op: opName, path }) },

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
@@ -18,7 +19,7 @@ function assertScimError(res: Response, status: number, scimType?: string) {
   assert.match(res.headers['content-type'] ?? '', SCIM_JSON);
   assert.deepEqual(res.body.schemas, [ERROR_SCHEMA]);
   assert.equal(res.body.status, String(status));
-  assert.equal(res.body.scimType, scimType);
+  assert.equal(res.body.scimType, scimType, res.body.detail);
   assert.equal(typeof res.body.detail, 'string');
 }
 
@@ -40,6 +41,8 @@ interface BadCase {
 const enc = encodeURIComponent;
 const nested = (depth: number) => `${'('.repeat(depth)}userName eq "x"${')'.repeat(depth)}`;
 const oversized = () => 'x'.repeat(1_100_000);
+// superagent would serialise a Buffer sent as JSON into {"type":"Buffer","data":[…]}.
+const asBytes = (body: unknown) => body as string;
 
 // Each case runs in a fresh directory holding one user and one group; afterwards both must be
 // unchanged (same body, same meta.version) and no resource may have been added.
@@ -52,6 +55,10 @@ const CASES: readonly BadCase[] = [
   { name: 'PATCH /Users/{id} › Content-Type application/xml › 415', status: 415, send: (c) => c.raw('patch', `/Users/${c.user.id}`).set('Content-Type', 'application/xml').send('<PatchOp/>') },
   { name: 'POST /Users › form-encoded body › 415', status: 415, send: (c) => c.raw('post', '/Users').type('form').send('userName=x') },
   { name: 'POST /Users › a charset other than UTF-8 › 415', status: 415, send: (c) => c.raw('post', '/Users').set('Content-Type', 'application/scim+json; charset=iso-8859-1').send(JSON.stringify(entraUser())) },
+  { name: 'POST /Users › Content-Encoding gzip over bytes that are not gzip › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.raw('post', '/Users').set('Content-Type', 'application/scim+json').set('Content-Encoding', 'gzip').serialize(asBytes).send(Buffer.from(JSON.stringify(entraUser()))) },
+  { name: 'PATCH /Users/{id} › Content-Encoding deflate over a truncated stream › 400 invalidSyntax', status: 400, scimType: 'invalidSyntax', send: (c) => c.raw('patch', `/Users/${c.user.id}`).set('Content-Type', 'application/scim+json').set('Content-Encoding', 'deflate').serialize(asBytes).send(deflateSync(JSON.stringify(patchOp({ op: 'replace', path: 'title', value: 'x' }))).subarray(0, 8)) },
+  // An encoded surrogate and a stray 0xFF: decoding would store U+FFFD in their place.
+  { name: 'POST /Users › bytes that are not UTF-8 in userName › 400 invalidValue', status: 400, scimType: 'invalidValue', send: (c) => c.raw('post', '/Users').set('Content-Type', 'application/scim+json').serialize(asBytes).send(Buffer.concat([Buffer.from(`{"schemas":["${USER_SCHEMA}"],"userName":"a`), Buffer.from([0xed, 0xa0, 0x80, 0xff]), Buffer.from('"}')])) },
   { name: 'POST /Users › no body at all (read as {}) › 400 invalidValue, userName missing', status: 400, scimType: 'invalidValue', send: (c) => c.scim.post('/Users') },
   { name: 'POST /Users › body over 1 MiB › 413', status: 413, send: (c) => c.scim.post('/Users', entraUser({ displayName: oversized() })) },
   { name: 'PATCH /Users/{id} › body over 1 MiB › 413', status: 413, send: (c) => c.scim.patch(`/Users/${c.user.id}`, patchOp({ op: 'replace', path: 'title', value: oversized() })) },
@@ -289,7 +296,7 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
     }
   });
 
-  describe('admin API › unstorable strings and malformed URLs', () => {
+  describe('admin API › hostile bodies and malformed URLs', () => {
     it('POST /admin/v1/tenants › a lone surrogate in name › 400 invalidValue and no tenant stored', async () => {
       const name = `surrogate-${randomUUID()}`;
 
@@ -298,6 +305,12 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
       assertScimError(res, 400, 'invalidValue');
       const tenants: { name: string }[] = (await asAdmin(request(t.app).get('/admin/v1/tenants')).expect(200)).body.data;
       assert.equal(tenants.filter((x) => x.name.startsWith(name)).length, 0);
+    });
+
+    it('POST /admin/v1/tenants › name is an object with a "length" (zod measures it) › 400 invalidValue', async () => {
+      const res = await asAdmin(request(t.app).post('/admin/v1/tenants')).send({ name: { length: { toString: 1 } } });
+
+      assertScimError(res, 400, 'invalidValue');
     });
 
     it('GET /admin/v1/tenants/%zz › a malformed escape in the tenant id › 400 invalidValue', async () => {

@@ -25,7 +25,7 @@ export interface FuzzTarget {
   readonly otherUserId: string;
   readonly groupId: string;
   /** One raw request; `auth` picks the directory's key, the admin token or none. */
-  send(method: string, path: string, options?: { auth?: 'scim' | 'admin' | 'none'; body?: string; contentType?: string }): Promise<Answer>;
+  send(method: string, path: string, options?: { auth?: 'scim' | 'admin' | 'none'; body?: string | Buffer; contentType?: string; contentEncoding?: string }): Promise<Answer>;
   /** What a rejected request must leave as it was: row counts and the fixtures' stored rows. */
   stored(): Promise<unknown>;
   close(): Promise<void>;
@@ -70,6 +70,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       const headers: http.OutgoingHttpHeaders = {};
       if (auth !== 'none') headers.authorization = `Bearer ${auth === 'admin' ? ADMIN_TOKEN : dir.token}`;
       if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/scim+json';
+      if (options.contentEncoding) headers['content-encoding'] = options.contentEncoding;
       const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent, timeout: 10_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { GROUP_SCHEMA, USER_SCHEMA } from '../support/factories';
 import { bodyText, fuzzParameters, hostileJson, hostileString, patchBody, resourceBody, urlPiece, USER_PATHS } from './arbitraries';
@@ -23,9 +24,28 @@ interface Write {
   readonly method: string;
   readonly path: string;
   readonly auth: 'scim' | 'admin';
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly contentType?: string;
+  readonly contentEncoding?: string;
 }
+
+/** Mostly the text as UTF-8; sometimes compressed (whole or cut short) or with bytes that are not UTF-8 spliced in. */
+const encodedBody = (text: string) =>
+  fc.oneof(
+    { weight: 16, arbitrary: fc.constant({ body: text as string | Buffer, contentEncoding: undefined as string | undefined }) },
+    { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br').map((encoding) => ({ body: compress(encoding, text), contentEncoding: encoding })) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown'), fc.nat()).map(([encoding, cut]) => ({ body: compress(encoding, text).subarray(0, cut % 64), contentEncoding: encoding })) },
+    { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 4 }), fc.nat()).map(([bytes, at]) => ({ body: splice(Buffer.from(text), at, bytes), contentEncoding: undefined })) },
+  );
+
+function compress(encoding: string, text: string): Buffer {
+  if (encoding === 'gzip') return gzipSync(text);
+  if (encoding === 'deflate') return deflateSync(text);
+  if (encoding === 'br') return brotliCompressSync(text);
+  return Buffer.from(text);
+}
+
+const splice = (buffer: Buffer, at: number, bytes: Uint8Array) => Buffer.concat([buffer.subarray(0, at % (buffer.length + 1)), bytes, buffer.subarray(at % (buffer.length + 1))]);
 
 function writes(target: FuzzTarget): fc.Arbitrary<Write> {
   const { userId, groupId, otherUserId, dir } = target;
@@ -73,7 +93,9 @@ function writes(target: FuzzTarget): fc.Arbitrary<Write> {
   const webhookUrl = fc.constantFrom('http://127.0.0.1:9/hook', 'https://localhost/hook', 'http://[::1]/x', 'http://10.0.0.1/x', 'ftp://127.0.0.1/', 'not a url', '', 'https://127.0.0.1:99999/');
 
   const write = (method: string, path: string, auth: Write['auth'], body: fc.Arbitrary<unknown>) =>
-    fc.tuple(bodyText(body), fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('application/json', 'text/plain', 'application/scim+json; charset=latin1') })).map(([text, contentType]) => ({ method, path, auth, body: text, contentType }));
+    fc
+      .tuple(bodyText(body).chain(encodedBody), fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('application/json', 'text/plain', 'application/scim+json; charset=latin1') }))
+      .map(([encoded, contentType]) => ({ method, path, auth, ...encoded, contentType }));
   return fc.oneof(
     write('POST', '/scim/v2/Users', 'scim', user),
     write('PUT', `/scim/v2/Users/${userId}`, 'scim', user),
@@ -134,7 +156,7 @@ describe('fuzz › request bodies and URLs through the app', { timeout: 90_000 }
       fc.asyncProperty(writes(target), async (write) => {
         const before = await target.stored();
 
-        const res = await target.send(write.method, write.path, { auth: write.auth, body: write.body, contentType: write.contentType });
+        const res = await target.send(write.method, write.path, write);
 
         assert.ok(res.status < 500, `${write.method} ${write.path} answered ${res.status}: ${res.text.slice(0, 300)}`);
         if (res.status >= 400) {

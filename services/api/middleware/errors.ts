@@ -6,7 +6,11 @@ import { requestLogger } from './request-log';
 import { sendScim } from './scim-json';
 
 /** body-parser's error types, mapped to what a SCIM client should see. */
-function fromBodyParser(err: { type?: string; status?: number; limit?: number }): ScimError | undefined {
+function fromBodyParser(err: { type?: string; status?: number; limit?: number; code?: string; expose?: boolean }): ScimError | undefined {
+  // A Content-Encoding (gzip, deflate, br) whose data does not decompress: zlib's error, exposed as a 400.
+  if (err.expose && err.status === 400 && err.code?.startsWith('Z_')) {
+    return new ScimError(400, 'invalidSyntax', 'the request body does not decompress as its Content-Encoding says');
+  }
   switch (err.type) {
     case 'entity.parse.failed':
       return new ScimError(400, 'invalidSyntax', 'the request body is not valid JSON');
@@ -15,6 +19,8 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new ScimError(415, undefined, 'the request body must be UTF-8 JSON');
+    case 'entity.verify.failed':
+      return new ScimError(400, 'invalidValue', 'the request body is not valid UTF-8');
     case 'request.aborted':
     case 'request.size.invalid':
       return new ScimError(400, 'invalidSyntax', 'the request body was incomplete');

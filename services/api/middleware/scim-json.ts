@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ScimError } from '../../../shared/scim/errors';
 
@@ -38,6 +39,11 @@ export function scimJson(options: { limit: number }): RequestHandler {
     limit: options.limit,
     strict: false,
     type: (req) => !req.headers['content-type'] || isJsonType(req.headers['content-type']),
+    // Bytes that are not UTF-8 (an encoded surrogate, a stray 0xFF) would be decoded to U+FFFD and
+    // stored as such; errors.ts answers this one with 400 invalidValue.
+    verify: (_req, _res, raw) => {
+      if (!isUtf8(raw)) throw Object.assign(new Error('the request body is not valid UTF-8'), { type: 'entity.verify.failed' });
+    },
   });
   const checkBody = (req: Request, next: NextFunction) => (err?: unknown) => next(err ?? bodyProblem(req.body));
   return (req, res, next) => {

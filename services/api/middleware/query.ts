@@ -31,8 +31,9 @@ export function parseQueryOnce(app: Express): void {
  * one that is not UTF-8 (`%E2%82`, an encoded lone surrogate `%ED%A0%80`) in the path or the
  * query, and a `.` or `..` path segment, which clients remove before sending (RFC 3986 §5.2.4).
  * Otherwise Express fails to decode a route parameter (a 500), and node:querystring silently
- * turns a bad escape into U+FFFD, so a filter would look for a value nobody sent. Requests
- * without `%` or `/.` in their URL (most of them) cost two substring searches.
+ * turns a bad escape into U+FFFD, so a filter would look for a value nobody sent. A URL without
+ * `%` or `/.` costs two substring searches; one with them (Entra's filtered lookups) one native
+ * decode of the path and one of the query more.
  */
 export const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
   const url = req.url;

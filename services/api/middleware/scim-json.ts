@@ -70,7 +70,7 @@ const unstorable = (text: string) =>
  * complex attribute, is about 10 levels), and shallow enough that the recursive code behind
  * (Array.join, structuredClone, deep equality, JSON.stringify of events) cannot overflow.
  */
-export const MAX_BODY_DEPTH = 32;
+const MAX_BODY_DEPTH = 32;
 
 /**
  * What makes a parsed body unusable before any route looks at it: nesting past MAX_BODY_DEPTH,

@@ -157,6 +157,34 @@ describe('PostgreSQL unreachable › every request answers 503 with Retry-After,
     assert.equal(await events(), 1);
   });
 
+  it('cut in the middle of a /Bulk › 200 reporting every committed operation, one 503, nothing after it; those users stored', async () => {
+    const prefix = `bulk-${Date.now()}-`;
+    const Operations = Array.from({ length: 300 }, (_, i) => ({ method: 'POST', path: '/Users', bulkId: `b${i}`, data: entraUser({ userName: `${prefix}${i}@contoso.example` }) }));
+    const countStored = async () =>
+      (await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE directory_id = $1 AND user_name LIKE $2`, [dir.directoryId, `${prefix}%`])).rows[0].n;
+
+    const answer = scim.post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }).timeout(20_000).then((r) => r);
+    // Cut once the first operations have committed, while the rest are still to run.
+    const deadline = Date.now() + 10_000;
+    while ((await countStored()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    proxy.cut();
+    let res: Response;
+    try {
+      res = await answer;
+    } finally {
+      proxy.restore();
+    }
+
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    const statuses: string[] = res.body.Operations.map((o: { status: string }) => o.status);
+    const created = statuses.filter((st) => st === '201').length;
+    assert.ok(created >= 3 && created < Operations.length, `${created} created`);
+    assert.deepEqual(statuses, [...Array(created).fill('201'), '503']);
+    assert.equal(res.body.Operations.at(-1).response.status, '503');
+    // The operation cut off may have been at its COMMIT, whose outcome no client can know.
+    assert.ok([created, created + 1].includes(await countStored()), `${await countStored()} stored, ${created} reported`);
+  });
+
   it('cut › many refused requests › at most one "database unavailable" line per 10 s, with the count; no stack trace per request', async () => {
     proxy.cut();
     try {

@@ -24,6 +24,8 @@ export interface FuzzTarget {
   readonly userId: string;
   readonly otherUserId: string;
   readonly groupId: string;
+  /** A webhook endpoint of the tenant (pointing at a closed loopback port; nothing is delivered). */
+  readonly webhookId: string;
   /** One raw request; `auth` picks the directory's key, the admin token or none. */
   send(method: string, path: string, options?: { auth?: 'scim' | 'admin' | 'none'; body?: string | Buffer; contentType?: string; contentEncoding?: string }): Promise<Answer>;
   /** What a rejected request must leave as it was: row counts and the fixtures' stored rows. */
@@ -62,6 +64,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       .post('/Users', entraUser({ schemas: [USER_SCHEMA, ENTERPRISE, FUZZ_EXTENSION], title: 'Engineer', [ENTERPRISE]: { employeeNumber: '7', manager: { value: other.id } }, [FUZZ_EXTENSION]: { level: 3, aliases: [{ value: 'a' }] } }))
       .expect(201)
   ).body;
+  const webhook = (await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`)).send({ url: 'http://127.0.0.1:9/hook' }).expect(201)).body;
   const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `fuzz-${dir.directoryId}`, members: [{ value: user.id }] }).expect(201)).body;
 
   const send: FuzzTarget['send'] = (method, path, options = {}) =>
@@ -93,7 +96,9 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
                 (SELECT count(*) FROM extension_schemas WHERE directory_id = $1) AS schemas,
                 (SELECT count(*) FROM directories WHERE tenant_id = $2) AS directories,
                 (SELECT data::text || version FROM scim_users WHERE directory_id = $1 AND id = $3) AS "user",
-                (SELECT data::text || version FROM scim_groups WHERE directory_id = $1 AND id = $4) AS "group"`,
+                (SELECT data::text || version FROM scim_groups WHERE directory_id = $1 AND id = $4) AS "group",
+                (SELECT string_agg(concat_ws('|', id, url, description, event_types, status, secret_ciphertext, previous_secret_ciphertext), ',' ORDER BY id)
+                   FROM webhook_endpoints WHERE tenant_id = $2) AS webhooks`,
         [dir.directoryId, dir.tenantId, user.id, group.id],
       )
     ).rows[0];
@@ -103,6 +108,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     userId: user.id,
     otherUserId: other.id,
     groupId: group.id,
+    webhookId: webhook.id,
     send,
     stored,
     close: async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { GROUP_SCHEMA, USER_SCHEMA } from '../support/factories';
-import { bodyText, fuzzParameters, hostileJson, hostileString, patchBody, resourceBody, urlPiece, USER_PATHS } from './arbitraries';
+import { bodyText, edgeNumber, fuzzParameters, hostileJson, hostileString, patchBody, resourceBody, urlPiece, USER_PATHS } from './arbitraries';
 import { FUZZ_EXTENSION, isScimError, startFuzzTarget, type FuzzTarget } from './http-support';
 
 const USER_ATTRIBUTES = ['userName', 'displayName', 'title', 'active', 'externalId', 'name', 'emails', 'phoneNumbers', 'addresses', 'roles', 'password', 'id', 'meta', 'groups', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', FUZZ_EXTENSION];
@@ -109,6 +109,8 @@ function writes(target: FuzzTarget): fc.Arbitrary<Write> {
     write('POST', `/admin/v1/directories/${dir.directoryId}/keys`, 'admin', named()),
     write('POST', `/admin/v1/directories/${dir.directoryId}/schemas`, 'admin', schema),
     write('POST', `/admin/v1/tenants/${dir.tenantId}/webhooks`, 'admin', fc.record({ url: webhookUrl, events: hostileJson, description: hostileJson }, { requiredKeys: ['url'] })),
+    write('PATCH', `/admin/v1/tenants/${dir.tenantId}/webhooks/${target.webhookId}`, 'admin', fc.oneof(fc.record({ url: webhookUrl, events: fc.oneof(hostileJson, fc.constant(['user.created'])), description: hostileJson, status: fc.oneof(fc.constantFrom('active', 'disabled'), hostileJson) }, { requiredKeys: [] }), hostileJson)),
+    write('POST', `/admin/v1/tenants/${dir.tenantId}/webhooks/${target.webhookId}/rotate-secret`, 'admin', fc.oneof(fc.record({ overlapSeconds: fc.oneof(edgeNumber, hostileJson) }), hostileJson)),
   );
 }
 

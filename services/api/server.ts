@@ -12,6 +12,7 @@ import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { watchOutbox, watchQueues } from '../../shared/telemetry/metrics';
 import { createApp } from './app';
+import { clientErrorHandler } from './middleware/errors';
 
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -82,6 +83,7 @@ export async function startApi(overrides: { port?: number } = {}) {
     });
   });
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', clientErrorHandler);
   if (!config.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: the admin API refuses every request');
   logger.info({ port: (server.address() as { port: number }).port }, 'api listening');
 

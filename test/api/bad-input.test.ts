@@ -1,10 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { deflateSync } from 'node:zlib';
 import request from 'supertest';
 import type { Response } from 'supertest';
-import { makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
+import { clientErrorHandler } from '../../services/api/middleware/errors';
+import { ADMIN_TOKEN, makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
 import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, USER_SCHEMA } from '../support/factories';
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -294,6 +298,66 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
         assert.equal(list.body.totalResults, 0);
       });
     }
+  });
+
+  describe("requests node's HTTP parser refuses › a SCIM error, and the connection closed", () => {
+    let server: Server;
+    let port: number;
+    before(async () => {
+      server = t.app.listen(0, '127.0.0.1');
+      server.on('clientError', clientErrorHandler);
+      await once(server, 'listening');
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    /** Writes raw bytes, reads until the server closes; status, headers and body of the answer. */
+    const raw = (bytes: Buffer) =>
+      new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        const chunks: Buffer[] = [];
+        socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const text = Buffer.concat(chunks).toString('latin1');
+          const [head, body = ''] = text.split('\r\n\r\n');
+          resolve({ status: Number(head.split(' ')[1]), head, body });
+        });
+        socket.write(bytes);
+      });
+
+    const cases: [string, Buffer, number, string | undefined][] = [
+      ['a raw byte past ASCII (0xE9) in the path', Buffer.concat([Buffer.from('GET /scim/v2/Users/'), Buffer.from([0xe9]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]), 400, 'invalidSyntax'],
+      ['a chunk size that is not hex', Buffer.from(`POST /admin/v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`), 400, 'invalidSyntax'],
+      ['a header section over 16 KiB', Buffer.from(`GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), 431, undefined],
+    ];
+    for (const [situation, bytes, status, scimType] of cases) {
+      it(`${situation} › ${status} with a SCIM error body`, async () => {
+        const res = await raw(bytes);
+
+        assert.equal(res.status, status);
+        assert.match(res.head, /\r\nContent-Type: application\/scim\+json/);
+        assert.match(res.head, /\r\nConnection: close/);
+        const body = JSON.parse(res.body);
+        assert.deepEqual(body.schemas, [ERROR_SCHEMA]);
+        assert.equal(body.scimType, scimType);
+      });
+    }
+
+    it('a broken chunk after the app already answered 401 › that one answer only, then the connection closed', async () => {
+      const res = await raw(Buffer.from('POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'));
+
+      assert.equal(res.status, 401);
+      assert.equal(`${res.head}\r\n\r\n${res.body}`.split('HTTP/1.1 ').length - 1, 1);
+    });
+
+    it('HEAD with a raw byte past ASCII › 400 without a body', async () => {
+      const res = await raw(Buffer.concat([Buffer.from('HEAD /scim/v2/'), Buffer.from([0xff]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]));
+
+      assert.equal(res.status, 400);
+      assert.equal(res.body, '');
+    });
   });
 
   describe('admin API › hostile bodies and malformed URLs', () => {

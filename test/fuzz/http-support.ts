@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import request from 'supertest';
+import { clientErrorHandler } from '../../services/api/middleware/errors';
 import { config } from '../../shared/config';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, scimClient, USER_SCHEMA, type TestDirectory } from '../support/factories';
@@ -36,6 +37,7 @@ export interface FuzzTarget {
 export async function startFuzzTarget(): Promise<FuzzTarget> {
   const t: TestApp = makeTestApp();
   const server = t.app.listen(0, '127.0.0.1');
+  server.on('clientError', clientErrorHandler);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });

@@ -1,9 +1,11 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable } from '../../../shared/db/errors';
 import { ScimError } from '../../../shared/scim/errors';
 import type { Logger } from '../../../shared/telemetry/logger';
 import { requestLogger } from './request-log';
-import { sendScim } from './scim-json';
+import { SCIM_CONTENT_TYPE, sendScim } from './scim-json';
 
 /** body-parser's error types, mapped to what a SCIM client should see. */
 function fromBodyParser(err: { type?: string; status?: number; limit?: number; code?: string; expose?: boolean }): ScimError | undefined {
@@ -110,4 +112,28 @@ export function notFoundHandler(options: { publicBaseUrl: string }): RequestHand
     const versioned = /^\/(scim\/v[12]|admin)(\/|$)/.test(req.path);
     next(new ScimError(404, undefined, `no endpoint ${req.method} ${req.path}${versioned ? '' : hint}`));
   };
+}
+
+/**
+ * node:http's `clientError`: a request its parser refuses (raw bytes past ASCII or a space in the
+ * request line, a broken chunk, a body shorter than its Content-Length) never reaches Express,
+ * and node's own answer is a bare status line. This one carries the SCIM error body every other
+ * refusal has. The connection is closed: what follows on it cannot be framed.
+ */
+export function clientErrorHandler(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  // node's own handler checks the same: a response already under way (a 401 answered before the
+  // body was read) cannot be followed by another on this connection.
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (err.code === 'ECONNRESET' || !socket.writable || answering) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const detail = status === 400 ? `the request is not valid HTTP/1.1 (${err.code ?? 'unparsable'})` : STATUS_CODES[status]!;
+  const body = JSON.stringify(new ScimError(status, status === 400 ? 'invalidSyntax' : undefined, detail).toJSON());
+  // A HEAD's answer has no body (RFC 9110 §9.3.2); a client would read one as the next response.
+  const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
+  );
 }

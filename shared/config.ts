@@ -40,6 +40,10 @@ const schema = z
     MAX_BULK_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(1000),
     /** PostgreSQL connections per process. Default 20. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /** Longest wait for a new PostgreSQL connection, ms; past it the request gets a 503. Default 3,000. */
+    DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
+    /** Longest a request waits for a pooled connection (connecting included), ms; past it the request gets a 503. Default 5,000. */
+    DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
     /**
      * 32 bytes (64 hex characters or base64) encrypting webhook secrets at rest (AES-256-GCM).
      * Required in production; development and tests derive a fixed key.

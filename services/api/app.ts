@@ -17,7 +17,7 @@ import { authThrottle, type AuthThrottleOptions } from './middleware/auth-thrott
 import { directoryRateLimit, type DirectoryRateLimitOptions } from './middleware/rate-limit';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
-import { parseQueryOnce } from './middleware/query';
+import { parseQueryOnce, rejectMalformedUrl } from './middleware/query';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { declaredLengthLimit } from './middleware/declared-length';
@@ -80,6 +80,7 @@ export function createApp(options: AppOptions) {
   app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
   app.use(requestLog(logger));
   app.use(declaredLengthLimit(options.maxPayloadBytes));
+  app.use(rejectMalformedUrl);
 
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
@@ -155,7 +156,7 @@ export function createApp(options: AppOptions) {
     app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger, throttle }));
   }
 
-  app.use(notFoundHandler);
+  app.use(notFoundHandler({ publicBaseUrl: options.publicBaseUrl }));
   app.use(errorHandler(logger));
   return app;
 }

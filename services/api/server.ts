@@ -12,6 +12,7 @@ import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { watchOutbox, watchQueues } from '../../shared/telemetry/metrics';
 import { createApp } from './app';
+import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
 
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
@@ -144,6 +145,7 @@ export async function startApi(options: ApiServerOptions = {}) {
       resolve();
     });
   });
+  server.on('clientError', clientErrorHandler);
   if (!config.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: the admin API refuses every request');
   logger.info({ port: (server.address() as { port: number }).port }, 'api listening');
 

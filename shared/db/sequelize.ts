@@ -13,6 +13,10 @@ export interface DatabaseOptions {
   url?: string;
   /** Pool size. Default: config.DB_POOL_MAX. */
   poolMax?: number;
+  /** Longest wait for a new connection to PostgreSQL, in ms. Default: config.DB_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+  /** Longest wait for a pooled connection (including connecting one), in ms. Default: config.DB_ACQUIRE_TIMEOUT_MS. */
+  acquireTimeoutMs?: number;
 }
 
 /** One Sequelize instance per process; `close()` is safe to call twice. */
@@ -20,7 +24,10 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
     dialect: 'postgres',
     logging: false,
-    pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: 30_000 },
+    // Short waits: while PostgreSQL is down or saturated a request fails within seconds (a 503
+    // that Entra retries) instead of hanging; node-postgres never gives up connecting by itself.
+    pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
+    dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
     define: { underscored: true, timestamps: false },
   });
   let closing: Promise<void> | undefined;

@@ -1,3 +1,4 @@
+import { ScimError } from './errors';
 import { resolvePath, type ResolvedPath, type ResourceSchemas } from './schema-registry';
 import { isObject, type JsonObject } from './values';
 
@@ -11,16 +12,18 @@ export const DEFAULT_PROJECTION: Projection = { mode: 'default', paths: [] };
 
 /** Parses the comma-separated lists; `attributes` wins when both are given (RFC 7644 §3.9). */
 export function parseProjection(schemas: ResourceSchemas, attributes?: unknown, excluded?: unknown): Projection {
-  const list = (v: unknown) =>
-    (Array.isArray(v) ? v.join(',') : typeof v === 'string' ? v : '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+  // A query string gives a string (or several); a SearchRequest body an array of strings.
+  const list = (name: string, v: unknown) => {
+    if (v === undefined || v === null) return [];
+    const items: unknown[] = Array.isArray(v) ? v : [v];
+    if (!items.every((s) => typeof s === 'string')) throw new ScimError(400, 'invalidValue', `"${name}" must be a string or an array of strings`);
+    return items.join(',').split(',').map((s) => s.trim()).filter(Boolean);
+  };
   // `schemas` is no schema attribute, yet clients name it; it is always returned anyway.
   const resolve = (names: string[]) => names.filter((n) => n.toLowerCase() !== 'schemas').map((p) => resolvePath(schemas, p));
-  const include = list(attributes);
+  const include = list('attributes', attributes);
   if (include.length) return { mode: 'include', paths: resolve(include) };
-  const exclude = list(excluded);
+  const exclude = list('excludedAttributes', excluded);
   if (exclude.length) return { mode: 'exclude', paths: resolve(exclude) };
   return DEFAULT_PROJECTION;
 }

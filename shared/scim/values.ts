@@ -10,7 +10,23 @@ export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' &
 const invalid = (path: string, why: string) => new ScimError(400, 'invalidValue', `"${path}" ${why}`);
 
 // RFC 3339 date-time, as xsd:dateTime allows (RFC 7643 §2.3.5); the offset may be omitted.
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/i;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$/i;
+
+/**
+ * xsd:dateTime with field ranges checked, so that what passes here never makes a `::timestamptz`
+ * cast fail: Date.parse accepts "2024-02-30T…" and year 0, PostgreSQL refuses them (and day 31
+ * of April, and offsets past ±15:59). Used for stored values and filter values alike.
+ */
+export function isDateTime(text: string): boolean {
+  const m = DATE_TIME.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  const offsetOk = m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8]) <= 59);
+  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk;
+}
+
+const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /** True when a value means "unassigned" (RFC 7643 §2.5: null and empty arrays are). */
 export const isUnassigned = (v: unknown): boolean =>
@@ -66,7 +82,7 @@ function coerceSingle(def: AttributeDef, value: unknown, path: string): Json | u
       throw invalid(path, `must be a number, got ${describe(value)}`);
     }
     case 'dateTime':
-      if (typeof value === 'string' && DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))) return value;
+      if (typeof value === 'string' && isDateTime(value)) return value;
       throw invalid(path, `must be an xsd:dateTime such as 2026-01-31T12:00:00Z, got ${describe(value)}`);
     case 'complex':
       return coerceComplex(def, value, path);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ScimError } from '../../../shared/scim/errors';
 
@@ -38,14 +39,13 @@ export function scimJson(options: { limit: number }): RequestHandler {
     limit: options.limit,
     strict: false,
     type: (req) => !req.headers['content-type'] || isJsonType(req.headers['content-type']),
+    // Bytes that are not UTF-8 (an encoded surrogate, a stray 0xFF) would be decoded to U+FFFD and
+    // stored as such; errors.ts answers this one with 400 invalidValue.
+    verify: (_req, _res, raw) => {
+      if (!isUtf8(raw)) throw Object.assign(new Error('the request body is not valid UTF-8'), { type: 'entity.verify.failed' });
+    },
   });
-  const rejectNul = (req: Request, next: NextFunction) => (err?: unknown) => {
-    if (err) return next(err);
-    const where = nulPath(req.body);
-    if (where === undefined) return next();
-    const culprit = where ? `"${where}"` : 'the body';
-    next(new ScimError(400, 'invalidValue', `${culprit} contains a NUL character (U+0000), which cannot be stored`));
-  };
+  const checkBody = (req: Request, next: NextFunction) => (err?: unknown) => next(err ?? bodyProblem(req.body));
   return (req, res, next) => {
     const length = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -55,28 +55,47 @@ export function scimJson(options: { limit: number }): RequestHandler {
       next(new ScimError(415, undefined, `Content-Type ${req.headers['content-type']} is not supported; send application/scim+json`));
       return;
     }
-    parse(req, res, rejectNul(req, next));
+    parse(req, res, checkBody(req, next));
   };
 }
 
+// String.prototype.isWellFormed (Node 20) is newer than the ES2022 library the project compiles against.
+type WellFormed = string & { isWellFormed(): boolean };
+
+const unstorable = (text: string) =>
+  text.includes('\u0000') ? 'a NUL character (U+0000)' : (text as WellFormed).isWellFormed() ? undefined : 'a lone UTF-16 surrogate';
+
 /**
- * The top-level key under which a parsed body holds U+0000 (in a key or a string), '' for the
- * body itself, or undefined. JSON allows "\u0000" but PostgreSQL text and jsonb cannot hold it,
- * so without this check the write fails as a 500. Iterative, so deep nesting cannot overflow.
+ * Deeper than any SCIM message goes (a PatchOp inside /Bulk, holding an extension's multi-valued
+ * complex attribute, is about 10 levels), and shallow enough that the recursive code behind
+ * (Array.join, structuredClone, deep equality, JSON.stringify of events) cannot overflow.
  */
-function nulPath(body: unknown): string | undefined {
-  const stack: [unknown, string][] = [[body, '']];
+const MAX_BODY_DEPTH = 32;
+
+/**
+ * What makes a parsed body unusable before any route looks at it: nesting past MAX_BODY_DEPTH,
+ * or a string (or key) PostgreSQL cannot store. JSON allows "\u0000" and lone UTF-16 surrogates
+ * ("\ud800"), but text and jsonb hold neither, so without this check the write fails as a 500
+ * (or a text column silently stores U+FFFD). The detail names the top-level key holding the
+ * culprit. One pass over every value; iterative, so the walk itself cannot overflow.
+ */
+function bodyProblem(body: unknown): ScimError | undefined {
+  const stack: [value: unknown, top: string, depth: number][] = [[body, '', 0]];
+  const culprit = (top: string) => (top ? `"${top}"` : 'the body');
   while (stack.length) {
-    const [value, top] = stack.pop()!;
+    const [value, top, depth] = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return top;
+      const what = unstorable(value);
+      if (what) return new ScimError(400, 'invalidValue', `${culprit(top)} contains ${what}, which cannot be stored`);
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
+    if (depth >= MAX_BODY_DEPTH) return new ScimError(400, 'invalidSyntax', `${culprit(top)} is nested deeper than ${MAX_BODY_DEPTH} levels`);
     for (const [key, child] of Object.entries(value)) {
       const at = top || (Array.isArray(value) ? `[${key}]` : key);
-      if (key.includes('\u0000')) return at;
-      stack.push([child, at]);
+      const what = unstorable(key);
+      if (what) return new ScimError(400, 'invalidValue', `${culprit(at)} contains ${what}, which cannot be stored`);
+      stack.push([child, at, depth + 1]);
     }
   }
   return undefined;

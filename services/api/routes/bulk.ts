@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { isDatabaseUnavailable } from '../../../shared/db/errors';
 import type { DirectoryContext } from '../../../shared/provisioning/context';
 import { GroupService } from '../../../shared/provisioning/groups';
 import { UserService } from '../../../shared/provisioning/users';
@@ -39,7 +40,18 @@ export function bulkRoutes(contextOf: (req: Request) => DirectoryContext, maxOpe
     let errors = 0;
     for (const op of ops) {
       if (errors >= failOnErrors) break;
-      const result = await runOperation(ctx, op, created);
+      let result: BulkResult;
+      try {
+        result = await runOperation(ctx, op, created);
+      } catch (err) {
+        // PostgreSQL went away mid-request. Operations already committed must be reported, so
+        // only a request that changed nothing is answered 503 as a whole (and retried); otherwise
+        // this operation answers 503 and the later ones are not run.
+        if (!isDatabaseUnavailable(err) || !results.some((r) => Number(r.status) < 400)) throw err;
+        const unavailable = new ScimError(503, undefined, 'the database is unavailable; this and the later operations were not run');
+        results.push({ method: op.method.toUpperCase(), ...(op.bulkId ? { bulkId: op.bulkId } : {}), status: '503', response: unavailable.toJSON() });
+        break;
+      }
       if (Number(result.status) >= 400) errors++;
       results.push(result);
     }

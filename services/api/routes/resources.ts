@@ -56,8 +56,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
       throw new ScimError(400, 'invalidSyntax', `"schemas" must contain "${SEARCH_REQUEST_SCHEMA}"`);
     }
     const ctx = contextOf(req);
-    const joinList = (v: unknown) => (Array.isArray(v) ? v.join(',') : v);
-    const projection = projectionOf(ctx, type, { attributes: joinList(body.attributes), excludedAttributes: joinList(body.excludedAttributes) });
+    const projection = projectionOf(ctx, type, body);
     const result = await serviceOf(req).list(body, projection);
     sendScim(res, 200, listResponse(result));
   });

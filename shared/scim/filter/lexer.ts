@@ -74,6 +74,9 @@ export function tokenize(text: string): Token[] {
   return tokens;
 }
 
+// String.prototype.isWellFormed (Node 20) is newer than the ES2022 library the project compiles against.
+type WellFormed = string & { isWellFormed(): boolean };
+
 const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /** A JSON string literal (RFC 7159 §7) starting at the opening quote. */
@@ -85,6 +88,9 @@ function readString(text: string, start: number): Token {
     const c = text.charCodeAt(i);
     if (c === 34) {
       value += text.slice(chunkStart, i);
+      // "\ud800" escapes a lone surrogate, which no stored value holds and PostgreSQL cannot
+      // store: a PATCH path filter creating an element would otherwise write it (a 500).
+      if (!(value as WellFormed).isWellFormed()) throw filterError(start, 'string holds a lone UTF-16 surrogate');
       return { kind: 'string', text: text.slice(start, i + 1), pos: start, value };
     }
     if (c !== 92 /* \ */) {

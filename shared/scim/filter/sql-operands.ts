@@ -1,5 +1,6 @@
 import { ScimError } from '../errors';
 import type { AttributeDef } from '../schema-types';
+import { isDateTime } from '../values';
 import type { CompareOp } from './parser';
 
 // The leaves of a compiled filter: where a value lives (a column or a JSON node) and the SQL
@@ -136,11 +137,16 @@ export function numericSql(operand: Operand): string {
   return `(CASE jsonb_typeof(${node}) WHEN 'number' THEN (${node})::numeric END)`;
 }
 
-// Only date-shaped strings are cast; the write path validates dateTime values, this guards the rest.
+// Only strings PostgreSQL can read as a timestamp are cast (the write path validates dateTime
+// values; rows stored before it checked calendar days hold "2024-02-30T…"). Field ranges, year 0
+// and offsets past ±15:59 by pattern, the day of the month by make_date in a nested CASE, since
+// only CASE orders PostgreSQL's evaluation.
+const STORED_DATE_TIME = "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])?$'";
 export function timestampSql(operand: Operand): string {
   if (operand.kind === 'column') return operand.sql;
-  const text = textSql(operand);
-  return `(CASE WHEN ${text} ~ '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}' THEN (${text})::timestamptz END)`;
+  const t = textSql(operand);
+  const lastDay = `extract(day from make_date(left(${t}, 4)::int, substr(${t}, 6, 2)::int, 1) + interval '1 month - 1 day')`;
+  return `(CASE WHEN ${t} ~ ${STORED_DATE_TIME} AND left(${t}, 4) <> '0000' THEN CASE WHEN substr(${t}, 9, 2)::int <= ${lastDay} THEN (${t})::timestamptz END END)`;
 }
 
 /** A multi-valued attribute's elements; a stored non-array counts as empty instead of failing. */
@@ -169,21 +175,4 @@ export function isCaseInsensitiveText(operand: Operand): boolean {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$/i;
-
-/**
- * xsd:dateTime (RFC 7643 §2.3.5) with field ranges checked, so that what passes here never makes
- * the `::timestamptz` cast fail (PostgreSQL rejects year 0, day 31 of April, offsets past ±15:59).
- */
-function isDateTime(text: string): boolean {
-  const m = DATE_TIME.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-  const offsetOk = m[7] === undefined || (Number(m[7]) <= 15 && Number(m[8]) <= 59);
-  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk;
-}
-
-const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-
 export const invalidFilter = (detail: string) => new ScimError(400, 'invalidFilter', detail);

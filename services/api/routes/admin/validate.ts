@@ -5,7 +5,14 @@ import { ScimError } from '../../../../shared/scim/errors';
 
 /** Parses an admin request body; every problem is named in one 400. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
+  let parsed: ReturnType<typeof schema.safeParse>;
+  try {
+    parsed = schema.safeParse(body ?? {});
+  } catch {
+    // zod 4 runs its length checks on any value with a `length` key, and comparing an object
+    // found there throws: `{"description": {"length": {"toString": 1}}}` was a 500.
+    throw new ScimError(400, 'invalidValue', 'the request body does not have the expected shape');
+  }
   if (parsed.success) return parsed.data;
   const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
   throw new ScimError(400, 'invalidValue', detail);

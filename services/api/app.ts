@@ -14,7 +14,7 @@ import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../.
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { adminTokenResolver, bearerAuth } from './middleware/auth';
 import { authThrottle, type AuthThrottleOptions } from './middleware/auth-throttle';
-import { directoryRateLimit, type DirectoryRateLimitOptions } from './middleware/rate-limit';
+import { directoryRateLimit, overLimitGate, type DirectoryRateLimitOptions } from './middleware/rate-limit';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
 import { parseQueryOnce, rejectMalformedUrl } from './middleware/query';
@@ -78,6 +78,10 @@ export function createApp(options: AppOptions) {
   parseQueryOnce(app);
   trackRouteTemplates(app);
   app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
+  const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
+  const rateLimit = options.rateLimits && directoryRateLimit({ ...options.rateLimits, logger });
+  // Before every other layer: a directory over its limit must not cost its neighbours the routing.
+  if (rateLimit) app.use(overLimitGate({ cached: resolveDirectory.cached, limit: rateLimit }));
   app.use(requestLog(logger));
   app.use(declaredLengthLimit(options.maxPayloadBytes));
   app.use(rejectMalformedUrl);
@@ -86,7 +90,6 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyRepository(db);
   const schemas = new ExtensionSchemaRepository(db);
 
-  const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
   // One count per address across SCIM, /admin/v1 and the queue dashboard.
   const throttle = authThrottle(options.authThrottle);
 
@@ -119,7 +122,7 @@ export function createApp(options: AppOptions) {
     }),
   );
   // After authentication (the limit is the directory's) and before the body is parsed.
-  if (options.rateLimits) scim.use(directoryRateLimit({ ...options.rateLimits, logger }));
+  if (rateLimit) scim.use(rateLimit);
   scim.use(scimJson({ limit: options.maxPayloadBytes }));
   scim.use('/Users', resourceRoutes('User', contextOf));
   scim.use('/Groups', resourceRoutes('Group', contextOf));

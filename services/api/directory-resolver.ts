@@ -33,6 +33,8 @@ export interface DirectoryResolver {
   (token: string): Promise<DirectoryPrincipal | undefined>;
   /** Forgets every cached key at once; the admin API calls it on revoke in this process. */
   invalidate(): void;
+  /** The principal of a key this process has cached and still trusts, without asking PostgreSQL. */
+  cached(token: string): DirectoryPrincipal | undefined;
 }
 
 /**
@@ -99,7 +101,12 @@ export function directoryResolver(options: DirectoryResolverOptions): DirectoryR
     }
     return principal;
   };
-  return Object.assign(resolve, { invalidate });
+  const cached = (token: string): DirectoryPrincipal | undefined => {
+    if (options.changes?.healthy !== true) return undefined;
+    const hit = cache.get(hashToken(token).toString('base64'));
+    return hit && hit.expires > Date.now() ? hit.principal : undefined;
+  };
+  return Object.assign(resolve, { invalidate, cached });
 }
 
 /**

@@ -63,6 +63,31 @@ describe('rate limits › per directory, counted in Redis', () => {
     await scimClient(a.app, dir.token).get('/Users?count=1').expect(200);
   });
 
+  it('a directory Redis has refused › its next requests in the window › refused before routing, same 429; another directory unaffected', async () => {
+    const overLimitCount = async () => {
+      const text = (await request(a.app).get('/metrics').expect(200)).text;
+      const lines = text.split('\n').filter((l) => l.startsWith('scim_http_requests_total{') && l.includes('route="over_rate_limit"'));
+      return lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const [dir, other] = [await makeDirectory(a.app), await makeDirectory(a.app)];
+    await setLimit(a.app, dir, { requestsPerSecond: 1, burst: 1 }).expect(200);
+    const before = await overLimitCount();
+    await nextWindow();
+    // Within one window: allowed, refused by Redis (the process learns the block), refused by the gate.
+    await scimClient(a.app, dir.token).get('/Users?count=1').expect(200);
+    await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
+    const gated = await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
+    assert.equal(await overLimitCount(), before + 1, 'the third answered by the gate, never routed');
+    assert.deepEqual(gated.body.schemas, [ERROR_SCHEMA]);
+    assert.ok(Number(gated.headers['retry-after']) >= 1);
+    assert.equal(gated.headers['cache-control'], 'no-store');
+    await scimClient(a.app, other.token).get('/Users?count=1').expect(200);
+    // A key revoked meanwhile is not the gate's to answer: it is unauthorised, not over a limit.
+    const keys = await asAdmin(request(a.app).get(`/admin/v1/directories/${dir.directoryId}/keys`)).expect(200);
+    await asAdmin(request(a.app).delete(`/admin/v1/directories/${dir.directoryId}/keys/${keys.body.data[0].id}`)).expect(204);
+    await scimClient(a.app, dir.token).get('/Users?count=1').expect(401);
+  });
+
   it('two API processes › one directory › the limit holds across both', async () => {
     const dir = await makeDirectory(a.app);
     await setLimit(a.app, dir, { requestsPerSecond: 4, burst: 4 }).expect(200);
@@ -264,19 +289,18 @@ describe('rate limits › logging', () => {
     redis.disconnect();
   });
 
-  it('a request over the limit › its log lines › at info, with the directory and no stack trace', async () => {
+  it('requests over the limit › their log lines › one summary at info with the directory, no line per request, no stack trace', async () => {
     const dir = await makeDirectory(t.app);
     await setLimit(t.app, dir, { requestsPerSecond: 1, burst: 1 }).expect(200);
     await nextWindow();
     chunks.length = 0;
-    assert.deepEqual(await burst(t.app, dir.token, 2), [200, 429]);
+    assert.deepEqual(await burst(t.app, dir.token, 4), [200, 429, 429, 429]);
     const lines = chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const rejected = lines.filter((l) => l.status === 429);
-    assert.ok(rejected.length > 0, 'the 429 is logged');
-    for (const line of rejected) {
-      assert.equal(line.level, 'info');
-      assert.equal(line['directory.id'], dir.directoryId);
-      assert.ok(!JSON.stringify(line).includes('"stack"'), 'no stack trace');
-    }
+    const summaries = lines.filter((l) => l['directory.id'] === dir.directoryId && l.msg === 'directory over its rate limit: requests answered 429');
+    assert.equal(summaries.length, 1, 'one line for the three refusals of this interval');
+    assert.equal(summaries[0].level, 'info');
+    assert.equal(summaries[0].refused, 1, 'the first refusal is logged at once; the rest are counted into the next line');
+    assert.equal(lines.filter((l) => l.status === 429 && l.level !== 'debug').length, 0, 'no per-request line above debug');
+    assert.ok(!chunks.join('').includes('"stack"'), 'no stack trace');
   });
 });

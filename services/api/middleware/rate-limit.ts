@@ -5,12 +5,17 @@ import type { RateLimit } from '../../../shared/db/repositories/tenants';
 import { ScimError } from '../../../shared/scim/errors';
 import type { Logger } from '../../../shared/telemetry/logger';
 import type { DirectoryPrincipal } from '../directory-resolver';
+import { sendScim } from './scim-json';
+import { recordHttpRequest } from '../../../shared/telemetry/metrics';
 
 /** Platform default: four times the 25 requests/s Microsoft asks SCIM apps to take per Entra tenant. */
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 200 });
 
 /** The window in which a directory may spend its burst (the requests above its rate) once. */
 const BURST_WINDOW_SECONDS = 10;
+
+/** Over-limit answers are logged as one line per directory per interval, with the count. */
+const SUMMARY_INTERVAL_MS = 10_000;
 
 export interface DirectoryRateLimitOptions {
   /**
@@ -26,6 +31,15 @@ export interface DirectoryRateLimitOptions {
 }
 
 type Limiter = Pick<BurstyRateLimiter, 'consume'>;
+
+/** The per-directory limit as middleware, and its refusal as a synchronous check for the gate. */
+export interface DirectoryRateLimit extends RequestHandler {
+  /**
+   * Answers 429 at once, and returns true, when this process already knows the principal's
+   * directory is over its limit for the rest of its window; otherwise does nothing.
+   */
+  refuseIfBlocked(principal: DirectoryPrincipal, res: Response): boolean;
+}
 
 /**
  * Per-directory request limit, after authentication. Shape: a one-second window of
@@ -43,7 +57,7 @@ type Limiter = Pick<BurstyRateLimiter, 'consume'>;
  * client, limiterRedis's timeout bounds a hung one), so SCIM keeps answering; each process then
  * enforces the limit on its own share of the traffic.
  */
-export function directoryRateLimit(options: DirectoryRateLimitOptions): RequestHandler {
+export function directoryRateLimit(options: DirectoryRateLimitOptions): DirectoryRateLimit {
   const defaults = options.defaults ?? DEFAULT_RATE_LIMIT;
   checkLimit(defaults);
   const prefix = options.keyPrefix ?? 'scim:rl';
@@ -73,8 +87,33 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): RequestH
     return limiter;
   };
 
-  return (req, res, next) => {
+  const refusals = refusalSummary(options.logger);
+  // When Redis last refused each (directory, limit): until then every request of it is refused
+  // here, without asking Redis (what it would answer until the window ends). A limit changed
+  // meanwhile has another key, so it applies at once.
+  const blockedUntil = new Map<string, number>();
+  const blockKey = (directoryId: string, limit: RateLimit) => `${directoryId}/${limit.requestsPerSecond}/${limit.burst}`;
+  const refuse = (res: Response, directoryId: string, limit: RateLimit, ms: number) => {
+    res.setHeader('Retry-After', String(retryAfterSeconds(ms)));
+    sendScim(res, 429, overLimitBody(limit));
+    refusals.count(directoryId, limit);
+  };
+  const refuseIfBlocked = (principal: DirectoryPrincipal, res: Response): boolean => {
+    const limit = principal.rateLimit ?? defaults;
+    const key = blockKey(principal.directoryId, limit);
+    const until = blockedUntil.get(key);
+    if (until === undefined) return false;
+    const ms = until - Date.now();
+    if (ms <= 0) {
+      blockedUntil.delete(key);
+      return false;
+    }
+    refuse(res, principal.directoryId, limit, ms);
+    return true;
+  };
+  const middleware: RequestHandler = (req, res, next) => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
+    if (refuseIfBlocked(principal, res)) return;
     const limit = principal.rateLimit ?? defaults;
     limiterFor(limit)
       .consume(principal.directoryId)
@@ -82,7 +121,12 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): RequestH
         () => next(),
         (rejection: unknown) => {
           if (rejection instanceof RateLimiterRes) {
-            next(tooManyRequests(res, rejection.msBeforeNext, `this directory is over its limit of ${limit.requestsPerSecond} requests per second (bursts of ${limit.burst})`));
+            // Answered here, not thrown to the error handler: a directory far over its limit sends
+            // hundreds of these a second, and each must cost its neighbours as little as possible
+            // (no Error and stack, no per-request log line; one summary per interval instead).
+            if (blockedUntil.size >= 10_000) blockedUntil.clear();
+            blockedUntil.set(blockKey(principal.directoryId, limit), Date.now() + rejection.msBeforeNext);
+            refuse(res, principal.directoryId, limit, rejection.msBeforeNext);
             return;
           }
           // Neither Redis nor the in-memory fallback answered: SCIM does not depend on the limiter.
@@ -90,6 +134,68 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): RequestH
           next();
         },
       );
+  };
+  return Object.assign(middleware, { refuseIfBlocked });
+}
+
+/**
+ * Refuses a request of a directory known to be over its limit before Express routes it: the
+ * first thing such a request meets, so the hundreds a second a noisy directory sends cost its
+ * neighbours next to nothing (measured: see BENCHMARKS.md, noisy neighbour). Only a key already
+ * in this process's cache is recognised (`cached`, no PostgreSQL); anything else goes the usual
+ * way, through authentication and the limit.
+ */
+export function overLimitGate(options: { cached(token: string): DirectoryPrincipal | undefined; limit: DirectoryRateLimit }): RequestHandler {
+  return (req, res, next) => {
+    const header = req.headers.authorization;
+    if (header === undefined || !req.url.startsWith('/scim/')) return next();
+    const token = BEARER.exec(header)?.[1];
+    const principal = token === undefined ? undefined : options.cached(token);
+    if (principal === undefined || !options.limit.refuseIfBlocked(principal, res)) return next();
+    recordHttpRequest(req.method, OVER_LIMIT_ROUTE, 429, 0);
+  };
+}
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/** The route label of requests the gate refused (they are never routed). */
+export const OVER_LIMIT_ROUTE = 'over_rate_limit';
+
+/** The 429 body of one limit, rendered once. */
+const overLimitBodies = new Map<string, object>();
+function overLimitBody(limit: RateLimit): object {
+  const id = `${limit.requestsPerSecond}/${limit.burst}`;
+  let body = overLimitBodies.get(id);
+  if (!body) {
+    body = new ScimError(429, undefined, `this directory is over its limit of ${limit.requestsPerSecond} requests per second (bursts of ${limit.burst})`).toJSON();
+    if (overLimitBodies.size >= 1_000) overLimitBodies.clear();
+    overLimitBodies.set(id, body);
+  }
+  return body;
+}
+
+/**
+ * One info line per directory and interval while it is over its limit: the first refusal at
+ * once, then how many were refused since. A per-request line would let one directory flood the
+ * log at its whole offered rate.
+ */
+function refusalSummary(logger: Logger, intervalMs = SUMMARY_INTERVAL_MS) {
+  const open = new Map<string, { since: number; refused: number }>();
+  return {
+    count(directoryId: string, limit: RateLimit): void {
+      const now = Date.now();
+      const entry = open.get(directoryId);
+      if (entry && now - entry.since < intervalMs) {
+        entry.refused++;
+        return;
+      }
+      logger.info(
+        { 'directory.id': directoryId, refused: (entry?.refused ?? 0) + 1, requestsPerSecond: limit.requestsPerSecond, burst: limit.burst },
+        'directory over its rate limit: requests answered 429',
+      );
+      if (open.size >= 10_000) open.clear();
+      open.set(directoryId, { since: now, refused: 0 });
+    },
   };
 }
 

@@ -27,7 +27,7 @@ type ScopedRequest = Request & { [SCOPE]?: LogScope };
 /**
  * Observes every request once it is answered: the latency sample by method, route template and
  * status class, and a log line (method, route template, status, duration, directory; 5xx at
- * error, 4xx at info, the rest at debug). The request id is echoed in `x-request-id`. Never the
+ * error, 4xx but 429 at info, the rest at debug). The request id is echoed in `x-request-id`. Never the
  * body, the query string (filters carry user names) or the Authorization header. One 'finish'
  * listener per request; the log line's fields, and the request's child logger, are only built
  * when their level is enabled.
@@ -45,7 +45,8 @@ export function requestLog(logger: Logger): RequestHandler {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const route = routeTemplateOf(req);
       recordHttpRequest(req.method, route, res.statusCode, ms / 1000);
-      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug';
+      // 429s come in floods; the limiter that answered them logs one summary per interval.
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 && res.statusCode !== 429 ? 'info' : 'debug';
       if (!logger.isLevelEnabled(level)) return;
       const fields = { method: req.method, route, status: res.statusCode, duration_ms: Math.round(ms * 10) / 10 };
       context.with(active, () => requestLogger(req, logger)[level](fields, 'request'));

@@ -11,6 +11,14 @@ import { recordHttpRequest } from '../../../shared/telemetry/metrics';
 /** Platform default: four times the 25 requests/s Microsoft asks SCIM apps to take per Entra tenant. */
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 200 });
 
+/**
+ * A lease is this share of the rate: each process takes its directory's requests from Redis in
+ * leases of 1/20 of the rate per second (at least 1, at most 1,000), so a directory costs at most
+ * about twenty Redis round trips a second per process, not one per request.
+ */
+const LEASES_PER_WINDOW = 20;
+const leaseSize = (limit: RateLimit): number => Math.min(1_000, Math.max(1, Math.floor(limit.requestsPerSecond / LEASES_PER_WINDOW)));
+
 /** The window in which a directory may spend its burst (the requests above its rate) once. */
 const BURST_WINDOW_SECONDS = 10;
 
@@ -47,10 +55,14 @@ export interface DirectoryRateLimit extends RequestHandler {
  * refills every 10 s (rate-limiter-flexible's BurstyRateLimiter). So one second may take up to
  * `burst`, and a directory that keeps sending gets `requestsPerSecond` plus a tenth of the pool.
  *
- * Cost per request: one Redis round trip (an atomic INCR script) while under the rate. Once a
- * window is used up, this process remembers it in memory until the window ends
- * (`inMemoryBlockOnConsumed`), so a directory far over its limit costs no Redis traffic at all;
- * only requests drawing on the burst pool take one round trip (to the pool's counter).
+ * Cost per request: none, mostly. A process takes a lease of points from Redis (one atomic INCR
+ * script for 1/20 of the rate, see leaseSize) and spends it in memory until the lease's window
+ * ends; a lease is never spent in a later window, so no process admits more than Redis granted.
+ * The price of leases: near the end of a window a process may refuse while another still holds
+ * unused points (at most one lease per process per window), never the other way round; limits
+ * under 40/s take one point at a time, exactly. Once Redis has refused, this process refuses
+ * for the rest of the window without asking (see overLimitGate), so a directory far over its
+ * limit costs no Redis traffic at all.
  *
  * Redis down or slow: each Redis limiter falls back at once to an in-memory limiter of the same
  * shape in this process (`insuranceLimiter`; `rejectIfRedisNotReady` skips a disconnected
@@ -111,29 +123,53 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
     refuse(res, principal.directoryId, limit, ms);
     return true;
   };
+  // Points this process has taken from Redis and not yet used, per (directory, limit), valid
+  // until the window they were taken in ends; one lease request in flight per key at a time.
+  const leases = new Map<string, { left: number; until: number }>();
+  const fetching = new Map<string, Promise<void>>();
+  const fetchLease = (key: string, directoryId: string, limit: RateLimit): Promise<void> => {
+    let pending = fetching.get(key);
+    if (!pending) {
+      const points = leaseSize(limit);
+      pending = limiterFor(limit)
+        .consume(directoryId, points)
+        .then((granted) => {
+          if (leases.size >= 10_000) leases.clear();
+          leases.set(key, { left: points, until: Date.now() + granted.msBeforeNext });
+        })
+        .finally(() => fetching.delete(key));
+      fetching.set(key, pending);
+    }
+    return pending;
+  };
   const middleware: RequestHandler = (req, res, next) => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
     if (refuseIfBlocked(principal, res)) return;
     const limit = principal.rateLimit ?? defaults;
-    limiterFor(limit)
-      .consume(principal.directoryId)
-      .then(
-        () => next(),
-        (rejection: unknown) => {
-          if (rejection instanceof RateLimiterRes) {
-            // Answered here, not thrown to the error handler: a directory far over its limit sends
-            // hundreds of these a second, and each must cost its neighbours as little as possible
-            // (no Error and stack, no per-request log line; one summary per interval instead).
-            if (blockedUntil.size >= 10_000) blockedUntil.clear();
-            blockedUntil.set(blockKey(principal.directoryId, limit), Date.now() + rejection.msBeforeNext);
-            refuse(res, principal.directoryId, limit, rejection.msBeforeNext);
-            return;
-          }
-          // Neither Redis nor the in-memory fallback answered: SCIM does not depend on the limiter.
-          options.logger.warn({ err: rejection, 'directory.id': principal.directoryId }, 'rate limiter failed; request let through');
-          next();
-        },
-      );
+    const key = blockKey(principal.directoryId, limit);
+    const lease = leases.get(key);
+    if (lease !== undefined && lease.left > 0 && lease.until > Date.now()) {
+      lease.left--;
+      return next();
+    }
+    fetchLease(key, principal.directoryId, limit).then(
+      // Taken by this request or by one beside it: either way, try the lease again.
+      () => middleware(req, res, next),
+      (rejection: unknown) => {
+        if (rejection instanceof RateLimiterRes) {
+          // Answered here, not thrown to the error handler: a directory far over its limit sends
+          // hundreds of these a second, and each must cost its neighbours as little as possible
+          // (no Error and stack, no per-request log line; one summary per interval instead).
+          if (blockedUntil.size >= 10_000) blockedUntil.clear();
+          blockedUntil.set(key, Date.now() + rejection.msBeforeNext);
+          refuse(res, principal.directoryId, limit, rejection.msBeforeNext);
+          return;
+        }
+        // Neither Redis nor the in-memory fallback answered: SCIM does not depend on the limiter.
+        options.logger.warn({ err: rejection, 'directory.id': principal.directoryId }, 'rate limiter failed; request let through');
+        next();
+      },
+    );
   };
   return Object.assign(middleware, { refuseIfBlocked });
 }

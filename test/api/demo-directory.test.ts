@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from 'pg';
 import request from 'supertest';
 import { prepareDemoDirectory } from '../../infra/scripts/demo-directory';
 import { migrate } from '../../infra/scripts/migrate';
@@ -19,6 +18,7 @@ import { parseExtensionSchema } from '../../shared/scim/schema-definition';
 import { logger } from '../../shared/telemetry/logger';
 import { ADMIN_TOKEN, PUBLIC_BASE_URL } from '../support/app';
 import { asAdmin, scimClient } from '../support/factories';
+import { dropDatabase } from '../support/private-database';
 
 const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
 
@@ -38,18 +38,6 @@ const privateUrl = () => {
   return url.toString();
 };
 
-async function dropDatabase(url: string) {
-  const admin = new URL(url);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('npm start › the demo directory', () => {
   const url = privateUrl();

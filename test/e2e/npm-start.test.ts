@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client } from 'pg';
 import { portsInUse } from '../../infra/scripts/ports';
 import { config } from '../../shared/config';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
+import { onServer } from '../support/private-database';
 
 const root = path.resolve(__dirname, '..', '..');
 const EXIT_BOUND_MS = 20_000;
@@ -92,20 +92,6 @@ async function banner(run: StartRun, boundMs = 90_000): Promise<{ token: string;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no banner within ${boundMs} ms:\n${run.output()}`);
-}
-
-/** Runs `run` on the server's maintenance database, given the name of `url`'s database. */
-async function onServer<T>(url: string, run: (client: Client, name: string) => Promise<T>): Promise<T> {
-  const admin = new URL(url);
-  const name = admin.pathname.slice(1);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    return await run(client, name);
-  } finally {
-    await client.end();
-  }
 }
 
 const databaseExists = (url: string) =>

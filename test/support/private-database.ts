@@ -22,24 +22,30 @@ let created = 0;
 export async function createPrivateDatabase(tag: string): Promise<PrivateDatabase> {
   if (!/^[a-z0-9_]+$/.test(tag)) throw new Error(`createPrivateDatabase: tag must be lowercase letters, digits or _, got "${tag}"`);
   const url = new URL(config.DATABASE_URL);
-  const name = `${url.pathname.slice(1)}_${tag}_${process.pid}_${++created}`;
-  url.pathname = `/${name}`;
-  await onServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  url.pathname = `${url.pathname}_${tag}_${process.pid}_${++created}`;
+  await dropDatabase(url.toString());
   await migrate(url.toString());
   let dropping: Promise<void> | undefined;
   return {
     url: url.toString(),
-    drop: () => (dropping ??= onServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined)),
+    drop: () => (dropping ??= dropDatabase(url.toString())),
   };
 }
 
-async function onServer<T>(run: (client: Client) => Promise<T>): Promise<T> {
-  const admin = new URL(config.DATABASE_URL);
+/** Drops `url`'s database if it exists, closing any connection still open to it. */
+export async function dropDatabase(url: string): Promise<void> {
+  await onServer(url, (c, name) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/** Runs `run` on the server's maintenance database, given the name of `url`'s database. */
+export async function onServer<T>(url: string, run: (client: Client, name: string) => Promise<T>): Promise<T> {
+  const admin = new URL(url);
+  const name = admin.pathname.slice(1);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    return await run(client);
+    return await run(client, name);
   } finally {
     await client.end();
   }

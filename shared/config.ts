@@ -191,7 +191,9 @@ function isTrustProxy(value: string): boolean {
     const entry = item.trim();
     if (PROXY_NAMES.has(entry)) return true;
     try {
-      return entry.includes('/') ? (ipaddr.parseCIDR(entry), true) : ipaddr.isValid(entry);
+      if (!entry.includes('/')) return ipaddr.isValid(entry);
+      ipaddr.parseCIDR(entry);
+      return true;
     } catch {
       return false;
     }

@@ -52,7 +52,7 @@ async function* eventLines(db: Database, t: Transaction, tenantId: string, range
     const rows = await db.query<{ line: string }>(`FETCH FORWARD ${BATCH_SIZE} FROM audit_export`, [], t);
     if (rows.length === 0) return;
     counted.events += rows.length;
-    yield rows.map((r) => r.line).join('\n') + '\n';
+    yield `${rows.map((r) => r.line).join('\n')}\n`;
     if (rows.length < BATCH_SIZE) return;
   }
 }

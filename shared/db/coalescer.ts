@@ -50,8 +50,12 @@ export class Coalescer<I, O> {
     if (later.length > 0) this.schedule();
     if (batch.length === 0) return;
     this.run(batch.map((c) => c.item)).then(
-      (results) => batch.forEach((c, i) => c.resolve(results[i])),
-      (err: unknown) => batch.forEach((c) => c.reject(err)),
+      (results) => {
+        for (const [i, c] of batch.entries()) c.resolve(results[i]);
+      },
+      (err: unknown) => {
+        for (const c of batch) c.reject(err);
+      },
     );
   }
 }

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import request from 'supertest';
 import { makeTestApp, type TestApp } from '../support/app';
 import {
   createGroup,

@@ -90,7 +90,7 @@ describe('Isolation between tenants and directories', () => {
     const before = await Promise.all(victims.map(([owner, path]) => snapshot(owner, path)));
     const result = await work();
     const after = await Promise.all(victims.map(([owner, path]) => snapshot(owner, path)));
-    victims.forEach(([owner, path], i) => assert.deepEqual(after[i], before[i], `${owner} ${path} changed`));
+    for (const [i, [owner, path]] of victims.entries()) assert.deepEqual(after[i], before[i], `${owner} ${path} changed`);
     return result;
   }
 

@@ -215,7 +215,10 @@ async function silenceableRelay(port: number) {
       for (const { client } of sockets) client.unpipe();
     },
     close: () => {
-      for (const { client, upstream } of sockets) [client, upstream].forEach((s) => s.destroy());
+      for (const { client, upstream } of sockets) {
+        client.destroy();
+        upstream.destroy();
+      }
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

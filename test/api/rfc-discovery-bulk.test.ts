@@ -125,7 +125,7 @@ describe('RFC 7644 discovery and bulk', () => {
       assertScimError(await scim.get('/Schemas/urn:ietf:params:scim:schemas:extension:nobody:2.0:User'), 404);
     });
 
-    for (const path of ['/ServiceProviderConfig', '/ResourceTypes', '/Schemas', '/Schemas/' + USER_SCHEMA]) {
+    for (const path of ['/ServiceProviderConfig', '/ResourceTypes', '/Schemas', `/Schemas/${USER_SCHEMA}`]) {
       it(`GET ${path.replace(USER_SCHEMA, '{urn}')}?filter=… › 403 SCIM error (RFC 7644 §4: filters are not applied here)`, async () => {
         const scim = await fresh();
 

@@ -362,7 +362,7 @@ function combineRounds(rounds: readonly Measured[]): Measured {
 function report(results: Measured[], rssMiB: number) {
   const http = results.find((r) => r.name.startsWith('raw node')) ?? { rps: NaN };
   const commit = results.find((r) => r.name.startsWith('raw PG')) ?? { rps: NaN };
-  const rows = results.map((r, i) => {
+  const rows = results.map((r) => {
     const base = r.name.startsWith('raw') ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
     const cpu = (ms?: number) => (ms === undefined ? '–' : ms.toFixed(2));
     return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} | ${cpu(r.apiCpuMs)} | ${cpu(r.pgCpuMs)} |`;

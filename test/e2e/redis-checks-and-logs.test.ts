@@ -34,7 +34,7 @@ describe('worker process › Redis at start and down', () => {
   it('worker › started on a Redis without persistence › one warning saying so; the job sweeper among its processors', async () => {
     const lines = logLines(worker.output());
     const ready = lines.find((l) => l.msg === 'worker ready');
-    assert.ok((ready?.processors as string[]).includes('job-sweeper'));
+    assert.ok((ready?.processors as string[] | undefined)?.includes('job-sweeper'));
     const warnings = await eventually(() => logLines(worker.output()).filter((l) => Array.isArray(l.problems)));
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0].level, 'warn');

@@ -164,7 +164,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
       livePeak = Math.max(livePeak, process.memoryUsage().heapUsed);
     }, 1000);
     const started = Date.now();
-    let finished;
+    let finished: Awaited<ReturnType<typeof waitFinished>>;
     let createdId: string;
     try {
       const created = await startExport(c.tenantId, { from: base.toISOString(), to: new Date(base.getTime() + total).toISOString() }).expect(202);

@@ -132,7 +132,7 @@ export const deliveryView = (r: DeliveryRow): WebhookDelivery => ({
 });
 
 // PostgreSQL text cannot hold U+0000; a receiver's answer might.
-export const storable = (s: string | undefined | null, max: number) => (s ? s.replace(/\u0000/g, '').slice(0, max) : null);
+export const storable = (s: string | undefined | null, max: number) => (s ? s.replaceAll('\u0000', '').slice(0, max) : null);
 
 /** Delivery list cursor: the row's (created_at in µs since the epoch, id), newest first. */
 export const encodeDeliveryCursor = (micros: string, id: string) => Buffer.from(`${micros}.${id}`).toString('base64url');

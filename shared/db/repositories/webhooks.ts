@@ -1,8 +1,6 @@
 import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
-import { ScimError } from '../../scim/errors';
-import { captureTraceContext, type TraceCarrier } from '../../telemetry/context';
-import { deliveryIdOf } from '../../webhooks/ids';
+import { captureTraceContext } from '../../telemetry/context';
 import { generateSecret, type SecretBox } from '../../webhooks/secrets';
 import type { Database, Transaction } from '../sequelize';
 import { OUTBOX_COLUMNS } from './events';

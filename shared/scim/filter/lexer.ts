@@ -98,17 +98,17 @@ function readString(text: string, start: number): Token {
       continue;
     }
     value += text.slice(chunkStart, i);
-    const escape = text[i + 1];
-    if (escape === 'u') {
+    const escaped = text[i + 1];
+    if (escaped === 'u') {
       const hex = text.slice(i + 2, i + 6);
       if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw filterError(i, `"\\u" must be followed by 4 hex digits, found ${JSON.stringify(hex)}`);
       value += String.fromCharCode(parseInt(hex, 16));
       i += 6;
-    } else if (escape !== undefined && SIMPLE_ESCAPES[escape] !== undefined) {
-      value += SIMPLE_ESCAPES[escape];
+    } else if (escaped !== undefined && SIMPLE_ESCAPES[escaped] !== undefined) {
+      value += SIMPLE_ESCAPES[escaped];
       i += 2;
     } else {
-      throw filterError(i, `invalid escape ${JSON.stringify(`\\${escape ?? ''}`)} in a string`);
+      throw filterError(i, `invalid escape ${JSON.stringify(`\\${escaped ?? ''}`)} in a string`);
     }
     chunkStart = i;
   }

@@ -23,7 +23,10 @@ function applyOperation(schemas: ResourceSchemas, data: JsonObject, op: PatchOpe
   const { target } = op.path!;
   const where = `operation ${op.index}: "${op.path!.text}"`;
 
-  if (!target.attribute) return applyToExtension(schemas, data, op, target.extension!);
+  if (!target.attribute) {
+    applyToExtension(schemas, data, op, target.extension!);
+    return;
+  }
   const def = target.attribute;
   if (target.common && def.name !== 'externalId') throw new ScimError(400, 'mutability', `${where} is read-only`);
   if (def.mutability === 'readOnly') throw new ScimError(400, 'mutability', `${where} is read-only`);

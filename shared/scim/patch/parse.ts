@@ -49,7 +49,7 @@ export function parsePatchRequest(schemas: ResourceSchemas, body: unknown, maxOp
   if (raw.length > maxOperations) throw new ScimError(400, 'tooMany', `"Operations" has ${raw.length} entries; at most ${maxOperations} are accepted`);
 
   const out: PatchOperation[] = [];
-  raw.forEach((entry, i) => out.push(...parseOperation(schemas, entry, i + 1)));
+  for (const [i, entry] of raw.entries()) out.push(...parseOperation(schemas, entry, i + 1));
   return out;
 }
 

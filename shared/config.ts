@@ -103,17 +103,14 @@ const schema = z
     /** Folder the exports are stored under, a plain relative path like `scim/exports`. Default: none. */
     EXPORT_S3_PREFIX: z
       .string()
-      .refine(
-        (prefix) => {
-          try {
-            splitExportKey(prefix);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        'a plain relative path like scim/exports, without leading or trailing slash',
-      )
+      .refine((prefix) => {
+        try {
+          splitExportKey(prefix);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'a plain relative path like scim/exports, without leading or trailing slash')
       .optional(),
     /** Path-style bucket URLs (`endpoint/bucket/key`); MinIO and most self-hosted stores need true. Default false. */
     EXPORT_S3_FORCE_PATH_STYLE: z.stringbool().default(false),
@@ -151,12 +148,18 @@ const schema = z
       ['WEBHOOK_RETRY_SCHEDULE', () => parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE)],
       ['WEBHOOK_FAILING_AFTER', () => parseDuration(env.WEBHOOK_FAILING_AFTER)],
       ['WEBHOOK_DISABLE_AFTER', () => parseDuration(env.WEBHOOK_DISABLE_AFTER)],
-      ['JOB_OVERDUE_AFTER', () => {
-        if (parseDuration(env.JOB_OVERDUE_AFTER) <= env.WEBHOOK_TIMEOUT_MS) throw new Error('must be longer than WEBHOOK_TIMEOUT_MS');
-      }],
-      ['JOB_SWEEP_INTERVAL', () => {
-        if (parseDuration(env.JOB_SWEEP_INTERVAL) < 1) throw new Error('must be at least 1ms');
-      }],
+      [
+        'JOB_OVERDUE_AFTER',
+        () => {
+          if (parseDuration(env.JOB_OVERDUE_AFTER) <= env.WEBHOOK_TIMEOUT_MS) throw new Error('must be longer than WEBHOOK_TIMEOUT_MS');
+        },
+      ],
+      [
+        'JOB_SWEEP_INTERVAL',
+        () => {
+          if (parseDuration(env.JOB_SWEEP_INTERVAL) < 1) throw new Error('must be at least 1ms');
+        },
+      ],
     ];
     for (const [key, check] of webhookChecks) {
       try {
@@ -178,7 +181,8 @@ export function adminTokenWeakness(token: string): string | undefined {
   if (distinct < 10) return `too repetitive (only ${distinct} different characters); use at least 10, e.g. openssl rand -base64 32`;
   // A unit repeated at least twice, even if cut short at the end (0123456789012345678901234567…).
   for (let unit = 1; unit <= token.length / 2; unit++) {
-    if (token.slice(unit) === token.slice(0, token.length - unit)) return `a ${unit}-character pattern repeated; use a random token, e.g. openssl rand -base64 32`;
+    if (token.slice(unit) === token.slice(0, token.length - unit))
+      return `a ${unit}-character pattern repeated; use a random token, e.g. openssl rand -base64 32`;
   }
   return undefined;
 }

@@ -89,20 +89,17 @@ export async function runAuditExport(deps: AuditExportDeps, job: AuditExportJob,
   const stopHeartbeat = heartbeat(() => exportsRepo.touch(job.tenantId, job.exportId), deps.heartbeatMs ?? 40_000);
   try {
     const counted = { events: 0 };
-    const { bytes } = await deps.db.sequelize.transaction(
-      { readOnly: true },
-      async (t) => {
-        const target = deps.storage.write(key);
-        // Settled by the pipeline below; observed here so a failure is never an unhandled rejection.
-        target.done.catch(() => undefined);
-        const range = { from: new Date(found.from), to: new Date(found.to) };
-        // Not object mode, and a small high-water mark: the generator is asked for the next batch
-        // only once the previous one has gone into gzip.
-        const source = Readable.from(eventLines(deps.db, t, job.tenantId, range, counted), { objectMode: false, highWaterMark: 64 * 1024 });
-        await pipeline(source, createGzip(), target.stream);
-        return target.done;
-      },
-    );
+    const { bytes } = await deps.db.sequelize.transaction({ readOnly: true }, async (t) => {
+      const target = deps.storage.write(key);
+      // Settled by the pipeline below; observed here so a failure is never an unhandled rejection.
+      target.done.catch(() => undefined);
+      const range = { from: new Date(found.from), to: new Date(found.to) };
+      // Not object mode, and a small high-water mark: the generator is asked for the next batch
+      // only once the previous one has gone into gzip.
+      const source = Readable.from(eventLines(deps.db, t, job.tenantId, range, counted), { objectMode: false, highWaterMark: 64 * 1024 });
+      await pipeline(source, createGzip(), target.stream);
+      return target.done;
+    });
     await exportsRepo.markDone(job.tenantId, job.exportId, { storageKey: key, eventCount: counted.events, bytes });
     deps.logger.info({ 'export.id': job.exportId, events: counted.events, bytes }, 'audit export written');
     return { eventCount: counted.events, bytes };

@@ -221,7 +221,12 @@ async function reconcile(
   };
   await reports.finish(job.directoryId, reportId, report);
   deps.logger.info(
-    { 'directory.id': job.directoryId, countersFixed: counters.length, groupVersionsBumped: bumped.length, reemitted: reemitted.reduce((n, r) => n + r.events, 0) },
+    {
+      'directory.id': job.directoryId,
+      countersFixed: counters.length,
+      groupVersionsBumped: bumped.length,
+      reemitted: reemitted.reduce((n, r) => n + r.events, 0),
+    },
     'directory reconciled',
   );
   return report;
@@ -242,7 +247,12 @@ export const startGroupReconcile: StartProcessor = (deps) => {
           return await runGroupReconcile({ db: deps.db, logger, heartbeatMs }, reportId, job.data);
         } catch (err) {
           const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          await new ReconcileReportRepository(deps.db).fail(job.data.directoryId, reportId, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
+          await new ReconcileReportRepository(deps.db).fail(
+            job.data.directoryId,
+            reportId,
+            final ? 'failed' : 'queued',
+            (err as Error).message || 'reconcile failed',
+          );
           throw err;
         }
       });

@@ -162,7 +162,14 @@ export class JobSweeper {
       try {
         const status = this.options.connection?.status;
         if (status !== undefined && status !== 'ready') throw new Error(`Redis connection is ${status}`);
-        done = await redisWithin(requeue(lane.queue, lane.spec, claimed.map((c) => c.job)), this.redisTimeoutMs);
+        done = await redisWithin(
+          requeue(
+            lane.queue,
+            lane.spec,
+            claimed.map((c) => c.job),
+          ),
+          this.redisTimeoutMs,
+        );
       } catch (err) {
         // Overdue again at once, for the next pass; if PostgreSQL is away too, after the grace.
         await lane.sweep.releaseClaims(claimed).catch(() => undefined);

@@ -15,13 +15,7 @@ import { startWebhookDelivery } from './webhook-delivery';
 import { startMetricsServer } from './metrics-server';
 
 /** Every queue processor this process runs; each lives in its own file under workers/. */
-const PROCESSORS: readonly StartProcessor[] = [
-  startAuditExport,
-  startGroupReconcile,
-  startOutboxRelay,
-  startWebhookDelivery,
-  startJobSweeper,
-];
+const PROCESSORS: readonly StartProcessor[] = [startAuditExport, startGroupReconcile, startOutboxRelay, startWebhookDelivery, startJobSweeper];
 
 /**
  * The worker process: connects to PostgreSQL and Redis, starts the processors, and on SIGTERM
@@ -32,11 +26,13 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
   const db = overrides.db ?? createDatabase({ poolMax: 10 });
   await db.sequelize.authenticate();
   const connections: ReturnType<typeof createRedis>[] = [];
-  const redis = overrides.redis ?? (() => {
-    const connection = createRedis(config.REDIS_URL);
-    connections.push(connection);
-    return connection;
-  });
+  const redis =
+    overrides.redis ??
+    (() => {
+      const connection = createRedis(config.REDIS_URL);
+      connections.push(connection);
+      return connection;
+    });
   const deps: WorkerDeps = { db, redis, logger, config, queuePrefix: 'scim', ...overrides };
   void checkRedisServer(deps.redis(), deps.logger);
   const started: Processor[] = [];
@@ -56,8 +52,8 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
 }
 
 if (require.main === module) {
-  startWorker().then(
-    async ({ close, checks }) => {
+  startWorker()
+    .then(async ({ close, checks }) => {
       const port = config.WORKER_METRICS_PORT;
       const metrics = port > 0 ? await startMetricsServer({ port, checks, logger }) : undefined;
       const shutdown = (signal: string) => {
@@ -74,16 +70,19 @@ if (require.main === module) {
         close()
           .then(() => metrics?.close())
           .then(() => stopTracing())
-          .then(() => process.exit(0), (err: unknown) => {
-            logger.error({ err }, 'worker shutdown failed');
-            process.exit(1);
-          });
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, 'worker shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
-    },
-  ).catch((err: unknown) => {
-    logger.fatal({ err }, 'worker failed to start');
-    process.exit(1);
-  });
+    })
+    .catch((err: unknown) => {
+      logger.fatal({ err }, 'worker failed to start');
+      process.exit(1);
+    });
 }

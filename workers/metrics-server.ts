@@ -49,7 +49,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         case '/readyz': {
           if (draining) return send(res, 503, 'application/json', json({ status: 'draining', checks: {} }));
           const readiness = await checkReadiness(options.checks, options.logger);
-          return send(res, readiness.ready ? 200 : 503, 'application/json', json({ status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks }));
+          return send(
+            res,
+            readiness.ready ? 200 : 503,
+            'application/json',
+            json({ status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks }),
+          );
         }
         default:
           return send(res, 404, 'application/json', json({ status: 'not found' }));

@@ -13,7 +13,10 @@ const DEMO_KEY = 'demo key';
  * description. That copy made the README's platform-wide `POST /admin/v1/schemas` answer 409,
  * so it is removed; a copy the operator registered (any other description) is left alone.
  */
-const OLD_DEMO_EXTENSION = { urn: 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User', description: 'Example vendor extension from the Entra setup guide' };
+const OLD_DEMO_EXTENSION = {
+  urn: 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User',
+  description: 'Example vendor extension from the Entra setup guide',
+};
 
 export interface DemoDirectory {
   readonly tenantId: TenantId;

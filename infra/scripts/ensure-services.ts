@@ -88,9 +88,7 @@ function trustLoopback(hbaPath: string, log: (s: string) => void) {
 
 function startRedis(log: (s: string) => void) {
   if (!has('redis-server')) aptInstall(['redis-server'], log);
-  execFileSync(
-    'redis-server',
-    ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
-    { stdio: 'inherit' },
-  );
+  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], {
+    stdio: 'inherit',
+  });
 }

@@ -128,7 +128,9 @@ export function createApp(options: AppOptions) {
   scim.use('/Groups', resourceRoutes('Group', contextOf));
   scim.use('/Bulk', bulkRoutes(contextOf, options.maxBulkOperations));
   // After the resources: a router at '/' is entered by every request that reaches it.
-  scim.use(discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }));
+  scim.use(
+    discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }),
+  );
   // The seeds' tenant URL ends in /scim/v1; RFC 7644 clients use /scim/v2. Same API. Mounted
   // first: nearly all traffic is SCIM, and every layer before it is a path test per request.
   app.use('/scim/v2', scim);
@@ -156,7 +158,10 @@ export function createApp(options: AppOptions) {
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
   if (dashboardQueues.length > 0) {
-    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger, throttle }));
+    app.use(
+      '/admin/queues',
+      queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger, throttle }),
+    );
   }
 
   app.use(notFoundHandler({ publicBaseUrl: options.publicBaseUrl }));

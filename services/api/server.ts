@@ -107,37 +107,40 @@ export async function startApi(options: ApiServerOptions = {}) {
   let draining = false;
   const inFlight = new Set<ServerResponse>();
   let onIdle: (() => void) | undefined;
-  const server: Server = createServer({
-    headersTimeout,
-    requestTimeout,
-    keepAliveTimeout,
-    // Node checks both timeouts on this interval (default 30 s, which could double them).
-    connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)),
-  }, (req, res) => {
-    // A request that arrives on a kept-alive socket while draining is still answered, with
-    // `Connection: close` so the client opens its next request elsewhere (RFC 9112 §9.6).
-    if (draining) res.setHeader('Connection', 'close');
-    closeIfAnsweredEarly(req, res);
-    inFlight.add(res);
-    const done = () => {
-      inFlight.delete(res);
-      // Its socket is idle now; while draining nothing else may arrive on it.
-      if (draining) server.closeIdleConnections();
-      if (inFlight.size === 0) onIdle?.();
-    };
-    res.once('close', () => {
-      if (res.writableEnded) return done();
-      // The client went away before the answer: the handler is still at work (a /Bulk, a
-      // transaction) and keeps counting until it ends its response, so shutdown does not close
-      // the pool under it.
-      const end = res.end;
-      res.end = function (this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
-        done();
-        return end.apply(this, args);
-      } as ServerResponse['end'];
-    });
-    app(req, res);
-  });
+  const server: Server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout,
+      // Node checks both timeouts on this interval (default 30 s, which could double them).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)),
+    },
+    (req, res) => {
+      // A request that arrives on a kept-alive socket while draining is still answered, with
+      // `Connection: close` so the client opens its next request elsewhere (RFC 9112 §9.6).
+      if (draining) res.setHeader('Connection', 'close');
+      closeIfAnsweredEarly(req, res);
+      inFlight.add(res);
+      const done = () => {
+        inFlight.delete(res);
+        // Its socket is idle now; while draining nothing else may arrive on it.
+        if (draining) server.closeIdleConnections();
+        if (inFlight.size === 0) onIdle?.();
+      };
+      res.once('close', () => {
+        if (res.writableEnded) return done();
+        // The client went away before the answer: the handler is still at work (a /Bulk, a
+        // transaction) and keeps counting until it ends its response, so shutdown does not close
+        // the pool under it.
+        const end = res.end;
+        res.end = function (this: ServerResponse, ...args: Parameters<ServerResponse['end']>) {
+          done();
+          return end.apply(this, args);
+        } as ServerResponse['end'];
+      });
+      app(req, res);
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? config.PORT, () => {
@@ -191,10 +194,13 @@ if (require.main === module) {
         logger.info({ signal }, 'api shutting down');
         close()
           .then(() => stopTracing())
-          .then(() => process.exit(0), (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          });
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);

@@ -64,7 +64,10 @@ export class SerialBatcher<I, O> {
       const batch = this.take(queue.calls);
       let outcomes: readonly BatchOutcome<O>[];
       try {
-        outcomes = await this.run(key, batch.map((c) => c.item));
+        outcomes = await this.run(
+          key,
+          batch.map((c) => c.item),
+        );
       } catch (err) {
         for (const call of batch) call.reject(err);
         continue;

@@ -248,7 +248,11 @@ export class OutboxRelay {
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
     for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
       // The abandoned add may still land when Redis returns; its jobIds make that harmless.
-      await withTimeout(enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)), this.enqueueTimeoutMs, () => new QueueUnavailableError(`Redis did not take the batch within ${this.enqueueTimeoutMs} ms`));
+      await withTimeout(
+        enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)),
+        this.enqueueTimeoutMs,
+        () => new QueueUnavailableError(`Redis did not take the batch within ${this.enqueueTimeoutMs} ms`),
+      );
     }
   }
 
@@ -277,7 +281,10 @@ export class OutboxRelay {
       // Capped exponential backoff with jitter, so several relays do not retry in step.
       const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(this.failures - 1, 20));
       const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-      this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, failures: this.failures, retryInMs: delay }, 'outbox relay pass failed; retrying');
+      this.log.warn(
+        { err: { name: (err as Error).name, message: (err as Error).message }, failures: this.failures, retryInMs: delay },
+        'outbox relay pass failed; retrying',
+      );
       return delay;
     }
   }
@@ -296,7 +303,6 @@ export class OutboxRelay {
       this.summary = { batches: 0, events: 0, deliveries: 0, maxLagMs: 0, since: Date.now() };
     }
   }
-
 }
 
 /**

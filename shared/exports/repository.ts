@@ -59,10 +59,12 @@ export class AuditExportRepository {
   constructor(private readonly db: Database) {}
 
   async create(tenantId: string, range: { from: Date; to: Date }): Promise<AuditExport> {
-    const rows = await this.db.query<Row>(
-      `INSERT INTO audit_exports (id, tenant_id, from_time, to_time) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-      [newId(), tenantId, range.from, range.to],
-    );
+    const rows = await this.db.query<Row>(`INSERT INTO audit_exports (id, tenant_id, from_time, to_time) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`, [
+      newId(),
+      tenantId,
+      range.from,
+      range.to,
+    ]);
     return toExport(rows[0]);
   }
 
@@ -73,10 +75,10 @@ export class AuditExportRepository {
 
   /** The tenant's most recent exports, newest first. */
   async list(tenantId: string, limit: number): Promise<AuditExport[]> {
-    const rows = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
-      [tenantId, limit],
-    );
+    const rows = await this.db.query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [
+      tenantId,
+      limit,
+    ]);
     return rows.map(toExport);
   }
 

@@ -44,7 +44,8 @@ export function buildListQuery(schemas: ResourceSchemas, params: ListParams, max
     orderBy = compileSortKey(params.sortBy, { schemas, alias: 'r' });
   }
   // A SearchRequest body may carry anything here; only a string is a sort order.
-  const order = params.sortOrder === undefined || params.sortOrder === '' ? 'ascending' : typeof params.sortOrder === 'string' ? params.sortOrder.toLowerCase() : undefined;
+  const order =
+    params.sortOrder === undefined || params.sortOrder === '' ? 'ascending' : typeof params.sortOrder === 'string' ? params.sortOrder.toLowerCase() : undefined;
   if (order !== 'ascending' && order !== 'descending') {
     throw new ScimError(400, 'invalidValue', '"sortOrder" must be "ascending" or "descending"');
   }

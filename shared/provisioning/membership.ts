@@ -5,9 +5,7 @@ import { valuesFromFilter } from '../scim/patch/template';
 import { isObject } from '../scim/values';
 
 /** One membership step of a Group PATCH, run as a set operation in SQL. */
-export type MemberChange =
-  | { readonly kind: 'add' | 'remove' | 'replace'; readonly ids: readonly string[] }
-  | { readonly kind: 'removeAll' };
+export type MemberChange = { readonly kind: 'add' | 'remove' | 'replace'; readonly ids: readonly string[] } | { readonly kind: 'removeAll' };
 
 /**
  * Recognises the member operations Entra and others send, or returns undefined for a

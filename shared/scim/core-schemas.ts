@@ -1,11 +1,4 @@
-import {
-  attr,
-  ENTERPRISE_USER_SCHEMA,
-  GROUP_SCHEMA,
-  USER_SCHEMA,
-  type AttributeDef,
-  type SchemaDef,
-} from './schema-types';
+import { attr, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, type AttributeDef, type SchemaDef } from './schema-types';
 
 // RFC 7643 §4 and §8.7.1, written as data.
 
@@ -13,13 +6,7 @@ const multiValued = (name: string, extra: AttributeDef[] = [], options: Partial<
   attr(name, 'complex', {
     multiValued: true,
     ...options,
-    subAttributes: [
-      attr('value', 'string'),
-      attr('display', 'string'),
-      attr('type', 'string'),
-      attr('primary', 'boolean'),
-      ...extra,
-    ],
+    subAttributes: [attr('value', 'string'), attr('display', 'string'), attr('type', 'string'), attr('primary', 'boolean'), ...extra],
   });
 
 export const userSchema: SchemaDef = {

@@ -17,7 +17,11 @@ export function parseProjection(schemas: ResourceSchemas, attributes?: unknown, 
     if (v === undefined || v === null) return [];
     const items: unknown[] = Array.isArray(v) ? v : [v];
     if (!items.every((s) => typeof s === 'string')) throw new ScimError(400, 'invalidValue', `"${name}" must be a string or an array of strings`);
-    return items.join(',').split(',').map((s) => s.trim()).filter(Boolean);
+    return items
+      .join(',')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   };
   // `schemas` is no schema attribute, yet clients name it; it is always returned anyway.
   const resolve = (names: string[]) => names.filter((n) => n.toLowerCase() !== 'schemas').map((p) => resolvePath(schemas, p));

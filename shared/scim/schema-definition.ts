@@ -1,5 +1,14 @@
 import { ScimError } from './errors';
-import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, attr, type AttributeDef, type AttributeType, type ResourceTypeName, type SchemaDef } from './schema-types';
+import {
+  ENTERPRISE_USER_SCHEMA,
+  GROUP_SCHEMA,
+  USER_SCHEMA,
+  attr,
+  type AttributeDef,
+  type AttributeType,
+  type ResourceTypeName,
+  type SchemaDef,
+} from './schema-types';
 import { isObject } from './values';
 
 const TYPES: readonly AttributeType[] = ['string', 'boolean', 'decimal', 'integer', 'dateTime', 'reference', 'complex', 'binary'];

@@ -74,11 +74,7 @@ export function findExtension(schemas: ResourceSchemas, urn: string): ExtensionB
  * (a dot where RFC 7644 §3.10 has a colon; the seeds' mapping targets use it).
  * Throws invalidPath naming the culprit; `scimType` lets filters report invalidFilter instead.
  */
-export function resolvePath(
-  schemas: ResourceSchemas,
-  path: string,
-  scimType: 'invalidPath' | 'invalidFilter' = 'invalidPath',
-): ResolvedPath {
+export function resolvePath(schemas: ResourceSchemas, path: string, scimType: 'invalidPath' | 'invalidFilter' = 'invalidPath'): ResolvedPath {
   const fail = (why: string) => new ScimError(400, scimType, `attribute path "${path}" ${why}`);
   let rest = path;
   let extension: ExtensionBinding | undefined;

@@ -38,11 +38,7 @@ export const BULK_REQUEST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkRe
 export const BULK_RESPONSE_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 
 /** Fills RFC 7643 §2.2 defaults so schema literals stay short. */
-export function attr(
-  name: string,
-  type: AttributeType,
-  options: Partial<Omit<AttributeDef, 'name' | 'type'>> = {},
-): AttributeDef {
+export function attr(name: string, type: AttributeType, options: Partial<Omit<AttributeDef, 'name' | 'type'>> = {}): AttributeDef {
   return {
     name,
     type,

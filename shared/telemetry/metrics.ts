@@ -104,8 +104,7 @@ export function recordDelivery(outcome: DeliveryOutcome, lagSeconds?: number): v
   }
 }
 
-const collected = <T>(work: Promise<T>): Promise<T> =>
-  withTimeout(work, COLLECT_TIMEOUT_MS, () => new Error(`timed out after ${COLLECT_TIMEOUT_MS} ms`));
+const collected = <T>(work: Promise<T>): Promise<T> => withTimeout(work, COLLECT_TIMEOUT_MS, () => new Error(`timed out after ${COLLECT_TIMEOUT_MS} ms`));
 
 /**
  * Several gauges read one snapshot: prom-client collects metrics in parallel, so the first
@@ -245,7 +244,7 @@ const overdueSnapshot = sharedSnapshot(async () => {
 
 new Gauge({
   name: METRICS.deliveriesOverdue,
-  help: 'Webhook deliveries pending and due for longer than JOB_OVERDUE_AFTER: their job was lost or never ran; the workers\' sweeper enqueues them again',
+  help: "Webhook deliveries pending and due for longer than JOB_OVERDUE_AFTER: their job was lost or never ran; the workers' sweeper enqueues them again",
   // A label (one value), as the outbox's: an unreadable PostgreSQL leaves no series rather than a false 0.
   labelNames: ['status'] as const,
   registers: [registry],

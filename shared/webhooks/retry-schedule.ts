@@ -31,7 +31,10 @@ export interface RetrySchedule {
 
 /** `'5s,30s,2m'` → a schedule of three retries. Throws on an empty list or a bad entry. */
 export function parseRetrySchedule(text: string): RetrySchedule {
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (parts.length === 0) throw new Error('the retry schedule is empty; give at least one delay, e.g. 5s,30s,2m');
   const delays = Object.freeze(parts.map(parseDuration));
   return Object.freeze({

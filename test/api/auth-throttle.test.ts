@@ -73,7 +73,11 @@ describe('auth throttle › failed authentication per client address (defaults: 
     try {
       const t = fresh({ queues: { auditExport: queue } });
       for (let i = 0; i < 20; i++) {
-        await request(t.app).post('/admin/queues/login').type('form').send({ token: `guess-${i}` }).expect(401);
+        await request(t.app)
+          .post('/admin/queues/login')
+          .type('form')
+          .send({ token: `guess-${i}` })
+          .expect(401);
       }
       const refused = await request(t.app).post('/admin/queues/login').type('form').send({ token: 'guess-21' });
       assertThrottled(refused);
@@ -162,7 +166,9 @@ describe('unknown keys › cached per process', () => {
   it('keys created and regenerated › first use › accepted at once', async () => {
     const dir = await makeDirectory(t.app as App);
     await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
-    const second = await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys`)).send({ name: 'second' }).expect(201);
+    const second = await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys`))
+      .send({ name: 'second' })
+      .expect(201);
     await scimClient(t.app, second.body.token).get('/Users?count=1').expect(200);
     const regenerated = await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys/${dir.keyId}/regenerate`)).expect(201);
     await scimClient(t.app, regenerated.body.token).get('/Users?count=1').expect(200);

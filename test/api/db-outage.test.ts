@@ -46,10 +46,14 @@ function appThrough(url: string, logger: Logger, pool: { poolMax: number; acquir
     maxPageSize: 1000,
     maxBulkOperations: 1000,
   });
-  return { app, db, close: async () => {
-    await authChanges.close();
-    await db.close();
-  } };
+  return {
+    app,
+    db,
+    close: async () => {
+      await authChanges.close();
+      await db.close();
+    },
+  };
 }
 
 /** 503, Retry-After in seconds, a SCIM error body, answered quickly. */
@@ -159,11 +163,24 @@ describe('PostgreSQL unreachable › every request answers 503 with Retry-After,
 
   it('cut in the middle of a /Bulk › 200 reporting every committed operation, one 503, nothing after it; those users stored', async () => {
     const prefix = `bulk-${Date.now()}-`;
-    const Operations = Array.from({ length: 300 }, (_, i) => ({ method: 'POST', path: '/Users', bulkId: `b${i}`, data: entraUser({ userName: `${prefix}${i}@contoso.example` }) }));
+    const Operations = Array.from({ length: 300 }, (_, i) => ({
+      method: 'POST',
+      path: '/Users',
+      bulkId: `b${i}`,
+      data: entraUser({ userName: `${prefix}${i}@contoso.example` }),
+    }));
     const countStored = async () =>
-      (await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE directory_id = $1 AND user_name LIKE $2`, [dir.directoryId, `${prefix}%`])).rows[0].n;
+      (
+        await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE directory_id = $1 AND user_name LIKE $2`, [
+          dir.directoryId,
+          `${prefix}%`,
+        ])
+      ).rows[0].n;
 
-    const answer = scim.post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }).timeout(20_000).then((r) => r);
+    const answer = scim
+      .post('/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations })
+      .timeout(20_000)
+      .then((r) => r);
     // Cut once the first operations have committed, while the rest are still to run.
     const deadline = Date.now() + 10_000;
     while ((await countStored()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));

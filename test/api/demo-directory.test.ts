@@ -38,7 +38,6 @@ const privateUrl = () => {
   return url.toString();
 };
 
-
 describe('npm start › the demo directory', () => {
   const url = privateUrl();
   let db: Database;
@@ -48,15 +47,23 @@ describe('npm start › the demo directory', () => {
     await dropDatabase(url);
     await migrate(url);
     db = createDatabase({ url, poolMax: 3 });
-    app = createApp({ db, logger, adminToken: ADMIN_TOKEN, publicBaseUrl: PUBLIC_BASE_URL, region: 'us', maxPayloadBytes: 1_048_576, maxPageSize: 1000, maxBulkOperations: 1000 });
+    app = createApp({
+      db,
+      logger,
+      adminToken: ADMIN_TOKEN,
+      publicBaseUrl: PUBLIC_BASE_URL,
+      region: 'us',
+      maxPayloadBytes: 1_048_576,
+      maxPageSize: 1000,
+      maxBulkOperations: 1000,
+    });
   });
   after(async () => {
     await db.close();
     await dropDatabase(url);
   });
 
-  const liveDemoKeys = async (directoryId: string) =>
-    (await new ApiKeyRepository(db).list(directoryId as never)).filter((k) => k.revokedAt === null);
+  const liveDemoKeys = async (directoryId: string) => (await new ApiKeyRepository(db).list(directoryId as never)).filter((k) => k.revokedAt === null);
 
   it('first start, then README step 4 › the platform-wide POST › 201, and the demo directory has the extension', async () => {
     const demo = await prepareDemoDirectory(db, 'us');
@@ -89,12 +96,17 @@ describe('npm start › the demo directory', () => {
 
   it('an extension the operator registered on the demo directory › kept', async () => {
     const demo = await prepareDemoDirectory(db, 'us');
-    await asAdmin(request(app).post(`/admin/v1/directories/${demo.directoryId}/schemas`)).send(README_SCHEMA).expect(201);
+    await asAdmin(request(app).post(`/admin/v1/directories/${demo.directoryId}/schemas`))
+      .send(README_SCHEMA)
+      .expect(201);
 
     await prepareDemoDirectory(db, 'us', demo.token);
 
     const own = await asAdmin(request(app).get(`/admin/v1/directories/${demo.directoryId}/schemas`)).expect(200);
-    assert.deepEqual(own.body.data.map((s: { id: string }) => s.id), [ACTIVTRAK]);
+    assert.deepEqual(
+      own.body.data.map((s: { id: string }) => s.id),
+      [ACTIVTRAK],
+    );
     await asAdmin(request(app).delete(`/admin/v1/directories/${demo.directoryId}/schemas/${ACTIVTRAK}`)).expect(204);
   });
 
@@ -115,7 +127,11 @@ describe('npm start › the demo directory', () => {
 
   it('restarts without a working previous token › one new demo key, every earlier one revoked (401), an operator key kept', async () => {
     const first = await prepareDemoDirectory(db, 'us');
-    const operatorKey = (await asAdmin(request(app).post(`/admin/v1/directories/${first.directoryId}/keys`)).send({ name: 'Contoso Entra' }).expect(201)).body;
+    const operatorKey = (
+      await asAdmin(request(app).post(`/admin/v1/directories/${first.directoryId}/keys`))
+        .send({ name: 'Contoso Entra' })
+        .expect(201)
+    ).body;
     const lost = await prepareDemoDirectory(db, 'us');
     const revokedElsewhere = await prepareDemoDirectory(db, 'us', 'scim_us_not-a-key');
 
@@ -131,7 +147,11 @@ describe('npm start › the demo directory', () => {
   it('a previous token of another directory › not reused: the demo gets its own key', async () => {
     const demo = await prepareDemoDirectory(db, 'us');
     const tenant = (await asAdmin(request(app).post('/admin/v1/tenants')).send({ name: 'Contoso' }).expect(201)).body;
-    const other = (await asAdmin(request(app).post(`/admin/v1/tenants/${tenant.id}/directories`)).send({ name: 'Contoso Entra', provider: 'entra' }).expect(201)).body;
+    const other = (
+      await asAdmin(request(app).post(`/admin/v1/tenants/${tenant.id}/directories`))
+        .send({ name: 'Contoso Entra', provider: 'entra' })
+        .expect(201)
+    ).body;
 
     const next = await prepareDemoDirectory(db, 'us', other.key.token);
 

@@ -112,7 +112,7 @@ describe('Entra known issues › K3 filtered paths on multi-valued attributes', 
 describe('Entra known issues › K4 group schema URIs', () => {
   for (const [label, schemas] of [
     ['the core URN only', [GROUP_SCHEMA]],
-    ['the core URN and the ADSCIM schema (today\'s tutorial)', [GROUP_SCHEMA, ADSCIM_GROUP]],
+    ["the core URN and the ADSCIM schema (today's tutorial)", [GROUP_SCHEMA, ADSCIM_GROUP]],
     ['the pre-2018 ADSCIM schema only', ['http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/Group']],
   ] as const) {
     it(`POST /Groups › schemas holding ${label} › 201, group stored`, async () => {
@@ -297,7 +297,14 @@ describe('Entra known issues › K5d remove a group member', () => {
 
     const res = await scim.patch(
       `/Groups/${group.id}`,
-      patchOp({ op: 'Remove', path: 'members', value: [{ $ref: null, value: ids[0] }, { $ref: null, value: ids[2] }] }),
+      patchOp({
+        op: 'Remove',
+        path: 'members',
+        value: [
+          { $ref: null, value: ids[0] },
+          { $ref: null, value: ids[2] },
+        ],
+      }),
     );
 
     assert.equal(res.status, 204);
@@ -347,7 +354,7 @@ describe('Entra known issues › K5d remove a group member', () => {
   });
 });
 
-describe('Entra known issues › K5e the 2020 draft\'s extra samples', () => {
+describe("Entra known issues › K5e the 2020 draft's extra samples", () => {
   it('PATCH /Groups › add members [{ value }] without $ref › 204, member added, group.user_added', async () => {
     const { dir, scim } = await fresh();
     const group = await createGroup(scim);
@@ -554,7 +561,7 @@ describe('Entra known issues › idempotent re-PATCH', () => {
     assert.deepEqual(typesFor(events, created.id), ['user.created', 'user.updated']);
   });
 
-  it('PATCH /Users › the flag form\'s path-less replace of unchanged values › 200 with the same meta.version as before', async () => {
+  it("PATCH /Users › the flag form's path-less replace of unchanged values › 200 with the same meta.version as before", async () => {
     const { scim } = await fresh();
     const created = await createUser(scim, { displayName: 'Bjfe' });
 

@@ -52,10 +52,7 @@ describe('Entra peer traps › operation names and string booleans (P1–P3)', (
     const { scim } = await fresh();
     const created = await createUser(scim, { nickName: 'Barb', title: 'Boss' });
 
-    const res = await scim.patch(
-      `/Users/${created.id}`,
-      patchOp({ op: 'REPLACE', path: 'nickName', value: 'Babs' }, { op: 'REMOVE', path: 'title' }),
-    );
+    const res = await scim.patch(`/Users/${created.id}`, patchOp({ op: 'REPLACE', path: 'nickName', value: 'Babs' }, { op: 'REMOVE', path: 'title' }));
 
     assert.equal(res.status, 200);
     const stored = await getUser(scim, created.id);
@@ -488,10 +485,7 @@ describe('Entra peer traps › clearing a work email (P17)', () => {
       ],
     });
 
-    const res = await scim.patch(
-      `/Users/${created.id}`,
-      patchOp({ op: 'Remove', path: 'emails[type eq "work"].value', value: 'updated@example.org' }),
-    );
+    const res = await scim.patch(`/Users/${created.id}`, patchOp({ op: 'Remove', path: 'emails[type eq "work"].value', value: 'updated@example.org' }));
 
     assert.equal(res.status, 200);
     const emails = (await getUser(scim, created.id)).emails as Record<string, unknown>[];
@@ -545,11 +539,13 @@ describe('Entra peer traps › reaching the SCIM code (P18, P19)', () => {
 
     assert.equal(res.status, 201);
     assert.match(String(res.headers['content-type']), /^application\/scim\+json/);
-    const found = await scimClient(t.app, dir.token).get(`/Users?${filterQuery(`userName eq "${body.userName}"`)}`).expect(200);
+    const found = await scimClient(t.app, dir.token)
+      .get(`/Users?${filterQuery(`userName eq "${body.userName}"`)}`)
+      .expect(200);
     assert.equal(found.body.totalResults, 1);
   });
 
-  it('PATCH › P19 the validator\'s expectations › user PATCH answers 200 with the resource, group PATCH 204 without a body', async () => {
+  it("PATCH › P19 the validator's expectations › user PATCH answers 200 with the resource, group PATCH 204 without a body", async () => {
     const { scim } = await fresh();
     const user = await createUser(scim);
     const group = await createGroup(scim);
@@ -600,7 +596,7 @@ describe('Entra peer traps › PATCHes that change nothing (P20, P21, P24)', () 
     assert.deepEqual(typesFor(events, created.id), ['user.created', 'user.updated']);
   });
 
-  it('PATCH /Users › P24 the validator\'s empty Operations array › 200 no-op, version unchanged', async () => {
+  it("PATCH /Users › P24 the validator's empty Operations array › 200 no-op, version unchanged", async () => {
     const { scim } = await fresh();
     const created = await createUser(scim);
 

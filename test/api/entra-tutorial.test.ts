@@ -147,7 +147,7 @@ describe('Entra tutorial › connection and discovery', () => {
 });
 
 describe('Entra tutorial › users', () => {
-  it('POST /Users › the tutorial\'s create body › 201 echoing every value with a server id and meta, stored as sent', async () => {
+  it("POST /Users › the tutorial's create body › 201 echoing every value with a server id and meta, stored as sent", async () => {
     const { scim } = await fresh();
     const body = tutorialUser();
 
@@ -228,7 +228,7 @@ describe('Entra tutorial › users', () => {
     assert.equal(res.body.userName, created.userName);
   });
 
-  it('GET /Users/{id} › an id that does not exist (the tutorial\'s and a UUID) › 404 SCIM error', async () => {
+  it("GET /Users/{id} › an id that does not exist (the tutorial's and a UUID) › 404 SCIM error", async () => {
     const { scim } = await fresh();
 
     for (const id of ['5171a35d82074e068ce2', randomUUID()]) {
@@ -293,7 +293,7 @@ describe('Entra tutorial › users', () => {
     assert.equal(res.body.Resources[0].externalId, 'johnwong');
   });
 
-  it('GET /Users?filter=externalId eq › the tutorial\'s unquoted value › 400 invalidFilter (RFC 7644 needs a quoted string)', async () => {
+  it("GET /Users?filter=externalId eq › the tutorial's unquoted value › 400 invalidFilter (RFC 7644 needs a quoted string)", async () => {
     const { scim } = await fresh();
     await createUser(scim, tutorialUser(randomUUID(), { externalId: 'jyoung' }));
 
@@ -377,7 +377,7 @@ describe('Entra tutorial › users', () => {
     }
   });
 
-  it('PATCH /Users › Replace userName (the tutorial\'s rename) › 200, id and externalId kept, found by the new userName', async () => {
+  it("PATCH /Users › Replace userName (the tutorial's rename) › 200, id and externalId kept, found by the new userName", async () => {
     const { scim } = await fresh();
     const created = await createUser(scim);
     const newName = '5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com';
@@ -392,7 +392,7 @@ describe('Entra tutorial › users', () => {
     assert.equal(found.body.Resources[0].externalId, created.externalId);
   });
 
-  it('PATCH /Users › a rename onto another user\'s userName › 409 uniqueness and nothing changes', async () => {
+  it("PATCH /Users › a rename onto another user's userName › 409 uniqueness and nothing changes", async () => {
     const { scim } = await fresh();
     const first = await createUser(scim);
     const second = await createUser(scim);
@@ -405,7 +405,7 @@ describe('Entra tutorial › users', () => {
     assert.equal(stored.userName, second.userName);
   });
 
-  it('PATCH /Users › the tutorial\'s disable (Operations before schemas, active false) › 200, stored false, user.deactivated', async () => {
+  it("PATCH /Users › the tutorial's disable (Operations before schemas, active false) › 200, stored false, user.deactivated", async () => {
     const { dir, scim } = await fresh();
     const created = await createUser(scim);
 
@@ -635,7 +635,10 @@ describe('Entra tutorial › attribute mappings', () => {
     assert.equal(res.status, 200);
     const stored = (await scim.get(`/Users/${created.id}`).expect(200)).body;
     assert.deepEqual(stored.addresses, [{ type: 'other', formatted: '1 Main St, Springfield' }]);
-    assert.deepEqual(stored.emails.find((e: { type: string }) => e.type === 'other'), { type: 'other', value: 'proxy@contoso.com' });
+    assert.deepEqual(
+      stored.emails.find((e: { type: string }) => e.type === 'other'),
+      { type: 'other', value: 'proxy@contoso.com' },
+    );
   });
 
   it('POST /Users › a custom extension block whose URN is missing from schemas › 201, kept; PATCH by its URN path updates it', async () => {
@@ -776,7 +779,7 @@ describe('Entra tutorial › general guidelines', () => {
 });
 
 describe('Entra tutorial › groups', () => {
-  it('POST /Groups › the tutorial\'s body with the ADSCIM schema and client meta › 201 with id, externalId and no members', async () => {
+  it("POST /Groups › the tutorial's body with the ADSCIM schema and client meta › 201 with id, externalId and no members", async () => {
     const { scim } = await fresh();
     const body = {
       schemas: [GROUP_SCHEMA, ADSCIM_GROUP],
@@ -814,7 +817,7 @@ describe('Entra tutorial › groups', () => {
     assert.deepEqual(await memberIdsOf(scim, group.id), [user.id]);
   });
 
-  it('GET /Groups?excludedAttributes=members&filter=displayName eq › the tutorial\'s group lookup › the one group, without members', async () => {
+  it("GET /Groups?excludedAttributes=members&filter=displayName eq › the tutorial's group lookup › the one group, without members", async () => {
     const { scim } = await fresh();
     const group = await createGroup(scim, 'displayName');
     await createGroup(scim, 'another');
@@ -854,7 +857,7 @@ describe('Entra tutorial › groups', () => {
     assert.equal(found.body.totalResults, 1);
   });
 
-  it('PATCH /Groups › Replace displayName (the tutorial\'s non-member update) › 204, new name stored, group.updated', async () => {
+  it("PATCH /Groups › Replace displayName (the tutorial's non-member update) › 204, new name stored, group.updated", async () => {
     const { dir, scim } = await fresh();
     const group = await createGroup(scim);
     const newName = '1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName';
@@ -911,7 +914,10 @@ describe('Entra tutorial › groups', () => {
     assert.deepEqual(await memberIdsOf(scim, group.id), [users[0].id, users[2].id].sort());
     const events = await eventsOf(dir, (e) => e.some((x) => x.type === 'group.user_removed'));
     const removed = events.filter((e) => e.type === 'group.user_removed');
-    assert.deepEqual(removed.map((e) => e.data.user!.id), [users[1].id]);
+    assert.deepEqual(
+      removed.map((e) => e.data.user!.id),
+      [users[1].id],
+    );
   });
 
   it('GET /Groups?filter=id eq … and members eq … › the membership reference check › one group when a member, none otherwise', async () => {

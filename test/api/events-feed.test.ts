@@ -14,7 +14,11 @@ describe('events feed › cursor', () => {
   after(() => t.close());
 
   const feed = (tenantId: string, after?: string, limit = 100) =>
-    asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/events`).query({ ...(after ? { after } : {}), limit })).expect(200);
+    asAdmin(
+      request(t.app)
+        .get(`/admin/v1/tenants/${tenantId}/events`)
+        .query({ ...(after ? { after } : {}), limit }),
+    ).expect(200);
 
   /** Other tests' open transactions can hold the fence back for a moment: poll briefly. */
   const feedAtLeast = async (tenantId: string, after: string | undefined, n: number) => {

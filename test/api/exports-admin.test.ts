@@ -88,7 +88,10 @@ describe('admin exports and reconcile › validation and tenant isolation', () =
     const listB = await getPath(`/tenants/${b.tenantId}/exports`).expect(200);
     assert.deepEqual(listB.body.data, []);
     const listA = await getPath(`/tenants/${a.tenantId}/exports`).expect(200);
-    assert.deepEqual(listA.body.data.map((e: { id: string }) => e.id), [created.body.id]);
+    assert.deepEqual(
+      listA.body.data.map((e: { id: string }) => e.id),
+      [created.body.id],
+    );
   });
 
   it('exports › unknown tenant, malformed ids › 404', async () => {
@@ -105,7 +108,9 @@ describe('admin exports and reconcile › validation and tenant isolation', () =
   });
 
   const makeGroup = async (token: string) => {
-    const res = await scimClient(t.app, token).post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${Date.now()}-${Math.random()}` }).expect(201);
+    const res = await scimClient(t.app, token)
+      .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${Date.now()}-${Math.random()}` })
+      .expect(201);
     return res.body.id as string;
   };
   const startReconcile = (directoryId: string, body: unknown) =>
@@ -131,7 +136,7 @@ describe('admin exports and reconcile › validation and tenant isolation', () =
     assert.deepEqual(res.body.reemitGroupIds, []);
   });
 
-  it("POST reconcile › a group of another directory of the same tenant › 400 invalidValue", async () => {
+  it('POST reconcile › a group of another directory of the same tenant › 400 invalidValue', async () => {
     const a = await makeDirectory(t.app);
     const sibling = await makeDirectory(t.app, { tenantId: a.tenantId });
     const foreign = await makeGroup(sibling.token);
@@ -163,8 +168,12 @@ describe('admin exports and reconcile › validation and tenant isolation', () =
     const bare = makeTestApp();
     try {
       const a = await makeDirectory(bare.app);
-      await asAdmin(request(bare.app).post(`/admin/v1/tenants/${a.tenantId}/exports`)).send(range).expect(503);
-      await asAdmin(request(bare.app).post(`/admin/v1/directories/${a.directoryId}/reconcile`)).send({}).expect(503);
+      await asAdmin(request(bare.app).post(`/admin/v1/tenants/${a.tenantId}/exports`))
+        .send(range)
+        .expect(503);
+      await asAdmin(request(bare.app).post(`/admin/v1/directories/${a.directoryId}/reconcile`))
+        .send({})
+        .expect(503);
     } finally {
       await bare.close();
     }

@@ -23,7 +23,9 @@ describe('extension schemas › enforced on every write', () => {
   before(async () => {
     t = makeTestApp();
     dir = await makeDirectory(t.app);
-    await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/schemas`)).send(acmeSchema()).expect(201);
+    await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/schemas`))
+      .send(acmeSchema())
+      .expect(201);
   });
   after(() => t.close());
 
@@ -36,7 +38,7 @@ describe('extension schemas › enforced on every write', () => {
     assert.equal(res.body.scimType, 'uniqueness');
   });
 
-  it('PATCH /Users › taking another user\'s unique value › 409 and nothing changes', async () => {
+  it("PATCH /Users › taking another user's unique value › 409 and nothing changes", async () => {
     const scim = scimClient(t.app, dir.token);
     await scim.post('/Users', withAcme({ badge: 'B-200' })).expect(201);
     const other = (await scim.post('/Users', withAcme({ badge: 'B-201' })).expect(201)).body;
@@ -49,9 +51,15 @@ describe('extension schemas › enforced on every write', () => {
 
   it('POST /Users › the same unique value in another directory › 201 (uniqueness is per directory)', async () => {
     const elsewhere = await makeDirectory(t.app);
-    await asAdmin(request(t.app).post(`/admin/v1/directories/${elsewhere.directoryId}/schemas`)).send(acmeSchema()).expect(201);
-    await scimClient(t.app, dir.token).post('/Users', withAcme({ badge: 'B-300' })).expect(201);
-    await scimClient(t.app, elsewhere.token).post('/Users', withAcme({ badge: 'B-300' })).expect(201);
+    await asAdmin(request(t.app).post(`/admin/v1/directories/${elsewhere.directoryId}/schemas`))
+      .send(acmeSchema())
+      .expect(201);
+    await scimClient(t.app, dir.token)
+      .post('/Users', withAcme({ badge: 'B-300' }))
+      .expect(201);
+    await scimClient(t.app, elsewhere.token)
+      .post('/Users', withAcme({ badge: 'B-300' }))
+      .expect(201);
   });
 
   it('PUT and PATCH /Users › changing an immutable attribute once set › 400 mutability', async () => {
@@ -65,7 +73,9 @@ describe('extension schemas › enforced on every write', () => {
   });
 
   it('POST /Users › a required extension attribute missing › 400 invalidValue', async () => {
-    const res = await scimClient(t.app, dir.token).post('/Users', entraUser({ [URN]: { badge: 'B-400' } })).expect(400);
+    const res = await scimClient(t.app, dir.token)
+      .post('/Users', entraUser({ [URN]: { badge: 'B-400' } }))
+      .expect(400);
     assert.equal(res.body.scimType, 'invalidValue');
   });
 
@@ -91,10 +101,25 @@ describe('extension schemas › validated when posted', () => {
     ['no attributes', { id: 'urn:acme:x:User', attributes: [] }],
     ['an unknown type', { id: 'urn:acme:x:User', attributes: [{ name: 'a', type: 'text' }] }],
     ['a complex attribute without subAttributes', { id: 'urn:acme:x:User', attributes: [{ name: 'a', type: 'complex' }] }],
-    ['a complex sub-attribute', { id: 'urn:acme:x:User', attributes: [{ name: 'a', type: 'complex', subAttributes: [{ name: 'b', type: 'complex', subAttributes: [{ name: 'c', type: 'string' }] }] }] }],
+    [
+      'a complex sub-attribute',
+      {
+        id: 'urn:acme:x:User',
+        attributes: [{ name: 'a', type: 'complex', subAttributes: [{ name: 'b', type: 'complex', subAttributes: [{ name: 'c', type: 'string' }] }] }],
+      },
+    ],
     ['a bad mutability', { id: 'urn:acme:x:User', attributes: [{ name: 'a', type: 'string', mutability: 'sometimes' }] }],
     ['a name with a space', { id: 'urn:acme:x:User', attributes: [{ name: 'a b', type: 'string' }] }],
-    ['the same attribute twice', { id: 'urn:acme:x:User', attributes: [{ name: 'a', type: 'string' }, { name: 'A', type: 'string' }] }],
+    [
+      'the same attribute twice',
+      {
+        id: 'urn:acme:x:User',
+        attributes: [
+          { name: 'a', type: 'string' },
+          { name: 'A', type: 'string' },
+        ],
+      },
+    ],
   ];
   for (const [situation, body] of cases) {
     it(`POST /admin/v1/schemas › ${situation} › 400 invalidValue`, async () => {
@@ -132,7 +157,10 @@ describe('extension schemas › a platform-wide and a directory copy of one URN'
   it('POST /admin/v1/schemas › two directories hold a copy › 409 uniqueness naming each directory by id and name; nothing registered', async () => {
     const urn = uniqueUrn('clash');
     const [a, b, bystander] = [await makeDirectory(t.app), await makeDirectory(t.app), await makeDirectory(t.app)];
-    for (const d of [a, b]) await asAdmin(request(t.app).post(`/admin/v1/directories/${d.directoryId}/schemas`)).send(optionalSchema(urn)).expect(201);
+    for (const d of [a, b])
+      await asAdmin(request(t.app).post(`/admin/v1/directories/${d.directoryId}/schemas`))
+        .send(optionalSchema(urn))
+        .expect(201);
 
     const res = await asAdmin(request(t.app).post('/admin/v1/schemas')).send(optionalSchema(urn));
 

@@ -94,7 +94,9 @@ describe('Isolation between tenants and directories', () => {
     return result;
   }
 
-  async function tenantFeed(tenantId: string): Promise<{ type: string; tenantId: string; directoryId: string; resourceId: string; actor: string; cursor: string; data: unknown }[]> {
+  async function tenantFeed(
+    tenantId: string,
+  ): Promise<{ type: string; tenantId: string; directoryId: string; resourceId: string; actor: string; cursor: string; data: unknown }[]> {
     const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/events`)).query({ limit: 1000 });
     assert.equal(res.status, 200);
     return res.body.data;
@@ -105,7 +107,11 @@ describe('Isolation between tenants and directories', () => {
     const a1 = await makeDirectory(t.app);
     const a2 = await makeDirectory(t.app, { tenantId: a1.tenantId });
     const b = await makeDirectory(t.app);
-    for (const [name, dir] of [['a1', a1], ['a2', a2], ['b', b]] as const) {
+    for (const [name, dir] of [
+      ['a1', a1],
+      ['a2', a2],
+      ['b', b],
+    ] as const) {
       f[name] = { dir, scim: scimClient(t.app, dir.token), users: new Set(), groups: new Set() } as unknown as Fixture;
     }
     const schema = await asAdmin(request(t.app).post(`/admin/v1/directories/${a1.directoryId}/schemas`)).send({
@@ -136,7 +142,10 @@ describe('Isolation between tenants and directories', () => {
   ];
 
   describe('reads by id', () => {
-    for (const [type, key] of [['Users', 'user'], ['Groups', 'group']] as const) {
+    for (const [type, key] of [
+      ['Users', 'user'],
+      ['Groups', 'group'],
+    ] as const) {
       it(`GET /${type}/{id} › another directory's ${key} › 404 with the same body as an id that never existed`, async () => {
         const never = randomUUID();
         const missing = await f.a1.scim.get(`/${type}/${never}`);
@@ -163,7 +172,10 @@ describe('Isolation between tenants and directories', () => {
     it('GET /Users/{id} › the own user › lists only the groups of its own directory', async () => {
       const user = await snapshot('a1', `/Users/${f.a1.shared}`);
 
-      assert.deepEqual(user.groups.map((g: { value: string }) => g.value), [f.a1.group]);
+      assert.deepEqual(
+        user.groups.map((g: { value: string }) => g.value),
+        [f.a1.group],
+      );
     });
 
     it('GET /Groups/{id} › the own group › lists only members of its own directory', async () => {
@@ -174,7 +186,7 @@ describe('Isolation between tenants and directories', () => {
   });
 
   describe('lists, filters, sorting and search', () => {
-    it('GET /Users?filter=… › naming another directory\'s users › 0 results', async () => {
+    it("GET /Users?filter=… › naming another directory's users › 0 results", async () => {
       for (const filter of [
         `id eq "${f.b.solo}"`,
         `id eq "${f.a2.solo}"`,
@@ -222,7 +234,10 @@ describe('Isolation between tenants and directories', () => {
       assert.deepEqual(idsOf(shared), [f.a1.group]);
     });
 
-    for (const [type, key] of [['Users', 'users'], ['Groups', 'groups']] as const) {
+    for (const [type, key] of [
+      ['Users', 'users'],
+      ['Groups', 'groups'],
+    ] as const) {
       it(`GET /${type} › unfiltered, sorted and paged › totalResults and every page hold only the own directory`, async () => {
         for (const name of ['a1', 'a2', 'b'] as const) {
           const own = [...f[name][key]].sort();
@@ -264,8 +279,8 @@ describe('Isolation between tenants and directories', () => {
     }
   });
 
-  describe('writes to another directory\'s resources', () => {
-    it('PUT /Users/{id} › another directory\'s user, with and without its ETag › 404 (never 412) and the user is unchanged', async () => {
+  describe("writes to another directory's resources", () => {
+    it("PUT /Users/{id} › another directory's user, with and without its ETag › 404 (never 412) and the user is unchanged", async () => {
       const never = randomUUID();
       const missing = await f.a1.scim.put(`/Users/${never}`, entraUser({ userName: sharedUserName }));
       assertNotFound(missing, 'never existed');
@@ -285,7 +300,7 @@ describe('Isolation between tenants and directories', () => {
       }
     });
 
-    it('PATCH /Users/{id} › another directory\'s user, with a path and without › 404 and the user is unchanged', async () => {
+    it("PATCH /Users/{id} › another directory's user, with a path and without › 404 and the user is unchanged", async () => {
       for (const victim of foreign()) {
         const path = `/Users/${victim.user}`;
 
@@ -300,20 +315,23 @@ describe('Isolation between tenants and directories', () => {
       }
     });
 
-    it('DELETE /Users/{id} › another directory\'s user › 404 and the user still exists', async () => {
+    it("DELETE /Users/{id} › another directory's user › 404 and the user still exists", async () => {
       for (const victim of foreign()) {
         const path = `/Users/${victim.solo}`;
 
-        const responses = await unchanged([[victim.owner, path], [victim.owner, `/Groups/${victim.group}`]], async () => [
-          await f.a1.scim.delete(path),
-          await f.a1.scim.delete(path).set('If-Match', '*'),
-        ]);
+        const responses = await unchanged(
+          [
+            [victim.owner, path],
+            [victim.owner, `/Groups/${victim.group}`],
+          ],
+          async () => [await f.a1.scim.delete(path), await f.a1.scim.delete(path).set('If-Match', '*')],
+        );
 
         for (const res of responses) assertNotFound(res, victim.owner);
       }
     });
 
-    it('PUT, PATCH, DELETE /Groups/{id} › another directory\'s group › 404 and the group is unchanged', async () => {
+    it("PUT, PATCH, DELETE /Groups/{id} › another directory's group › 404 and the group is unchanged", async () => {
       for (const victim of foreign()) {
         const path = `/Groups/${victim.group}`;
 
@@ -331,7 +349,7 @@ describe('Isolation between tenants and directories', () => {
       }
     });
 
-    it('POST /Users › a body carrying another directory\'s id › a new own user; the other is untouched', async () => {
+    it("POST /Users › a body carrying another directory's id › a new own user; the other is untouched", async () => {
       const created = await unchanged([['b', `/Users/${f.b.solo}`]], () =>
         f.a1.scim.post('/Users', entraUser({ id: f.b.solo, userName: f.b.soloUserName, externalId: f.b.soloExternalId })),
       );
@@ -341,7 +359,7 @@ describe('Isolation between tenants and directories', () => {
       f.a1.users.add(created.body.id);
     });
 
-    it('POST /Bulk › PUT, PATCH and DELETE on another directory\'s users and groups › each 404 like an unknown id, nothing changes', async () => {
+    it("POST /Bulk › PUT, PATCH and DELETE on another directory's users and groups › each 404 like an unknown id, nothing changes", async () => {
       const never = randomUUID();
       const opsFor = (user: string, group: string) => [
         { method: 'PUT', path: `/Users/${user}`, data: entraUser({ userName: sharedUserName, displayName: 'Hijacked' }) },
@@ -356,17 +374,23 @@ describe('Isolation between tenants and directories', () => {
 
       for (const victim of foreign()) {
         const res = await unchanged(
-          [[victim.owner, `/Users/${victim.user}`], [victim.owner, `/Groups/${victim.group}`]],
+          [
+            [victim.owner, `/Users/${victim.user}`],
+            [victim.owner, `/Groups/${victim.group}`],
+          ],
           () => f.a1.scim.post('/Bulk', { schemas: [BULK], Operations: opsFor(victim.user, victim.group) }),
         );
 
         assert.equal(res.status, 200, JSON.stringify(res.body));
-        assert.deepEqual(res.body.Operations.map((o: { status: string }) => o.status), ['404', '404', '404', '404', '404', '404']);
+        assert.deepEqual(
+          res.body.Operations.map((o: { status: string }) => o.status),
+          ['404', '404', '404', '404', '404', '404'],
+        );
         assert.deepEqual(shapeOf(res.body, victim.user, victim.group), shapeOf(baseline.body, never));
       }
     });
 
-    it('POST /Bulk › a group whose members include another directory\'s user › that operation 400 invalidValue, no group created', async () => {
+    it("POST /Bulk › a group whose members include another directory's user › that operation 400 invalidValue, no group created", async () => {
       const name = `Bulk smuggle ${suffix()}`;
 
       const res = await unchanged([['b', `/Users/${f.b.solo}`]], () =>
@@ -384,7 +408,7 @@ describe('Isolation between tenants and directories', () => {
   });
 
   describe('membership across directories', () => {
-    it('PATCH /Groups/{id} add › another directory\'s user id › 400 invalidValue like an unknown id, and neither side changes', async () => {
+    it("PATCH /Groups/{id} add › another directory's user id › 400 invalidValue like an unknown id, and neither side changes", async () => {
       const path = `/Groups/${f.a1.group}`;
       const never = randomUUID();
       const missing = await f.a1.scim.patch(path, patchOp({ op: 'add', path: 'members', value: [{ value: never }] }));
@@ -393,7 +417,11 @@ describe('Isolation between tenants and directories', () => {
 
       for (const victim of foreign()) {
         const responses = await unchanged(
-          [['a1', path], [victim.owner, `/Users/${victim.solo}`], [victim.owner, `/Groups/${victim.group}`]],
+          [
+            ['a1', path],
+            [victim.owner, `/Users/${victim.solo}`],
+            [victim.owner, `/Groups/${victim.group}`],
+          ],
           async () => [
             await f.a1.scim.patch(path, patchOp({ op: 'Add', path: 'members', value: [{ value: victim.solo }] })),
             await f.a1.scim.patch(path, patchOp({ op: 'Add', path: 'members', value: [{ value: f.a1.shared }, { value: victim.solo }] })),
@@ -410,18 +438,22 @@ describe('Isolation between tenants and directories', () => {
       }
     });
 
-    it('PUT /Groups/{id} › members include another directory\'s user › 400 invalidValue and the group is unchanged', async () => {
+    it("PUT /Groups/{id} › members include another directory's user › 400 invalidValue and the group is unchanged", async () => {
       const path = `/Groups/${f.a1.group}`;
 
-      const res = await unchanged([['a1', path], ['b', `/Users/${f.b.solo}`]], () =>
-        f.a1.scim.put(path, { schemas: [GROUP_SCHEMA], displayName: sharedGroupName, members: [{ value: f.a1.solo }, { value: f.b.solo }] }),
+      const res = await unchanged(
+        [
+          ['a1', path],
+          ['b', `/Users/${f.b.solo}`],
+        ],
+        () => f.a1.scim.put(path, { schemas: [GROUP_SCHEMA], displayName: sharedGroupName, members: [{ value: f.a1.solo }, { value: f.b.solo }] }),
       );
 
       assert.equal(res.status, 400, JSON.stringify(res.body));
       assert.equal(res.body.scimType, 'invalidValue');
     });
 
-    it('POST /Groups › members include another directory\'s user › 400 invalidValue and no group is created', async () => {
+    it("POST /Groups › members include another directory's user › 400 invalidValue and no group is created", async () => {
       const name = `Smuggle ${suffix()}`;
 
       const res = await unchanged([['b', `/Users/${f.b.solo}`]], () =>
@@ -436,8 +468,13 @@ describe('Isolation between tenants and directories', () => {
     it('PATCH /Groups/{id} remove › members[value eq "<other directory\'s user>"] › a no-op on the own group, the other group keeps its member', async () => {
       const path = `/Groups/${f.a1.group}`;
 
-      const res = await unchanged([['a1', path], ['b', `/Groups/${f.b.group}`], ['b', `/Users/${f.b.shared}`]], () =>
-        f.a1.scim.patch(path, patchOp({ op: 'remove', path: `members[value eq "${f.b.shared}"]` })),
+      const res = await unchanged(
+        [
+          ['a1', path],
+          ['b', `/Groups/${f.b.group}`],
+          ['b', `/Users/${f.b.shared}`],
+        ],
+        () => f.a1.scim.patch(path, patchOp({ op: 'remove', path: `members[value eq "${f.b.shared}"]` })),
       );
 
       assert.equal(res.status, 204, JSON.stringify(res.body));
@@ -508,7 +545,7 @@ describe('Isolation between tenants and directories', () => {
       }
     });
 
-    it('POST, PATCH, filter, attributes, sortBy › A1\'s extension used by B › rejected exactly like a URN that exists nowhere', async () => {
+    it("POST, PATCH, filter, attributes, sortBy › A1's extension used by B › rejected exactly like a URN that exists nowhere", async () => {
       const unknown = `urn:ietf:params:scim:schemas:extension:nobody${suffix()}:2.0:User`;
       const scim = f.b.scim;
       const attempt = (urn: string) =>
@@ -553,8 +590,14 @@ describe('Isolation between tenants and directories', () => {
 
     it('POST /admin/v1/directories/{id}/schemas › A1 and B register the same URN differently › each directory sees and enforces its own', async () => {
       const urn = `urn:ietf:params:scim:schemas:extension:twin${suffix()}:2.0:User`;
-      const inA1 = await asAdmin(request(t.app).post(`/admin/v1/directories/${f.a1.dir.directoryId}/schemas`)).send({ id: urn, attributes: [{ name: 'badge', type: 'string' }] });
-      const inB = await asAdmin(request(t.app).post(`/admin/v1/directories/${f.b.dir.directoryId}/schemas`)).send({ id: urn, attributes: [{ name: 'floor', type: 'integer' }] });
+      const inA1 = await asAdmin(request(t.app).post(`/admin/v1/directories/${f.a1.dir.directoryId}/schemas`)).send({
+        id: urn,
+        attributes: [{ name: 'badge', type: 'string' }],
+      });
+      const inB = await asAdmin(request(t.app).post(`/admin/v1/directories/${f.b.dir.directoryId}/schemas`)).send({
+        id: urn,
+        attributes: [{ name: 'floor', type: 'integer' }],
+      });
       assert.equal(inA1.status, 201, JSON.stringify(inA1.body));
       assert.equal(inB.status, 201, JSON.stringify(inB.body));
 
@@ -583,7 +626,7 @@ describe('Isolation between tenants and directories', () => {
   });
 
   describe('events and the admin API', () => {
-    it('GET /admin/v1/tenants/{A}/events › after writes in A1, A2 and B › holds A1 and A2 events only, and B\'s feed only B\'s', async () => {
+    it("GET /admin/v1/tenants/{A}/events › after writes in A1, A2 and B › holds A1 and A2 events only, and B's feed only B's", async () => {
       const a1User = await makeUser('a1');
       const a2User = await makeUser('a2');
       const bUser = await makeUser('b');
@@ -611,18 +654,21 @@ describe('Isolation between tenants and directories', () => {
         assert.equal(e.tenantId, f.b.dir.tenantId);
         assert.equal(e.directoryId, f.b.dir.directoryId);
         assert.ok(!aIds.has(e.resourceId), `tenant B's feed holds A's ${e.type}`);
-        assert.ok(!e.actor?.includes(f.a1.dir.keyId), 'nothing in B was written with A1\'s key');
+        assert.ok(!e.actor?.includes(f.a1.dir.keyId), "nothing in B was written with A1's key");
       }
       // Every user and group ever created in B has its created event in B's feed, and only there.
       const created = new Set(feedB.filter((e) => e.type.endsWith('.created')).map((e) => e.resourceId));
       for (const id of [f.b.shared, f.b.solo, f.b.group, f.b.soloGroup, bUser.id]) assert.ok(created.has(id));
       // A cursor from B's feed only positions A's feed; it never yields B's events.
-      const viaForeignCursor = await asAdmin(request(t.app).get(`/admin/v1/tenants/${f.a1.dir.tenantId}/events`)).query({ after: feedB[0].cursor, limit: 1000 });
+      const viaForeignCursor = await asAdmin(request(t.app).get(`/admin/v1/tenants/${f.a1.dir.tenantId}/events`)).query({
+        after: feedB[0].cursor,
+        limit: 1000,
+      });
       assert.equal(viaForeignCursor.status, 200);
       for (const e of viaForeignCursor.body.data) assert.equal(e.tenantId, f.a1.dir.tenantId);
     });
 
-    it('admin API › with a directory\'s SCIM key › 401, including the event feeds of both tenants', async () => {
+    it("admin API › with a directory's SCIM key › 401, including the event feeds of both tenants", async () => {
       for (const path of [
         `/admin/v1/tenants/${f.b.dir.tenantId}/events`,
         `/admin/v1/tenants/${f.a1.dir.tenantId}/events`,
@@ -632,11 +678,14 @@ describe('Isolation between tenants and directories', () => {
         const res = await request(t.app).get(path).set('Authorization', `Bearer ${f.a1.dir.token}`);
         assert.equal(res.status, 401, path);
       }
-      const post = await request(t.app).post(`/admin/v1/directories/${f.b.dir.directoryId}/keys`).set('Authorization', `Bearer ${f.a1.dir.token}`).send({ name: 'x' });
+      const post = await request(t.app)
+        .post(`/admin/v1/directories/${f.b.dir.directoryId}/keys`)
+        .set('Authorization', `Bearer ${f.a1.dir.token}`)
+        .send({ name: 'x' });
       assert.equal(post.status, 401);
     });
 
-    it('admin API › revoking or regenerating B\'s key through A1\'s path › 404 and B\'s key keeps working', async () => {
+    it("admin API › revoking or regenerating B's key through A1's path › 404 and B's key keeps working", async () => {
       const keysBefore = (await asAdmin(request(t.app).get(`/admin/v1/directories/${f.b.dir.directoryId}/keys`))).body;
 
       const revoke = await asAdmin(request(t.app).delete(`/admin/v1/directories/${f.a1.dir.directoryId}/keys/${f.b.dir.keyId}`));
@@ -646,12 +695,18 @@ describe('Isolation between tenants and directories', () => {
       assert.equal(regen.status, 404);
       assert.equal((await f.b.scim.get('/Users?count=1')).status, 200);
       const keysAfter = (await asAdmin(request(t.app).get(`/admin/v1/directories/${f.b.dir.directoryId}/keys`))).body;
-      assert.deepEqual(keysAfter.data.map((k: { id: string; revokedAt: unknown }) => [k.id, k.revokedAt]), keysBefore.data.map((k: { id: string; revokedAt: unknown }) => [k.id, k.revokedAt]));
+      assert.deepEqual(
+        keysAfter.data.map((k: { id: string; revokedAt: unknown }) => [k.id, k.revokedAt]),
+        keysBefore.data.map((k: { id: string; revokedAt: unknown }) => [k.id, k.revokedAt]),
+      );
       const a1Keys = (await asAdmin(request(t.app).get(`/admin/v1/directories/${f.a1.dir.directoryId}/keys`))).body.data;
-      assert.deepEqual(a1Keys.map((k: { id: string }) => k.id), [f.a1.dir.keyId]);
+      assert.deepEqual(
+        a1Keys.map((k: { id: string }) => k.id),
+        [f.a1.dir.keyId],
+      );
     });
 
-    it('admin API › deleting A1\'s extension through B\'s path › 404 and A1 keeps it', async () => {
+    it("admin API › deleting A1's extension through B's path › 404 and A1 keeps it", async () => {
       const res = await asAdmin(request(t.app).delete(`/admin/v1/directories/${f.b.dir.directoryId}/schemas/${a1Extension}`));
 
       assert.equal(res.status, 404);

@@ -30,7 +30,11 @@ async function membershipEvents(groupId: string, type: string) {
 describe('member PATCHes arriving together', () => {
   it('40 adds to one group through two keys › every member stored, one event each with its own key as actor, versions consistent', async () => {
     const { dir, scim } = await freshDirectory(t.app);
-    const second = (await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys`)).send({ name: 'second' }).expect(201)).body as { id: string; token: string };
+    const second = (
+      await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys`))
+        .send({ name: 'second' })
+        .expect(201)
+    ).body as { id: string; token: string };
     const other = scimClient(t.app, second.token);
     const group = await createGroup(scim);
     const users = await Promise.all(Array.from({ length: 40 }, () => createUser(scim)));
@@ -49,7 +53,10 @@ describe('member PATCHes arriving together', () => {
     }
     const returned = answers.map((a) => versionOf(a.headers.etag));
     const final = versionOf((await scim.get(`/Groups/${group.id}`).expect(200)).headers.etag);
-    assert.ok(returned.every((v) => v > versionOf(group.meta.version) && v <= final), `returned versions ${returned} within (created, final ${final}]`);
+    assert.ok(
+      returned.every((v) => v > versionOf(group.meta.version) && v <= final),
+      `returned versions ${returned} within (created, final ${final}]`,
+    );
     assert.equal(Math.max(...returned), final, 'the last batch answers with the version GET shows');
   });
 
@@ -71,7 +78,10 @@ describe('member PATCHes arriving together', () => {
     assert.match(ghost.body.detail, new RegExp(stranger));
     assert.equal(asGroup.status, 400);
     assert.match(asGroup.body.detail, new RegExp(anotherGroup.id));
-    assert.ok(fine.every((r) => r.status === 204), `statuses ${fine.map((r) => r.status)}`);
+    assert.ok(
+      fine.every((r) => r.status === 204),
+      `statuses ${fine.map((r) => r.status)}`,
+    );
     assert.deepEqual(await memberIdsOf(scim, group.id), sorted(users.map((u) => u.id)));
     const events = await membershipEvents(group.id, 'group.user_added');
     assert.deepEqual(sorted(events.map((e) => e.user_id)), sorted(users.map((u) => u.id)), 'no event for the refused members');
@@ -86,7 +96,9 @@ describe('member PATCHes arriving together', () => {
     const usersB = await Promise.all(Array.from({ length: 12 }, () => createUser(b.scim)));
     await a.scim.patch(`/Groups/${groupA.id}`, patchOp({ op: 'add', path: 'members', value: usersA.map((u) => ({ value: u.id })) })).expect(204);
 
-    const removes = usersA.slice(0, 8).map((u) => a.scim.patch(`/Groups/${groupA.id}`, patchOp({ op: 'Remove', path: `members[value eq "${u.id}"]` })).expect(204));
+    const removes = usersA
+      .slice(0, 8)
+      .map((u) => a.scim.patch(`/Groups/${groupA.id}`, patchOp({ op: 'Remove', path: `members[value eq "${u.id}"]` })).expect(204));
     const adds = usersB.map((u) => b.scim.patch(`/Groups/${groupB.id}`, addOne(u.id)).expect(204));
     // A key of B naming A's group: not found, whatever it is batched with.
     const foreign = b.scim.patch(`/Groups/${groupA.id}`, addOne(usersB[0].id)).expect(404);

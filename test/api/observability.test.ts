@@ -38,7 +38,15 @@ function capturedLogger(): { logger: Logger; lines: () => Array<Record<string, u
     },
   });
   const logger = pino({ level: 'debug', base: undefined, formatters: { level: (label) => ({ level: label }) } }, stream) as unknown as Logger;
-  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('observability › health, readiness, metrics, request ids', () => {
@@ -139,7 +147,8 @@ describe('observability › health, readiness, metrics, request ids', () => {
 
   it('GET /metrics › after SCIM requests › counted by route template, never by raw id', async () => {
     const scim = scimClient(t.app, dir.token);
-    const before = sample((await request(t.app).get('/metrics').expect(200)).text, METRICS.httpRequests, { method: 'GET', route: '/scim/v2/Users/:id', status: '4xx' }) ?? 0;
+    const before =
+      sample((await request(t.app).get('/metrics').expect(200)).text, METRICS.httpRequests, { method: 'GET', route: '/scim/v2/Users/:id', status: '4xx' }) ?? 0;
     const missingId = randomUUID();
     await scim.get(`/Users/${missingId}`).expect(404);
     await scim.post('/Users', entraUser()).expect(201);

@@ -77,7 +77,7 @@ describe('deep pages from anchors', () => {
     assert.equal(anchors.nearest('scim_users', 'not-a-directory-id', 4_000), undefined);
   });
 
-  it('two directories, ids interleaved › each page holds only its own directory\'s users', async () => {
+  it("two directories, ids interleaved › each page holds only its own directory's users", async () => {
     const a = await directoryOf(250);
     const b = await directoryOf(250);
     await assertEveryPage(a.scim, await idsInOrder(a.directoryId));

@@ -48,7 +48,11 @@ describe('queue dashboard › Redis down', () => {
   it('GET /admin/queues/ › Redis killed, browser signed in › 503 page at once, saying provisioning is unaffected', async () => {
     await redis.stop();
     const started = Date.now();
-    const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').set('Cookie', session).timeout(PROMPT_MS + 2_000);
+    const res = await request(t.app)
+      .get('/admin/queues/')
+      .set('Accept', 'text/html')
+      .set('Cookie', session)
+      .timeout(PROMPT_MS + 2_000);
     assert.equal(res.status, 503);
     assert.ok(Date.now() - started < PROMPT_MS, `answered after ${Date.now() - started} ms`);
     assert.match(res.headers['content-type'], /text\/html/);

@@ -156,9 +156,7 @@ describe('rate limits › per directory, counted in Redis', () => {
       const res = await setLimit(a.app, dir, rateLimit).expect(400);
       assert.equal(res.body.scimType, 'invalidValue', JSON.stringify(rateLimit));
     }
-    await asAdmin(request(a.app).patch('/admin/v1/directories/0190b1a4-0000-7000-8000-000000000000'))
-      .send({ rateLimit: null })
-      .expect(404);
+    await asAdmin(request(a.app).patch('/admin/v1/directories/0190b1a4-0000-7000-8000-000000000000')).send({ rateLimit: null }).expect(404);
     await request(a.app).patch(`/admin/v1/directories/${dir.directoryId}`).send({ rateLimit: null }).expect(401);
   });
 });
@@ -276,7 +274,10 @@ describe('rate limits › Redis hangs', () => {
     await scimClient(t.app, dir.token).get('/Users?count=1').expect(200);
     assert.equal(redis.status, 'ready');
     relay.silence();
-    for (const send of [() => scimClient(t.app, dir.token).get('/Users?count=1').expect(200), () => scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201)]) {
+    for (const send of [
+      () => scimClient(t.app, dir.token).get('/Users?count=1').expect(200),
+      () => scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201),
+    ]) {
       const started = Date.now();
       await send();
       assert.ok(Date.now() - started < 600, `answered in ${Date.now() - started} ms`);
@@ -311,7 +312,11 @@ describe('rate limits › logging', () => {
     await nextWindow();
     chunks.length = 0;
     assert.deepEqual(await burst(t.app, dir.token, 4), [200, 429, 429, 429]);
-    const lines = chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = chunks
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summaries = lines.filter((l) => l['directory.id'] === dir.directoryId && l.msg === 'directory over its rate limit: requests answered 429');
     assert.equal(summaries.length, 1, 'one line for the three refusals of this interval');
     assert.equal(summaries[0].level, 'info');

@@ -81,7 +81,10 @@ describe('RFC 7644 discovery and bulk', () => {
 
       const one = await scim.get('/ResourceTypes/User').expect(200);
 
-      assert.deepEqual(one.body, list.body.Resources.find((r: { id: string }) => r.id === 'User'));
+      assert.deepEqual(
+        one.body,
+        list.body.Resources.find((r: { id: string }) => r.id === 'User'),
+      );
       assertScimError(await scim.get('/ResourceTypes/Printer'), 404);
     });
 
@@ -121,7 +124,10 @@ describe('RFC 7644 discovery and bulk', () => {
 
       const one = await scim.get(`/Schemas/${ENTERPRISE}`).expect(200);
 
-      assert.deepEqual(one.body, list.body.Resources.find((s: { id: string }) => s.id === ENTERPRISE));
+      assert.deepEqual(
+        one.body,
+        list.body.Resources.find((s: { id: string }) => s.id === ENTERPRISE),
+      );
       assertScimError(await scim.get('/Schemas/urn:ietf:params:scim:schemas:extension:nobody:2.0:User'), 404);
     });
 
@@ -149,7 +155,14 @@ describe('RFC 7644 discovery and bulk', () => {
       const scim = scimClient(t.app, dir.token);
       const urn = `urn:ietf:params:scim:schemas:extension:rfc${randomUUID().slice(0, 8)}:2.0:User`;
       await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/schemas`))
-        .send({ id: urn, name: 'Tracking', attributes: [{ name: 'tracking', type: 'boolean' }, { name: 'level', type: 'integer' }] })
+        .send({
+          id: urn,
+          name: 'Tracking',
+          attributes: [
+            { name: 'tracking', type: 'boolean' },
+            { name: 'level', type: 'integer' },
+          ],
+        })
         .expect(201);
 
       const schema = await scim.get(`/Schemas/${urn}`).expect(200);
@@ -162,7 +175,10 @@ describe('RFC 7644 discovery and bulk', () => {
       assert.deepEqual(type.body.schemaExtensions.map((e: { schema: string }) => e.schema).sort(), [ENTERPRISE, urn].sort());
       assert.deepEqual(tracked[urn], { tracking: true, level: 3 });
       assert.ok(tracked.schemas.includes(urn));
-      assert.deepEqual(found.body.Resources.map((u: { id: string }) => u.id), [tracked.id]);
+      assert.deepEqual(
+        found.body.Resources.map((u: { id: string }) => u.id),
+        [tracked.id],
+      );
     });
 
     it('GET /scim/v1/ServiceProviderConfig › the same API under the v1 alias, locations under /scim/v1', async () => {
@@ -205,7 +221,10 @@ describe('RFC 7644 discovery and bulk', () => {
       const userId = u.location.split('/').pop();
       const group = await scim.get(`/Groups/${g.location.split('/').pop()}`).expect(200);
       assert.equal(group.body.displayName, displayName);
-      assert.deepEqual(group.body.members.map((m: { value: string }) => m.value), [userId]);
+      assert.deepEqual(
+        group.body.members.map((m: { value: string }) => m.value),
+        [userId],
+      );
       const stored = await scim.get(`/Users/${userId}`).expect(200);
       assert.equal(stored.body.title, 'CTO');
       assert.equal(stored.body.userName, user.userName);
@@ -236,7 +255,10 @@ describe('RFC 7644 discovery and bulk', () => {
       assert.equal(put.body.title, 'Put');
       assert.equal(put.body.emails, undefined);
       const g = await scim.get(`/Groups/${group.id}`).expect(200);
-      assert.deepEqual(g.body.members.map((m: { value: string }) => m.value), [a.id]);
+      assert.deepEqual(
+        g.body.members.map((m: { value: string }) => m.value),
+        [a.id],
+      );
       assertScimError(await scim.get(`/Users/${b.id}`), 404);
     });
 
@@ -296,7 +318,17 @@ describe('RFC 7644 discovery and bulk', () => {
       const scim = await fresh();
 
       const res = await scim
-        .post('/Bulk', bulk([{ method: 'POST', path: '/Groups', bulkId: 'g', data: { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: 'bulkId:nobody' }] } }]))
+        .post(
+          '/Bulk',
+          bulk([
+            {
+              method: 'POST',
+              path: '/Groups',
+              bulkId: 'g',
+              data: { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: 'bulkId:nobody' }] },
+            },
+          ]),
+        )
         .expect(200);
 
       const [op] = res.body.Operations;

@@ -126,7 +126,10 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
       const scim = await fresh();
       const users = await createUsers(scim, [{}, {}, {}, {}, {}, {}, {}, {}]);
       await scim.delete(`/Users/${users[3].id}`).expect(204);
-      const ids = users.filter((_, i) => i !== 3).map((u) => u.id as string).sort();
+      const ids = users
+        .filter((_, i) => i !== 3)
+        .map((u) => u.id as string)
+        .sort();
 
       for (let start = 1; start <= 9; start++) {
         for (let count = 1; count <= 8; count++) {
@@ -138,7 +141,10 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
         }
       }
       const descending = await scim.get('/Users?sortOrder=descending&startIndex=2&count=3').expect(200);
-      assert.deepEqual(descending.body.Resources.map((r: { id: string }) => r.id), [...ids].reverse().slice(1, 4));
+      assert.deepEqual(
+        descending.body.Resources.map((r: { id: string }) => r.id),
+        [...ids].reverse().slice(1, 4),
+      );
     });
 
     it('GET /Users?count=0 › totalResults only, no resources', async () => {
@@ -247,11 +253,7 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
 
     it('GET /Users?sortBy=name.familyName › by family name; users without one last ascending, first descending', async () => {
       const scim = await fresh();
-      const [none, z, m] = await createUsers(scim, [
-        { name: undefined },
-        { name: { familyName: 'Zeta' } },
-        { name: { familyName: 'mu' } },
-      ]);
+      const [none, z, m] = await createUsers(scim, [{ name: undefined }, { name: { familyName: 'Zeta' } }, { name: { familyName: 'mu' } }]);
 
       const up = await userNames(scim, 'sortBy=name.familyName&sortOrder=ascending');
       const down = await userNames(scim, 'sortBy=name.familyName&sortOrder=descending');
@@ -268,7 +270,10 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
       const up = await userNames(scim, 'sortBy=meta.created');
       const down = await userNames(scim, 'sortBy=meta.created&sortOrder=descending');
 
-      assert.deepEqual(up, users.map((u) => u.userName));
+      assert.deepEqual(
+        up,
+        users.map((u) => u.userName),
+      );
       assert.deepEqual(down, users.map((u) => u.userName).reverse());
     });
 
@@ -293,10 +298,29 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
     async function seed(scim: Scim) {
       const tag = randomUUID().slice(0, 8);
       const [ann, bob, cat, dan, eve] = await createUsers(scim, [
-        { userName: `ann.${tag}@alpha.example`, title: 'Engineer', active: true, emails: [{ type: 'work', value: `ann@x.example`, primary: true }], [ENTERPRISE]: { department: 'R&D' } },
-        { userName: `bob.${tag}@beta.example`, title: 'Manager', active: false, emails: [{ type: 'home', value: `bob@x.example` }], [ENTERPRISE]: { department: 'Sales' } },
+        {
+          userName: `ann.${tag}@alpha.example`,
+          title: 'Engineer',
+          active: true,
+          emails: [{ type: 'work', value: `ann@x.example`, primary: true }],
+          [ENTERPRISE]: { department: 'R&D' },
+        },
+        {
+          userName: `bob.${tag}@beta.example`,
+          title: 'Manager',
+          active: false,
+          emails: [{ type: 'home', value: `bob@x.example` }],
+          [ENTERPRISE]: { department: 'Sales' },
+        },
         { userName: `cat.${tag}@alpha.example`, title: 'Engineer', active: true, emails: [{ type: 'work', value: `cat@y.example` }] },
-        { userName: `dan.${tag}@gamma.example`, active: true, emails: [{ type: 'work', value: `dan@x.example` }, { type: 'home', value: 'd@h.example' }] },
+        {
+          userName: `dan.${tag}@gamma.example`,
+          active: true,
+          emails: [
+            { type: 'work', value: `dan@x.example` },
+            { type: 'home', value: 'd@h.example' },
+          ],
+        },
         { userName: `eve.${tag}@beta.example`, title: 'Director', active: false, emails: [] },
       ]);
       return { tag, ann, bob, cat, dan, eve };
@@ -349,8 +373,14 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
       const afterPatch = await userNames(scim, `filter=${q(`meta.lastModified gt "${patched.meta.lastModified}"`)}&sortBy=meta.created`);
       const exactly = await userNames(scim, `filter=${q(`meta.lastModified eq "${patched.meta.lastModified}"`)}`);
 
-      assert.deepEqual(afterCreate, [created, ...later].map((u) => u.userName));
-      assert.deepEqual(afterPatch, later.map((u) => u.userName));
+      assert.deepEqual(
+        afterCreate,
+        [created, ...later].map((u) => u.userName),
+      );
+      assert.deepEqual(
+        afterPatch,
+        later.map((u) => u.userName),
+      );
       assert.deepEqual(exactly, [created.userName]);
     });
 
@@ -374,8 +404,14 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
       const byName = await scim.get(`/Groups?filter=${q(`displayName eq "${displayName.toLowerCase()}"`)}`).expect(200);
       const byMember = await scim.get(`/Groups?filter=${q(`members[value eq "${user.id}"]`)}&excludedAttributes=members`).expect(200);
 
-      assert.deepEqual(byName.body.Resources.map((g: { id: string }) => g.id), [group.id]);
-      assert.deepEqual(byMember.body.Resources.map((g: { id: string }) => g.id), [group.id]);
+      assert.deepEqual(
+        byName.body.Resources.map((g: { id: string }) => g.id),
+        [group.id],
+      );
+      assert.deepEqual(
+        byMember.body.Resources.map((g: { id: string }) => g.id),
+        [group.id],
+      );
     });
   });
 
@@ -410,7 +446,9 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
     it('POST /Groups/.search › excludedAttributes in the body › groups without members', async () => {
       const scim = await fresh();
       const [user] = await createUsers(scim, [{}]);
-      const { body: group } = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: user.id }] }).expect(201);
+      const { body: group } = await scim
+        .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: user.id }] })
+        .expect(201);
 
       const res = await scim.post('/Groups/.search', { schemas: [SEARCH_REQUEST], excludedAttributes: ['members'] }).expect(200);
 
@@ -424,13 +462,18 @@ describe('RFC 7644 queries: projection, paging, sorting, filtering', () => {
     it('GET /Users?filter=… › each listed user carries its own groups only', async () => {
       const scim = await fresh();
       const [inGroup, outside] = await createUsers(scim, [{}, {}]);
-      const { body: group } = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: inGroup.id }] }).expect(201);
+      const { body: group } = await scim
+        .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: inGroup.id }] })
+        .expect(201);
 
       const res = await scim.get('/Users?sortBy=meta.created').expect(200);
 
       const [a, b] = res.body.Resources;
       assert.equal(a.id, inGroup.id);
-      assert.deepEqual(a.groups.map((g: { value: string }) => g.value), [group.id]);
+      assert.deepEqual(
+        a.groups.map((g: { value: string }) => g.value),
+        [group.id],
+      );
       assert.equal(b.id, outside.id);
       assert.equal(b.groups, undefined);
     });

@@ -112,7 +112,7 @@ describe('RFC 7644 Users and Groups', () => {
       assert.equal(res.status, 201);
     });
 
-    it('PUT /Users/{id} › taking another user\'s userName in other case › 409 uniqueness, user unchanged', async () => {
+    it("PUT /Users/{id} › taking another user's userName in other case › 409 uniqueness, user unchanged", async () => {
       const scim = await fresh();
       const { body: bob } = await scim.post('/Users', entraUser({ userName: `Bob-${randomUUID()}` })).expect(201);
       const { body: other } = await scim.post('/Users', entraUser()).expect(201);
@@ -160,9 +160,7 @@ describe('RFC 7644 Users and Groups', () => {
       assert.equal(created.headers.location, created.body.meta.location);
       assert.equal(created.headers.etag, created.body.meta.version);
       const members = [...created.body.members].sort((a, b) => a.value.localeCompare(b.value));
-      const expected = [u1, u2]
-        .map((u) => ({ value: u.id, display: u.displayName, $ref: u.meta.location }))
-        .sort((a, b) => a.value.localeCompare(b.value));
+      const expected = [u1, u2].map((u) => ({ value: u.id, display: u.displayName, $ref: u.meta.location })).sort((a, b) => a.value.localeCompare(b.value));
       assert.deepEqual(
         members.map((m: Record<string, string>) => ({ value: m.value, display: m.display, $ref: m.$ref })),
         expected,
@@ -206,9 +204,7 @@ describe('RFC 7644 Users and Groups', () => {
   describe('PUT replaces the whole resource (RFC 7644 §3.5.1)', () => {
     it('PUT /Users/{id} › omitted attributes › become unassigned; id, meta and groups in the body are ignored', async () => {
       const scim = await fresh();
-      const { body: user } = await scim
-        .post('/Users', entraUser({ title: 'Engineer', nickName: 'Bobby', [ENTERPRISE]: { department: 'R&D' } }))
-        .expect(201);
+      const { body: user } = await scim.post('/Users', entraUser({ title: 'Engineer', nickName: 'Bobby', [ENTERPRISE]: { department: 'R&D' } })).expect(201);
       const { body: group } = await scim
         .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}`, members: [{ value: user.id }] })
         .expect(201);
@@ -247,9 +243,7 @@ describe('RFC 7644 Users and Groups', () => {
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push((await scim.post('/Users', entraUser()).expect(201)).body.id as string);
       const displayName = `g-${randomUUID()}`;
-      const { body: group } = await scim
-        .post('/Groups', { schemas: [GROUP_SCHEMA], displayName, members: [{ value: ids[0] }, { value: ids[1] }] })
-        .expect(201);
+      const { body: group } = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName, members: [{ value: ids[0] }, { value: ids[1] }] }).expect(201);
 
       const res = await scim
         .put(`/Groups/${group.id}`, { schemas: [GROUP_SCHEMA], displayName: `${displayName}-renamed`, members: [{ value: ids[1] }, { value: ids[2] }] })
@@ -280,11 +274,7 @@ describe('RFC 7644 Users and Groups', () => {
       const res = await scim
         .patch(
           `/Users/${user.id}`,
-          patchOp(
-            { op: 'add', path: 'nickName', value: 'Bobby' },
-            { op: 'replace', path: 'displayName', value: 'New' },
-            { op: 'remove', path: 'title' },
-          ),
+          patchOp({ op: 'add', path: 'nickName', value: 'Bobby' }, { op: 'replace', path: 'displayName', value: 'New' }, { op: 'remove', path: 'title' }),
         )
         .expect(200);
 
@@ -307,9 +297,7 @@ describe('RFC 7644 Users and Groups', () => {
       const scim = await fresh();
       const { body: user } = await scim.post('/Users', entraUser()).expect(201);
 
-      const res = await scim
-        .patch(`/Users/${user.id}`, patchOp({ op: 'add', value: { title: 'CTO', name: { middleName: 'Q' } } }))
-        .expect(200);
+      const res = await scim.patch(`/Users/${user.id}`, patchOp({ op: 'add', value: { title: 'CTO', name: { middleName: 'Q' } } })).expect(200);
 
       assert.equal(res.body.title, 'CTO');
       assert.deepEqual(res.body.name, { ...user.name, middleName: 'Q' });
@@ -352,9 +340,7 @@ describe('RFC 7644 Users and Groups', () => {
       const home = { type: 'home', value: `h-${randomUUID()}@example.org` };
       const { body: user } = await scim.post('/Users', entraUser({ emails: [work, home] })).expect(201);
 
-      const res = await scim
-        .patch(`/Users/${user.id}`, patchOp({ op: 'replace', path: 'emails[type eq "work"].value', value: 'new@example.org' }))
-        .expect(200);
+      const res = await scim.patch(`/Users/${user.id}`, patchOp({ op: 'replace', path: 'emails[type eq "work"].value', value: 'new@example.org' })).expect(200);
 
       assert.deepEqual(res.body.emails, [{ ...work, value: 'new@example.org' }, home]);
     });
@@ -466,11 +452,12 @@ describe('RFC 7644 Users and Groups', () => {
       const { body: user } = await scim.post('/Users', entraUser()).expect(201);
       const { body: group } = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `g-${randomUUID()}` }).expect(201);
 
-      const res = await scim
-        .patch(`/Groups/${group.id}?attributes=members`, patchOp({ op: 'add', path: 'members', value: [{ value: user.id }] }))
-        .expect(200);
+      const res = await scim.patch(`/Groups/${group.id}?attributes=members`, patchOp({ op: 'add', path: 'members', value: [{ value: user.id }] })).expect(200);
 
-      assert.deepEqual(res.body.members.map((m: { value: string }) => m.value), [user.id]);
+      assert.deepEqual(
+        res.body.members.map((m: { value: string }) => m.value),
+        [user.id],
+      );
       assert.equal(res.body.id, group.id);
     });
   });

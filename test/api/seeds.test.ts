@@ -42,7 +42,16 @@ const activTrakSchema = () => ({
       returned: 'default',
       uniqueness: 'none',
       subAttributes: [
-        { name: 'value', type: 'string', multiValued: false, required: false, caseExact: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none' },
+        {
+          name: 'value',
+          type: 'string',
+          multiValued: false,
+          required: false,
+          caseExact: false,
+          mutability: 'readWrite',
+          returned: 'default',
+          uniqueness: 'none',
+        },
       ],
     },
     { name: 'tracking', type: 'boolean', multiValued: false, required: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none' },
@@ -161,10 +170,17 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       const directories = await asAdmin(request(t.app).get(`/admin/v1/tenants/${inst.tenantId}/directories`));
 
       assert.equal(keys.status, 200);
-      assert.deepEqual(keys.body.data.map((k: { id: string }) => k.id), [inst.keyId]);
+      assert.deepEqual(
+        keys.body.data.map((k: { id: string }) => k.id),
+        [inst.keyId],
+      );
       assert.equal(keys.body.data[0].token, undefined);
       assert.equal(keys.body.data[0].revokedAt, null);
-      for (const [what, res] of [['keys', keys], ['directory', directory], ['directories', directories]] as const) {
+      for (const [what, res] of [
+        ['keys', keys],
+        ['directory', directory],
+        ['directories', directories],
+      ] as const) {
         assert.equal(res.status, 200);
         assert.ok(!res.text.includes(inst.token), `${what} must not reveal the token`);
         // Nor the secret part of it: the visible prefix is a few characters only.
@@ -269,7 +285,7 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.equal(res.body.scimType, 'uniqueness');
     });
 
-    it('GET /Schemas and /ResourceTypes › a new instance › list the platform extension and User\'s schemaExtensions', async () => {
+    it("GET /Schemas and /ResourceTypes › a new instance › list the platform extension and User's schemaExtensions", async () => {
       const inst = await addInstance(t);
       const scim = client(t, inst);
 
@@ -305,7 +321,9 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
         schemas: [SCHEMA_SCHEMA],
         id: urn,
         name: 'SiteUser',
-        attributes: [{ name: 'siteCode', type: 'string', multiValued: false, required: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none' }],
+        attributes: [
+          { name: 'siteCode', type: 'string', multiValued: false, required: false, mutability: 'readWrite', returned: 'default', uniqueness: 'none' },
+        ],
       });
 
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -320,7 +338,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       const ownUser = (await own.get('/ResourceTypes/User')).body;
       const foreignUser = (await foreign.get('/ResourceTypes/User')).body;
       assert.ok(ownUser.schemaExtensions.some((e: { schema: string }) => e.schema === urn));
-      assert.ok(ownUser.schemaExtensions.some((e: { schema: string }) => e.schema === ACTIVTRAK), 'platform extensions stay');
+      assert.ok(
+        ownUser.schemaExtensions.some((e: { schema: string }) => e.schema === ACTIVTRAK),
+        'platform extensions stay',
+      );
       assert.ok(!foreignUser.schemaExtensions.some((e: { schema: string }) => e.schema === urn));
       const user = await own.post('/Users', entraUser({ schemas: [USER_SCHEMA, urn], [urn]: { siteCode: 'LIS-1' } }));
       assert.equal(user.status, 201, JSON.stringify(user.body));
@@ -434,13 +455,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.ok(got.schemas.includes(ACTIVTRAK));
       const events = await tenantEvents(t, inst.tenantId, 2);
       assert.deepEqual(typesOf(events), ['user.created', 'user.updated']);
-      assert.deepEqual(
-        [...events[1].data.changedAttributes].sort(),
-        [`${ACTIVTRAK}:tracking`, `${ACTIVTRAK}:userPrincipalNames`, EMPLOYEE_TARGET].sort(),
-      );
+      assert.deepEqual([...events[1].data.changedAttributes].sort(), [`${ACTIVTRAK}:tracking`, `${ACTIVTRAK}:userPrincipalNames`, EMPLOYEE_TARGET].sort());
     });
 
-    it('PATCH /Users/{id} › employeeNumber through the dot form of ActivTrak\'s API reference › stored under the enterprise URN', async () => {
+    it("PATCH /Users/{id} › employeeNumber through the dot form of ActivTrak's API reference › stored under the enterprise URN", async () => {
       const inst = await addInstance(t);
       const scim = client(t, inst);
       const created = await scim.post('/Users', entraUser());
@@ -451,7 +469,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.equal(patched.status, 200, JSON.stringify(patched.body));
       assert.equal((await getUser(t, inst, created.body.id))[ENTERPRISE].employeeNumber, 'E-77');
       const found = await scim.get(`/Users?filter=${encodeURIComponent(`${EMPLOYEE_TARGET} eq "E-77"`)}`);
-      assert.deepEqual(found.body.Resources.map((r: { id: string }) => r.id), [created.body.id]);
+      assert.deepEqual(
+        found.body.Resources.map((r: { id: string }) => r.id),
+        [created.body.id],
+      );
     });
 
     it('PATCH /Users/{id} › tracking replaced through the colon form with "False" › the boolean false', async () => {
@@ -516,26 +537,44 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
     const UPN_KEY = `${ACTIVTRAK}:userPrincipalNames`;
     const list = (...upns: string[]) => upns.map((value) => ({ value }));
     const upnCases: [string, string[], [Step, string[] | undefined][]][] = [
-      ['created with a UPN, then Add, Replace, Replace (each UPN change)', ['a@c.example'], [
-        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
-        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']],
-        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'd@c.example' } }, ['d@c.example']],
-      ]],
-      ['created without one, then Add and Replace', [], [
-        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'a@c.example' } }, ['a@c.example']],
-        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
-      ]],
-      ['created with two, then Replace', ['a@c.example', 'b@c.example'], [
-        [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']],
-      ]],
-      ['PUT with two, then Add', ['a@c.example'], [
-        [{ put: ['x@c.example', 'y@c.example'] }, ['x@c.example', 'y@c.example']],
-        [{ patch: { op: 'Add', path: UPN_TARGET, value: 'z@c.example' } }, ['z@c.example']],
-      ]],
-      ['path-less Replace with the mapping as a key, then Remove', ['a@c.example'], [
-        [{ patch: { op: 'Replace', value: { [UPN_TARGET]: 'b@c.example' } } }, ['b@c.example']],
-        [{ patch: { op: 'Remove', path: UPN_TARGET } }, undefined],
-      ]],
+      [
+        'created with a UPN, then Add, Replace, Replace (each UPN change)',
+        ['a@c.example'],
+        [
+          [{ patch: { op: 'Add', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
+          [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']],
+          [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'd@c.example' } }, ['d@c.example']],
+        ],
+      ],
+      [
+        'created without one, then Add and Replace',
+        [],
+        [
+          [{ patch: { op: 'Add', path: UPN_TARGET, value: 'a@c.example' } }, ['a@c.example']],
+          [{ patch: { op: 'Replace', path: UPN_TARGET, value: 'b@c.example' } }, ['b@c.example']],
+        ],
+      ],
+      [
+        'created with two, then Replace',
+        ['a@c.example', 'b@c.example'],
+        [[{ patch: { op: 'Replace', path: UPN_TARGET, value: 'c@c.example' } }, ['c@c.example']]],
+      ],
+      [
+        'PUT with two, then Add',
+        ['a@c.example'],
+        [
+          [{ put: ['x@c.example', 'y@c.example'] }, ['x@c.example', 'y@c.example']],
+          [{ patch: { op: 'Add', path: UPN_TARGET, value: 'z@c.example' } }, ['z@c.example']],
+        ],
+      ],
+      [
+        'path-less Replace with the mapping as a key, then Remove',
+        ['a@c.example'],
+        [
+          [{ patch: { op: 'Replace', value: { [UPN_TARGET]: 'b@c.example' } } }, ['b@c.example']],
+          [{ patch: { op: 'Remove', path: UPN_TARGET } }, undefined],
+        ],
+      ],
     ];
     for (const [situation, initial, steps] of upnCases) {
       it(`PATCH /Users/{id} › the UPN mapping, ${situation} › the current UPN only; each event's previousAttributes has the one before`, async () => {
@@ -566,7 +605,7 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       });
     }
 
-    it('PATCH /Users/{id} › the same UPN through the mapping again (Entra\'s next cycle) › unchanged, no event, same ETag', async () => {
+    it("PATCH /Users/{id} › the same UPN through the mapping again (Entra's next cycle) › unchanged, no event, same ETag", async () => {
       const inst = await addInstance(t);
       const scim = client(t, inst);
       const created = await scim.post('/Users', entraUser({ [ACTIVTRAK]: { userPrincipalNames: list('a@c.example') } }));
@@ -648,7 +687,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.equal(got.active, false);
       assert.equal(got.userName, body.userName);
       const inactive = await scim.get(`/Users?filter=${encodeURIComponent(`userName eq "${body.userName}" and active eq false`)}`);
-      assert.deepEqual(inactive.body.Resources.map((r: { id: string }) => r.id), [id]);
+      assert.deepEqual(
+        inactive.body.Resources.map((r: { id: string }) => r.id),
+        [id],
+      );
       assert.deepEqual(typesOf(await tenantEvents(t, inst.tenantId, 3)), ['user.created', 'user.updated', 'user.deactivated']);
 
       // The same deactivation again changes nothing and writes nothing.
@@ -687,7 +729,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
 
       assert.equal(res.status, 200);
       const members = (await scim.get(`/Groups/${group.body.id}`)).body.members;
-      assert.deepEqual(members.map((m: { value: string }) => m.value), [user.id]);
+      assert.deepEqual(
+        members.map((m: { value: string }) => m.value),
+        [user.id],
+      );
       const events = await tenantEvents(t, inst.tenantId, 4);
       assert.deepEqual(typesOf(events), ['user.created', 'group.created', 'group.user_added', 'user.deactivated']);
     });
@@ -714,12 +759,18 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.deepEqual(group.members.map((m: { value: string }) => m.value).sort(), [u1, u2].sort());
       for (const m of group.members) assert.equal(m.type, 'User');
       const u1Groups = (await getUser(t, inst, u1)).groups;
-      assert.deepEqual(u1Groups.map((g: { value: string }) => g.value), [gid]);
+      assert.deepEqual(
+        u1Groups.map((g: { value: string }) => g.value),
+        [gid],
+      );
 
       const removed = await scim.patch(`/Groups/${gid}`, patchOp({ op: 'Remove', path: `members[value eq "${u1}"]` }));
       assert.equal(removed.status, 204);
       group = (await scim.get(`/Groups/${gid}`)).body;
-      assert.deepEqual(group.members.map((m: { value: string }) => m.value), [u2]);
+      assert.deepEqual(
+        group.members.map((m: { value: string }) => m.value),
+        [u2],
+      );
 
       const renamed = await scim.patch(`/Groups/${gid}`, patchOp({ op: 'Replace', path: 'displayName', value: `${name} EMEA` }));
       assert.equal(renamed.status, 204);
@@ -731,7 +782,13 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
 
       const events = (await tenantEvents(t, inst.tenantId, 8)).filter((e) => e.resourceType === 'Group');
       assert.deepEqual(typesOf(events), ['group.created', 'group.user_added', 'group.user_added', 'group.user_removed', 'group.updated', 'group.deleted']);
-      assert.deepEqual(events.filter((e) => e.type === 'group.user_added').map((e) => e.data.user.id).sort(), [u1, u2].sort());
+      assert.deepEqual(
+        events
+          .filter((e) => e.type === 'group.user_added')
+          .map((e) => e.data.user.id)
+          .sort(),
+        [u1, u2].sort(),
+      );
       assert.equal(events.find((e) => e.type === 'group.user_removed')!.data.user.id, u1);
       for (const e of events) assert.equal(e.resourceId, gid);
     });
@@ -777,7 +834,8 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       const inst = await addInstance(t);
       const scim = client(t, inst);
       const user = (await scim.post('/Users', entraUser())).body.id as string;
-      const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `Team ${uniqueSuffix()}`, members: [{ value: user }] })).body.id as string;
+      const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `Team ${uniqueSuffix()}`, members: [{ value: user }] })).body
+        .id as string;
 
       assert.equal((await scim.delete(`/Users/${user}`)).status, 204);
 
@@ -820,7 +878,10 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
         after = page.next!;
       }
 
-      assert.deepEqual(paged.map((e) => e.id), all.map((e) => e.id));
+      assert.deepEqual(
+        paged.map((e) => e.id),
+        all.map((e) => e.id),
+      );
       assert.equal(new Set(paged.map((e) => e.id)).size, paged.length, 'no repeats');
       // Each request committed before the next was sent, so commit order is request order.
       assert.deepEqual(typesOf(all), [

@@ -62,12 +62,25 @@ describe('unique lookups batched across requests', () => {
     const repoB = new UserRepository(t.db, scopeOf(b.dir));
     let results: { total: number; rows: { id: string }[] }[] = [];
     const statements = await countLookupStatements(t.db, async () => {
-      results = await Promise.all(names.flatMap((name) => [repoA.list(page({ attribute: 'userName', value: name.toUpperCase() })), repoB.list(page({ attribute: 'userName', value: name }))]));
+      results = await Promise.all(
+        names.flatMap((name) => [
+          repoA.list(page({ attribute: 'userName', value: name.toUpperCase() })),
+          repoB.list(page({ attribute: 'userName', value: name })),
+        ]),
+      );
     });
     assert.equal(statements, 1, 'the 30 lookups of one turn share one statement');
     names.forEach((_, i) => {
-      assert.deepEqual(results[2 * i].rows.map((r) => r.id), [usersA[i].id], 'A sees its own user (userName is case-insensitive)');
-      assert.deepEqual(results[2 * i + 1].rows.map((r) => r.id), [usersB[i].id], 'B sees its own user, never A’s');
+      assert.deepEqual(
+        results[2 * i].rows.map((r) => r.id),
+        [usersA[i].id],
+        'A sees its own user (userName is case-insensitive)',
+      );
+      assert.deepEqual(
+        results[2 * i + 1].rows.map((r) => r.id),
+        [usersB[i].id],
+        'B sees its own user, never A’s',
+      );
       assert.equal(results[2 * i].total, 1);
     });
   });
@@ -94,7 +107,10 @@ describe('unique lookups batched across requests', () => {
       repoA.list(page({ attribute: 'externalId', value: `ext-${names[0]}` })),
       repoA.list(page({ attribute: 'externalId', value: `EXT-${names[0]}` })),
     ]);
-    assert.deepEqual(exact.rows.map((r) => r.id), [usersA[0].id]);
+    assert.deepEqual(
+      exact.rows.map((r) => r.id),
+      [usersA[0].id],
+    );
     assert.equal(otherCase.total, 0);
   });
 
@@ -107,9 +123,15 @@ describe('unique lookups batched across requests', () => {
       repo.list(page({ attribute: 'displayName', value: displayName.toLowerCase() }, { withRelated: true })),
       repo.list(page({ attribute: 'displayName', value: displayName.toUpperCase() })),
     ]);
-    assert.deepEqual(withMembers.rows.map((r) => r.id), [group.id]);
+    assert.deepEqual(
+      withMembers.rows.map((r) => r.id),
+      [group.id],
+    );
     assert.deepEqual(((withMembers.rows[0].related ?? []) as { value: string }[]).map((m) => m.value).sort(), usersA.map((u) => u.id).sort());
-    assert.deepEqual(without.rows.map((r) => r.id), [group.id]);
+    assert.deepEqual(
+      without.rows.map((r) => r.id),
+      [group.id],
+    );
     assert.equal(without.rows[0].related, undefined);
   });
 });
@@ -118,10 +140,16 @@ describe('GET /Users?filter=userName eq, through the app, many at once', () => {
   it('40 concurrent requests from two directories with the same userNames › each answer holds its own directory’s user, ListResponse as usual', async () => {
     const { a, b, names, usersA, usersB } = await twoDirectoriesWithTheSameNames(20);
     const answers = await Promise.all(
-      names.flatMap((name) => [a.scim.get(`/Users?${filterQuery(`userName eq "${name}"`)}`).expect(200), b.scim.get(`/Users?${filterQuery(`USERNAME eq "${name.toUpperCase()}"`)}`).expect(200)]),
+      names.flatMap((name) => [
+        a.scim.get(`/Users?${filterQuery(`userName eq "${name}"`)}`).expect(200),
+        b.scim.get(`/Users?${filterQuery(`USERNAME eq "${name.toUpperCase()}"`)}`).expect(200),
+      ]),
     );
     names.forEach((_, i) => {
-      for (const [answer, own] of [[answers[2 * i], usersA[i]], [answers[2 * i + 1], usersB[i]]] as const) {
+      for (const [answer, own] of [
+        [answers[2 * i], usersA[i]],
+        [answers[2 * i + 1], usersB[i]],
+      ] as const) {
         assert.equal(answer.body.totalResults, 1);
         assert.equal(answer.body.itemsPerPage, 1);
         assert.equal(answer.body.startIndex, 1);
@@ -150,7 +178,10 @@ describe('GET /Users?filter=userName eq, through the app, many at once', () => {
     await a.scim.patch(`/Groups/${group.id}`, patchOp({ op: 'Add', path: 'members', value: [{ value: usersA[0].id }] })).expect(204);
     const q = filterQuery(`userName eq "${names[0]}"`);
     const full = await a.scim.get(`/Users?${q}`).expect(200);
-    assert.deepEqual(full.body.Resources[0].groups.map((g: { value: string }) => g.value), [group.id]);
+    assert.deepEqual(
+      full.body.Resources[0].groups.map((g: { value: string }) => g.value),
+      [group.id],
+    );
     const narrow = await a.scim.get(`/Users?${q}&attributes=userName`).expect(200);
     assert.deepEqual(Object.keys(narrow.body.Resources[0]).sort(), ['id', 'schemas', 'userName']);
     const trimmed = await a.scim.get(`/Users?${q}&excludedAttributes=groups,emails`).expect(200);

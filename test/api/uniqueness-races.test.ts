@@ -87,7 +87,9 @@ describe('uniqueness races', () => {
     let responses: Response[] = [];
     const lines = await serverLogDuring(async () => {
       responses = await Promise.all(
-        Array.from({ length: WRITERS }, (_, i) => scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: i % 2 ? name.toUpperCase() : name })),
+        Array.from({ length: WRITERS }, (_, i) =>
+          scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: i % 2 ? name.toUpperCase() : name }),
+        ),
       );
     });
     assertOneWinner(responses, 201);
@@ -100,7 +102,9 @@ describe('uniqueness races', () => {
     let responses: Response[] = [];
     const lines = await serverLogDuring(async () => {
       responses = await Promise.all(
-        Array.from({ length: WRITERS }, (_, i) => scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `u${i}-${externalId}@contoso.example`, externalId })),
+        Array.from({ length: WRITERS }, (_, i) =>
+          scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `u${i}-${externalId}@contoso.example`, externalId }),
+        ),
       );
     });
     assertOneWinner(responses, 201);
@@ -144,7 +148,9 @@ describe('uniqueness races', () => {
     const lines = await serverLogDuring(async () => {
       responses = await Promise.all([
         ...groups.map((g) => scim.patch(`/Groups/${g.id}`, patchOp({ op: 'replace', path: 'displayName', value: displayName }))),
-        ...Array.from({ length: WRITERS / 2 }, (_, i) => scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: i % 2 ? displayName.toLowerCase() : displayName })),
+        ...Array.from({ length: WRITERS / 2 }, (_, i) =>
+          scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: i % 2 ? displayName.toLowerCase() : displayName }),
+        ),
       ]);
     });
     const won = responses.filter((r) => r.status < 300);
@@ -167,7 +173,9 @@ describe('uniqueness races', () => {
   it('uniqueness › the same userName in another directory › both creates succeed', async () => {
     const [one, two] = await Promise.all([freshDirectory(t.app), freshDirectory(t.app)]);
     const name = `both-${randomUUID()}@contoso.example`;
-    const responses = await Promise.all([one.scim, two.scim, one.scim, two.scim].map((scim) => scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: name })));
+    const responses = await Promise.all(
+      [one.scim, two.scim, one.scim, two.scim].map((scim) => scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: name })),
+    );
     assert.deepEqual(responses.map((r) => r.status).sort(), [201, 201, 409, 409]);
   });
 });

@@ -112,7 +112,10 @@ describe('admin API › webhooks', () => {
     const list = await get(base(dir.tenantId)).expect(200);
     assert.equal(one.body.id, created.body.id);
     assert.equal('secret' in one.body, false);
-    assert.deepEqual(list.body.data.map((e: { id: string }) => e.id), [created.body.id]);
+    assert.deepEqual(
+      list.body.data.map((e: { id: string }) => e.id),
+      [created.body.id],
+    );
     assert.equal(JSON.stringify(list.body).includes(created.body.secret), false);
   });
 
@@ -289,7 +292,11 @@ describe('admin API › webhooks', () => {
     }
     assert.deepEqual([...seen].sort(), [...ids].sort());
     assert.equal(new Set(seen).size, 5);
-    assert.deepEqual(pages, [[2, true], [2, true], [1, false]]);
+    assert.deepEqual(pages, [
+      [2, true],
+      [2, true],
+      [1, false],
+    ]);
     const exact = await get(`${path}?limit=5`).expect(200);
     assert.deepEqual([exact.body.data.length, exact.body.hasMore, exact.body.next], [5, false, null], 'a page that ends exactly at the last delivery');
 
@@ -318,7 +325,13 @@ describe('admin API › webhooks', () => {
     const res = await get(`${base(dir.tenantId)}/${created.body.id}/deliveries/${deliveryId}`).expect(200);
     assert.equal(res.body.id, deliveryId);
     assert.equal(res.body.attemptCount, 2);
-    assert.deepEqual(res.body.attempts.map((a: { attempt: number; statusCode: number | null }) => [a.attempt, a.statusCode]), [[1, null], [2, 503]]);
+    assert.deepEqual(
+      res.body.attempts.map((a: { attempt: number; statusCode: number | null }) => [a.attempt, a.statusCode]),
+      [
+        [1, null],
+        [2, 503],
+      ],
+    );
     assert.equal(res.body.attempts[1].responseExcerpt, 'busy');
   });
 
@@ -357,7 +370,10 @@ describe('admin API › webhooks', () => {
     assert.equal(res.body.id, id);
     assert.equal(res.body.status, 'pending');
     const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.deliveryId === id);
-    assert.deepEqual(jobs.map((j) => j.id), [id]);
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      [id],
+    );
     assert.equal(await queue.getJobState(id), 'waiting');
   });
 
@@ -395,7 +411,13 @@ describe('admin API › webhooks', () => {
       'SELECT event_id, status FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = ANY ($2::uuid[])',
       [created.body.id, [skipped, third, fourth]],
     );
-    assert.deepEqual(rows.map((r) => [r.event_id, r.status]).sort(), [[third, 'pending'], [fourth, 'pending']].sort());
+    assert.deepEqual(
+      rows.map((r) => [r.event_id, r.status]).sort(),
+      [
+        [third, 'pending'],
+        [fourth, 'pending'],
+      ].sort(),
+    );
     const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.tenantId === dir.tenantId);
     assert.deepEqual(jobs.map((j) => j.id).sort(), [third, fourth].map((e) => deliveryIdOf(created.body.id, e)).sort());
   });
@@ -430,7 +452,9 @@ describe('admin API › webhooks', () => {
     try {
       await downQueue.waitUntilReady();
       const dir = await makeDirectory(down.app);
-      const created = await asAdmin(request(down.app).post(base(dir.tenantId))).send({ url: HOOK_URL }).expect(201);
+      const created = await asAdmin(request(down.app).post(base(dir.tenantId)))
+        .send({ url: HOOK_URL })
+        .expect(201);
       const ids = [
         await eventWithDelivery(dir, created.body.id, { status: 'dead', attempts: 3 }),
         await eventWithDelivery(dir, created.body.id, { status: 'dead', attempts: 12 }),
@@ -438,7 +462,10 @@ describe('admin API › webhooks', () => {
       await redis.stop();
 
       const started = Date.now();
-      const res = await asAdmin(request(down.app).post(`${base(dir.tenantId)}/${created.body.id}/replay`)).timeout(15_000).send({ status: 'dead' }).expect(202);
+      const res = await asAdmin(request(down.app).post(`${base(dir.tenantId)}/${created.body.id}/replay`))
+        .timeout(15_000)
+        .send({ status: 'dead' })
+        .expect(202);
       assert.equal(res.body.replayed, 2);
       assert.ok(Date.now() - started < 8000, 'bounded by the enqueue timeout, not by Redis coming back');
       // Not the due time or attempts: a worker process of an e2e test may relay and try these
@@ -462,7 +489,11 @@ describe('admin API › webhooks', () => {
 
   it('POST replay › an API built without the delivery queue › 503', async () => {
     const dir = await makeDirectory(bare.app);
-    const created = await asAdmin(request(bare.app).post(base(dir.tenantId))).send({ url: HOOK_URL }).expect(201);
-    await asAdmin(request(bare.app).post(`${base(dir.tenantId)}/${created.body.id}/replay`)).send({ status: 'dead' }).expect(503);
+    const created = await asAdmin(request(bare.app).post(base(dir.tenantId)))
+      .send({ url: HOOK_URL })
+      .expect(201);
+    await asAdmin(request(bare.app).post(`${base(dir.tenantId)}/${created.body.id}/replay`))
+      .send({ status: 'dead' })
+      .expect(503);
   });
 });

@@ -94,7 +94,9 @@ export async function runNoisyNeighbourBench(o: NoisyNeighbourOptions): Promise<
   const rounds: NoisyNeighbourFigures['rounds'] = [];
   const noisyPhases: Phase[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    o.log(`noisy neighbour: round ${r}/${ROUNDS}: quiet at ${o.quietRate}/s alone, then beside ${o.noisyRate}/s against a limit of ${o.noisyLimit}/s, ${roundSeconds} s each`);
+    o.log(
+      `noisy neighbour: round ${r}/${ROUNDS}: quiet at ${o.quietRate}/s alone, then beside ${o.noisyRate}/s against a limit of ${o.noisyLimit}/s, ${roundSeconds} s each`,
+    );
     const alone = await withApiCpu(roundSeconds, quietRun(roundSeconds));
     const [beside, noisy] = await Promise.all([withApiCpu(roundSeconds, quietRun(roundSeconds)), noisyProcess.run(roundSeconds)]);
     rounds.push({ alone, beside });
@@ -207,7 +209,11 @@ async function paced(
           method: r.method,
           path: base.pathname + r.path,
           timeout: 10_000,
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/scim+json', ...(r.body ? { 'Content-Length': Buffer.byteLength(r.body) } : {}) },
+          headers: {
+            Authorization: `Bearer ${token}`,
+            'Content-Type': 'application/scim+json',
+            ...(r.body ? { 'Content-Length': Buffer.byteLength(r.body) } : {}),
+          },
         },
         (res) => {
           res.resume();
@@ -249,7 +255,9 @@ async function paced(
 /** The figures as a markdown table for BENCHMARKS.md. */
 export function noisyNeighbourTable(f: NoisyNeighbourFigures, o: Pick<NoisyNeighbourOptions, 'quietRate' | 'noisyRate' | 'noisyLimit'>): string {
   const row = (name: string, p: Phase) =>
-    `| ${name} | ${p.requests} | ${p.p50} | ${p.p99} | ${Object.entries(p.statuses).map(([c, n]) => `${c}: ${n}`).join(', ')} | ${p.apiCpuMsPerS ?? '–'} |`;
+    `| ${name} | ${p.requests} | ${p.p50} | ${p.p99} | ${Object.entries(p.statuses)
+      .map(([c, n]) => `${c}: ${n}`)
+      .join(', ')} | ${p.apiCpuMsPerS ?? '–'} |`;
   return [
     `| noisy neighbour (quiet ${o.quietRate}/s; noisy offers ${o.noisyRate}/s, limit ${o.noisyLimit}/s) | requests | p50 ms | p99 ms | statuses | API CPU ms/s |`,
     '|---|---:|---:|---:|---|---:|',

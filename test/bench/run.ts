@@ -30,7 +30,9 @@ const root = path.resolve(__dirname, '..', '..');
 const PG_SOCKET_DIR = '/var/run/postgresql';
 const DB_URL =
   process.env.BENCH_DATABASE_URL ??
-  (existsSync(`${PG_SOCKET_DIR}/.s.PGSQL.5432`) ? `postgres://postgres@localhost/scim_bench?host=${PG_SOCKET_DIR}` : 'postgres://postgres@127.0.0.1:5432/scim_bench');
+  (existsSync(`${PG_SOCKET_DIR}/.s.PGSQL.5432`)
+    ? `postgres://postgres@localhost/scim_bench?host=${PG_SOCKET_DIR}`
+    : 'postgres://postgres@127.0.0.1:5432/scim_bench');
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -88,10 +90,14 @@ const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${pr
 function startApi(): Promise<ChildProcess> {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
-  const child = spawn(process.execPath, [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), path.join(API_DIST, 'services/api/server.js')], {
-    env: productionEnv(),
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), path.join(API_DIST, 'services/api/server.js')],
+    {
+      env: productionEnv(),
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   return waitForPort(API_PORT).then(() => child);
 }
 
@@ -107,7 +113,6 @@ async function waitForPort(port: number): Promise<void> {
   }
   throw new Error(`nothing listens on ${port}`);
 }
-
 
 async function adminPost(p: string, body: unknown) {
   const res = await fetch(`http://127.0.0.1:${API_PORT}/admin/v1${p}`, {
@@ -150,7 +155,11 @@ INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_i
 COMMIT;
 `,
   );
-  const out = execFileSync('pgbench', ['-n', '-c', '50', '-j', '2', '-T', String(SECONDS), '-f', script, '-r', DB_URL.replace('postgres://', 'postgresql://')], { encoding: 'utf8' });
+  const out = execFileSync(
+    'pgbench',
+    ['-n', '-c', '50', '-j', '2', '-T', String(SECONDS), '-f', script, '-r', DB_URL.replace('postgres://', 'postgresql://')],
+    { encoding: 'utf8' },
+  );
   const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0);
   const latency = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
   return { name: 'raw PG tx (user+event insert), pgbench', requests: Math.round(tps * SECONDS), rps: tps, p50: latency, p99: NaN, non2xx: 0, errors: 0 };
@@ -197,44 +206,46 @@ async function main() {
 
     let created = 0;
     const createdIds: string[] = [];
-    if (want('POST')) results.push(
-      await scenario({
-        name: 'POST /Users',
-        url,
-        method: 'POST',
-        headers,
-        duration: SECONDS,
-        next: () => {
-          const n = ++created;
-          return {
-            path: '/scim/v2/Users',
-            body: {
-              schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
-              userName: `new${n}@a.example`,
-              externalId: `new-${n}`,
-              active: true,
-              name: { givenName: 'New', familyName: `User${n}` },
-              emails: [{ type: 'work', primary: true, value: `new${n}@a.example` }],
-            },
-          };
-        },
-      }),
-    );
+    if (want('POST'))
+      results.push(
+        await scenario({
+          name: 'POST /Users',
+          url,
+          method: 'POST',
+          headers,
+          duration: SECONDS,
+          next: () => {
+            const n = ++created;
+            return {
+              path: '/scim/v2/Users',
+              body: {
+                schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+                userName: `new${n}@a.example`,
+                externalId: `new-${n}`,
+                active: true,
+                name: { givenName: 'New', familyName: `User${n}` },
+                emails: [{ type: 'work', primary: true, value: `new${n}@a.example` }],
+              },
+            };
+          },
+        }),
+      );
     const fresh = await pg.query<{ id: string }>(`SELECT id FROM scim_users WHERE directory_id = $1 AND user_name LIKE 'new%'`, [A.directoryId]);
     createdIds.push(...fresh.rows.map((r) => r.id));
 
-    if (want('filter')) results.push(
-      await scenario({
-        name: 'GET /Users?filter=userName eq',
-        url,
-        headers,
-        duration: SECONDS,
-        next: () => {
-          const name = A.userNames[Math.floor(Math.random() * A.userNames.length)];
-          return { path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}` };
-        },
-      }),
-    );
+    if (want('filter'))
+      results.push(
+        await scenario({
+          name: 'GET /Users?filter=userName eq',
+          url,
+          headers,
+          duration: SECONDS,
+          next: () => {
+            const name = A.userNames[Math.floor(Math.random() * A.userNames.length)];
+            return { path: `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}` };
+          },
+        }),
+      );
 
     // The three group sizes run in interleaved rounds (100, 10,000, 100,000, 100, …): the machine
     // drifts by ±15 % within minutes, and back-to-back runs would compare the drift, not the sizes.
@@ -266,15 +277,16 @@ async function main() {
     for (const size of sizes) if (rounds.get(size)!.length) results.push(combineRounds(rounds.get(size)!));
 
     const total = USERS + createdIds.length;
-    if (want('page')) results.push(
-      await scenario({
-        name: 'GET /Users deep page (last 10 %, count=100)',
-        url,
-        headers,
-        duration: SECONDS,
-        next: () => ({ path: `/scim/v2/Users?startIndex=${Math.floor(total * 0.9 + Math.random() * (total * 0.1 - 100))}&count=100` }),
-      }),
-    );
+    if (want('page'))
+      results.push(
+        await scenario({
+          name: 'GET /Users deep page (last 10 %, count=100)',
+          url,
+          headers,
+          duration: SECONDS,
+          next: () => ({ path: `/scim/v2/Users?startIndex=${Math.floor(total * 0.9 + Math.random() * (total * 0.1 - 100))}&count=100` }),
+        }),
+      );
 
     const rss = peakRssMiB(api.pid!);
     report(results, rss);
@@ -363,7 +375,11 @@ function report(results: Measured[], rssMiB: number) {
   const http = results.find((r) => r.name.startsWith('raw node')) ?? { rps: NaN };
   const commit = results.find((r) => r.name.startsWith('raw PG')) ?? { rps: NaN };
   const rows = results.map((r) => {
-    const base = r.name.startsWith('raw') ? '' : r.name.startsWith('POST') || r.name.startsWith('PATCH') ? `${(r.rps / commit.rps).toFixed(2)} × commit` : `${(r.rps / http.rps).toFixed(3)} × http`;
+    const base = r.name.startsWith('raw')
+      ? ''
+      : r.name.startsWith('POST') || r.name.startsWith('PATCH')
+        ? `${(r.rps / commit.rps).toFixed(2)} × commit`
+        : `${(r.rps / http.rps).toFixed(3)} × http`;
     const cpu = (ms?: number) => (ms === undefined ? '–' : ms.toFixed(2));
     return `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50} | ${Number.isNaN(r.p99) ? '–' : r.p99} | ${r.non2xx + r.errors} | ${base} | ${cpu(r.apiCpuMs)} | ${cpu(r.pgCpuMs)} |`;
   });
@@ -375,7 +391,10 @@ function report(results: Measured[], rssMiB: number) {
   console.log(`\n${table}\n\nAPI peak RSS: ${rssMiB.toFixed(0)} MiB\n`);
   const dir = path.join(root, 'bench-results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ results, rssMiB, machine: { cores: os.cpus().length, model: os.cpus()[0]?.model } }, null, 2));
+  writeFileSync(
+    path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    JSON.stringify({ results, rssMiB, machine: { cores: os.cpus().length, model: os.cpus()[0]?.model } }, null, 2),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -38,10 +38,29 @@ export function makeLoopbackCertificate(): LoopbackCertificate {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'scim-bench-tls-'));
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
@@ -126,7 +145,10 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     let n = 0;
     const backlogSeries: number[] = [];
     const sampler = setInterval(() => {
-      backlog(o.pg).then((b) => backlogSeries.push(b), () => undefined);
+      backlog(o.pg).then(
+        (b) => backlogSeries.push(b),
+        () => undefined,
+      );
     }, 1000);
     const workerRss = rssSampler(o.workerPid);
     const load = await autocannon({
@@ -148,7 +170,13 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     const drained = await waitFor(() => [...expected].every((id) => receiver.seen.has(id)), 120_000);
     clearInterval(sampler);
     const workerRssDuring = workerRss();
-    const lags = [...expected].flatMap((id) => receiver.seen.get(id)?.slice(0, 1).map((r) => r.lagMs) ?? []);
+    const lags = [...expected].flatMap(
+      (id) =>
+        receiver.seen
+          .get(id)
+          ?.slice(0, 1)
+          .map((r) => r.lagMs) ?? [],
+    );
     const missing = [...expected].filter((id) => !receiver.seen.has(id)).length;
     const duplicates = [...expected].reduce((acc, id) => acc + Math.max(0, (receiver.seen.get(id)?.length ?? 0) - 1), 0);
     const sustained = {
@@ -178,13 +206,13 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
       [dir.id, tenant.id, o.groupSize],
     );
     const members = await o.pg.query<{ id: string }>(`SELECT id FROM scim_users WHERE directory_id = $1 AND user_name LIKE 'member%'`, [dir.id]);
-    const group = await (
+    const group = (await (
       await fetch(`${scim}/Groups`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/scim+json' },
         body: JSON.stringify({ displayName: 'Everyone' }),
       })
-    ).json() as { id: string };
+    ).json()) as { id: string };
     const t0 = Date.now();
     const put = await fetch(`${scim}/Groups/${group.id}`, {
       method: 'PUT',
@@ -192,7 +220,10 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
       body: JSON.stringify({ displayName: 'Everyone', members: members.rows.map((m) => ({ value: m.id })) }),
     });
     const storedMs = Date.now() - t0;
-    const added = await o.pg.query<{ id: string }>(`SELECT id FROM events WHERE tenant_id = $1 AND type = 'group.user_added' AND resource_id = $2`, [tenant.id, group.id]);
+    const added = await o.pg.query<{ id: string }>(`SELECT id FROM events WHERE tenant_id = $1 AND type = 'group.user_added' AND resource_id = $2`, [
+      tenant.id,
+      group.id,
+    ]);
     const allOut = await waitFor(() => added.rows.every((r) => receiver.seen.has(r.id)), 600_000, 500);
     const replace = {
       members: o.groupSize,
@@ -224,10 +255,14 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
       const to = new Date(Date.parse('2026-01-01T00:00:00Z') + events * 1000 + 500).toISOString();
       const started = await admin(o, 'POST', `/tenants/${exportTenant.id}/exports`, { from: '2026-01-01T00:00:00Z', to });
       let status: Record<string, any> = started;
-      await waitFor(async () => {
-        status = await admin(o, 'GET', `/tenants/${exportTenant.id}/exports/${started.id}`);
-        return status.status === 'done' || status.status === 'failed';
-      }, 900_000, 500);
+      await waitFor(
+        async () => {
+          status = await admin(o, 'GET', `/tenants/${exportTenant.id}/exports/${started.id}`);
+          return status.status === 'done' || status.status === 'failed';
+        },
+        900_000,
+        500,
+      );
       const figures = {
         events,
         status: status.status,

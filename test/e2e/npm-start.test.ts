@@ -151,7 +151,12 @@ describe('npm start › its ports are taken', () => {
     const url = neverCreated();
     const dist = builtAt();
 
-    const run = await runStart({ PORT: String(api.port), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij' });
+    const run = await runStart({
+      PORT: String(api.port),
+      WORKER_METRICS_PORT: String(worker.port),
+      DATABASE_URL: url,
+      ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij',
+    });
 
     assert.equal(run.code, 1, run.output);
     assert.ok(run.output.includes(`${api.port} (PORT)`), run.output);
@@ -164,7 +169,12 @@ describe('npm start › its ports are taken', () => {
   it('the real script › only the worker port taken › exits 1 naming that port alone', async () => {
     const url = neverCreated();
 
-    const run = await runStart({ PORT: String(await freePort()), WORKER_METRICS_PORT: String(worker.port), DATABASE_URL: url, ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij' });
+    const run = await runStart({
+      PORT: String(await freePort()),
+      WORKER_METRICS_PORT: String(worker.port),
+      DATABASE_URL: url,
+      ADMIN_TOKEN: 'adm_e2e-not-minted-0123456789abcdefghij',
+    });
 
     assert.equal(run.code, 1, run.output);
     assert.ok(run.output.includes(`${worker.port} (WORKER_METRICS_PORT)`), run.output);
@@ -199,7 +209,11 @@ describe('npm start › a first one runs, a second is started, then the first re
 
   const base = () => `http://127.0.0.1:${env.PORT}`;
   const call = (pathname: string, token: string, init: RequestInit = {}) =>
-    fetch(`${base()}${pathname}`, { ...init, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...init.headers }, signal: AbortSignal.timeout(5_000) });
+    fetch(`${base()}${pathname}`, {
+      ...init,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...init.headers },
+      signal: AbortSignal.timeout(5_000),
+    });
   const liveKeys = async (directoryId: string) => {
     const res = await call(`/admin/v1/directories/${directoryId}/keys`, adminToken);
     return ((await res.json()) as { data: { revokedAt: string | null }[] }).data.filter((k) => k.revokedAt === null).length;

@@ -39,7 +39,13 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
     let apiBase: string;
     before(async () => {
       // The compiled processes, as production runs them (see compiledBuild for why not tsx).
-      const [build, ...started] = await Promise.all([compiledBuild(), startPrivateRedis(), startOtlpReceiver(), startReceiver(), createPrivateDatabase('otel')]);
+      const [build, ...started] = await Promise.all([
+        compiledBuild(),
+        startPrivateRedis(),
+        startOtlpReceiver(),
+        startReceiver(),
+        createPrivateDatabase('otel'),
+      ]);
       [redis, otlp, hooks, database] = started;
       const otel = {
         OTEL_SDK_DISABLED: 'false',
@@ -54,10 +60,7 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
       apiBase = `http://127.0.0.1:${apiPort}`;
       api = spawnEntry('services/api/server.ts', { ...otel, PORT: String(apiPort), ADMIN_TOKEN }, { compiledIn: build });
       worker = spawnEntry('workers/main.ts', { ...otel, WORKER_METRICS_PORT: String(workerPort) }, { compiledIn: build });
-      await Promise.all([
-        waitForStatus(`${apiBase}/readyz`, 200, WAIT_MS, api),
-        waitForStatus(`http://127.0.0.1:${workerPort}/readyz`, 200, WAIT_MS, worker),
-      ]);
+      await Promise.all([waitForStatus(`${apiBase}/readyz`, 200, WAIT_MS, api), waitForStatus(`http://127.0.0.1:${workerPort}/readyz`, 200, WAIT_MS, worker)]);
     });
     after(async () => {
       await Promise.all([api?.kill(), worker?.kill()]);
@@ -66,14 +69,24 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
 
     it('POST /Users › webhook endpoint registered › scim-api server span, scim-worker consumer span and webhook client span share the receiver’s trace id; no secret or PII in any attribute', async () => {
       const admin = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' };
-      const tenant = await json(await fetch(`${apiBase}/admin/v1/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: `otel-${Date.now()}` }) }));
+      const tenant = await json(
+        await fetch(`${apiBase}/admin/v1/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: `otel-${Date.now()}` }) }),
+      );
       const directory = await json(
-        await fetch(`${apiBase}/admin/v1/tenants/${tenant.id}/directories`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'otel', provider: 'entra' }) }),
+        await fetch(`${apiBase}/admin/v1/tenants/${tenant.id}/directories`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ name: 'otel', provider: 'entra' }),
+        }),
       );
       // Vendors often put a token in the webhook URL: it must not reach the client span.
       const urlToken = `tok-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
       const endpoint = await json(
-        await fetch(`${apiBase}/admin/v1/tenants/${tenant.id}/webhooks`, { method: 'POST', headers: admin, body: JSON.stringify({ url: `${hooks.url}?key=${urlToken}` }) }),
+        await fetch(`${apiBase}/admin/v1/tenants/${tenant.id}/webhooks`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ url: `${hooks.url}?key=${urlToken}` }),
+        }),
       );
       const scim = { Authorization: `Bearer ${directory.key.token}`, 'Content-Type': 'application/scim+json' };
       const user = entraUser();
@@ -97,7 +110,15 @@ for (const protocol of ['http/json', 'http/protobuf'] as const) {
         consumer: inTrace(spans).find((s) => s.service === 'scim-worker' && s.kind === SPAN_KIND.consumer),
         client: inTrace(spans).find((s) => s.service === 'scim-worker' && s.kind === SPAN_KIND.client && s.spanId === match[2]),
       });
-      await otlp.waitUntil((spans) => Object.values(find(spans)).every(Boolean), WAIT_MS).catch((e) => { require('node:fs').writeFileSync('/tmp/spans.json', JSON.stringify({traceparent, spans: otlp.spans, api: api.output(), worker: worker.output()}, null, 1)); throw e; });
+      await otlp
+        .waitUntil((spans) => Object.values(find(spans)).every(Boolean), WAIT_MS)
+        .catch((e) => {
+          require('node:fs').writeFileSync(
+            '/tmp/spans.json',
+            JSON.stringify({ traceparent, spans: otlp.spans, api: api.output(), worker: worker.output() }, null, 1),
+          );
+          throw e;
+        });
       const { server, consumer, client } = find(otlp.spans);
       assert.ok(server && consumer && client);
 

@@ -71,7 +71,9 @@ describe('API server › slow clients (headersTimeoutMs 500, requestTimeoutMs 1,
 
   it('a declared body sent one byte every 100 ms › the connection closed once the request timeout passes', async () => {
     const conn = await rawConnection(portOf(api));
-    conn.socket.write('POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=');
+    conn.socket.write(
+      'POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=',
+    );
     trickle(conn.socket, 'a', 100);
     const elapsed = await closedWithin(conn, 5_000);
     assert.ok(elapsed >= 900, `closed after ${elapsed} ms, before the timeout`);
@@ -113,19 +115,25 @@ describe('API server › answers given before the body was read (default timeout
   }
 
   it('POST /scim/v2/Users without a token, 900 KB declared and streaming › 401 with Connection: close, and the connection closed', async () => {
-    const { response } = await earlyAnswer('POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/scim+json\r\nContent-Length: 900000\r\n\r\n');
+    const { response } = await earlyAnswer(
+      'POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/scim+json\r\nContent-Length: 900000\r\n\r\n',
+    );
     assert.match(response, /^HTTP\/1\.1 401 /);
     assert.match(response, /\r\nconnection: close\r\n/i);
   });
 
   it('POST /admin/queues/login with 100 KB declared (limit 4 KB) › 413 with Connection: close, and the connection closed', async () => {
-    const { response } = await earlyAnswer('POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n');
+    const { response } = await earlyAnswer(
+      'POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n',
+    );
     assert.match(response, /^HTTP\/1\.1 413 /);
     assert.match(response, /\r\nconnection: close\r\n/i);
   });
 
   it('POST /scim/v2/Users with 2 MB declared (limit 1 MiB) › 413 with Connection: close before the body is read', async () => {
-    const { response } = await earlyAnswer('POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/scim+json\r\nContent-Length: 2000000\r\n\r\n');
+    const { response } = await earlyAnswer(
+      'POST /scim/v2/Users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/scim+json\r\nContent-Length: 2000000\r\n\r\n',
+    );
     assert.match(response, /^HTTP\/1\.1 413 /);
     assert.match(response, /\r\nconnection: close\r\n/i);
   });

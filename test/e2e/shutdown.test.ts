@@ -126,7 +126,10 @@ describe('API process › SIGTERM › graceful shutdown', () => {
     assert.equal(answer.status, 200);
     const results = JSON.parse(answer.body).Operations as Array<{ status: string }>;
     assert.equal(results.length, BULK_OPERATIONS);
-    assert.ok(results.every((r) => r.status === '201'), 'every operation of the in-flight request was carried out');
+    assert.ok(
+      results.every((r) => r.status === '201'),
+      'every operation of the in-flight request was carried out',
+    );
     assert.equal(answer.headers.connection, 'close', 'the client is told not to reuse the connection');
     assert.equal(fresh, 'ECONNREFUSED', 'no new connection is accepted once draining');
     assert.ok((await idleClosed) - signalledAt < 2_000, 'the idle keep-alive socket is closed by the server');

@@ -78,7 +78,10 @@ describe('worker process › metrics server', () => {
     const { code, signal } = await worker().exited(DRAIN_TIMEOUT_MS + 5_000);
     assert.deepEqual({ code, signal }, { code: 0, signal: null });
     assert.ok(Date.now() - signalledAt < DRAIN_TIMEOUT_MS, 'no job was running: no need to wait for the deadline');
-    assert.deepEqual(logLines(worker().output()).filter((l) => l.level === 'error' || l.level === 'fatal'), []);
+    assert.deepEqual(
+      logLines(worker().output()).filter((l) => l.level === 'error' || l.level === 'fatal'),
+      [],
+    );
     await assert.rejects(fetch(`${base()}/healthz`), 'the metrics server is closed');
   });
 });

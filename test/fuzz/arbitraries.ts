@@ -87,17 +87,70 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>(
 // and a few it does not.
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const USER_PATHS = [
-  'userName', 'displayName', 'nickName', 'title', 'active', 'externalId', 'preferredLanguage', 'locale', 'timezone', 'userType',
-  'name', 'name.givenName', 'name.familyName', 'name.formatted',
-  'emails', 'emails.value', 'emails[type eq "work"].value', 'emails[type eq "work"]', 'emails[primary eq true].value', 'emails[value co "@"]',
-  'phoneNumbers[type eq "mobile"].value', 'phoneNumbers', 'addresses[type eq "work"].streetAddress', 'addresses[type eq "work"].postalCode', 'addresses',
-  'roles', 'roles[primary eq "True"].value', 'entitlements', 'x509Certificates', 'groups', 'id', 'meta', 'meta.created', 'schemas',
-  `${ENTERPRISE}:employeeNumber`, `${ENTERPRISE}:department`, `${ENTERPRISE}:manager`, `${ENTERPRISE}:manager.value`, `${ENTERPRISE}.manager`,
-  `manager[value eq "x"]`, ENTERPRISE, 'shoeSize', 'name.nickname', 'emails[type eq "work"', 'emails[type eq "work"].nope', 'emails[]', '[', '.',
+  'userName',
+  'displayName',
+  'nickName',
+  'title',
+  'active',
+  'externalId',
+  'preferredLanguage',
+  'locale',
+  'timezone',
+  'userType',
+  'name',
+  'name.givenName',
+  'name.familyName',
+  'name.formatted',
+  'emails',
+  'emails.value',
+  'emails[type eq "work"].value',
+  'emails[type eq "work"]',
+  'emails[primary eq true].value',
+  'emails[value co "@"]',
+  'phoneNumbers[type eq "mobile"].value',
+  'phoneNumbers',
+  'addresses[type eq "work"].streetAddress',
+  'addresses[type eq "work"].postalCode',
+  'addresses',
+  'roles',
+  'roles[primary eq "True"].value',
+  'entitlements',
+  'x509Certificates',
+  'groups',
+  'id',
+  'meta',
+  'meta.created',
+  'schemas',
+  `${ENTERPRISE}:employeeNumber`,
+  `${ENTERPRISE}:department`,
+  `${ENTERPRISE}:manager`,
+  `${ENTERPRISE}:manager.value`,
+  `${ENTERPRISE}.manager`,
+  `manager[value eq "x"]`,
+  ENTERPRISE,
+  'shoeSize',
+  'name.nickname',
+  'emails[type eq "work"',
+  'emails[type eq "work"].nope',
+  'emails[]',
+  '[',
+  '.',
 ];
 export const GROUP_PATHS = [
-  'displayName', 'externalId', 'members', 'members.value', 'members[value eq "x"]', 'members[display eq "x"]', 'members[value ne "x"]',
-  'members[type eq "User"].value', 'id', 'meta', 'schemas', 'nope', 'members[', 'members[value eq "x"].display',
+  'displayName',
+  'externalId',
+  'members',
+  'members.value',
+  'members[value eq "x"]',
+  'members[display eq "x"]',
+  'members[value ne "x"]',
+  'members[type eq "User"].value',
+  'id',
+  'meta',
+  'schemas',
+  'nope',
+  'members[',
+  'members[value eq "x"].display',
 ];
 
 const opName = fc.oneof(
@@ -112,7 +165,20 @@ const entraValue = (ids: readonly string[]) =>
     { weight: 4, arbitrary: hostileString() },
     { weight: 2, arbitrary: fc.constantFrom('True', 'False', true, false, null, '', 1, 1e308, -0.5) },
     { weight: 1, arbitrary: fc.constantFrom(...ids) },
-    { weight: 2, arbitrary: fc.array(fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()), type: fc.constantFrom('work', 'home', 'mobile'), primary: fc.constantFrom(true, 'True', false) }, { requiredKeys: [] }), { maxLength: 3 }) },
+    {
+      weight: 2,
+      arbitrary: fc.array(
+        fc.record(
+          {
+            value: fc.oneof(fc.constantFrom(...ids), hostileString()),
+            type: fc.constantFrom('work', 'home', 'mobile'),
+            primary: fc.constantFrom(true, 'True', false),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 3 },
+      ),
+    },
     { weight: 1, arbitrary: fc.record({ value: fc.oneof(fc.constantFrom(...ids), hostileString()) }, { requiredKeys: [] }) },
     { weight: 1, arbitrary: hostileJson },
   );
@@ -126,7 +192,12 @@ export function patchBody(paths: readonly string[], ids: readonly string[]): fc.
   // A value path whose filter value is a JSON string literal: escapes (\u0000, \ud800) that no
   // body check sees, since they are decoded by the filter lexer.
   const valuePath = fc
-    .tuple(fc.constantFrom('emails', 'phoneNumbers', 'addresses', 'roles', 'members'), fc.constantFrom('type', 'value', 'display'), hostileString(10), fc.constantFrom('', '.value', '.display', '.type'))
+    .tuple(
+      fc.constantFrom('emails', 'phoneNumbers', 'addresses', 'roles', 'members'),
+      fc.constantFrom('type', 'value', 'display'),
+      hostileString(10),
+      fc.constantFrom('', '.value', '.display', '.type'),
+    )
     .map(([attribute, sub, value, tail]) => `${attribute}[${sub} eq ${JSON.stringify(value)}]${tail}`);
   const path = fc.oneof(
     { weight: 16, arbitrary: fc.constantFrom(...paths, ...ids.map((id) => `members[value eq "${id}"]`)) },
@@ -140,8 +211,17 @@ export function patchBody(paths: readonly string[], ids: readonly string[]): fc.
     { weight: 1, arbitrary: hostileJson },
   );
   return fc.oneof(
-    { weight: 16, arbitrary: fc.record({ schemas: fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']), Operations: fc.array(operation, { minLength: 1, maxLength: 3 }) }) },
-    { weight: 1, arbitrary: fc.record({ schemas: hostileJson, Operations: hostileJson, operations: fc.array(operation, { maxLength: 2 }) }, { requiredKeys: [] }) },
+    {
+      weight: 16,
+      arbitrary: fc.record({
+        schemas: fc.constant(['urn:ietf:params:scim:api:messages:2.0:PatchOp']),
+        Operations: fc.array(operation, { minLength: 1, maxLength: 3 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ schemas: hostileJson, Operations: hostileJson, operations: fc.array(operation, { maxLength: 2 }) }, { requiredKeys: [] }),
+    },
     { weight: 1, arbitrary: hostileJson },
   );
 }
@@ -165,7 +245,20 @@ export const bodyText = (body: fc.Arbitrary<unknown>) =>
   fc.oneof(
     { weight: 18, arbitrary: body.map((value) => JSON.stringify(value) ?? 'null') },
     { weight: 1, arbitrary: hostileString(60) },
-    { weight: 1, arbitrary: fc.constantFrom('{', '[1,', '{"a":1}}', '\ufeff{}', 'nul', '1e99999', '"\\ud800"', `${'['.repeat(5000)}${']'.repeat(5000)}`, '{"userName":"\\u0000"}') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '{',
+        '[1,',
+        '{"a":1}}',
+        '\ufeff{}',
+        'nul',
+        '1e99999',
+        '"\\ud800"',
+        `${'['.repeat(5000)}${']'.repeat(5000)}`,
+        '{"userName":"\\u0000"}',
+      ),
+    },
   );
 
 const percentEscape = fc.oneof(
@@ -178,7 +271,7 @@ const percentEscape = fc.oneof(
 export const urlPiece = fc
   .array(
     fc.oneof(
-      { weight: 5, arbitrary: fc.string({ unit: fc.constantFrom(...'abcXYZ019-_~!$&\'()*+,;=:@'.split('')), minLength: 1, maxLength: 6 }) },
+      { weight: 5, arbitrary: fc.string({ unit: fc.constantFrom(..."abcXYZ019-_~!$&'()*+,;=:@".split('')), minLength: 1, maxLength: 6 }) },
       { weight: 3, arbitrary: percentEscape },
       { weight: 1, arbitrary: fc.constantFrom('.', '..', 'é', '\u00ff', '\u0085') },
     ),

@@ -38,16 +38,74 @@ const schemas = new DirectorySchemas({
 });
 
 const USER_FILTER_PATHS = [
-  'userName', 'displayName', 'title', 'active', 'externalId', 'id', 'nickName', 'userType', 'meta.created', 'meta.lastModified', 'meta.version',
-  'meta.resourceType', 'name.givenName', 'name.familyName', 'name', 'emails', 'emails.value', 'emails.type', 'emails.primary', 'phoneNumbers.value',
-  'addresses.postalCode', 'addresses.primary', 'roles.value', 'groups', 'groups.value', 'x509Certificates.value',
-  `${ENTERPRISE_USER_SCHEMA}:employeeNumber`, `${ENTERPRISE_USER_SCHEMA}:manager.value`, `${ENTERPRISE_USER_SCHEMA}:manager`, `${ENTERPRISE_USER_SCHEMA}.employeeNumber`,
-  `${ACTIVTRAK}:level`, `${ACTIVTRAK}:score`, `${ACTIVTRAK}:tracking`, `${ACTIVTRAK}:lastActivity`, `${ACTIVTRAK}:homepage`, `${ACTIVTRAK}:userPrincipalNames.value`,
-  `${ACTIVTRAK}:userPrincipalNames`, 'urn:ietf:params:scim:schemas:core:2.0:User:userName', 'shoeSize', 'name.nickname', 'members.value',
+  'userName',
+  'displayName',
+  'title',
+  'active',
+  'externalId',
+  'id',
+  'nickName',
+  'userType',
+  'meta.created',
+  'meta.lastModified',
+  'meta.version',
+  'meta.resourceType',
+  'name.givenName',
+  'name.familyName',
+  'name',
+  'emails',
+  'emails.value',
+  'emails.type',
+  'emails.primary',
+  'phoneNumbers.value',
+  'addresses.postalCode',
+  'addresses.primary',
+  'roles.value',
+  'groups',
+  'groups.value',
+  'x509Certificates.value',
+  `${ENTERPRISE_USER_SCHEMA}:employeeNumber`,
+  `${ENTERPRISE_USER_SCHEMA}:manager.value`,
+  `${ENTERPRISE_USER_SCHEMA}:manager`,
+  `${ENTERPRISE_USER_SCHEMA}.employeeNumber`,
+  `${ACTIVTRAK}:level`,
+  `${ACTIVTRAK}:score`,
+  `${ACTIVTRAK}:tracking`,
+  `${ACTIVTRAK}:lastActivity`,
+  `${ACTIVTRAK}:homepage`,
+  `${ACTIVTRAK}:userPrincipalNames.value`,
+  `${ACTIVTRAK}:userPrincipalNames`,
+  'urn:ietf:params:scim:schemas:core:2.0:User:userName',
+  'shoeSize',
+  'name.nickname',
+  'members.value',
 ];
-const GROUP_FILTER_PATHS = ['displayName', 'externalId', 'id', 'members', 'members.value', 'members.display', 'members.type', 'meta.created', 'meta.version', 'urn:ietf:params:scim:schemas:core:2.0:Group:displayName', 'userName'];
+const GROUP_FILTER_PATHS = [
+  'displayName',
+  'externalId',
+  'id',
+  'members',
+  'members.value',
+  'members.display',
+  'members.type',
+  'meta.created',
+  'meta.version',
+  'urn:ietf:params:scim:schemas:core:2.0:Group:displayName',
+  'userName',
+];
 // Multi-valued (or complex) attributes a value path may filter, and the sub-attributes inside.
-const USER_VALUE_PATHS = ['emails', 'phoneNumbers', 'addresses', 'roles', 'x509Certificates', 'name', 'groups', `${ACTIVTRAK}:userPrincipalNames`, `${ENTERPRISE_USER_SCHEMA}:manager`, 'title'];
+const USER_VALUE_PATHS = [
+  'emails',
+  'phoneNumbers',
+  'addresses',
+  'roles',
+  'x509Certificates',
+  'name',
+  'groups',
+  `${ACTIVTRAK}:userPrincipalNames`,
+  `${ENTERPRISE_USER_SCHEMA}:manager`,
+  'title',
+];
 const GROUP_VALUE_PATHS = ['members', 'displayName'];
 const VALUE_PATH_SUBS = ['value', 'type', 'primary', 'display', 'postalCode', 'givenName', 'nope'];
 
@@ -59,21 +117,47 @@ const valueText = fc.oneof(
   { weight: 2, arbitrary: edgeNumber.map((n) => String(n)) },
   { weight: 1, arbitrary: fc.constantFrom('1e999', '-1e999', '1.', '.5', '0x10', '00012', '-0') },
   { weight: 2, arbitrary: fc.constantFrom('true', 'false', 'null', 'True', 'NULL') },
-  { weight: 2, arbitrary: fc.constantFrom('"2024-01-01T00:00:00Z"', '"2024-02-30"', '"2024-02-30T10:00:00Z"', '"0000-01-01T00:00:00Z"', '"2024-01-01T10:00:00+23:59"', '"2024-01-01T24:00:00"', '"10000-01-01T00:00:00Z"', '"-infinity"', '"epoch"', '"1e5"', '"01a23aa7-768b-71ac-b0bd-3a79826ac3a4"', '"not-a-uuid"', '"\\ud800"', '"\\u0000"', '"\\uZZZZ"', '"\\') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '"2024-01-01T00:00:00Z"',
+      '"2024-02-30"',
+      '"2024-02-30T10:00:00Z"',
+      '"0000-01-01T00:00:00Z"',
+      '"2024-01-01T10:00:00+23:59"',
+      '"2024-01-01T24:00:00"',
+      '"10000-01-01T00:00:00Z"',
+      '"-infinity"',
+      '"epoch"',
+      '"1e5"',
+      '"01a23aa7-768b-71ac-b0bd-3a79826ac3a4"',
+      '"not-a-uuid"',
+      '"\\ud800"',
+      '"\\u0000"',
+      '"\\uZZZZ"',
+      '"\\',
+    ),
+  },
 );
 
 /** Filters shaped by RFC 7644's grammar (and Entra's extensions of it), nested a few levels; a few tokens are junk. */
 function grammarFilter(paths: readonly string[], valuePaths: readonly string[]): fc.Arbitrary<string> {
   const junk = hostileString(10);
   const pick = (words: readonly string[]) => fc.oneof({ weight: 19, arbitrary: fc.constantFrom(...words) }, { weight: 1, arbitrary: junk });
-  const compareOp = fc.oneof({ weight: 19, arbitrary: fc.constantFrom('eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le').chain(mixedCase) }, { weight: 1, arbitrary: fc.constantFrom('like', '=', '') });
+  const compareOp = fc.oneof(
+    { weight: 19, arbitrary: fc.constantFrom('eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le').chain(mixedCase) },
+    { weight: 1, arbitrary: fc.constantFrom('like', '=', '') },
+  );
   const leafOver = (names: fc.Arbitrary<string>) =>
     fc.oneof(
       { weight: 4, arbitrary: fc.tuple(names, compareOp, valueText).map(([p, op, v]) => `${p} ${op} ${v}`) },
       { weight: 1, arbitrary: names.map((p) => `${p} pr`) },
     );
   const subs = pick(VALUE_PATH_SUBS);
-  const inner = fc.oneof(leafOver(subs), fc.tuple(leafOver(subs), fc.constantFrom('and', 'or'), leafOver(subs)).map(([a, op, b]) => `${a} ${op} ${b}`));
+  const inner = fc.oneof(
+    leafOver(subs),
+    fc.tuple(leafOver(subs), fc.constantFrom('and', 'or'), leafOver(subs)).map(([a, op, b]) => `${a} ${op} ${b}`),
+  );
   const valuePath = fc.oneof(
     fc.tuple(pick(valuePaths), inner).map(([p, f]) => `${p}[${f}]`),
     fc.tuple(pick(valuePaths), inner, subs, compareOp, valueText).map(([p, f, sub, op, v]) => `${p}[${f}].${sub} ${op} ${v}`),
@@ -142,10 +226,31 @@ describe('fuzz › filter parser and SQL compiler', { timeout: 60_000 }, () => {
         await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING DEFAULTS)`);
       }
       const users: object[] = [
-        { name: { givenName: 'Ada', familyName: 'Lovelace' }, title: 'Countess', emails: [{ value: 'ada@example.org', type: 'work', primary: true }], [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '1', manager: { value: randomUUID() } }, [ACTIVTRAK]: { level: 3, score: 1.5, tracking: true, lastActivity: '2024-05-01T10:00:00Z', userPrincipalNames: [{ value: 'a@corp' }] } },
-        { emails: { value: 'scalar' }, phoneNumbers: 'x', addresses: [{ postalCode: 12345, primary: 'True' }], [ACTIVTRAK]: { level: '7', score: 'NaN', tracking: 'False', lastActivity: '2024-02-30T10:00:00Z', userPrincipalNames: 'scalar' } },
-        { emails: [null, 1, 'x', [], { value: null }], name: 'scalar', roles: [{ value: true }], [ENTERPRISE_USER_SCHEMA]: 'scalar', [ACTIVTRAK]: { level: 1e308, score: -1e308, lastActivity: '0000-01-01T00:00:00+23:59', homepage: 42 } },
-        { title: '\u00e9\u{1F680}\ufffd', emails: [{ value: '%_\\' }], [ACTIVTRAK]: { level: null, score: null, tracking: null, lastActivity: null, userPrincipalNames: [{ value: { nested: true } }] } },
+        {
+          name: { givenName: 'Ada', familyName: 'Lovelace' },
+          title: 'Countess',
+          emails: [{ value: 'ada@example.org', type: 'work', primary: true }],
+          [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '1', manager: { value: randomUUID() } },
+          [ACTIVTRAK]: { level: 3, score: 1.5, tracking: true, lastActivity: '2024-05-01T10:00:00Z', userPrincipalNames: [{ value: 'a@corp' }] },
+        },
+        {
+          emails: { value: 'scalar' },
+          phoneNumbers: 'x',
+          addresses: [{ postalCode: 12345, primary: 'True' }],
+          [ACTIVTRAK]: { level: '7', score: 'NaN', tracking: 'False', lastActivity: '2024-02-30T10:00:00Z', userPrincipalNames: 'scalar' },
+        },
+        {
+          emails: [null, 1, 'x', [], { value: null }],
+          name: 'scalar',
+          roles: [{ value: true }],
+          [ENTERPRISE_USER_SCHEMA]: 'scalar',
+          [ACTIVTRAK]: { level: 1e308, score: -1e308, lastActivity: '0000-01-01T00:00:00+23:59', homepage: 42 },
+        },
+        {
+          title: '\u00e9\u{1F680}\ufffd',
+          emails: [{ value: '%_\\' }],
+          [ACTIVTRAK]: { level: null, score: null, tracking: null, lastActivity: null, userPrincipalNames: [{ value: { nested: true } }] },
+        },
       ];
       for (const [i, data] of users.entries()) {
         await client.query(
@@ -154,7 +259,13 @@ describe('fuzz › filter parser and SQL compiler', { timeout: 60_000 }, () => {
         );
       }
       for (const data of [{}, { members: 'scalar' }, { externalId: 5 }]) {
-        await client.query(`INSERT INTO ${schema}.scim_groups (directory_id, id, tenant_id, display_name, data) VALUES ($1, $2, $3, $4, $5)`, [directoryId, randomUUID(), tenantId, `g-${randomUUID()}`, JSON.stringify(data)]);
+        await client.query(`INSERT INTO ${schema}.scim_groups (directory_id, id, tenant_id, display_name, data) VALUES ($1, $2, $3, $4, $5)`, [
+          directoryId,
+          randomUUID(),
+          tenantId,
+          `g-${randomUUID()}`,
+          JSON.stringify(data),
+        ]);
       }
     });
 
@@ -166,7 +277,10 @@ describe('fuzz › filter parser and SQL compiler', { timeout: 60_000 }, () => {
     const run = async (table: 'scim_users' | 'scim_groups', query: NonNullable<ReturnType<typeof compile>>) => {
       const where = query.where ?? 'TRUE';
       const order = query.orderBy ? `ORDER BY ${query.orderBy}` : '';
-      await client.query(`SELECT r.id FROM ${schema}.${table} r WHERE r.directory_id = $1 AND (${where}) ${order} LIMIT 5`, [directoryId, ...(query.params ?? [])]);
+      await client.query(`SELECT r.id FROM ${schema}.${table} r WHERE r.directory_id = $1 AND (${where}) ${order} LIMIT 5`, [
+        directoryId,
+        ...(query.params ?? []),
+      ]);
     };
 
     it('stored dateTimes PostgreSQL cannot read (Feb 30, year 0, offset +23:59) › a filter and a sort on them run; those rows count as absent', async () => {
@@ -177,7 +291,10 @@ describe('fuzz › filter parser and SQL compiler', { timeout: 60_000 }, () => {
         [directoryId, ...(query.params ?? [])],
       );
 
-      assert.deepEqual(rows.map((r) => r.user_name), ['user0']);
+      assert.deepEqual(
+        rows.map((r) => r.user_name),
+        ['user0'],
+      );
     });
 
     for (const [name, target, paths, valuePaths, table] of [

@@ -28,7 +28,11 @@ export interface FuzzTarget {
   /** A webhook endpoint of the tenant (pointing at a closed loopback port; nothing is delivered). */
   readonly webhookId: string;
   /** One raw request; `auth` picks the directory's key, the admin token or none. */
-  send(method: string, path: string, options?: { auth?: 'scim' | 'admin' | 'none'; body?: string | Buffer; contentType?: string; contentEncoding?: string }): Promise<Answer>;
+  send(
+    method: string,
+    path: string,
+    options?: { auth?: 'scim' | 'admin' | 'none'; body?: string | Buffer; contentType?: string; contentEncoding?: string },
+  ): Promise<Answer>;
   /** What a rejected request must leave as it was: row counts and the fixtures' stored rows. */
   stored(): Promise<unknown>;
   close(): Promise<void>;
@@ -55,7 +59,15 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
         { name: 'tracking', type: 'boolean' },
         { name: 'lastSeen', type: 'dateTime' },
         { name: 'homepage', type: 'reference' },
-        { name: 'aliases', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string' }, { name: 'primary', type: 'boolean' }] },
+        {
+          name: 'aliases',
+          type: 'complex',
+          multiValued: true,
+          subAttributes: [
+            { name: 'value', type: 'string' },
+            { name: 'primary', type: 'boolean' },
+          ],
+        },
       ],
     })
     .expect(201);
@@ -63,11 +75,24 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   const other = (await scim.post('/Users', entraUser()).expect(201)).body;
   const user = (
     await scim
-      .post('/Users', entraUser({ schemas: [USER_SCHEMA, ENTERPRISE, FUZZ_EXTENSION], title: 'Engineer', [ENTERPRISE]: { employeeNumber: '7', manager: { value: other.id } }, [FUZZ_EXTENSION]: { level: 3, aliases: [{ value: 'a' }] } }))
+      .post(
+        '/Users',
+        entraUser({
+          schemas: [USER_SCHEMA, ENTERPRISE, FUZZ_EXTENSION],
+          title: 'Engineer',
+          [ENTERPRISE]: { employeeNumber: '7', manager: { value: other.id } },
+          [FUZZ_EXTENSION]: { level: 3, aliases: [{ value: 'a' }] },
+        }),
+      )
       .expect(201)
   ).body;
-  const webhook = (await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`)).send({ url: 'http://127.0.0.1:9/hook' }).expect(201)).body;
-  const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `fuzz-${dir.directoryId}`, members: [{ value: user.id }] }).expect(201)).body;
+  const webhook = (
+    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`))
+      .send({ url: 'http://127.0.0.1:9/hook' })
+      .expect(201)
+  ).body;
+  const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `fuzz-${dir.directoryId}`, members: [{ value: user.id }] }).expect(201))
+    .body;
 
   const send: FuzzTarget['send'] = (method, path, options = {}) =>
     new Promise((resolve, reject) => {

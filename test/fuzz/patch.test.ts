@@ -20,7 +20,10 @@ describe('fuzz › PATCH through the app', { timeout: 90_000 }, () => {
     it(`PATCH /${type}/{id} › arbitrary PatchOp bodies › never 5xx; a rejected one leaves the resource byte for byte (meta.version too) and writes no event`, async (t) => {
       const id = type === 'Users' ? target.userId : target.groupId;
       const ids = [target.userId, target.otherUserId, target.groupId, '00000000-0000-0000-0000-000000000000'];
-      const paths = type === 'Users' ? [...USER_PATHS, `${FUZZ_EXTENSION}:level`, `${FUZZ_EXTENSION}:lastSeen`, `${FUZZ_EXTENSION}:aliases[value eq "a"].primary`, FUZZ_EXTENSION] : GROUP_PATHS;
+      const paths =
+        type === 'Users'
+          ? [...USER_PATHS, `${FUZZ_EXTENSION}:level`, `${FUZZ_EXTENSION}:lastSeen`, `${FUZZ_EXTENSION}:aliases[value eq "a"].primary`, FUZZ_EXTENSION]
+          : GROUP_PATHS;
       const params = fuzzParameters<[string]>(600, 8_000);
       t.diagnostic(`seed ${params.seed}`);
 

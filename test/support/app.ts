@@ -32,8 +32,12 @@ export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> 
     maxBulkOperations: 1000,
     ...overrides,
   });
-  return { app, db, close: async () => {
-    await authChanges.close();
-    await db.close();
-  } };
+  return {
+    app,
+    db,
+    close: async () => {
+      await authChanges.close();
+      await db.close();
+    },
+  };
 }

@@ -17,7 +17,9 @@ export async function makeDirectory(app: App, options: { provider?: string; tena
   const admin = (r: request.Test) => r.set('Authorization', `Bearer ${ADMIN_TOKEN}`);
   let tenantId = options.tenantId;
   if (!tenantId) {
-    const tenant = await admin(request(app).post('/admin/v1/tenants')).send({ name: unique('tenant') }).expect(201);
+    const tenant = await admin(request(app).post('/admin/v1/tenants'))
+      .send({ name: unique('tenant') })
+      .expect(201);
     tenantId = tenant.body.id as string;
   }
   const dir = await admin(request(app).post(`/admin/v1/tenants/${tenantId}/directories`))
@@ -31,14 +33,17 @@ export const asAdmin = (r: request.Test) => r.set('Authorization', `Bearer ${ADM
 
 /** A SCIM client bound to one directory's key, sending what Entra sends (no User-Agent). */
 export function scimClient(app: App, token: string, base = '/scim/v2') {
-  const auth = (r: request.Test) =>
-    r.set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/scim+json').unset('User-Agent');
+  const auth = (r: request.Test) => r.set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/scim+json').unset('User-Agent');
   return {
     get: (path: string) => auth(request(app).get(base + path)),
     post: (path: string, body?: unknown) => auth(request(app).post(base + path)).send(body as object),
     put: (path: string, body?: unknown) => auth(request(app).put(base + path)).send(body as object),
     patch: (path: string, body?: unknown) => auth(request(app).patch(base + path)).send(body as object),
-    delete: (path: string) => request(app).delete(base + path).set('Authorization', `Bearer ${token}`).unset('User-Agent'),
+    delete: (path: string) =>
+      request(app)
+        .delete(base + path)
+        .set('Authorization', `Bearer ${token}`)
+        .unset('User-Agent'),
   };
 }
 

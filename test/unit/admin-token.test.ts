@@ -34,11 +34,14 @@ describe('ADMIN_TOKEN › strength checked at start', () => {
   }
 
   it('parseConfig › a weak token and another bad key › both reported together', () => {
-    assert.throws(() => parseConfig({ ADMIN_TOKEN: 'x'.repeat(40), RATE_LIMIT_RPS: '50', RATE_LIMIT_BURST: '10' }), (err: Error) => {
-      assert.match(err.message, /ADMIN_TOKEN: /);
-      assert.match(err.message, /RATE_LIMIT_BURST: /);
-      return true;
-    });
+    assert.throws(
+      () => parseConfig({ ADMIN_TOKEN: 'x'.repeat(40), RATE_LIMIT_RPS: '50', RATE_LIMIT_BURST: '10' }),
+      (err: Error) => {
+        assert.match(err.message, /ADMIN_TOKEN: /);
+        assert.match(err.message, /RATE_LIMIT_BURST: /);
+        return true;
+      },
+    );
   });
 
   for (const entry of ['services/api/server.ts', 'workers/main.ts']) {

@@ -40,14 +40,23 @@ describe('Coalescer', () => {
   it('more than maxBatch calls › split into batches of at most maxBatch, none lost', async () => {
     const { c, batches } = doubler(4);
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => c.submit(i)));
-    assert.deepEqual(results, Array.from({ length: 10 }, (_, i) => i * 2));
-    assert.deepEqual(batches.map((b) => b.length), [4, 4, 2]);
+    assert.deepEqual(
+      results,
+      Array.from({ length: 10 }, (_, i) => i * 2),
+    );
+    assert.deepEqual(
+      batches.map((b) => b.length),
+      [4, 4, 2],
+    );
   });
 
   it('a failing batch › every caller of that batch rejects; the next batch is unaffected', async () => {
     const { c } = doubler(2, (items) => items.includes(1));
     const settled = await Promise.allSettled([0, 1, 2].map((n) => c.submit(n)));
-    assert.deepEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      ['rejected', 'rejected', 'fulfilled'],
+    );
     assert.equal(await c.submit(3), 6);
   });
 });

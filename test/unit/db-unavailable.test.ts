@@ -52,7 +52,10 @@ describe('isDatabaseUnavailable › an outage or refusal, not a bad statement', 
     victim.on('error', () => undefined);
     try {
       const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      const sleeping = victim.query('SELECT pg_sleep(10)').then(() => undefined, (err: unknown) => err);
+      const sleeping = victim.query('SELECT pg_sleep(10)').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       await new Promise((r) => setTimeout(r, 100));
       await killer.query('SELECT pg_terminate_backend($1)', [pid]);
 
@@ -70,7 +73,10 @@ describe('isDatabaseUnavailable › an outage or refusal, not a bad statement', 
     url.port = String(await freePort());
     const db = createDatabase({ url: url.toString(), poolMax: 1, connectTimeoutMs: 500, acquireTimeoutMs: 1_000 });
     try {
-      const err = await db.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+      const err = await db.query('SELECT 1').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
       assert.equal(isDatabaseUnavailable(err), true);
     } finally {
@@ -81,7 +87,10 @@ describe('isDatabaseUnavailable › an outage or refusal, not a bad statement', 
   it('a real statement error (22012 division by zero) through a Database › false', async () => {
     const db = createDatabase({ poolMax: 1 });
     try {
-      const err = await db.query('SELECT 1/0').then(() => undefined, (e: unknown) => e);
+      const err = await db.query('SELECT 1/0').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
       assert.ok(err);
       assert.equal(isDatabaseUnavailable(err), false);

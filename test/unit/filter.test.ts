@@ -5,13 +5,7 @@ import { Client } from 'pg';
 import { ScimError } from '../../shared/scim/errors';
 import { DirectorySchemas } from '../../shared/scim/schema-registry';
 import { attr, ENTERPRISE_USER_SCHEMA } from '../../shared/scim/schema-types';
-import {
-  matchesFilter,
-  MAX_FILTER_DEPTH,
-  MAX_FILTER_LENGTH,
-  parseFilter,
-  parseValuePathFilter,
-} from '../../shared/scim/filter/parser';
+import { matchesFilter, MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, parseFilter, parseValuePathFilter } from '../../shared/scim/filter/parser';
 import { compileFilter, compileSortKey, SqlParams, type SqlTarget } from '../../shared/scim/filter/to-sql';
 
 const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
@@ -55,29 +49,51 @@ describe('filter parser', () => {
     ['a mixed-case operator (Entra)', 'userName Eq "x"', cmp('eq', 'userName', 'x')],
     ['an upper-case operator (Okta)', 'userName EQ "x"', cmp('eq', 'userName', 'x')],
     ['presence', 'title pr', { op: 'pr', path: 'title' }],
-    ['every comparison operator', 'a ne 1 and b co "c" and d sw "e" and f ew "g" and h gt 1 and i ge 1 and j lt 1 and k le 1', {
-      op: 'and',
-      filters: [
-        cmp('ne', 'a', 1), cmp('co', 'b', 'c'), cmp('sw', 'd', 'e'), cmp('ew', 'f', 'g'),
-        cmp('gt', 'h', 1), cmp('ge', 'i', 1), cmp('lt', 'j', 1), cmp('le', 'k', 1),
-      ],
-    }],
+    [
+      'every comparison operator',
+      'a ne 1 and b co "c" and d sw "e" and f ew "g" and h gt 1 and i ge 1 and j lt 1 and k le 1',
+      {
+        op: 'and',
+        filters: [
+          cmp('ne', 'a', 1),
+          cmp('co', 'b', 'c'),
+          cmp('sw', 'd', 'e'),
+          cmp('ew', 'f', 'g'),
+          cmp('gt', 'h', 1),
+          cmp('ge', 'i', 1),
+          cmp('lt', 'j', 1),
+          cmp('le', 'k', 1),
+        ],
+      },
+    ],
     ['or then and', 'a eq 1 or b eq 2 and c eq 3', { op: 'or', filters: [cmp('eq', 'a', 1), { op: 'and', filters: [cmp('eq', 'b', 2), cmp('eq', 'c', 3)] }] }],
     ['and then or', 'a eq 1 and b eq 2 OR c eq 3', { op: 'or', filters: [{ op: 'and', filters: [cmp('eq', 'a', 1), cmp('eq', 'b', 2)] }, cmp('eq', 'c', 3)] }],
-    ['parentheses', '(a eq 1 or b eq 2) and c eq 3', { op: 'and', filters: [{ op: 'or', filters: [cmp('eq', 'a', 1), cmp('eq', 'b', 2)] }, cmp('eq', 'c', 3)] }],
+    [
+      'parentheses',
+      '(a eq 1 or b eq 2) and c eq 3',
+      { op: 'and', filters: [{ op: 'or', filters: [cmp('eq', 'a', 1), cmp('eq', 'b', 2)] }, cmp('eq', 'c', 3)] },
+    ],
     ['not with a space', 'not (a pr)', { op: 'not', filter: { op: 'pr', path: 'a' } }],
     ['NOT without a space', 'NOT(a pr)', { op: 'not', filter: { op: 'pr', path: 'a' } }],
-    ['a value path', 'emails[type eq "work" and primary eq true]', {
-      op: 'valuePath',
-      path: 'emails',
-      filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'primary', true)] },
-    }],
+    [
+      'a value path',
+      'emails[type eq "work" and primary eq true]',
+      {
+        op: 'valuePath',
+        path: 'emails',
+        filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'primary', true)] },
+      },
+    ],
     // Microsoft's tutorial filters users this way, outside the RFC's ABNF.
-    ['a value path then a sub-attribute comparison', 'emails[type eq "work"].value eq "x"', {
-      op: 'valuePath',
-      path: 'emails',
-      filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'value', 'x')] },
-    }],
+    [
+      'a value path then a sub-attribute comparison',
+      'emails[type eq "work"].value eq "x"',
+      {
+        op: 'valuePath',
+        path: 'emails',
+        filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'value', 'x')] },
+      },
+    ],
     ['a members value path', 'members[value eq "id"]', { op: 'valuePath', path: 'members', filter: cmp('eq', 'value', 'id') }],
     ['a sub-attribute', 'emails.value eq "x"', cmp('eq', 'emails.value', 'x')],
     ['a URN-prefixed attribute', `${EMP} eq "1"`, cmp('eq', EMP, '1')],
@@ -132,7 +148,10 @@ describe('filter parser', () => {
   }
 
   it('filter parser › an error › names the position and the culprit', () => {
-    assert.throws(() => parseFilter('userName foo "x"'), (err: ScimError) => /position 10\b.*"userName".*"foo"/.test(err.detail));
+    assert.throws(
+      () => parseFilter('userName foo "x"'),
+      (err: ScimError) => /position 10\b.*"userName".*"foo"/.test(err.detail),
+    );
   });
 
   it('filter parser › a value path filter from a PATCH path › parses without brackets', () => {
@@ -199,16 +218,31 @@ describe('compileFilter', () => {
     ['title pr', users, `r.data->'title' NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb)`, []],
     ['not (displayName pr)', users, `NOT COALESCE(r.display_name <> '', false)`, []],
     ['userName pr', users, 'TRUE', []],
-    ['emails[type eq "work" and value co "@x"]', users, `EXISTS (SELECT 1 FROM ${emails} WHERE (lower(e.v->>'type') = lower($2) AND e.v->>'value' ILIKE $3))`, ['work', '%@x%']],
+    [
+      'emails[type eq "work" and value co "@x"]',
+      users,
+      `EXISTS (SELECT 1 FROM ${emails} WHERE (lower(e.v->>'type') = lower($2) AND e.v->>'value' ILIKE $3))`,
+      ['work', '%@x%'],
+    ],
     ['emails eq "a@x"', users, `EXISTS (SELECT 1 FROM ${emails} WHERE lower(e.v->>'value') = lower($2))`, ['a@x']],
     ['name.givenName sw "b"', users, `r.data->'name'->>'givenName' ILIKE $2`, ['b%']],
     [`${ACTIVTRAK}.tracking eq true`, users, `lower(r.data->'${ACTIVTRAK}'->>'tracking') = $2`, ['true']],
-    [`${ACTIVTRAK}:level gt 2`, users, `(CASE jsonb_typeof(r.data->'${ACTIVTRAK}'->'level') WHEN 'number' THEN (r.data->'${ACTIVTRAK}'->'level')::numeric END) > $2::numeric`, [2]],
+    [
+      `${ACTIVTRAK}:level gt 2`,
+      users,
+      `(CASE jsonb_typeof(r.data->'${ACTIVTRAK}'->'level') WHEN 'number' THEN (r.data->'${ACTIVTRAK}'->'level')::numeric END) > $2::numeric`,
+      [2],
+    ],
     ['meta.lastModified gt "2011-05-13T04:42:34Z"', users, 'r.updated_at > $2::timestamptz', ['2011-05-13T04:42:34Z']],
     ['meta[created gt "2024-01-01T00:00:00Z"]', users, 'r.created_at > $2::timestamptz', ['2024-01-01T00:00:00Z']],
     ['meta.version eq "W/\\"3\\""', users, `('W/"' || r.version || '"') = $2`, ['W/"3"']],
     ['meta.resourceType eq "User"', users, `'User' = $2`, ['User']],
-    [`members[value eq "${uuid}"]`, groups, `EXISTS (SELECT 1 FROM group_members gm WHERE gm.directory_id = g.directory_id AND gm.group_id = g.id AND gm.user_id = $2::uuid)`, [uuid]],
+    [
+      `members[value eq "${uuid}"]`,
+      groups,
+      `EXISTS (SELECT 1 FROM group_members gm WHERE gm.directory_id = g.directory_id AND gm.group_id = g.id AND gm.user_id = $2::uuid)`,
+      [uuid],
+    ],
     ['members.value eq "nope"', groups, `EXISTS (SELECT 1 FROM group_members gm WHERE gm.directory_id = g.directory_id AND gm.group_id = g.id AND FALSE)`, []],
     ['displayName eq "Sales"', groups, 'lower(g.display_name) = lower($2)', ['Sales']],
   ];
@@ -275,7 +309,11 @@ describe('compileSortKey', () => {
     });
   }
 
-  for (const [path, target] of [['foo', users], ['members', groups], ['name', users]] as const) {
+  for (const [path, target] of [
+    ['foo', users],
+    ['members', groups],
+    ['name', users],
+  ] as const) {
     it(`compileSortKey › ${path} › throws invalidPath`, () => {
       assertInvalidFilter(() => compileSortKey(path, target), 'invalidPath');
     });
@@ -311,44 +349,99 @@ describe('compiled filters on PostgreSQL', () => {
         directory_id uuid NOT NULL, group_id uuid NOT NULL, user_id uuid NOT NULL, tenant_id uuid NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (directory_id, group_id, user_id));
     `);
-    const insertUser = (dir: string, userId: string, userName: string, row: { externalId?: string; displayName?: string; active?: boolean; version?: number; created: string }, data: object) =>
+    const insertUser = (
+      dir: string,
+      userId: string,
+      userName: string,
+      row: { externalId?: string; displayName?: string; active?: boolean; version?: number; created: string },
+      data: object,
+    ) =>
       client.query(
         `INSERT INTO scim_users (directory_id, id, tenant_id, user_name, external_id, display_name, active, data, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-        [dir, userId, tenant, userName, row.externalId ?? null, row.displayName ?? null, row.active ?? true, JSON.stringify(data), row.version ?? 1, row.created],
+        [
+          dir,
+          userId,
+          tenant,
+          userName,
+          row.externalId ?? null,
+          row.displayName ?? null,
+          row.active ?? true,
+          JSON.stringify(data),
+          row.version ?? 1,
+          row.created,
+        ],
       );
-    await insertUser(dirA, id.bjensen, 'bjensen', { externalId: 'ext-1', displayName: 'Babs Jensen', version: 3, created: '2024-01-01T00:00:00Z' }, {
-      name: { givenName: 'Barbara', familyName: 'Jensen' },
-      title: 'Tour Guide',
-      emails: [
-        { value: 'bjensen@example.com', type: 'work', primary: true },
-        { value: 'babs@home.org', type: 'home' },
-      ],
-      [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '701984' },
-      [ACTIVTRAK]: { userPrincipalNames: [{ value: 'bjensen@corp.example' }], tracking: true, level: 3, lastActivity: '2024-05-01T10:00:00Z' },
-    });
-    await insertUser(dirA, id.jsmith, 'jsmith', { externalId: 'EXT-2', active: false, created: '2024-03-01T00:00:00Z' }, {
-      name: { givenName: 'John', familyName: 'Smith' },
-      title: '',
-      emails: [{ value: 'JSmith@Example.com', type: 'work' }],
-      [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '42' },
-      [ACTIVTRAK]: { userPrincipalNames: [], tracking: 'False' },
-    });
-    await insertUser(dirA, id.adoe, 'adoe', { displayName: 'Alice Doe', created: '2024-06-01T00:00:00Z' }, {
-      emails: [{ value: 'a_doe%x@example.org', type: 'home', primary: 'True' }],
-      [ACTIVTRAK]: { userPrincipalNames: [{ value: 'adoe@corp.example' }, { value: null }], tracking: false, level: 10, lastActivity: 'not a date' },
-    });
+    await insertUser(
+      dirA,
+      id.bjensen,
+      'bjensen',
+      { externalId: 'ext-1', displayName: 'Babs Jensen', version: 3, created: '2024-01-01T00:00:00Z' },
+      {
+        name: { givenName: 'Barbara', familyName: 'Jensen' },
+        title: 'Tour Guide',
+        emails: [
+          { value: 'bjensen@example.com', type: 'work', primary: true },
+          { value: 'babs@home.org', type: 'home' },
+        ],
+        [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '701984' },
+        [ACTIVTRAK]: { userPrincipalNames: [{ value: 'bjensen@corp.example' }], tracking: true, level: 3, lastActivity: '2024-05-01T10:00:00Z' },
+      },
+    );
+    await insertUser(
+      dirA,
+      id.jsmith,
+      'jsmith',
+      { externalId: 'EXT-2', active: false, created: '2024-03-01T00:00:00Z' },
+      {
+        name: { givenName: 'John', familyName: 'Smith' },
+        title: '',
+        emails: [{ value: 'JSmith@Example.com', type: 'work' }],
+        [ENTERPRISE_USER_SCHEMA]: { employeeNumber: '42' },
+        [ACTIVTRAK]: { userPrincipalNames: [], tracking: 'False' },
+      },
+    );
+    await insertUser(
+      dirA,
+      id.adoe,
+      'adoe',
+      { displayName: 'Alice Doe', created: '2024-06-01T00:00:00Z' },
+      {
+        emails: [{ value: 'a_doe%x@example.org', type: 'home', primary: 'True' }],
+        [ACTIVTRAK]: { userPrincipalNames: [{ value: 'adoe@corp.example' }, { value: null }], tracking: false, level: 10, lastActivity: 'not a date' },
+      },
+    );
     // Shapes a careless client could have stored: a scalar where an array belongs, a string level.
-    await insertUser(dirA, id.obrien, "o'brien", { created: '2023-06-01T00:00:00Z' }, {
-      phoneNumbers: { value: 'x' },
-      [ACTIVTRAK]: { userPrincipalNames: 'scalar', level: '7' },
-    });
+    await insertUser(
+      dirA,
+      id.obrien,
+      "o'brien",
+      { created: '2023-06-01T00:00:00Z' },
+      {
+        phoneNumbers: { value: 'x' },
+        [ACTIVTRAK]: { userPrincipalNames: 'scalar', level: '7' },
+      },
+    );
     await insertUser(dirB, id.other, 'bjensen', { created: '2024-01-01T00:00:00Z' }, { title: 'Tour Guide' });
 
-    for (const [groupId, displayName] of [[group.sales, 'Sales and Marketing'], [group.engineering, 'Engineering'], [group.empty, 'Empty']]) {
-      await client.query('INSERT INTO scim_groups (directory_id, id, tenant_id, display_name, data) VALUES ($1, $2, $3, $4, $5)', [dirA, groupId, tenant, displayName, '{}']);
+    for (const [groupId, displayName] of [
+      [group.sales, 'Sales and Marketing'],
+      [group.engineering, 'Engineering'],
+      [group.empty, 'Empty'],
+    ]) {
+      await client.query('INSERT INTO scim_groups (directory_id, id, tenant_id, display_name, data) VALUES ($1, $2, $3, $4, $5)', [
+        dirA,
+        groupId,
+        tenant,
+        displayName,
+        '{}',
+      ]);
     }
-    for (const [groupId, userId] of [[group.sales, id.bjensen], [group.sales, id.jsmith], [group.engineering, id.adoe]]) {
+    for (const [groupId, userId] of [
+      [group.sales, id.bjensen],
+      [group.sales, id.jsmith],
+      [group.engineering, id.adoe],
+    ]) {
       await client.query('INSERT INTO group_members (directory_id, group_id, user_id, tenant_id) VALUES ($1, $2, $3, $4)', [dirA, groupId, userId, tenant]);
     }
   });
@@ -450,7 +543,10 @@ describe('compiled filters on PostgreSQL', () => {
     it(`compiled filters on PostgreSQL › sortBy ${sortBy} › orders ${expected.join(', ')}`, async () => {
       const sql = `SELECT r.user_name FROM ${schema}.scim_users r WHERE r.directory_id = $1 ORDER BY ${compileSortKey(sortBy, users)} ASC, r.user_name`;
       const { rows } = await client.query<{ user_name: string }>(sql, [dirA]);
-      assert.deepEqual(rows.map((row) => row.user_name), expected);
+      assert.deepEqual(
+        rows.map((row) => row.user_name),
+        expected,
+      );
     });
   }
 });

@@ -44,8 +44,14 @@ describe('SerialBatcher', () => {
       return items.map((i): BatchOutcome<string> => (i === 'bad' ? { error: new Error('not a user') } : bad ? { retry: true } : { value: i.toUpperCase() }));
     });
     const settled = await Promise.allSettled(['a', 'bad', 'c'].map((i) => b.submit('g', i)));
-    assert.deepEqual(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message)), ['A', 'not a user', 'C']);
-    assert.deepEqual(runs, [['a', 'bad', 'c'], ['a', 'c']]);
+    assert.deepEqual(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message)),
+      ['A', 'not a user', 'C'],
+    );
+    assert.deepEqual(runs, [
+      ['a', 'bad', 'c'],
+      ['a', 'c'],
+    ]);
   });
 
   it('run throws › every caller of the batch rejects; a batch that settles nothing fails instead of looping', async () => {

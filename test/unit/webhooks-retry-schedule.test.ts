@@ -28,14 +28,26 @@ describe('webhook retry schedule', () => {
 
   it('delayBefore › extremes of the random source › within ±20% of the scheduled delay', () => {
     const schedule = parseRetrySchedule('100ms, 1s');
-    assert.equal(schedule.delayBefore(1, () => 0), 800);
-    assert.equal(schedule.delayBefore(1, () => 1), 1200);
-    assert.equal(schedule.delayBefore(0, () => 0.5), 100);
+    assert.equal(
+      schedule.delayBefore(1, () => 0),
+      800,
+    );
+    assert.equal(
+      schedule.delayBefore(1, () => 1),
+      1200,
+    );
+    assert.equal(
+      schedule.delayBefore(0, () => 0.5),
+      100,
+    );
   });
 
   it('delayBefore › past the end of the schedule › the last delay repeats', () => {
     const schedule = parseRetrySchedule('1s,2s');
-    assert.equal(schedule.delayBefore(9, () => 0.5), 2000);
+    assert.equal(
+      schedule.delayBefore(9, () => 0.5),
+      2000,
+    );
   });
 
   it('parseRetrySchedule › empty or with a bad entry › throws', () => {

@@ -168,9 +168,7 @@ describe('webhook url policy › urls', () => {
   });
 
   it('guardedLookup › the same name outside production › the addresses are handed to the socket', async () => {
-    const addresses = await new Promise<unknown>((resolve, reject) =>
-      guardedLookup(dev)('localhost', { all: true }, (e, a) => (e ? reject(e) : resolve(a))),
-    );
+    const addresses = await new Promise<unknown>((resolve, reject) => guardedLookup(dev)('localhost', { all: true }, (e, a) => (e ? reject(e) : resolve(a))));
     assert.ok(Array.isArray(addresses) && addresses.length > 0);
   });
 
@@ -192,10 +190,9 @@ describe('webhook url policy › urls', () => {
       v6.listen(port, '::1', () => resolve(true));
     });
     try {
-      await assert.rejects(
-        sendWebhook({ url: `https://localhost:${port}/hook`, body: '{}', headers: {}, timeoutMs: 2_000, policy: prod }),
-        { name: 'WebhookSendError' },
-      );
+      await assert.rejects(sendWebhook({ url: `https://localhost:${port}/hook`, body: '{}', headers: {}, timeoutMs: 2_000, policy: prod }), {
+        name: 'WebhookSendError',
+      });
       assert.equal(connections, 0);
     } finally {
       v4.close();

@@ -68,7 +68,9 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
   }
 
   const download = (tenantId: string, id: string) =>
-    asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/exports/${id}/download`)).buffer(true).parse(binaryBody);
+    asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/exports/${id}/download`))
+      .buffer(true)
+      .parse(binaryBody);
 
   it("export of a range › two tenants wrote events › exactly the tenant's events of the range, in order, nothing of the other", async () => {
     const a = await makeDirectory(t.app);
@@ -84,7 +86,9 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     const u2 = await scimA.post('/Users', entraUser()).expect(201);
     await scimA.patch(`/Users/${u1.body.id}`, patchOp({ op: 'replace', path: 'displayName', value: 'Renamed' })).expect(200);
     await scimB.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `b-${Date.now()}` }).expect(201);
-    await scimA.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `a-${Date.now()}`, members: [{ value: u1.body.id }, { value: u2.body.id }] }).expect(201);
+    await scimA
+      .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: `a-${Date.now()}`, members: [{ value: u1.body.id }, { value: u2.body.id }] })
+      .expect(201);
     const to = await dbNow();
     await sleep(20);
     await scimA.post('/Users', entraUser()).expect(201); // after the range
@@ -99,7 +103,10 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     assert.equal(Number(res.headers['content-length']), finished.bytes);
     const text = gunzipSync(res.body as Buffer).toString('utf8');
     assert.ok(text.endsWith('\n'));
-    const lines = text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
     // 2 user.created, 1 user.updated, 1 group.created, 2 group.user_added; nothing of tenant B.
     assert.deepEqual(
@@ -113,7 +120,10 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
       'SELECT id FROM events WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq',
       [a.tenantId, from, new Date(to.getTime() + 1)],
     );
-    assert.deepEqual(lines.map((l) => l.id), stored.map((r) => r.id));
+    assert.deepEqual(
+      lines.map((l) => l.id),
+      stored.map((r) => r.id),
+    );
     // Each line says what the events feed says about the same event. The feed holds events back
     // while any older transaction on the server is open (another suite's), so it is read until
     // it shows them all.
@@ -124,7 +134,17 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     }
     for (const line of lines) {
       const e = byId.get(line.id) as Record<string, unknown>;
-      assert.deepEqual(line, { id: e.id, type: e.type, timestamp: e.timestamp, tenantId: e.tenantId, directoryId: e.directoryId, resourceType: e.resourceType, resourceId: e.resourceId, actor: e.actor, data: e.data });
+      assert.deepEqual(line, {
+        id: e.id,
+        type: e.type,
+        timestamp: e.timestamp,
+        tenantId: e.tenantId,
+        directoryId: e.directoryId,
+        resourceType: e.resourceType,
+        resourceId: e.resourceId,
+        actor: e.actor,
+        data: e.data,
+      });
     }
   });
 
@@ -194,7 +214,15 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
       const { port } = server.address() as AddressInfo;
       const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
         http
-          .get({ port, host: '127.0.0.1', path: `/admin/v1/tenants/${c.tenantId}/exports/${createdId}/download`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, resolve)
+          .get(
+            {
+              port,
+              host: '127.0.0.1',
+              path: `/admin/v1/tenants/${c.tenantId}/exports/${createdId}/download`,
+              headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+            },
+            resolve,
+          )
           .on('error', reject),
       );
       assert.equal(res.statusCode, 200);

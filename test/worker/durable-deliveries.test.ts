@@ -122,7 +122,9 @@ describe('durable deliveries', () => {
   }
 
   async function endpointFor(dir: TestDirectory, url: string): Promise<string> {
-    const res = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`)).send({ url }).expect(201);
+    const res = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`))
+      .send({ url })
+      .expect(201);
     return res.body.id as string;
   }
 
@@ -150,14 +152,12 @@ describe('durable deliveries', () => {
       [ids],
     );
   const attemptsOf = (id: string) =>
-    t.db.query<{ attempt: number; status_code: number | null }>('SELECT attempt, status_code FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt', [id]);
+    t.db.query<{ attempt: number; status_code: number | null }>('SELECT attempt, status_code FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt', [
+      id,
+    ]);
 
   const allDelivered = (ids: readonly string[], timeoutMs?: number) =>
-    eventually(
-      `${ids.length} deliveries delivered`,
-      async () => ((await rows(ids)).every((r) => r.status === 'delivered') ? true : undefined),
-      timeoutMs,
-    );
+    eventually(`${ids.length} deliveries delivered`, async () => ((await rows(ids)).every((r) => r.status === 'delivered') ? true : undefined), timeoutMs);
 
   const callsFor = (rx: Receiver, eventId: string) => rx.requests.filter((r) => r.headers['webhook-id'] === eventId);
 
@@ -170,7 +170,10 @@ describe('durable deliveries', () => {
     const endpoint = await endpointFor(dir, rx.url);
     const made = await deliveries(dir, endpoint, 5);
     const ids = made.map((d) => d.deliveryId);
-    await enqueueDeliveries(queue, ids.map((deliveryId) => ({ deliveryId, tenantId: dir.tenantId })));
+    await enqueueDeliveries(
+      queue,
+      ids.map((deliveryId) => ({ deliveryId, tenantId: dir.tenantId })),
+    );
     assert.equal(await queue.getWaitingCount(), 5);
 
     await redis.stop();
@@ -210,20 +213,28 @@ describe('durable deliveries', () => {
     const slowConfig = { ...workerConfig, WEBHOOK_RETRY_SCHEDULE: '1h,1h' };
     const connections: Redis[] = [];
     const worker = await startWorker(
-      { queuePrefix: prefix, config: slowConfig, db: t.db, redis: () => {
-        const c = createRedis(redis.url);
-        connections.push(c);
-        return c;
-      } },
+      {
+        queuePrefix: prefix,
+        config: slowConfig,
+        db: t.db,
+        redis: () => {
+          const c = createRedis(redis.url);
+          connections.push(c);
+          return c;
+        },
+      },
       [startWebhookDelivery, startJobSweeper],
     );
     cleanups.push(async () => {
       await worker.close();
       for (const c of connections) c.disconnect();
     });
-    await enqueueDeliveries(producer, ids.map((deliveryId) => ({ deliveryId, tenantId: dir.tenantId })));
+    await enqueueDeliveries(
+      producer,
+      ids.map((deliveryId) => ({ deliveryId, tenantId: dir.tenantId })),
+    );
     await eventually('a failed first attempt of each', async () => ((await rows(ids)).every((r) => r.attempts === 1) ? true : undefined));
-    assert.equal((await producer.getDelayedCount()), 3, 'the retries wait in Redis');
+    assert.equal(await producer.getDelayedCount(), 3, 'the retries wait in Redis');
 
     await redis.stop();
     await redis.start();
@@ -233,7 +244,13 @@ describe('durable deliveries', () => {
     await allDelivered(ids);
     for (const d of made) {
       assert.equal(callsFor(rx, d.eventId).length, 2);
-      assert.deepEqual((await attemptsOf(d.deliveryId)).map((a) => [a.attempt, a.status_code]), [[1, 500], [2, 200]]);
+      assert.deepEqual(
+        (await attemptsOf(d.deliveryId)).map((a) => [a.attempt, a.status_code]),
+        [
+          [1, 500],
+          [2, 200],
+        ],
+      );
     }
   });
 
@@ -260,7 +277,10 @@ describe('durable deliveries', () => {
 
     await allDelivered([made.deliveryId]);
     assert.equal(rx.requests.length, 1);
-    assert.deepEqual((await attemptsOf(made.deliveryId)).map((a) => [a.attempt, a.status_code]), [[1, 200]]);
+    assert.deepEqual(
+      (await attemptsOf(made.deliveryId)).map((a) => [a.attempt, a.status_code]),
+      [[1, 200]],
+    );
     assert.equal((await rows([made.deliveryId]))[0].attempts, 1);
   });
 
@@ -290,7 +310,10 @@ describe('durable deliveries', () => {
     await allDelivered([made.deliveryId]);
     await sleep(200);
     assert.equal(rx.requests.length, 1, 'one call');
-    assert.deepEqual((await attemptsOf(made.deliveryId)).map((a) => [a.attempt, a.status_code]), [[1, 202]]);
+    assert.deepEqual(
+      (await attemptsOf(made.deliveryId)).map((a) => [a.attempt, a.status_code]),
+      [[1, 202]],
+    );
   });
 
   it('two sweepers at once › each overdue delivery enqueued once, a second pass finds nothing, other rows untouched', async () => {
@@ -303,7 +326,10 @@ describe('durable deliveries', () => {
     await ageOverdue(t.db, stranded);
     // Another tenant's: one pending but not yet overdue, one delivered long ago.
     const [fresh, done] = (await deliveries(other, otherEndpoint, 2)).map((d) => d.deliveryId);
-    await t.db.exec(`UPDATE webhook_deliveries SET status = 'delivered', attempts = 1, next_attempt_at = NULL, updated_at = now() - interval '1 day' WHERE id = $1`, [done]);
+    await t.db.exec(
+      `UPDATE webhook_deliveries SET status = 'delivered', attempts = 1, next_attempt_at = NULL, updated_at = now() - interval '1 day' WHERE id = $1`,
+      [done],
+    );
     const otherBefore = await rows([fresh, done]);
 
     const sweepers = [0, 1].map(() => {
@@ -331,7 +357,11 @@ describe('durable deliveries', () => {
     assert.equal(events.filter((e) => e.event === 'duplicated').length, 0);
 
     const again = await Promise.all(sweepers.map(async (s) => (await s.sweepOnce())[QUEUES.webhookDelivery]!));
-    assert.deepEqual(again.map((p) => p.overdue), [0, 0], 'once re-driven they are due now, not overdue');
+    assert.deepEqual(
+      again.map((p) => p.overdue),
+      [0, 0],
+      'once re-driven they are due now, not overdue',
+    );
     assert.deepEqual(await rows([fresh, done]), otherBefore, "the other tenant's rows are untouched");
     for (const r of await rows(stranded)) assert.deepEqual([r.status, r.attempts, r.tenant_id], ['pending', 0, dir.tenantId]);
   });
@@ -345,7 +375,15 @@ describe('durable deliveries', () => {
     const own = createRedis(redis.url);
     const q = createQueue(QUEUES.webhookDelivery, { connection: own, prefix });
     await q.waitUntilReady();
-    const sweeper = new JobSweeper({ db: t.db, queues: { webhookDelivery: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, redisTimeoutMs: 500 });
+    const sweeper = new JobSweeper({
+      db: t.db,
+      queues: { webhookDelivery: q },
+      connection: own,
+      logger,
+      overdueAfterMs: OVERDUE_AFTER_MS,
+      intervalMs: 1000,
+      redisTimeoutMs: 500,
+    });
     cleanups.push(async () => {
       await q.close();
       own.disconnect();

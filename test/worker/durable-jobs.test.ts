@@ -61,7 +61,10 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   let exportDir: string;
   let t: TestApp;
   let appRedis: Redis;
-  let queues: { auditExport: ReturnType<typeof createQueue<typeof QUEUES.auditExport>>; groupReconcile: ReturnType<typeof createQueue<typeof QUEUES.groupReconcile>> };
+  let queues: {
+    auditExport: ReturnType<typeof createQueue<typeof QUEUES.auditExport>>;
+    groupReconcile: ReturnType<typeof createQueue<typeof QUEUES.groupReconcile>>;
+  };
   let cleanups: (() => Promise<unknown>)[] = [];
   const prefix = `test-durable-jobs-${process.pid}-${Date.now().toString(36)}`;
 
@@ -141,7 +144,11 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   const exportStatus = async (dir: TestDirectory, id: string) =>
     (await asAdmin(request(t.app).get(`/admin/v1/tenants/${dir.tenantId}/exports/${id}`)).expect(200)).body as { status: string; eventCount: number | null };
   const reportStatus = async (dir: TestDirectory, id: string) =>
-    (await asAdmin(request(t.app).get(`/admin/v1/directories/${dir.directoryId}/reconcile/${id}`)).expect(200)).body as { status: string; runs: number; report: { reemitted: { events: number }[] } | null };
+    (await asAdmin(request(t.app).get(`/admin/v1/directories/${dir.directoryId}/reconcile/${id}`)).expect(200)).body as {
+      status: string;
+      runs: number;
+      report: { reemitted: { events: number }[] } | null;
+    };
 
   const exportDone = (dir: TestDirectory, id: string) =>
     eventually(`export ${id} done`, async () => {
@@ -158,8 +165,14 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
 
   /** The export's file, unzipped: one NDJSON line per event. */
   async function downloadLines(dir: TestDirectory, id: string): Promise<string[]> {
-    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${dir.tenantId}/exports/${id}/download`)).buffer(true).parse(binaryBody).expect(200);
-    return gunzipSync(res.body as Buffer).toString('utf8').split('\n').filter(Boolean);
+    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${dir.tenantId}/exports/${id}/download`))
+      .buffer(true)
+      .parse(binaryBody)
+      .expect(200);
+    return gunzipSync(res.body as Buffer)
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean);
   }
 
   const jobsOverdue = async (queue: string) => sample(await registry.metrics(), METRICS.jobsOverdue, `queue="${queue}"`);
@@ -218,7 +231,10 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await startWorkers();
     const done = await reportDone(dir, created.body.id);
     assert.equal(done.runs, 1);
-    assert.deepEqual(done.report?.reemitted.map((r) => r.events), [1]);
+    assert.deepEqual(
+      done.report?.reemitted.map((r) => r.events),
+      [1],
+    );
     const [{ n }] = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE actor = $1`, [`reconcile:${created.body.id}`]);
     assert.equal(n, 1, 'one re-emitted event');
   });
@@ -240,7 +256,10 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
 
   it('export running longer than the grace period (slow storage) › its heartbeat keeps the row fresh, so it is not counted or swept as overdue', async () => {
     const dir = await makeDirectory(t.app);
-    const created = await new AuditExportRepository(t.db).create(dir.tenantId, { from: new Date('2024-01-01T00:00:00Z'), to: new Date('2024-01-02T00:00:00Z') });
+    const created = await new AuditExportRepository(t.db).create(dir.tenantId, {
+      from: new Date('2024-01-01T00:00:00Z'),
+      to: new Date('2024-01-02T00:00:00Z'),
+    });
     // Storage that takes 1.5 s to make the file durable.
     const slow: ExportStorage = {
       write: () => {
@@ -255,7 +274,9 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     // As if the run had gone on past the grace period since it started.
     await ageExports(t, [created.id]);
     await sleep(400);
-    const [{ fresh }] = await t.db.query<{ fresh: boolean }>(`SELECT updated_at > now() - interval '5 seconds' AS fresh FROM audit_exports WHERE id = $1`, [created.id]);
+    const [{ fresh }] = await t.db.query<{ fresh: boolean }>(`SELECT updated_at > now() - interval '5 seconds' AS fresh FROM audit_exports WHERE id = $1`, [
+      created.id,
+    ]);
     assert.equal(fresh, true, 'touched while running');
     await run;
     assert.equal((await exportStatus(dir, created.id)).status, 'done');
@@ -322,7 +343,10 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     for (let i = 0; i < 7; i++) reportIds.push((await startReconcile(dir).expect(202)).body.id);
     const fresh = await exportsRepo.create(other.tenantId, day);
     await restartRedisEmpty();
-    await ageExports(t, stranded.map((e) => e.id));
+    await ageExports(
+      t,
+      stranded.map((e) => e.id),
+    );
     await ageReports(t, reportIds);
     const freshBefore = await t.db.query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]);
 
@@ -365,14 +389,21 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
 
     const again = await Promise.all(sweepers.map((s) => s.sweeper.sweepOnce()));
     for (const p of again) assert.deepEqual([p[QUEUES.auditExport]?.overdue, p[QUEUES.groupReconcile]?.overdue], [0, 0]);
-    assert.deepEqual(await t.db.query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]), freshBefore, "the other tenant's fresh export is untouched");
+    assert.deepEqual(
+      await t.db.query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]),
+      freshBefore,
+      "the other tenant's fresh export is untouched",
+    );
     await queues.auditExport.obliterate({ force: true });
     await queues.groupReconcile.obliterate({ force: true });
   });
 
   it('sweeper › Redis down › its claims are given back: the rows stay overdue, as they were, for the next pass', async () => {
     const dir = await makeDirectory(t.app);
-    const created = await new AuditExportRepository(t.db).create(dir.tenantId, { from: new Date('2024-01-01T00:00:00Z'), to: new Date('2024-01-02T00:00:00Z') });
+    const created = await new AuditExportRepository(t.db).create(dir.tenantId, {
+      from: new Date('2024-01-01T00:00:00Z'),
+      to: new Date('2024-01-02T00:00:00Z'),
+    });
     await ageExports(t, [created.id]);
     const before = await t.db.query('SELECT updated_at FROM audit_exports WHERE id = $1', [created.id]);
     const own = createRedis(redis.url);
@@ -382,7 +413,15 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       await q.close();
       own.disconnect();
     });
-    const sweeper = new JobSweeper({ db: t.db, queues: { auditExport: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, redisTimeoutMs: 500 });
+    const sweeper = new JobSweeper({
+      db: t.db,
+      queues: { auditExport: q },
+      connection: own,
+      logger,
+      overdueAfterMs: OVERDUE_AFTER_MS,
+      intervalMs: 1000,
+      redisTimeoutMs: 500,
+    });
 
     await redis.stop();
     try {

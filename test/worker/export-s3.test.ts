@@ -178,7 +178,10 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     // AbortMultipartUpload deletes the uploaded parts. s3rver has no abort (it answers 405) nor a
     // list of uploads, so the request is what can be checked here; done still rejects with the
     // writer's error, not the abort's.
-    assert.ok(requestsFor(key).some((r) => r.startsWith('DELETE ') && r.includes(`uploadId=${uploadId}`)), requestsFor(key).join(', '));
+    assert.ok(
+      requestsFor(key).some((r) => r.startsWith('DELETE ') && r.includes(`uploadId=${uploadId}`)),
+      requestsFor(key).join(', '),
+    );
   });
 
   it('write › stream destroyed with an error before a part is full › done rejects with it, nothing was stored', BOUNDED, async () => {
@@ -188,7 +191,10 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     target.stream.destroy(new Error('gzip failed'));
     await assert.rejects(target.done, { message: 'gzip failed' });
     assert.equal(await storage.exists(key), false);
-    assert.deepEqual(requestsFor(key).filter((r) => !r.startsWith('HEAD ')), []);
+    assert.deepEqual(
+      requestsFor(key).filter((r) => !r.startsWith('HEAD ')),
+      [],
+    );
   });
 
   it("write › the store refuses the upload (no such bucket) › the writer's pipeline fails instead of blocking", BOUNDED, async () => {
@@ -212,7 +218,17 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     assert.equal((await readAll(prefixed.read('tenant-b/e.ndjson.gz'))).toString(), 'prefixed');
   });
 
-  for (const key of ['../x', '../outside.ndjson.gz', 'tenant/../../outside.gz', '/etc/passwd', 'tenant//x.gz', '.hidden', 'tenant/./x.gz', 'tenant\\..\\x.gz', '']) {
+  for (const key of [
+    '../x',
+    '../outside.ndjson.gz',
+    'tenant/../../outside.gz',
+    '/etc/passwd',
+    'tenant//x.gz',
+    '.hidden',
+    'tenant/./x.gz',
+    'tenant\\..\\x.gz',
+    '',
+  ]) {
     it(`key ${JSON.stringify(key)} › refused before any request`, BOUNDED, async () => {
       const sent = s3.requests.length;
       assert.throws(() => storage.write(key), TypeError);
@@ -259,11 +275,21 @@ describe('S3 export storage › a real S3 API (s3rver) on loopback', () => {
     assert.equal(await storage.exists(`e2e/${exportKey(a.tenantId, id)}`), true);
     assert.equal(existsSync(path.join(config.EXPORT_DIR, exportKey(a.tenantId, id))), false);
 
-    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/exports/${id}/download`)).buffer(true).parse(binaryBody).expect(200);
+    const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/exports/${id}/download`))
+      .buffer(true)
+      .parse(binaryBody)
+      .expect(200);
     assert.equal(res.headers['content-type'], 'application/gzip');
     assert.equal(Number(res.headers['content-length']), status.bytes);
-    const lines = gunzipSync(res.body as Buffer).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(lines.map((l) => l.type), ['user.created', 'group.created', 'group.user_added']);
+    const lines = gunzipSync(res.body as Buffer)
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['user.created', 'group.created', 'group.user_added'],
+    );
     assert.ok(lines.every((l) => l.tenantId === a.tenantId));
     assert.equal((lines[0].data as { resource: { id: string } }).resource.id, u.body.id);
   });

@@ -62,10 +62,16 @@ describe('group reconciliation › bulk membership events and the reconcile job'
       [groupId, afterSeq, actor ?? null],
     );
 
-  const idsOf = (rows: MemberEventRow[], type: string) => rows.filter((r) => r.type === type).map((r) => r.user_id).sort();
+  const idsOf = (rows: MemberEventRow[], type: string) =>
+    rows
+      .filter((r) => r.type === type)
+      .map((r) => r.user_id)
+      .sort();
 
   const startReconcile = (dir: TestDirectory, body: unknown) =>
-    asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/reconcile`)).send(body as object).expect(202);
+    asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/reconcile`))
+      .send(body as object)
+      .expect(202);
 
   /** Polls the report until it is done with `runs` runs; bounded in time. */
   async function waitReport(dir: TestDirectory, id: string, runs = 1, timeoutMs = 120_000) {
@@ -87,9 +93,7 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     const users = await insertUsers(dir, 60_000);
     const initial = users.slice(0, 20_000);
     const replacement = users.slice(10_000, 60_000);
-    const group = await scim
-      .post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'All staff', members: initial.map((value) => ({ value })) })
-      .expect(201);
+    const group = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'All staff', members: initial.map((value) => ({ value })) }).expect(201);
     const groupId = group.body.id as string;
     const beforePut = await lastSeq(dir);
 
@@ -202,4 +206,3 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     assert.deepEqual(unchanged, created);
   });
 });
-

@@ -127,7 +127,7 @@ describe('outbox relay', () => {
   /** Waits until the relay's position is at or past every event of these tenants. */
   const relayedPast = (prefix: string, tenantIds: string[], timeoutMs?: number) =>
     eventually(
-      'the relay to pass the tenants\' events',
+      "the relay to pass the tenants' events",
       async () => {
         const [row] = await t.db.query<{ done: boolean }>(
           `SELECT NOT EXISTS (
@@ -166,7 +166,10 @@ describe('outbox relay', () => {
     await relayedPast(prefix, [dir.tenantId]);
 
     const events = await tenantEvents(dir.tenantId);
-    assert.deepEqual(events.map((e) => e.type), ['user.created', 'user.updated', 'group.created', 'user.deleted']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['user.created', 'user.updated', 'group.created', 'user.deleted'],
+    );
     const expected = events.flatMap((e) => endpoints.map((w) => deliveryIdOf(w, e.id))).sort();
     const jobs = await jobsOf(queue, [dir.tenantId]);
     assert.deepEqual(jobs.map((j) => j.id).sort(), expected);
@@ -221,11 +224,14 @@ describe('outbox relay', () => {
 
     const events = await tenantEvents(dir.tenantId);
     const typeOf = new Map(events.map((e) => [e.id, e.type]));
-    const rows = await t.db.query<{ endpoint_id: string; event_id: string }>(
-      'SELECT endpoint_id, event_id FROM webhook_deliveries WHERE tenant_id = $1',
-      [dir.tenantId],
-    );
-    const typesFor = (endpoint: string) => rows.filter((r) => r.endpoint_id === endpoint).map((r) => typeOf.get(r.event_id)).sort();
+    const rows = await t.db.query<{ endpoint_id: string; event_id: string }>('SELECT endpoint_id, event_id FROM webhook_deliveries WHERE tenant_id = $1', [
+      dir.tenantId,
+    ]);
+    const typesFor = (endpoint: string) =>
+      rows
+        .filter((r) => r.endpoint_id === endpoint)
+        .map((r) => typeOf.get(r.event_id))
+        .sort();
     assert.deepEqual(typesFor(usersOnly), ['user.created']);
     assert.deepEqual(typesFor(groupsAndDeletes), ['group.created', 'user.deleted']);
     const jobs = await jobsOf(queue, [dir.tenantId]);
@@ -250,7 +256,7 @@ describe('outbox relay', () => {
     assert.equal(n, 0);
   });
 
-  it('relay › two tenants writing at once › an endpoint only ever gets its own tenant\'s events', async () => {
+  it("relay › two tenants writing at once › an endpoint only ever gets its own tenant's events", async () => {
     const prefix = newPrefix();
     const queue = readQueue(prefix);
     await startRelayWorker(prefix);
@@ -269,7 +275,11 @@ describe('outbox relay', () => {
       'SELECT endpoint_id, event_id, tenant_id FROM webhook_deliveries WHERE endpoint_id = ANY ($1::uuid[])',
       [[endpointA, endpointB]],
     );
-    const eventsFor = (endpoint: string) => rows.filter((r) => r.endpoint_id === endpoint).map((r) => r.event_id).sort();
+    const eventsFor = (endpoint: string) =>
+      rows
+        .filter((r) => r.endpoint_id === endpoint)
+        .map((r) => r.event_id)
+        .sort();
     assert.deepEqual(eventsFor(endpointA), eventsA.map((e) => e.id).sort());
     assert.deepEqual(eventsFor(endpointB), eventsB.map((e) => e.id).sort());
     const jobs = await jobsOf(queue, [a.tenantId, b.tenantId, silent.tenantId]);
@@ -313,7 +323,9 @@ describe('outbox relay', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const [p] = await t.db.query<{ txid: string; seq: string }>('SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1', [positionName]);
+        const [p] = await t.db.query<{ txid: string; seq: string }>('SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1', [
+          positionName,
+        ]);
         positions.push([BigInt(p.txid), BigInt(p.seq)]);
         await sleep(3);
       }
@@ -398,11 +410,7 @@ describe('outbox relay', () => {
       return rows.map((r) => deliveryIdOf(endpoint, r.id));
     };
     const allEnqueued = (ids: string[], timeoutMs?: number) =>
-      eventually(
-        `${ids.length} jobs`,
-        async () => ((await Promise.all(ids.map((id) => queue.getJob(id)))).every(Boolean) ? true : undefined),
-        timeoutMs,
-      );
+      eventually(`${ids.length} jobs`, async () => ((await Promise.all(ids.map((id) => queue.getJob(id)))).every(Boolean) ? true : undefined), timeoutMs);
 
     const before: string[] = [];
     for (let i = 0; i < 3; i++) before.push((await scim.post('/Users', entraUser()).expect(201)).body.id);

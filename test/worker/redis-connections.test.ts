@@ -18,7 +18,15 @@ function capturedLogger(): { logger: Logger; lines: () => Array<Record<string, u
     },
   });
   const logger = pino({ level: 'debug', base: undefined, formatters: { level: (label) => ({ level: label }) } }, stream) as unknown as Logger;
-  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('Redis connections', () => {
@@ -42,7 +50,10 @@ describe('Redis connections', () => {
       const times = errors.map((l) => Number(l.time));
       for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 500, 'spaced by the interval');
       assert.equal(errors[0].suppressed, 0);
-      assert.ok(errors.slice(1).some((l) => Number(l.suppressed) > 0), 'later lines count the reconnect errors left out');
+      assert.ok(
+        errors.slice(1).some((l) => Number(l.suppressed) > 0),
+        'later lines count the reconnect errors left out',
+      );
     } finally {
       connection.disconnect();
       await redis.start();

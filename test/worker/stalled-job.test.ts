@@ -119,7 +119,11 @@ describe('BullMQ worker › killed mid-job', () => {
       // Give a late duplicate every chance to show up: several more stall-check rounds.
       await sleep(4 * STALLED_INTERVAL_MS);
 
-      assert.deepEqual(runs.map((r) => r.split(':')[1]), [deliveryId], 'run exactly once by the survivors');
+      assert.deepEqual(
+        runs.map((r) => r.split(':')[1]),
+        [deliveryId],
+        'run exactly once by the survivors',
+      );
       assert.ok(stalled.includes(deliveryId), 'a survivor noticed the stalled job');
       const job = await queue.getJob(deliveryId);
       assert.ok(job);
@@ -148,9 +152,13 @@ describe('createQueue', () => {
     const queue = createQueue(QUEUES.webhookDelivery, { connection: redis, prefix });
     const connection = createRedis(config.REDIS_URL);
     const runs: string[] = [];
-    const worker = new Worker<WebhookDeliveryJob>(QUEUES.webhookDelivery, async (job) => {
-      runs.push(job.id!);
-    }, { connection, prefix });
+    const worker = new Worker<WebhookDeliveryJob>(
+      QUEUES.webhookDelivery,
+      async (job) => {
+        runs.push(job.id!);
+      },
+      { connection, prefix },
+    );
     try {
       const deliveryId = randomUUID();
       const data = { deliveryId, tenantId: randomUUID() };

@@ -61,7 +61,9 @@ describe('webhook delivery worker', () => {
   };
 
   async function endpointFor(dir: TestDirectory, url: string, body: object = {}) {
-    const res = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`)).send({ url, ...body }).expect(201);
+    const res = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`))
+      .send({ url, ...body })
+      .expect(201);
     return res.body as { id: string; secret: string };
   }
 
@@ -75,7 +77,16 @@ describe('webhook delivery worker', () => {
          INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context)
          VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), 'api_key:test', $5, $6) RETURNING id, type)
        INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) SELECT $7, $2, $8, e.id, e.type FROM e`,
-      [eventId, dir.tenantId, dir.directoryId, options.type ?? 'user.created', JSON.stringify({ userName: `u-${eventId}@contoso.example` }), options.trace ?? null, deliveryId, endpointId],
+      [
+        eventId,
+        dir.tenantId,
+        dir.directoryId,
+        options.type ?? 'user.created',
+        JSON.stringify({ userName: `u-${eventId}@contoso.example` }),
+        options.trace ?? null,
+        deliveryId,
+        endpointId,
+      ],
     );
     return { eventId, deliveryId };
   }
@@ -88,10 +99,12 @@ describe('webhook delivery worker', () => {
     );
 
   const deliveryRow = async (id: string) =>
-    (await t.db.query<{ status: string; attempts: number; last_status: number | null; last_error: string | null }>(
-      'SELECT status, attempts, last_status, last_error FROM webhook_deliveries WHERE id = $1',
-      [id],
-    ))[0];
+    (
+      await t.db.query<{ status: string; attempts: number; last_status: number | null; last_error: string | null }>(
+        'SELECT status, attempts, last_status, last_error FROM webhook_deliveries WHERE id = $1',
+        [id],
+      )
+    )[0];
 
   /** Polls until the delivery reaches `status` (bounded: 10 s). */
   async function until(id: string, status: string) {
@@ -210,7 +223,14 @@ describe('webhook delivery worker', () => {
     await until(missedB.deliveryId, 'dead');
 
     const log = await attemptsOf(missedA.deliveryId);
-    assert.deepEqual(log.map((a) => [a.attempt, a.status_code]), [[1, 503], [2, 503], [3, 503]]);
+    assert.deepEqual(
+      log.map((a) => [a.attempt, a.status_code]),
+      [
+        [1, 503],
+        [2, 503],
+        [3, 503],
+      ],
+    );
     assert.equal(log[0].response_excerpt, 'down for maintenance');
     const callTimes = rx.requests.filter((r) => r.headers['webhook-id'] === missedA.eventId).map((r) => r.receivedAt);
     assert.ok(callTimes[1] - callTimes[0] >= 70, 'the first retry waited ~100 ms (±20%)');
@@ -220,7 +240,9 @@ describe('webhook delivery worker', () => {
 
     rx.respond(() => ({ status: 204 }));
     const before = rx.requests.length;
-    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`)).send({ status: 'dead' }).expect(202);
+    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`))
+      .send({ status: 'dead' })
+      .expect(202);
     await until(missedA.deliveryId, 'delivered');
     await until(missedB.deliveryId, 'delivered');
     await sleep(200);
@@ -228,7 +250,10 @@ describe('webhook delivery worker', () => {
     assert.deepEqual(ids(replayed).sort(), [missedA.eventId, missedB.eventId].sort());
     for (const call of replayed) assert.ok(new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>));
     const detail = await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/deliveries/${missedB.deliveryId}`);
-    assert.deepEqual(detail.body.attempts.map((a: { statusCode: number }) => a.statusCode), [503, 503, 503, 204]);
+    assert.deepEqual(
+      detail.body.attempts.map((a: { statusCode: number }) => a.statusCode),
+      [503, 503, 503, 204],
+    );
   });
 
   it('deliver › nothing listening on the port › each attempt logs the connection error, then a dead letter', async () => {
@@ -257,11 +282,14 @@ describe('webhook delivery worker', () => {
     await enqueue(dir.tenantId, [{ deliveryId }]);
     await until(deliveryId, 'delivered');
     const log = await attemptsOf(deliveryId);
-    assert.deepEqual(log.map((a) => a.status_code), [null, 200]);
+    assert.deepEqual(
+      log.map((a) => a.status_code),
+      [null, 200],
+    );
     assert.match(log[0].error ?? '', /500 ms/);
   });
 
-  it('deliver › 429 with Retry-After › the next attempt waits the receiver\'s delay, not the schedule\'s', async () => {
+  it("deliver › 429 with Retry-After › the next attempt waits the receiver's delay, not the schedule's", async () => {
     const rx = await receiver();
     rx.respond(() => (rx.requests.length === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
     const dir = await makeDirectory(t.app);
@@ -271,7 +299,10 @@ describe('webhook delivery worker', () => {
     const [first, second] = await rx.waitFor(2);
     assert.ok(second.receivedAt - first.receivedAt >= 950, `retried after ${second.receivedAt - first.receivedAt} ms`);
     await until(deliveryId, 'delivered');
-    assert.deepEqual((await attemptsOf(deliveryId)).map((a) => a.status_code), [429, 200]);
+    assert.deepEqual(
+      (await attemptsOf(deliveryId)).map((a) => a.status_code),
+      [429, 200],
+    );
   });
 
   it('deliver › 410 Gone › no retry, the endpoint disabled with a reason and a tenant-level webhook_endpoint.disabled event; later deliveries are dead letters', async () => {
@@ -378,7 +409,7 @@ describe('webhook delivery worker', () => {
     assert.equal(rx.requests.length, 0);
   });
 
-  it('deliver › a job added without the contract\'s options › one attempt, then the delivery stays pending and due; requeued (as the sweeper does) it is retried until delivered', async () => {
+  it("deliver › a job added without the contract's options › one attempt, then the delivery stays pending and due; requeued (as the sweeper does) it is retried until delivered", async () => {
     const rx = await receiver();
     rx.respond(() => (rx.requests.length < 3 ? { status: 502 } : { status: 200 }));
     const dir = await makeDirectory(t.app);
@@ -396,10 +427,13 @@ describe('webhook delivery worker', () => {
     const requeued = await requeueDeliveries(queue, [{ deliveryId, tenantId: dir.tenantId }]);
     assert.equal(requeued.added, 1, 'the failed job is replaced, not deduplicated away');
     await until(deliveryId, 'delivered');
-    assert.deepEqual((await attemptsOf(deliveryId)).map((a) => a.status_code), [502, 502, 200]);
+    assert.deepEqual(
+      (await attemptsOf(deliveryId)).map((a) => a.status_code),
+      [502, 502, 200],
+    );
   });
 
-  it('deliver › a job naming another tenant\'s delivery › completes without a call', async () => {
+  it("deliver › a job naming another tenant's delivery › completes without a call", async () => {
     const rx = await receiver();
     const owner = await makeDirectory(t.app);
     const other = await makeDirectory(t.app);
@@ -421,7 +455,9 @@ describe('webhook delivery worker', () => {
     const ofA = await Promise.all(Array.from({ length: 60 }, () => eventWithDelivery(a, endpointA.id)));
     const ofB = await Promise.all(Array.from({ length: 60 }, () => eventWithDelivery(b, endpointB.id)));
     // Jobs naming A's deliveries as if they were B's, in the same moment as the real ones.
-    const foreign = ofA.slice(0, 20).map((d) => ({ name: DELIVER_JOB, data: { deliveryId: d.deliveryId, tenantId: b.tenantId }, opts: { jobId: `${d.deliveryId}-foreign` } }));
+    const foreign = ofA
+      .slice(0, 20)
+      .map((d) => ({ name: DELIVER_JOB, data: { deliveryId: d.deliveryId, tenantId: b.tenantId }, opts: { jobId: `${d.deliveryId}-foreign` } }));
     await Promise.all([enqueue(a.tenantId, ofA), enqueue(b.tenantId, ofB), queue.addBulk(foreign)]);
 
     await rx.waitFor(120);
@@ -460,7 +496,9 @@ describe('webhook delivery worker', () => {
     const cursor = feed.find((e) => e.id === events[0].eventId)!.cursor;
     for (const e of events) await until(e.deliveryId, 'delivered');
 
-    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`)).send({ after: cursor }).expect(202);
+    await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/replay`))
+      .send({ after: cursor })
+      .expect(202);
     await rx.waitFor(5);
     await sleep(300);
     assert.deepEqual(ids(rx.requests.slice(3)).sort(), [events[1].eventId, events[2].eventId].sort());

@@ -92,7 +92,8 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
     let limiter = limiters.get(id);
     if (!limiter) {
       const base = counter('s', limit.requestsPerSecond, 1);
-      limiter = limit.burst > limit.requestsPerSecond ? new BurstyRateLimiter(base, counter('b', limit.burst - limit.requestsPerSecond, BURST_WINDOW_SECONDS)) : base;
+      limiter =
+        limit.burst > limit.requestsPerSecond ? new BurstyRateLimiter(base, counter('b', limit.burst - limit.requestsPerSecond, BURST_WINDOW_SECONDS)) : base;
       if (limiters.size >= 1_000) limiters.clear();
       limiters.set(id, limiter);
     }
@@ -203,7 +204,11 @@ function overLimitBody(limit: RateLimit): object {
   const id = `${limit.requestsPerSecond}/${limit.burst}`;
   let body = overLimitBodies.get(id);
   if (!body) {
-    body = new ScimError(429, undefined, `this directory is over its limit of ${limit.requestsPerSecond} requests per second (bursts of ${limit.burst})`).toJSON();
+    body = new ScimError(
+      429,
+      undefined,
+      `this directory is over its limit of ${limit.requestsPerSecond} requests per second (bursts of ${limit.burst})`,
+    ).toJSON();
     if (overLimitBodies.size >= 1_000) overLimitBodies.clear();
     overLimitBodies.set(id, body);
   }
@@ -244,8 +249,10 @@ export function tooManyRequests(res: Response, msBeforeNext: number, detail: str
 export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 function checkLimit(limit: RateLimit): void {
-  if (!Number.isInteger(limit.requestsPerSecond) || limit.requestsPerSecond < 1) throw new TypeError('directoryRateLimit: requestsPerSecond must be a positive integer');
-  if (!Number.isInteger(limit.burst) || limit.burst < limit.requestsPerSecond) throw new TypeError('directoryRateLimit: burst must be an integer of at least requestsPerSecond');
+  if (!Number.isInteger(limit.requestsPerSecond) || limit.requestsPerSecond < 1)
+    throw new TypeError('directoryRateLimit: requestsPerSecond must be a positive integer');
+  if (!Number.isInteger(limit.burst) || limit.burst < limit.requestsPerSecond)
+    throw new TypeError('directoryRateLimit: burst must be an integer of at least requestsPerSecond');
 }
 
 export interface LimiterRedisOptions {

@@ -9,13 +9,11 @@ export interface DocsPageOptions {
   readonly limits: DiscoveryLimits;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const yesNo = (supported: boolean) => (supported ? 'yes' : 'no');
 
-const schemaItem = (s: SchemaDef) =>
-  `<li><code>${escapeHtml(s.id)}</code>: ${s.attributes.map((a) => `<code>${escapeHtml(a.name)}</code>`).join(', ')}</li>`;
+const schemaItem = (s: SchemaDef) => `<li><code>${escapeHtml(s.id)}</code>: ${s.attributes.map((a) => `<code>${escapeHtml(a.name)}</code>`).join(', ')}</li>`;
 
 /**
  * The page ServiceProviderConfig's documentationUri advertises (GET /docs): plain HTML with no

@@ -51,7 +51,9 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   const resolveToken = adminTokenResolver(options.adminToken);
   const bearer = bearerAuth({ realm: 'admin', property: 'operator', resolve: resolveToken, throttle: options.throttle });
   const sign = (expires: number) =>
-    createHmac('sha256', options.adminToken ?? '').update(`queues-dashboard:${expires}`).digest('base64url');
+    createHmac('sha256', options.adminToken ?? '')
+      .update(`queues-dashboard:${expires}`)
+      .digest('base64url');
 
   const hasSession = (req: Request): boolean => {
     if (!options.adminToken) return false;
@@ -149,7 +151,9 @@ const pageHeaders = helmet({
 const withoutThirdPartyLinks: RequestHandler = (_req, res, next) => {
   const render = res.render.bind(res) as (view: string, options: object, done: (err: Error | null, html: string) => void) => void;
   res.render = ((view: string, options?: object) =>
-    render(view, options ?? {}, (err, html) => (err ? next(err) : res.send(html.replace(/<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>/gi, ''))))) as Response['render'];
+    render(view, options ?? {}, (err, html) =>
+      err ? next(err) : res.send(html.replace(/<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>/gi, '')),
+    )) as Response['render'];
   next();
 };
 

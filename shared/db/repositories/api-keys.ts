@@ -60,12 +60,7 @@ const view = (r: KeyRow): ApiKeyView => ({
 export class ApiKeyRepository {
   constructor(private readonly db: Database) {}
 
-  async issue(
-    scope: { tenantId: TenantId; directoryId: DirectoryId },
-    name: string,
-    region: string,
-    t?: Transaction,
-  ): Promise<ApiKeyView & { token: string }> {
+  async issue(scope: { tenantId: TenantId; directoryId: DirectoryId }, name: string, region: string, t?: Transaction): Promise<ApiKeyView & { token: string }> {
     const token = generateToken(region);
     const prefix = `${token.slice(0, `scim_${region}_`.length + 6)}…`;
     const rows = await this.db.query<KeyRow>(

@@ -75,7 +75,15 @@ export class ExtensionSchemaRepository {
           `INSERT INTO extension_schemas (pk, tenant_id, directory_id, urn, resource_type, required, definition)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING definition, resource_type, required, directory_id, created_at`,
-          [newId(), target === 'platform' ? null : target.tenantId, directoryId, input.schema.id, input.resourceType, input.required, JSON.stringify(input.schema)],
+          [
+            newId(),
+            target === 'platform' ? null : target.tenantId,
+            directoryId,
+            input.schema.id,
+            input.resourceType,
+            input.required,
+            JSON.stringify(input.schema),
+          ],
           t,
         );
       } catch (err) {
@@ -99,11 +107,7 @@ export class ExtensionSchemaRepository {
   async delete(urn: string, directoryId: DirectoryId | 'platform'): Promise<boolean> {
     return this.db.transaction(async (t) => {
       const dir = directoryId === 'platform' ? null : directoryId;
-      const n = await this.db.exec(
-        `DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`,
-        [urn, dir],
-        t,
-      );
+      const n = await this.db.exec(`DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`, [urn, dir], t);
       if (n) await this.bumpRevision(dir, t);
       return n > 0;
     });

@@ -103,7 +103,6 @@ export class GroupRepository extends ResourceTable {
     const added = await this.addMembers(groupId, userIds, t);
     return { added, removed: removedRows.map((r) => r.user_id) };
   }
-
 }
 
 /** Members are users of this directory only (the seeds: "only the User object remains"). */

@@ -53,10 +53,7 @@ export class ReconcileReportRepository {
 
   /** The ids among `groupIds` that are groups of this directory. */
   async existingGroupIds(directoryId: DirectoryId, groupIds: readonly string[]): Promise<Set<string>> {
-    const rows = await this.db.query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [
-      directoryId,
-      groupIds,
-    ]);
+    const rows = await this.db.query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [directoryId, groupIds]);
     return new Set(rows.map((r) => r.id));
   }
 
@@ -101,11 +98,10 @@ export class ReconcileReportRepository {
   }
 
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {
-    await this.db.exec(`UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`, [
-      id,
-      directoryId,
-      JSON.stringify(report),
-    ]);
+    await this.db.exec(
+      `UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`,
+      [id, directoryId, JSON.stringify(report)],
+    );
   }
 
   /** `failed` is final (completed now); `queued` means another attempt will follow. */

@@ -64,25 +64,16 @@ export class TenantRepository {
   }
 
   async findTenant(id: string): Promise<Tenant | undefined> {
-    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
-      'SELECT id, name, created_at FROM tenants WHERE id = $1',
-      [id],
-    );
+    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
     return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
-      'SELECT id, name, created_at FROM tenants ORDER BY created_at, id',
-    );
+    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants ORDER BY created_at, id');
     return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
   }
 
-  async createDirectory(
-    tenantId: TenantId,
-    input: { name: string; provider: Provider; region: string },
-    t?: Transaction,
-  ): Promise<Directory> {
+  async createDirectory(tenantId: TenantId, input: { name: string; provider: Provider; region: string }, t?: Transaction): Promise<Directory> {
     const rows = await this.db.query<DirectoryRow>(
       `INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, $4, $5)
        RETURNING ${DIRECTORY_COLUMNS}`,
@@ -93,10 +84,7 @@ export class TenantRepository {
   }
 
   async findDirectory(id: string): Promise<Directory | undefined> {
-    const rows = await this.db.query<DirectoryRow>(
-      `SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`,
-      [id],
-    );
+    const rows = await this.db.query<DirectoryRow>(`SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`, [id]);
     return rows[0] && directoryView(rows[0]);
   }
 

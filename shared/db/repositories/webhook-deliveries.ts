@@ -116,10 +116,7 @@ export class TenantDeliveries {
    * found when it exists. Below the same commit fence as the events feed, so nothing is skipped;
    * events not yet past the fence are the relay's to deliver. `next` is the position after the page.
    */
-  async deliveriesAfter(
-    endpointId: string,
-    options: { after: string; limit: number },
-  ): Promise<{ refs: DeliveryRef[]; next: string | undefined }> {
+  async deliveriesAfter(endpointId: string, options: { after: string; limit: number }): Promise<{ refs: DeliveryRef[]; next: string | undefined }> {
     const [txid, seq] = decodeCursor(options.after);
     return this.db.transaction(async (t) => {
       const events = await this.db.query<{ id: string; type: string; txid: string; seq: string; trace_context: TraceCarrier | null }>(
@@ -191,5 +188,4 @@ export class TenantDeliveries {
       [this.tenantId, deliveryId, reason],
     );
   }
-
 }

@@ -6,14 +6,7 @@ import type { Database, Transaction } from '../sequelize';
 import { OUTBOX_COLUMNS } from './events';
 import { DeliveryBatches } from './delivery-batches';
 import { TenantDeliveries } from './webhook-deliveries';
-import {
-  type EndpointStatus,
-  type WebhookEndpoint,
-  type EndpointRow,
-  ENDPOINT_COLUMNS,
-  iso,
-  endpointView,
-} from './webhook-records';
+import { type EndpointStatus, type WebhookEndpoint, type EndpointRow, ENDPOINT_COLUMNS, iso, endpointView } from './webhook-records';
 
 export * from './webhook-records';
 
@@ -36,7 +29,6 @@ export class WebhookRepository {
 
 /** Every statement filters by `tenant_id = $1`: another tenant's ids find nothing. */
 export class TenantWebhooks extends TenantDeliveries {
-
   // ---- endpoints ----
 
   /** Creates an endpoint with a new secret; the secret is returned here and never again. */
@@ -52,18 +44,14 @@ export class TenantWebhooks extends TenantDeliveries {
   }
 
   async listEndpoints(): Promise<WebhookEndpoint[]> {
-    const rows = await this.db.query<EndpointRow>(
-      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id`,
-      [this.tenantId],
-    );
+    const rows = await this.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id`, [
+      this.tenantId,
+    ]);
     return rows.map(endpointView);
   }
 
   async getEndpoint(id: string): Promise<WebhookEndpoint | undefined> {
-    const rows = await this.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, [
-      this.tenantId,
-      id,
-    ]);
+    const rows = await this.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, [this.tenantId, id]);
     return rows[0] && endpointView(rows[0]);
   }
 

@@ -33,8 +33,7 @@ const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
 // ATTRNAME is ALPHA *(ALPHA / DIGIT / "-" / "_") (RFC 7643 §2.1); `$ref` starts with "$";
 // ":" and "." join URN prefixes and sub-attributes into one path word.
 const isWordStart = (c: number) => isLetter(c) || c === 36 /* $ */ || c === 95 /* _ */;
-const isWordPart = (c: number) =>
-  isWordStart(c) || isDigit(c) || c === 45 /* - */ || c === 58 /* : */ || c === 46 /* . */;
+const isWordPart = (c: number) => isWordStart(c) || isDigit(c) || c === 45 /* - */ || c === 58 /* : */ || c === 46 /* . */;
 const isNumberPart = (c: number) => isDigit(c) || c === 45 || c === 43 /* + */ || c === 46 || c === 101 || c === 69; /* e E */
 
 /** Splits a filter into tokens in one pass; the last token is always `end`. */

@@ -141,7 +141,8 @@ export function numericSql(operand: Operand): string {
 // values; rows stored before it checked calendar days hold "2024-02-30T…"). Field ranges, year 0
 // and offsets past ±15:59 by pattern, the day of the month by make_date in a nested CASE, since
 // only CASE orders PostgreSQL's evaluation.
-const STORED_DATE_TIME = "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])?$'";
+const STORED_DATE_TIME =
+  "'^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])?$'";
 export function timestampSql(operand: Operand): string {
   if (operand.kind === 'column') return operand.sql;
   const t = textSql(operand);

@@ -28,7 +28,6 @@ export interface SqlTarget {
   readonly alias: string;
 }
 
-
 /**
  * Compiles a parsed filter into a PostgreSQL boolean expression over `target.alias`.
  * Throws ScimError 400 invalidFilter for unknown attributes and operator/type mismatches.
@@ -101,8 +100,7 @@ const COMMON_COLUMNS: Record<string, ColumnSpec> = {
   },
 };
 
-const columns = (own: Record<string, ColumnSpec>): ReadonlyMap<string, ColumnSpec> =>
-  new Map(Object.entries({ ...COMMON_COLUMNS, ...own }));
+const columns = (own: Record<string, ColumnSpec>): ReadonlyMap<string, ColumnSpec> => new Map(Object.entries({ ...COMMON_COLUMNS, ...own }));
 
 const COLUMNS: Record<ResourceTypeName, ReadonlyMap<string, ColumnSpec>> = {
   User: columns({
@@ -324,7 +322,9 @@ function jsonSortKey(row: Extract<RowPath, { kind: 'json' }>, fail: (why: string
   // RFC 7644 §3.4.2.3: a complex attribute sorts by a sub-attribute; `emails` means `emails.value`.
   const sub = attribute.type === 'complex' ? (row.sub ?? valueSubAttribute(attribute, label, 'invalidPath')) : undefined;
   if (!attribute.multiValued) {
-    const operand: JsonOperand = sub ? { kind: 'json', parent: node, key: sub.name, def: sub } : { kind: 'json', parent: base, key: attribute.name, def: attribute };
+    const operand: JsonOperand = sub
+      ? { kind: 'json', parent: node, key: sub.name, def: sub }
+      : { kind: 'json', parent: base, key: attribute.name, def: attribute };
     return sortSql(operand, fail);
   }
   const element: JsonOperand = sub ? { kind: 'json', parent: 'e.v', key: sub.name, def: sub } : { kind: 'json', parent: 'e.v', def: attribute };

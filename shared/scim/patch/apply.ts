@@ -81,7 +81,11 @@ function applyWhole(holder: JsonObject, def: AttributeDef, op: PatchOperation, w
     if (def.multiValued && op.value !== undefined && Array.isArray(current)) {
       // Remove the listed values only: {"op":"remove","path":"emails","value":[{"value":"a@b"}]}
       const doomed = coerceValue(def, op.value, where) as Json[] | undefined;
-      setOrDelete(holder, def.name, current.filter((el) => !doomed?.some((d) => sameElement(el, d))));
+      setOrDelete(
+        holder,
+        def.name,
+        current.filter((el) => !doomed?.some((d) => sameElement(el, d))),
+      );
     } else delete holder[def.name];
     return;
   }
@@ -118,7 +122,11 @@ function applySub(holder: JsonObject, def: AttributeDef, sub: AttributeDef, op: 
   const current = holder[def.name];
   if (def.multiValued) {
     const items = Array.isArray(current) && current.length ? current : value === undefined ? [] : [{}];
-    setOrDelete(holder, def.name, items.map((el) => withSub(el as JsonObject, sub.name, value)).filter((el) => !isUnassigned(el)));
+    setOrDelete(
+      holder,
+      def.name,
+      items.map((el) => withSub(el as JsonObject, sub.name, value)).filter((el) => !isUnassigned(el)),
+    );
     return;
   }
   const next = withSub(isObject(current) ? current : {}, sub.name, value);
@@ -157,7 +165,10 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
     });
     const next = updated.filter((el): el is JsonObject => el !== undefined && !isUnassigned(el));
     // Entra moves primary with `replace emails[type eq "home"].primary = true`; the old primary yields.
-    demoteOtherPrimaries(next, updated.filter((el, i): el is JsonObject => hits[i] && el !== undefined));
+    demoteOtherPrimaries(
+      next,
+      updated.filter((el, i): el is JsonObject => hits[i] && el !== undefined),
+    );
     setOrDelete(holder, def.name, next);
     return;
   }
@@ -218,7 +229,8 @@ function setOrDelete(holder: JsonObject, name: string, value: Json | undefined):
 /** Elements are the same value when their `value` (and `type`, when both have one) agree. */
 function sameElement(a: Json, b: Json): boolean {
   if (isObject(a) && isObject(b) && a.value !== undefined && b.value !== undefined) {
-    const sameValue = typeof a.value === 'string' && typeof b.value === 'string' ? a.value.toLowerCase() === b.value.toLowerCase() : isDeepStrictEqual(a.value, b.value);
+    const sameValue =
+      typeof a.value === 'string' && typeof b.value === 'string' ? a.value.toLowerCase() === b.value.toLowerCase() : isDeepStrictEqual(a.value, b.value);
     return sameValue && (a.type === undefined || b.type === undefined || a.type === b.type);
   }
   return isDeepStrictEqual(a, b);

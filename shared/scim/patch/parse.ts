@@ -37,7 +37,10 @@ export interface PatchOperation {
 export function parsePatchRequest(schemas: ResourceSchemas, body: unknown, maxOperations: number): PatchOperation[] {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'the request body must be a PatchOp JSON object');
   const declared = body.schemas;
-  if (declared !== undefined && !(Array.isArray(declared) && declared.some((s) => typeof s === 'string' && s.toLowerCase() === PATCH_OP_SCHEMA.toLowerCase()))) {
+  if (
+    declared !== undefined &&
+    !(Array.isArray(declared) && declared.some((s) => typeof s === 'string' && s.toLowerCase() === PATCH_OP_SCHEMA.toLowerCase()))
+  ) {
     throw new ScimError(400, 'invalidSyntax', `"schemas" must contain "${PATCH_OP_SCHEMA}"`);
   }
   // Some clients capitalise the key ("Operations" is the RFC's spelling).
@@ -54,8 +57,7 @@ export function parsePatchRequest(schemas: ResourceSchemas, body: unknown, maxOp
 }
 
 function parseOperation(schemas: ResourceSchemas, entry: unknown, index: number): PatchOperation[] {
-  const fail = (scimType: 'invalidSyntax' | 'noTarget' | 'invalidValue', why: string) =>
-    new ScimError(400, scimType, `operation ${index}: ${why}`);
+  const fail = (scimType: 'invalidSyntax' | 'noTarget' | 'invalidValue', why: string) => new ScimError(400, scimType, `operation ${index}: ${why}`);
   if (!isObject(entry)) throw fail('invalidSyntax', 'must be an object');
   const field = (name: string) => entry[Object.keys(entry).find((k) => k.toLowerCase() === name) ?? name];
   const opRaw = field('op');

@@ -67,7 +67,10 @@ export function exportRoutes(deps: ExportRouteDeps): Router {
       await redisWithin(enqueue(deps.queue, JOBS.auditExport, [{ exportId: created.id, tenantId: tenant.id, trace: captureTraceContext() }]), enqueueTimeoutMs);
     } catch (err) {
       // The row is the export: queued it stays, and the sweeper gives it a job once Redis is back.
-      log.warn({ 'tenant.id': tenant.id, 'export.id': created.id, err: { message: (err as Error).message } }, 'export not enqueued; the sweeper enqueues it once overdue');
+      log.warn(
+        { 'tenant.id': tenant.id, 'export.id': created.id, err: { message: (err as Error).message } },
+        'export not enqueued; the sweeper enqueues it once overdue',
+      );
     }
     res.setHeader('Location', `${req.baseUrl}/tenants/${tenant.id}/exports/${created.id}`);
     sendScim(res, 202, view(created));

@@ -65,7 +65,10 @@ export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
       await redisWithin(enqueue(deps.queue, JOBS.groupReconcile, [job]), enqueueTimeoutMs);
     } catch (err) {
       // The row is the request: queued it stays, and the sweeper gives it a job once Redis is back.
-      log.warn({ 'directory.id': directory.id, 'report.id': row.id, err: { message: (err as Error).message } }, 'reconciliation not enqueued; the sweeper enqueues it once overdue');
+      log.warn(
+        { 'directory.id': directory.id, 'report.id': row.id, err: { message: (err as Error).message } },
+        'reconciliation not enqueued; the sweeper enqueues it once overdue',
+      );
     }
     res.setHeader('Location', `${req.baseUrl}/directories/${directory.id}/reconcile/${row.id}`);
     sendScim(res, 202, row);

@@ -24,20 +24,31 @@ const description = z.string().trim().max(500);
 
 const createEndpoint = z.object({ url, events: eventTypes.nullish(), description: description.nullish() }).strict();
 const updateEndpoint = z
-  .object({ url: url.optional(), events: eventTypes.nullable().optional(), description: description.nullable().optional(), status: z.enum(['active', 'disabled']).optional() })
+  .object({
+    url: url.optional(),
+    events: eventTypes.nullable().optional(),
+    description: description.nullable().optional(),
+    status: z.enum(['active', 'disabled']).optional(),
+  })
   .strict();
 /** Default overlap: a day, time for every receiver to pick up the new secret. */
 const DEFAULT_OVERLAP_SECONDS = 24 * 3600;
-const rotate = z.object({ overlapSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_OVERLAP_SECONDS) }).strict();
+const rotate = z
+  .object({
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(DEFAULT_OVERLAP_SECONDS),
+  })
+  .strict();
 const deliveriesQuery = z.object({
   status: z.enum(DELIVERY_STATUSES).optional(),
   after: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const replay = z.union([
-  z.object({ status: z.literal('dead') }).strict(),
-  z.object({ after: z.string().min(1).max(200) }).strict(),
-]);
+const replay = z.union([z.object({ status: z.literal('dead') }).strict(), z.object({ after: z.string().min(1).max(200) }).strict()]);
 
 /** Replays are read and enqueued a page at a time, so a large replay never sits in memory whole. */
 const REPLAY_PAGE = 500;

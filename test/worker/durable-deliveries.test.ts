@@ -20,6 +20,7 @@ import { asAdmin, makeDirectory, type TestDirectory } from '../support/factories
 import { startPgProxy } from '../support/pg-proxy';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis';
+import { eventually } from '../support/eventually';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,17 +41,6 @@ const workerConfig: Config = Object.freeze({
   JOB_OVERDUE_AFTER: '1h',
   JOB_SWEEP_INTERVAL: '200ms',
 });
-
-/** Polls `check` until it returns a value; fails naming `what` after `timeoutMs`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function sample(text: string, name: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));

@@ -26,6 +26,7 @@ import { makeTestApp, type TestApp } from '../support/app';
 import { binaryBody } from '../support/connections';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis';
+import { eventually } from '../support/eventually';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,17 +40,6 @@ const ageExports = (t: TestApp, ids: readonly string[]) =>
   t.db.exec(`UPDATE audit_exports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
 const ageReports = (t: TestApp, ids: readonly string[]) =>
   t.db.exec(`UPDATE reconcile_reports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
-
-/** Polls `check` until it returns a value; fails naming `what` after `timeoutMs`. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));

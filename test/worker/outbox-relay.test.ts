@@ -16,23 +16,9 @@ import { startWorker } from '../../workers/main';
 import { makeTestApp, type TestApp } from '../support/app';
 import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, type TestDirectory } from '../support/factories';
 import { startPrivateRedis } from '../support/redis';
+import { eventually } from '../support/eventually';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. Generous
- * by default: any write transaction open anywhere in the cluster (another test's 50,000-member
- * replace) holds the relay's snapshot fence back until it ends.
- */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** `work`, or a failure naming `what` after `ms` (a shutdown that never ends must not hang the run). */
 function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {

@@ -47,6 +47,8 @@ export interface DirectoryRateLimit extends RequestHandler {
    * directory is over its limit for the rest of its window; otherwise does nothing.
    */
   refuseIfBlocked(principal: DirectoryPrincipal, res: Response): boolean;
+  /** Whether this process knows of any directory over its limit now (nothing to refuse otherwise). */
+  anyBlocked(): boolean;
 }
 
 /**
@@ -105,6 +107,7 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
   // here, without asking Redis (what it would answer until the window ends). A limit changed
   // meanwhile has another key, so it applies at once.
   const blockedUntil = new Map<string, number>();
+  let lastBlockEnds = 0;
   const blockKey = (directoryId: string, limit: RateLimit) => `${directoryId}/${limit.requestsPerSecond}/${limit.burst}`;
   const refuse = (res: Response, directoryId: string, limit: RateLimit, ms: number) => {
     res.setHeader('Retry-After', String(retryAfterSeconds(ms)));
@@ -163,6 +166,7 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
           // (no Error and stack, no per-request log line; one summary per interval instead).
           if (blockedUntil.size >= 10_000) blockedUntil.clear();
           blockedUntil.set(key, Date.now() + rejection.msBeforeNext);
+          lastBlockEnds = Math.max(lastBlockEnds, Date.now() + rejection.msBeforeNext);
           refuse(res, principal.directoryId, limit, rejection.msBeforeNext);
           return;
         }
@@ -172,7 +176,7 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
       },
     );
   };
-  return Object.assign(middleware, { refuseIfBlocked });
+  return Object.assign(middleware, { refuseIfBlocked, anyBlocked: () => Date.now() < lastBlockEnds });
 }
 
 /**
@@ -185,7 +189,8 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
 export function overLimitGate(options: { cached(token: string): DirectoryPrincipal | undefined; limit: DirectoryRateLimit }): RequestHandler {
   return (req, res, next) => {
     const header = req.headers.authorization;
-    if (header === undefined || !req.url.startsWith('/scim/')) return next();
+    // Most of the time no directory is over its limit: then not even the key is hashed here.
+    if (header === undefined || !options.limit.anyBlocked() || !req.url.startsWith('/scim/')) return next();
     const token = BEARER.exec(header)?.[1];
     const principal = token === undefined ? undefined : options.cached(token);
     if (principal === undefined || !options.limit.refuseIfBlocked(principal, res)) return next();

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request } from 'express';
 import { trace } from '@opentelemetry/api';
 import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
@@ -68,8 +69,14 @@ export interface AppOptions {
   readonly trustProxy?: boolean | number | string;
 }
 
-/** Builds the Express app; never listens (server.ts does). */
-export function createApp(options: AppOptions) {
+/** The API as a `node:http` request listener (supertest and server.ts take it alike). */
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Builds the API: the over-limit gate in front of the Express app. Never listens (server.ts
+ * does).
+ */
+export function createApp(options: AppOptions): ApiHandler {
   const { db, logger } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -77,11 +84,13 @@ export function createApp(options: AppOptions) {
   app.set('trust proxy', options.trustProxy ?? false);
   parseQueryOnce(app);
   trackRouteTemplates(app);
-  app.use(securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') }));
+  const headers = securityHeaders({ hsts: options.publicBaseUrl.startsWith('https:') });
+  app.use((_req, res, next) => {
+    headers(res);
+    next();
+  });
   const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
   const rateLimit = options.rateLimits && directoryRateLimit({ ...options.rateLimits, logger });
-  // Before every other layer: a directory over its limit must not cost its neighbours the routing.
-  if (rateLimit) app.use(overLimitGate({ cached: resolveDirectory.cached, limit: rateLimit }));
   app.use(requestLog(logger));
   app.use(declaredLengthLimit(options.maxPayloadBytes));
   app.use(rejectMalformedUrl);
@@ -166,7 +175,12 @@ export function createApp(options: AppOptions) {
 
   app.use(notFoundHandler({ publicBaseUrl: options.publicBaseUrl }));
   app.use(errorHandler(logger));
-  return app;
+  if (!rateLimit) return app;
+  // In front of Express: a directory over its limit must not cost its neighbours the routing.
+  const gate = overLimitGate({ cached: resolveDirectory.cached, limit: rateLimit, headers });
+  return (req, res) => {
+    if (!gate(req, res)) app(req, res);
+  };
 }
 
 export { sendScim };

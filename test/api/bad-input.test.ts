@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { deflateSync } from 'node:zlib';
 import request from 'supertest';
@@ -801,7 +801,7 @@ describe('bad input › SCIM errors, never a 500 or a hang, and nothing changes'
     let server: Server;
     let port: number;
     before(async () => {
-      server = t.app.listen(0, '127.0.0.1');
+      server = createServer(t.app).listen(0, '127.0.0.1');
       server.on('clientError', clientErrorHandler);
       await once(server, 'listening');
       port = (server.address() as AddressInfo).port;

@@ -81,6 +81,7 @@ describe('rate limits › per directory, counted in Redis', () => {
     assert.deepEqual(gated.body.schemas, [ERROR_SCHEMA]);
     assert.ok(Number(gated.headers['retry-after']) >= 1);
     assert.equal(gated.headers['cache-control'], 'no-store');
+    assert.equal(gated.headers['x-content-type-options'], 'nosniff');
     await scimClient(a.app, other.token).get('/Users?count=1').expect(200);
     // A key revoked meanwhile is not the gate's to answer: it is unauthorised, not over a limit.
     const keys = await asAdmin(request(a.app).get(`/admin/v1/directories/${dir.directoryId}/keys`)).expect(200);

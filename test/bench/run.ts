@@ -7,7 +7,7 @@
  * postgres://postgres@127.0.0.1:5432/scim_bench; dropped and recreated), BENCH_USERS (default
  * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF, BENCH_API_DIST and the webhook
  * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS, and the noisy
- * neighbour's BENCH_QUIET_RATE (default 40), BENCH_NOISY_LIMIT (50), BENCH_NOISY_RATE (500) and BENCH_NOISY_SECONDS (3 × BENCH_SECONDS); BENCH_API_PORT.
+ * neighbour's BENCH_QUIET_RATE (default 40), BENCH_NOISY_LIMIT (50), BENCH_NOISY_RATE (500) and BENCH_NOISY_SECONDS (6 × BENCH_SECONDS: three rounds of 20 s alone and 20 s beside at the default); BENCH_API_PORT.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -308,7 +308,7 @@ async function main() {
         quietRate: Number(process.env.BENCH_QUIET_RATE ?? 40),
         noisyRate: Number(process.env.BENCH_NOISY_RATE ?? 500),
         // Three times the other scenarios': at Entra's pace a p99 needs more than 400 samples.
-        seconds: Number(process.env.BENCH_NOISY_SECONDS ?? 3 * SECONDS),
+        seconds: Number(process.env.BENCH_NOISY_SECONDS ?? 6 * SECONDS),
         apiPid: api.pid!,
         log,
       };

@@ -40,7 +40,7 @@ export interface FuzzTarget {
 
 export async function startFuzzTarget(): Promise<FuzzTarget> {
   const t: TestApp = makeTestApp();
-  const server = t.app.listen(0, '127.0.0.1');
+  const server = http.createServer(t.app).listen(0, '127.0.0.1');
   server.on('clientError', clientErrorHandler);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;

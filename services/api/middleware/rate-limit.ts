@@ -1,4 +1,5 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler } from 'express';
 import IORedis, { type Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimit } from '../../../shared/db/repositories/tenants';
@@ -46,7 +47,7 @@ export interface DirectoryRateLimit extends RequestHandler {
    * Answers 429 at once, and returns true, when this process already knows the principal's
    * directory is over its limit for the rest of its window; otherwise does nothing.
    */
-  refuseIfBlocked(principal: DirectoryPrincipal, res: Response): boolean;
+  refuseIfBlocked(principal: DirectoryPrincipal, res: ServerResponse): boolean;
   /** Whether this process knows of any directory over its limit now (nothing to refuse otherwise). */
   anyBlocked(): boolean;
 }
@@ -109,12 +110,12 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
   const blockedUntil = new Map<string, number>();
   let lastBlockEnds = 0;
   const blockKey = (directoryId: string, limit: RateLimit) => `${directoryId}/${limit.requestsPerSecond}/${limit.burst}`;
-  const refuse = (res: Response, directoryId: string, limit: RateLimit, ms: number) => {
+  const refuse = (res: ServerResponse, directoryId: string, limit: RateLimit, ms: number) => {
     res.setHeader('Retry-After', String(retryAfterSeconds(ms)));
     sendScim(res, 429, overLimitBody(limit));
     refusals.count(directoryId, limit);
   };
-  const refuseIfBlocked = (principal: DirectoryPrincipal, res: Response): boolean => {
+  const refuseIfBlocked = (principal: DirectoryPrincipal, res: ServerResponse): boolean => {
     const limit = principal.rateLimit ?? defaults;
     const key = blockKey(principal.directoryId, limit);
     const until = blockedUntil.get(key);
@@ -180,21 +181,30 @@ export function directoryRateLimit(options: DirectoryRateLimitOptions): Director
 }
 
 /**
- * Refuses a request of a directory known to be over its limit before Express routes it: the
- * first thing such a request meets, so the hundreds a second a noisy directory sends cost its
- * neighbours next to nothing (measured: see BENCHMARKS.md, noisy neighbour). Only a key already
- * in this process's cache is recognised (`cached`, no PostgreSQL); anything else goes the usual
- * way, through authentication and the limit.
+ * Refuses a request of a directory known to be over its limit before Express sees it: app.ts
+ * puts it in front of the Express app, so the hundreds a second a noisy directory sends cost
+ * their neighbours next to nothing (no Express request and response objects, no query parsing,
+ * no routing, no log line; measured: see BENCHMARKS.md, noisy neighbour). Only a key already in
+ * this process's cache is recognised (`cached`, no PostgreSQL); anything else goes the usual
+ * way, through authentication and the limit. Returns whether it answered.
  */
-export function overLimitGate(options: { cached(token: string): DirectoryPrincipal | undefined; limit: DirectoryRateLimit }): RequestHandler {
-  return (req, res, next) => {
+export function overLimitGate(options: {
+  cached(token: string): DirectoryPrincipal | undefined;
+  limit: DirectoryRateLimit;
+  /** The headers every response carries (security-headers.ts). */
+  headers(res: ServerResponse): void;
+}): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
     const header = req.headers.authorization;
-    // Most of the time no directory is over its limit: then not even the key is hashed here.
-    if (header === undefined || !options.limit.anyBlocked() || !req.url.startsWith('/scim/')) return next();
+    // Most of the time no directory is over its limit: then not even the key is looked at.
+    if (header === undefined || !options.limit.anyBlocked() || !req.url?.startsWith('/scim/')) return false;
     const token = BEARER.exec(header)?.[1];
     const principal = token === undefined ? undefined : options.cached(token);
-    if (principal === undefined || !options.limit.refuseIfBlocked(principal, res)) return next();
-    recordHttpRequest(req.method, OVER_LIMIT_ROUTE, 429, 0);
+    if (principal === undefined) return false;
+    options.headers(res);
+    if (!options.limit.refuseIfBlocked(principal, res)) return false;
+    recordHttpRequest(req.method ?? 'GET', OVER_LIMIT_ROUTE, 429, 0);
+    return true;
   };
 }
 
@@ -246,7 +256,7 @@ function refusalSummary(logger: Logger, intervalMs = SUMMARY_INTERVAL_MS) {
 }
 
 /** A 429 with `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3); the caller passes it to next(). */
-export function tooManyRequests(res: Response, msBeforeNext: number, detail: string): ScimError {
+export function tooManyRequests(res: ServerResponse, msBeforeNext: number, detail: string): ScimError {
   res.setHeader('Retry-After', String(retryAfterSeconds(msBeforeNext)));
   return new ScimError(429, undefined, detail);
 }

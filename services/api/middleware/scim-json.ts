@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type RequestHandler } from 'express';
 import { ScimError } from '../../../shared/scim/errors';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -16,7 +17,7 @@ const isJsonType = (header: string | undefined) => {
  * nothing to do for a JSON body whose type is fixed (ETags are the resources' own, set here).
  * Node itself drops the body of a HEAD response.
  */
-export function sendScim(res: Response, status: number, body?: unknown, etag?: string): void {
+export function sendScim(res: ServerResponse, status: number, body?: unknown, etag?: string): void {
   if (etag) res.setHeader('ETag', etag);
   res.statusCode = status;
   if (body === undefined) {

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 
 export interface SecurityHeadersOptions {
   /** Send Strict-Transport-Security (set when PUBLIC_BASE_URL is https). Default false. */
@@ -15,15 +15,16 @@ const HSTS = 'max-age=31536000; includeSubDomains';
  * a JSON body is never run as a script. By hand, not helmet: this runs on every SCIM request,
  * and helmet's default set is a chain of a dozen small middlewares for headers (CSP, COOP, …)
  * that mean nothing to a JSON API; the dashboard, an HTML page, gets helmet (queues-dashboard.ts).
+ * A function of the response, not a middleware: app.ts sets them first in Express and in the
+ * over-limit gate in front of it.
  */
-export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHandler {
+export function securityHeaders(options: SecurityHeadersOptions = {}): (res: ServerResponse) => void {
   const headers: [string, string][] = [
     ['Cache-Control', 'no-store'],
     ['X-Content-Type-Options', 'nosniff'],
   ];
   if (options.hsts) headers.push(['Strict-Transport-Security', HSTS]);
-  return (_req, res, next) => {
+  return (res) => {
     for (const [name, value] of headers) res.setHeader(name, value);
-    next();
   };
 }

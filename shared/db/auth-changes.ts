@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Logger } from '../telemetry/logger';
-import type { Database, Transaction } from './sequelize';
+import type { Sql, Transaction } from './sequelize';
 
 /** PostgreSQL channel on which every change to what a key resolves to is announced. */
 export const AUTH_CHANNEL = 'scim_auth_changed';
@@ -16,7 +16,7 @@ const ACK = 'ack:';
  * (revoke, regenerate, directory delete, extension schema change). PostgreSQL delivers it to
  * every listening API process when the transaction commits.
  */
-export async function announceAuthChange(db: Database, t?: Transaction): Promise<void> {
+export async function announceAuthChange(db: Sql, t?: Transaction): Promise<void> {
   await db.exec(`SELECT pg_notify('${AUTH_CHANNEL}', '')`, [], t);
 }
 

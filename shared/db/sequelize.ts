@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ClientBase, QueryConfig, QueryResult } from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
+import { isUuid } from '../ids';
 
 interface PooledConnections {
   getConnection(): Promise<ClientBase>;
@@ -17,10 +18,28 @@ export interface DatabaseOptions {
   connectTimeoutMs?: number;
   /** Longest wait for a pooled connection (including connecting one), in ms. Default: config.DB_ACQUIRE_TIMEOUT_MS. */
   acquireTimeoutMs?: number;
+  /**
+   * Run as the `scim_app` role, subject to row-level security. Default true; false only for
+   * migrations, which create and alter the tables.
+   */
+  appRole?: boolean;
 }
+
+/** The role every pooled connection takes: subject to the row-level policies of migration 0008. */
+const APP_ROLE = 'scim_app';
+
+/**
+ * What a statement may see, set on its connection before it runs (see migration 0008): some
+ * directories, one tenant, or, explicitly, every tenant.
+ */
+type Scope = { readonly directories: string; readonly tenants: string; readonly bypass: boolean };
+
+const scopeKey = (s: Scope) => `${s.directories}|${s.tenants}|${s.bypass ? 'on' : ''}`;
+const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config('scim.tenants', $2, false), set_config('scim.bypass', $3, false)";
 
 /** One Sequelize instance per process; `close()` is safe to call twice. */
 export function createDatabase(options: DatabaseOptions = {}): Database {
+  const appRole = options.appRole ?? true;
   const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
     dialect: 'postgres',
     logging: false,
@@ -29,6 +48,13 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
     pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
     dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
     define: { underscored: true, timestamps: false },
+    hooks: appRole
+      ? {
+          afterConnect: async (connection) => {
+            await (connection as ClientBase).query(`SET ROLE ${APP_ROLE}`);
+          },
+        }
+      : {},
   });
   let closing: Promise<void> | undefined;
   // Statements go straight to a pg client from Sequelize's own pool (or the transaction's
@@ -36,30 +62,66 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   // its per-query formatting, which cost as much as the round trip itself in profiles.
   const pool = sequelize.connectionManager as unknown as PooledConnections;
   const statement = preparedStatements();
-  const run = async (sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
+  // The scope each connection was last given. A connection carries its holder's scope: every
+  // statement's executor gives it its own before the statement runs, in a round trip of its own
+  // only when it differs from the last one (a process serving one busy directory pays nothing).
+  const scopes = new WeakMap<ClientBase, string>();
+  const ensureScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
+    const key = scopeKey(scope);
+    if (scopes.get(connection) === key) return;
+    scopes.delete(connection);
+    await connection.query(statement(SET_SCOPE, [scope.directories, scope.tenants, scope.bypass ? 'on' : '']));
+    scopes.set(connection, key);
+  };
+  const run = async (scope: Scope, sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
     const query = statement(sql, bind);
     const held = (transaction as unknown as { connection?: ClientBase } | undefined)?.connection;
-    if (held) return held.query(query);
+    if (held) {
+      await ensureScope(held, scope);
+      return held.query(query);
+    }
     const connection = await pool.getConnection();
     try {
+      await ensureScope(connection, scope);
       return await connection.query(query);
     } finally {
       pool.releaseConnection(connection);
     }
   };
+  const executor = (scope: Scope): Sql => ({
+    async query<T extends object>(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<T[]> {
+      return (await run(scope, sql, bind, transaction)).rows as T[];
+    },
+    async exec(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<number> {
+      return (await run(scope, sql, bind, transaction)).rowCount ?? 0;
+    },
+    async transaction<T>(work: (t: Transaction) => Promise<T>, settings: { readOnly?: boolean } = {}): Promise<T> {
+      let connection: ClientBase | undefined;
+      try {
+        return await sequelize.transaction({ readOnly: settings.readOnly ?? false }, async (t) => {
+          connection = (t as unknown as { connection: ClientBase }).connection;
+          await ensureScope(connection, scope);
+          return work(t);
+        });
+      } catch (err) {
+        // A rollback undoes the settings made in the transaction too: what this process believes
+        // the connection's scope is may be wrong now, so its next holder sets it afresh.
+        if (connection) scopes.delete(connection);
+        throw err;
+      }
+    },
+  });
+  const ids = (values: readonly string[]) => {
+    for (const id of values) if (!isUuid(id)) throw new TypeError(`database scope: "${id}" is not an id`);
+    return values.join(',');
+  };
   return {
     sequelize,
-    /** Runs parameterised SQL ($1, $2, …) and returns plain rows. */
-    async query<T extends object>(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<T[]> {
-      return (await run(sql, bind, transaction)).rows as T[];
-    },
-    /** Runs a statement whose rows do not matter (INSERT/UPDATE/DELETE without RETURNING). */
-    async exec(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<number> {
-      return (await run(sql, bind, transaction)).rowCount ?? 0;
-    },
-    transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
-      return sequelize.transaction(work);
-    },
+    forDirectory: (scope) => executor({ directories: ids([scope.directoryId]), tenants: '', bypass: false }),
+    forDirectories: (scopes) => executor({ directories: ids([...new Set(scopes.map((s) => s.directoryId))]), tenants: '', bypass: false }),
+    forTenant: (tenantId) => executor({ directories: '', tenants: ids([tenantId]), bypass: false }),
+    forTenants: (tenantIds) => executor({ directories: '', tenants: ids([...new Set(tenantIds)]), bypass: false }),
+    acrossTenants: () => executor({ directories: '', tenants: '', bypass: true }),
     close() {
       closing ??= sequelize.close();
       return closing;
@@ -67,11 +129,34 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   };
 }
 
+/**
+ * Statements bound to one scope: PostgreSQL's row-level policies (migration 0008) let them see
+ * and write only the rows of that scope, whatever their SQL says.
+ */
+export interface Sql {
+  /** Runs parameterised SQL ($1, $2, …) and returns plain rows. */
+  query<T extends object>(sql: string, bind?: unknown[], transaction?: Transaction): Promise<T[]>;
+  /** Runs a statement whose rows do not matter (INSERT/UPDATE/DELETE without RETURNING). */
+  exec(sql: string, bind?: unknown[], transaction?: Transaction): Promise<number>;
+  /** A transaction on one connection, in this scope; statements of another executor in it run in their own. */
+  transaction<T>(work: (t: Transaction) => Promise<T>, settings?: { readOnly?: boolean }): Promise<T>;
+}
+
 export interface Database {
   readonly sequelize: Sequelize;
-  query<T extends object>(sql: string, bind?: unknown[], transaction?: Transaction): Promise<T[]>;
-  exec(sql: string, bind?: unknown[], transaction?: Transaction): Promise<number>;
-  transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T>;
+  /** One directory's rows (and its tenant's nothing else). */
+  forDirectory(scope: { readonly directoryId: string }): Sql;
+  /** Several directories' rows, for statements that serve concurrent requests of each at once. */
+  forDirectories(scopes: readonly { readonly directoryId: string }[]): Sql;
+  /** One tenant's rows, in all its directories. */
+  forTenant(tenantId: string): Sql;
+  /** Several tenants' rows, for statements that serve work of each at once. */
+  forTenants(tenantIds: readonly string[]): Sql;
+  /**
+   * Every tenant's rows: the operator's and the workers' reads and writes across tenants
+   * (authentication by key hash, sweeps, the outbox relay, admin listings). Named where used.
+   */
+  acrossTenants(): Sql;
   close(): Promise<void>;
 }
 

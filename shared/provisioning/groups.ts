@@ -1,3 +1,4 @@
+import type { Sql } from '../db/sequelize';
 import { EventWriter } from '../db/repositories/events';
 import { GroupRepository } from '../db/repositories/groups';
 import type { Transaction } from '../db/sequelize';
@@ -22,9 +23,12 @@ import type { WriteResult } from './users';
 export class GroupService {
   private readonly groups: GroupRepository;
   private readonly events: EventWriter;
+  /** The directory's transactions. */
+  private readonly sql: Sql;
 
   constructor(private readonly ctx: DirectoryContext) {
     this.groups = new GroupRepository(ctx.db, ctx.scope);
+    this.sql = ctx.db.forDirectory(ctx.scope);
     this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
   }
 
@@ -35,7 +39,7 @@ export class GroupService {
   async create(body: unknown): Promise<WriteResult> {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
-    return this.ctx.db.transaction(async (t) => {
+    return this.sql.transaction(async (t) => {
       const id = newId<GroupId>();
       await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_groups', uniqueAttributes(this.schemas), data, id);
       const row = await this.groups.insert(id, data, t);
@@ -62,7 +66,7 @@ export class GroupService {
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
-    return this.ctx.db.transaction(async (t) => {
+    return this.sql.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
       const { added, removed } = await this.groups.replaceMembers(current.id, ids, t);
       const row = await this.storeChanges(current, data, new MembershipDelta(added, removed), t);
@@ -89,7 +93,7 @@ export class GroupService {
       if (!done) throw notFound(id);
       return { etag: etagOf(done.version), id };
     }
-    return this.ctx.db.transaction(async (t) => {
+    return this.sql.transaction(async (t) => {
       // Member-only changes lock the group row last (in storeChanges), so concurrent member
       // PATCHes to one group hold its lock only for the final statements, not the whole request.
       const lockFirst = attributeOps.length > 0 || ifMatch !== undefined;
@@ -113,7 +117,7 @@ export class GroupService {
   }
 
   async delete(id: string, ifMatch?: string): Promise<void> {
-    await this.ctx.db.transaction(async (t) => {
+    await this.sql.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
       await this.groups.delete(current.id, t);
       await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current) } });

@@ -1,3 +1,4 @@
+import type { Sql } from '../db/sequelize';
 import { EventWriter } from '../db/repositories/events';
 import { UserRepository } from '../db/repositories/users';
 import type { EventType } from '../events/catalog';
@@ -25,9 +26,12 @@ export interface WriteResult {
 export class UserService {
   private readonly users: UserRepository;
   private readonly events: EventWriter;
+  /** The directory's transactions. */
+  private readonly sql: Sql;
 
   constructor(private readonly ctx: DirectoryContext) {
     this.users = new UserRepository(ctx.db, ctx.scope);
+    this.sql = ctx.db.forDirectory(ctx.scope);
     this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
   }
 
@@ -44,7 +48,7 @@ export class UserService {
     const event = this.events.outboxValues({ type: 'user.created', resourceType: 'User', resourceId: id, data: { resource } });
     const unique = uniqueAttributes(this.schemas);
     const row = unique.length
-      ? await this.ctx.db.transaction(async (t) => {
+      ? await this.sql.transaction(async (t) => {
           await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', unique, data, id);
           return this.users.insert(id, data, t, { createdAt: now, event });
         })
@@ -75,7 +79,7 @@ export class UserService {
   }
 
   async delete(id: string, ifMatch?: string): Promise<void> {
-    await this.ctx.db.transaction(async (t) => {
+    await this.sql.transaction(async (t) => {
       const current = await this.users.find(id, t, { lock: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);
@@ -92,7 +96,7 @@ export class UserService {
    * changes nothing keeps the version (and so the ETag) and records no event.
    */
   private async write(id: string, ifMatch: string | undefined, next: (current: JsonObject) => JsonObject): Promise<WriteResult> {
-    return this.ctx.db.transaction(async (t) => {
+    return this.sql.transaction(async (t) => {
       const current = await this.users.find(id, t, { lock: true, withRelated: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 import type { RateLimit } from './tenants';
 
 /** SHA-256 of the token: tokens carry 256 random bits, so a slow hash adds nothing but latency. */
@@ -63,7 +63,7 @@ export class ApiKeyRepository {
   async issue(scope: { tenantId: TenantId; directoryId: DirectoryId }, name: string, region: string, t?: Transaction): Promise<ApiKeyView & { token: string }> {
     const token = generateToken(region);
     const prefix = `${token.slice(0, `scim_${region}_`.length + 6)}…`;
-    const rows = await this.db.query<KeyRow>(
+    const rows = await this.db.forDirectory(scope).query<KeyRow>(
       `INSERT INTO api_keys (id, tenant_id, directory_id, name, prefix, token_hash)
        VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, directory_id, name, prefix, created_at, last_used_at, revoked_at`,
@@ -74,7 +74,7 @@ export class ApiKeyRepository {
   }
 
   async list(directoryId: DirectoryId): Promise<ApiKeyView[]> {
-    const rows = await this.db.query<KeyRow>(
+    const rows = await this.db.forDirectory({ directoryId }).query<KeyRow>(
       `SELECT id, directory_id, name, prefix, created_at, last_used_at, revoked_at
          FROM api_keys WHERE directory_id = $1 ORDER BY created_at`,
       [directoryId],
@@ -87,15 +87,16 @@ export class ApiKeyRepository {
    * commit together, so no process can miss it. Returns undefined when the key is unknown.
    */
   async revoke(directoryId: DirectoryId, keyId: string, t?: Transaction): Promise<ApiKeyView | undefined> {
-    if (!t) return this.db.transaction((tx) => this.revoke(directoryId, keyId, tx));
-    const rows = await this.db.query<KeyRow>(
+    const sql = this.db.forDirectory({ directoryId });
+    if (!t) return sql.transaction((tx) => this.revoke(directoryId, keyId, tx));
+    const rows = await sql.query<KeyRow>(
       `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
         WHERE directory_id = $1 AND id = $2
         RETURNING id, directory_id, name, prefix, created_at, last_used_at, revoked_at`,
       [directoryId, keyId],
       t,
     );
-    if (rows[0]) await announceAuthChange(this.db, t);
+    if (rows[0]) await announceAuthChange(sql, t);
     return rows[0] && view(rows[0]);
   }
 
@@ -104,8 +105,9 @@ export class ApiKeyRepository {
     return this.resolveHash(hashToken(token));
   }
 
+  /** Across tenants: the key is all a request has until it is resolved. */
   async resolveHash(hash: Buffer): Promise<ResolvedKey | undefined> {
-    const rows = await this.db.query<Omit<ResolvedKey, 'rateLimit'> & { rps: number | null; burst: number | null }>(
+    const rows = await this.db.acrossTenants().query<Omit<ResolvedKey, 'rateLimit'> & { rps: number | null; burst: number | null }>(
       `SELECT k.id AS "keyId", k.tenant_id AS "tenantId", k.directory_id AS "directoryId",
               d.name AS "directoryName", d.provider, d.schemas_rev AS "schemasRev", k.last_used_at AS "lastUsedAt",
               d.rate_limit_rps AS rps, d.rate_limit_burst AS burst
@@ -120,7 +122,7 @@ export class ApiKeyRepository {
 
   /** Records use, at most once a minute per key, so reads do not all turn into writes. */
   async touch(keyId: ApiKeyId): Promise<void> {
-    await this.db.exec(
+    await this.db.acrossTenants().exec(
       `UPDATE api_keys SET last_used_at = now()
         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
       [keyId],

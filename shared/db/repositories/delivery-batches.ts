@@ -119,7 +119,7 @@ export class DeliveryBatches {
   }
 
   private async loadMany(items: readonly Load[]): Promise<(DeliveryTarget | undefined)[]> {
-    const rows = await this.db.query<TargetRow>(LOAD_SQL, [items.map((i) => i.tenantId), items.map((i) => i.deliveryId)]);
+    const rows = await this.db.forTenants(items.map((i) => i.tenantId)).query<TargetRow>(LOAD_SQL, [items.map((i) => i.tenantId), items.map((i) => i.deliveryId)]);
     const found = new Map(rows.map((r) => [`${r.k_tenant_id}/${r.id}`, r]));
     return items.map((i) => {
       const row = found.get(keyOf(i));
@@ -128,7 +128,7 @@ export class DeliveryBatches {
   }
 
   private async recordMany(items: readonly AttemptRecord[]): Promise<(number | undefined)[]> {
-    const rows = await this.db.query<{ tenant_id: string; delivery_id: string; attempt: number }>(RECORD_SQL, [
+    const rows = await this.db.forTenants(items.map((i) => i.tenantId)).query<{ tenant_id: string; delivery_id: string; attempt: number }>(RECORD_SQL, [
       items.map((i) => i.tenantId),
       items.map((i) => i.deliveryId),
       items.map((i) => i.outcome.status),

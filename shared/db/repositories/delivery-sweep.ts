@@ -1,6 +1,6 @@
 import type { Claim, JobSweep, WebhookDeliveryJob } from '../../queue/catalog';
 import type { TraceCarrier } from '../../telemetry/context';
-import type { Database } from '../sequelize';
+import type { Database, Sql } from '../sequelize';
 
 /**
  * The statements of the workers' delivery sweeper and of the overdue metric. Like the outbox
@@ -9,7 +9,11 @@ import type { Database } from '../sequelize';
  * partial index of pending deliveries (migration 0005).
  */
 export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
-  constructor(private readonly db: Database) {}
+  private readonly db: Sql;
+
+  constructor(db: Database) {
+    this.db = db.acrossTenants();
+  }
 
   /**
    * Claims up to `limit` pending deliveries due for longer than `overdueAfterMs`, oldest first,

@@ -5,7 +5,7 @@ import type { ResourceTypeName, SchemaDef } from '../../scim/schema-types';
 import { newId, type DirectoryId, type TenantId } from '../../ids';
 import { uniqueViolation } from '../errors';
 import { announceAuthChange } from '../auth-changes';
-import type { Database } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 
 export interface StoredExtensionSchema {
   schema: SchemaDef;
@@ -51,16 +51,21 @@ function clashDetail(urn: string, clashes: { directory_id: DirectoryId | null; n
  * affected directories' `schemas_rev`, which API processes compare to drop their cached view.
  */
 export class ExtensionSchemaRepository {
-  constructor(private readonly db: Database) {}
+  /** Registration is the operator's, across tenants: a URN may not clash with any directory's. */
+  private readonly operator: Sql;
+
+  constructor(private readonly db: Database) {
+    this.operator = db.acrossTenants();
+  }
 
   async create(input: ExtensionSchemaInput, target: { tenantId: TenantId; directoryId: DirectoryId } | 'platform'): Promise<StoredExtensionSchema> {
-    return this.db.transaction(async (t) => {
+    return this.operator.transaction(async (t) => {
       const directoryId = target === 'platform' ? null : target.directoryId;
       // One registration per URN at a time: the platform and directory unique indexes are
       // separate, so two racing registrations could otherwise both pass the check below.
-      await this.db.exec('SELECT pg_advisory_xact_lock(hashtext(lower($1)))', [input.schema.id], t);
+      await this.operator.exec('SELECT pg_advisory_xact_lock(hashtext(lower($1)))', [input.schema.id], t);
       // A directory schema may not shadow a platform one, nor a platform one a directory's.
-      const clashes = await this.db.query<{ directory_id: DirectoryId | null; name: string | null; total: number }>(
+      const clashes = await this.operator.query<{ directory_id: DirectoryId | null; name: string | null; total: number }>(
         `SELECT s.directory_id, d.name, count(*) OVER ()::int AS total
            FROM extension_schemas s LEFT JOIN directories d ON d.id = s.directory_id
           WHERE lower(s.urn) = lower($1) AND (s.directory_id IS NULL OR $2::uuid IS NULL OR s.directory_id = $2::uuid)
@@ -71,7 +76,7 @@ export class ExtensionSchemaRepository {
       if (clashes.length) throw new ScimError(409, 'uniqueness', clashDetail(input.schema.id, clashes, directoryId));
       let rows: Row[];
       try {
-        rows = await this.db.query<Row>(
+        rows = await this.operator.query<Row>(
           `INSERT INTO extension_schemas (pk, tenant_id, directory_id, urn, resource_type, required, definition)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING definition, resource_type, required, directory_id, created_at`,
@@ -96,7 +101,7 @@ export class ExtensionSchemaRepository {
   }
 
   async list(directoryId: DirectoryId | 'platform'): Promise<StoredExtensionSchema[]> {
-    const rows = await this.db.query<Row>(
+    const rows = await this.operator.query<Row>(
       `SELECT definition, resource_type, required, directory_id, created_at FROM extension_schemas
         WHERE ${directoryId === 'platform' ? 'directory_id IS NULL' : 'directory_id = $1'} ORDER BY created_at`,
       directoryId === 'platform' ? [] : [directoryId],
@@ -105,9 +110,9 @@ export class ExtensionSchemaRepository {
   }
 
   async delete(urn: string, directoryId: DirectoryId | 'platform'): Promise<boolean> {
-    return this.db.transaction(async (t) => {
+    return this.operator.transaction(async (t) => {
       const dir = directoryId === 'platform' ? null : directoryId;
-      const n = await this.db.exec(`DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`, [urn, dir], t);
+      const n = await this.operator.exec(`DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`, [urn, dir], t);
       if (n) await this.bumpRevision(dir, t);
       return n > 0;
     });
@@ -115,7 +120,7 @@ export class ExtensionSchemaRepository {
 
   /** The schema view of one directory: core schemas, platform extensions, its own. */
   async loadDirectorySchemas(directoryId: DirectoryId): Promise<DirectorySchemas> {
-    const rows = await this.db.query<Row>(
+    const rows = await this.db.forDirectory({ directoryId }).query<Row>(
       `SELECT definition, resource_type, required, directory_id, created_at FROM extension_schemas
         WHERE directory_id IS NULL OR directory_id = $1 ORDER BY directory_id NULLS FIRST, created_at`,
       [directoryId],
@@ -125,9 +130,9 @@ export class ExtensionSchemaRepository {
     return new DirectorySchemas({ user: pick('User'), group: pick('Group') });
   }
 
-  private async bumpRevision(directoryId: DirectoryId | null, t: Parameters<Database['exec']>[2]): Promise<void> {
-    await announceAuthChange(this.db, t);
-    if (directoryId) await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1 WHERE id = $1', [directoryId], t);
-    else await this.db.exec('UPDATE directories SET schemas_rev = schemas_rev + 1', [], t);
+  private async bumpRevision(directoryId: DirectoryId | null, t: Transaction): Promise<void> {
+    await announceAuthChange(this.operator, t);
+    if (directoryId) await this.operator.exec('UPDATE directories SET schemas_rev = schemas_rev + 1 WHERE id = $1', [directoryId], t);
+    else await this.operator.exec('UPDATE directories SET schemas_rev = schemas_rev + 1', [], t);
   }
 }

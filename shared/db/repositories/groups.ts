@@ -68,7 +68,7 @@ export class GroupRepository extends ResourceTable {
    */
   async changeMembers(groupId: string, kind: 'add' | 'remove', userIds: readonly string[], actor: string): Promise<{ version: number } | undefined> {
     if (!isUuid(groupId)) return undefined;
-    const result = await changeMembersBatched(this.db, { scope: this.scope, groupId, kind, userIds, actor, trace: captureTraceContext() });
+    const result = await changeMembersBatched(this.database, { scope: this.scope, groupId, kind, userIds, actor, trace: captureTraceContext() });
     if ('notFound' in result) return undefined;
     if ('notAUser' in result) throw notAUser(result.notAUser, result.isGroup);
     return result;

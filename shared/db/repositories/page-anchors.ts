@@ -82,7 +82,7 @@ export class PageAnchors {
     const spacing = Math.max(this.minSpacing, Math.ceil(total / 1_000));
     let rows: { inserted: string; deleted: string; ids: string[] }[];
     try {
-      rows = await this.db.query(
+      rows = await this.db.forDirectory({ directoryId }).query(
         `WITH RECURSIVE a(id) AS (
            SELECT (SELECT r.id FROM ${table} r WHERE r.directory_id = $1 ORDER BY r.id LIMIT 1)
            UNION ALL

@@ -53,12 +53,12 @@ export class ReconcileReportRepository {
 
   /** The ids among `groupIds` that are groups of this directory. */
   async existingGroupIds(directoryId: DirectoryId, groupIds: readonly string[]): Promise<Set<string>> {
-    const rows = await this.db.query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [directoryId, groupIds]);
+    const rows = await this.db.forDirectory({ directoryId }).query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [directoryId, groupIds]);
     return new Set(rows.map((r) => r.id));
   }
 
   async create(scope: { tenantId: TenantId; directoryId: DirectoryId }, reemitGroupIds: readonly string[]): Promise<ReconcileReportView> {
-    const [row] = await this.db.query<ReportRow>(
+    const [row] = await this.db.forDirectory(scope).query<ReportRow>(
       `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) RETURNING ${COLUMNS}`,
       [newId(), scope.tenantId, scope.directoryId, reemitGroupIds],
     );
@@ -66,7 +66,7 @@ export class ReconcileReportRepository {
   }
 
   async find(directoryId: DirectoryId, id: string): Promise<ReconcileReportView | undefined> {
-    const [row] = await this.db.query<ReportRow>(`SELECT ${COLUMNS} FROM reconcile_reports WHERE directory_id = $1 AND id = $2`, [directoryId, id]);
+    const [row] = await this.db.forDirectory({ directoryId }).query<ReportRow>(`SELECT ${COLUMNS} FROM reconcile_reports WHERE directory_id = $1 AND id = $2`, [directoryId, id]);
     return row && view(row);
   }
 
@@ -80,11 +80,11 @@ export class ReconcileReportRepository {
     id: string,
     reemitGroupIds: readonly string[],
   ): Promise<{ reemitGroupIds: string[]; previous: R | null; runs: number } | undefined> {
-    await this.db.exec(
+    await this.db.forDirectory(scope).exec(
       `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
       [id, scope.tenantId, scope.directoryId, reemitGroupIds],
     );
-    const [row] = await this.db.query<{ reemit_group_ids: string[]; report: R | null; runs: number }>(
+    const [row] = await this.db.forDirectory(scope).query<{ reemit_group_ids: string[]; report: R | null; runs: number }>(
       `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL, updated_at = now()
         WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report, runs`,
       [id, scope.directoryId],
@@ -94,11 +94,11 @@ export class ReconcileReportRepository {
 
   /** A running reconciliation's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
   async touch(directoryId: string, id: string): Promise<void> {
-    await this.db.exec(`UPDATE reconcile_reports SET updated_at = now() WHERE id = $1 AND directory_id = $2 AND status = 'running'`, [id, directoryId]);
+    await this.db.forDirectory({ directoryId }).exec(`UPDATE reconcile_reports SET updated_at = now() WHERE id = $1 AND directory_id = $2 AND status = 'running'`, [id, directoryId]);
   }
 
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {
-    await this.db.exec(
+    await this.db.forDirectory({ directoryId }).exec(
       `UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`,
       [id, directoryId, JSON.stringify(report)],
     );
@@ -106,7 +106,7 @@ export class ReconcileReportRepository {
 
   /** `failed` is final (completed now); `queued` means another attempt will follow. */
   async fail(directoryId: string, id: string, status: 'failed' | 'queued', error: string): Promise<void> {
-    await this.db.exec(
+    await this.db.forDirectory({ directoryId }).exec(
       `UPDATE reconcile_reports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now()
         WHERE id = $1 AND directory_id = $2`,
       [id, directoryId, status, error.slice(0, 1000)],

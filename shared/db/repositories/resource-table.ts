@@ -3,7 +3,7 @@ import type { StoredResource } from '../../scim/render';
 import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
 import { OUTBOX_COLUMNS } from './events';
 import type { DirectoryScope } from './scope';
@@ -90,11 +90,16 @@ const toStored = (r: Row): StoredResource => {
  * `directory_id = $1`, and no method exists that could reach another directory's rows.
  */
 export class ResourceTable {
+  /** Every statement runs in the directory's scope (PostgreSQL's row-level policies hold it to it). */
+  protected readonly db: Sql;
+
   constructor(
-    protected readonly db: Database,
+    protected readonly database: Database,
     protected readonly scope: DirectoryScope,
     private readonly spec: TableSpec,
-  ) {}
+  ) {
+    this.db = database.forDirectory(scope);
+  }
 
   /**
    * Inserts a resource. With `event` (column values from EventWriter.outboxValues), the event row
@@ -225,7 +230,7 @@ export class ResourceTable {
     const sql = `SELECT k.n, ${prefixed('t')}${related}
        FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(directory_id, value, n)
        JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
-    return uniqueLookupsOf(this.db).find(sql, { directoryId: this.scope.directoryId, value });
+    return uniqueLookupsOf(this.database).find(sql, { directoryId: this.scope.directoryId, value });
   }
 
   /** Resources in this directory, from the sharded counters (see migration 0002). */
@@ -248,7 +253,7 @@ export class ResourceTable {
    * that had to skip far asks for the directory's anchors afresh.
    */
   private async pageById(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
-    const anchors = pageAnchorsOf(this.db);
+    const anchors = pageAnchorsOf(this.database);
     const anchor = anchors.nearest(this.spec.table, this.scope.directoryId, q.offset);
     const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
     const rows = await this.db.query<Row & { total: string; anchored: boolean }>(

@@ -1,6 +1,6 @@
 import { newId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 
 export const PROVIDERS = ['entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic'] as const;
 export type Provider = (typeof PROVIDERS)[number];
@@ -51,12 +51,20 @@ const directoryView = (r: DirectoryRow): Directory => ({
   createdAt: r.created_at.toISOString(),
 });
 
-/** Operator-side tenants and directories (the admin API's privileged repository). */
+/**
+ * Operator-side tenants and directories (the admin API's privileged repository). Tenants have
+ * no tenant above them; a directory is written in its tenant's scope, and found by its id alone
+ * across tenants (the operator names it in the URL).
+ */
 export class TenantRepository {
-  constructor(private readonly db: Database) {}
+  private readonly operator: Sql;
+
+  constructor(private readonly db: Database) {
+    this.operator = db.acrossTenants();
+  }
 
   async createTenant(name: string): Promise<Tenant> {
-    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>(
+    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>(
       'INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING id, name, created_at',
       [newId(), name],
     );
@@ -64,17 +72,17 @@ export class TenantRepository {
   }
 
   async findTenant(id: string): Promise<Tenant | undefined> {
-    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
+    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
     return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const rows = await this.db.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants ORDER BY created_at, id');
+    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants ORDER BY created_at, id');
     return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
   }
 
   async createDirectory(tenantId: TenantId, input: { name: string; provider: Provider; region: string }, t?: Transaction): Promise<Directory> {
-    const rows = await this.db.query<DirectoryRow>(
+    const rows = await this.db.forTenant(tenantId).query<DirectoryRow>(
       `INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, $4, $5)
        RETURNING ${DIRECTORY_COLUMNS}`,
       [newId(), tenantId, input.name, input.provider, input.region],
@@ -84,12 +92,12 @@ export class TenantRepository {
   }
 
   async findDirectory(id: string): Promise<Directory | undefined> {
-    const rows = await this.db.query<DirectoryRow>(`SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`, [id]);
+    const rows = await this.operator.query<DirectoryRow>(`SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`, [id]);
     return rows[0] && directoryView(rows[0]);
   }
 
   async listDirectories(tenantId: TenantId): Promise<Directory[]> {
-    const rows = await this.db.query<DirectoryRow>(
+    const rows = await this.db.forTenant(tenantId).query<DirectoryRow>(
       `SELECT ${DIRECTORY_COLUMNS} FROM directories
         WHERE tenant_id = $1 ORDER BY created_at, id`,
       [tenantId],
@@ -103,24 +111,24 @@ export class TenantRepository {
    * process when it commits. Returns undefined when the directory is unknown.
    */
   async setRateLimit(id: DirectoryId, limit: RateLimit | null): Promise<Directory | undefined> {
-    return this.db.transaction(async (t) => {
-      const rows = await this.db.query<DirectoryRow>(
+    return this.operator.transaction(async (t) => {
+      const rows = await this.operator.query<DirectoryRow>(
         `UPDATE directories SET rate_limit_rps = $2, rate_limit_burst = $3, updated_at = now()
           WHERE id = $1 RETURNING ${DIRECTORY_COLUMNS}`,
         [id, limit?.requestsPerSecond ?? null, limit?.burst ?? null],
         t,
       );
-      if (rows[0]) await announceAuthChange(this.db, t);
+      if (rows[0]) await announceAuthChange(this.operator, t);
       return rows[0] && directoryView(rows[0]);
     });
   }
 
   async deleteDirectory(id: DirectoryId): Promise<boolean> {
-    return this.db.transaction(async (t) => {
-      const deleted = await this.db.exec('DELETE FROM directories WHERE id = $1', [id], t);
+    return this.operator.transaction(async (t) => {
+      const deleted = await this.operator.exec('DELETE FROM directories WHERE id = $1', [id], t);
       // Counters have no foreign key (see migration 0002); they go with their directory.
-      await this.db.exec('DELETE FROM resource_counters WHERE directory_id = $1', [id], t);
-      await announceAuthChange(this.db, t);
+      await this.operator.exec('DELETE FROM resource_counters WHERE directory_id = $1', [id], t);
+      await announceAuthChange(this.operator, t);
       return deleted > 0;
     });
   }

@@ -1,5 +1,5 @@
 import type { Claim, JobSweep } from '../../queue/catalog';
-import type { Database } from '../sequelize';
+import type { Database, Sql } from '../sequelize';
 
 /** The tables whose rows are `queued` → `running` → `done` | `failed`, with `updated_at` (migration 0007). */
 type JobTable = 'audit_exports' | 'reconcile_reports';
@@ -18,13 +18,17 @@ export class UnfinishedRows<R extends Record<string, unknown>, T> implements Job
    * `columns`: the row's columns the job is built from (constants of the caller, never input);
    * `toJob`: the job that wakes the row up.
    */
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly table: JobTable,
     private readonly columns: readonly (keyof R & string)[],
     private readonly toJob: (row: R) => T,
     private readonly idOf: (job: T) => string,
-  ) {}
+  ) {
+    this.db = db.acrossTenants();
+  }
 
   async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<Claim<T>[]> {
     const rows = await this.db.query<R & { due_before: string; claimed_at: string }>(

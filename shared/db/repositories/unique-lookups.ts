@@ -42,7 +42,7 @@ export class UniqueLookups {
   }
 
   private async run(sql: string, items: readonly Lookup[]): Promise<Row[][]> {
-    const rows = await this.db.query<Row & { n: string }>(sql, [items.map((i) => i.directoryId), items.map((i) => i.value)]);
+    const rows = await this.db.forDirectories(items).query<Row & { n: string }>(sql, [items.map((i) => i.directoryId), items.map((i) => i.value)]);
     const found: Row[][] = items.map(() => []);
     // `n` stays on the row (no per-row copy): the repository reads only the columns it knows.
     for (const row of rows) found[Number(row.n) - 1].push(row);

@@ -2,7 +2,7 @@ import type { TraceCarrier } from '../../telemetry/context';
 import { deliveryIdOf } from '../../webhooks/ids';
 import type { SecretBox } from '../../webhooks/secrets';
 import type { TenantId } from '../../ids';
-import type { Database } from '../sequelize';
+import type { Database, Sql } from '../sequelize';
 import type { AttemptLog, AttemptOutcome, DeliveryBatches } from './delivery-batches';
 import { decodeCursor, encodeCursor } from './events';
 import {
@@ -20,12 +20,17 @@ import {
 
 /** A tenant's deliveries: the delivery log, replay lookups and the worker's reads and writes. */
 export class TenantDeliveries {
+  /** Every statement runs in the tenant's scope (PostgreSQL's row-level policies hold it to it). */
+  protected readonly db: Sql;
+
   constructor(
-    protected readonly db: Database,
+    db: Database,
     protected readonly box: SecretBox,
     private readonly batches: DeliveryBatches,
     readonly tenantId: TenantId,
-  ) {}
+  ) {
+    this.db = db.forTenant(tenantId);
+  }
 
   async listDeliveries(
     endpointId: string,

@@ -49,7 +49,8 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   router.post('/tenants/:tenantId/directories', async (req, res) => {
     const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
     const input = parseBody(createDirectory, req.body);
-    const created = await deps.db.transaction(async (t) => {
+    // The directory in its tenant's scope, its first key in the new directory's: one transaction.
+    const created = await deps.db.forTenant(tenant.id).transaction(async (t) => {
       const directory = await deps.tenants.createDirectory(tenant.id, { name: input.name, provider: input.provider, region: deps.region }, t);
       const key = await deps.keys.issue({ tenantId: tenant.id, directoryId: directory.id }, input.keyName ?? `${input.name} key`, deps.region, t);
       return { ...view(directory), key };
@@ -98,7 +99,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   router.post('/directories/:directoryId/keys/:keyId/regenerate', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     // One transaction: the customer is never left with the old key revoked and no new one.
-    const issued = await deps.db.transaction(async (t) => {
+    const issued = await deps.db.forDirectory({ directoryId: directory.id }).transaction(async (t) => {
       const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId, t);
       return deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region, t);
     });

@@ -3,9 +3,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Transaction } from 'sequelize';
+import { AuditExportRows } from '../shared/db/repositories/audit-export-rows';
 import type { Database } from '../shared/db/sequelize';
 import { createExportStorage, exportKey, type ExportStorage } from '../shared/exports';
-import { AuditExportRepository } from '../shared/exports/repository';
+import { AuditExportRepository } from '../shared/db/repositories/audit-exports';
 import { MAX_ROW_RUNS, QUEUES, type AuditExportJob } from '../shared/queue/catalog';
 import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
@@ -18,42 +19,13 @@ import type { StartProcessor } from './deps';
 const BATCH_SIZE = 1000;
 
 /**
- * One NDJSON line per event: id, type, timestamp, tenantId, directoryId, resourceType,
- * resourceId, actor, data — the webhook body's fields plus who did it. `data` is spliced in as
- * jsonb's own text (valid JSON), so a million events are not parsed only to be printed again.
- */
-const LINE = `'{"id":' || to_json(id)::text
-  || ',"type":' || to_json(type)::text
-  || ',"timestamp":' || to_json(to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
-  || ',"tenantId":' || to_json(tenant_id)::text
-  || ',"directoryId":' || coalesce(to_json(directory_id)::text, 'null')
-  || ',"resourceType":' || to_json(resource_type)::text
-  || ',"resourceId":' || to_json(resource_id)::text
-  || ',"actor":' || coalesce(to_json(actor)::text, 'null')
-  || ',"data":' || data::text || '}'`;
-
-/**
- * The tenant's events in [from, to) as NDJSON text, one batch of lines per chunk, in
- * (occurred_at, seq) order, read through a server-side cursor: one query, one snapshot, planned
- * for fast start (cursor_tuple_fraction), so PostgreSQL walks events_tenant_time_idx in order and
- * hands over BATCH_SIZE rows per FETCH. Keyset paging was tried first: with stale statistics
- * (right after a bulk load) its planner chose to sort the remaining range for every page.
+ * The tenant's events in [from, to) as NDJSON text, one batch of lines per chunk (see
+ * AuditExportRows.lineBatches for how they are read).
  */
 async function* eventLines(db: Database, t: Transaction, tenantId: string, range: { from: Date; to: Date }, counted: { events: number }) {
-  await db.exec(
-    `DECLARE audit_export NO SCROLL CURSOR FOR
-       SELECT ${LINE} AS line FROM events
-        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-        ORDER BY occurred_at, seq`,
-    [tenantId, range.from, range.to],
-    t,
-  );
-  for (;;) {
-    const rows = await db.query<{ line: string }>(`FETCH FORWARD ${BATCH_SIZE} FROM audit_export`, [], t);
-    if (rows.length === 0) return;
-    counted.events += rows.length;
-    yield `${rows.map((r) => r.line).join('\n')}\n`;
-    if (rows.length < BATCH_SIZE) return;
+  for await (const lines of new AuditExportRows(db, tenantId).lineBatches(t, range, BATCH_SIZE)) {
+    counted.events += lines.length;
+    yield `${lines.join('\n')}\n`;
   }
 }
 

@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { membershipEventData, OUTBOX_COLUMNS } from '../shared/db/repositories/events';
+import { ReconcileRepository, type ReemitStatus } from '../shared/db/repositories/reconcile';
 import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
+import { TenantRepository } from '../shared/db/repositories/tenants';
 import type { Database } from '../shared/db/sequelize';
-import { UUID_V7 } from '../shared/db/sql';
 import { MAX_ROW_RUNS, QUEUES, type GroupReconcileJob } from '../shared/queue/catalog';
 import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
@@ -15,8 +15,6 @@ import type { StartProcessor } from './deps';
 const REEMIT_BATCH = 5000;
 /** Groups checked per statement for version drift. */
 const GROUP_BATCH = 1000;
-/** The number of counter shards the triggers of migration 0002 write to (pg_backend_pid() % 16). */
-const COUNTER_SHARDS = 16;
 /**
  * Membership times come from PostgreSQL's clock; a group created with members takes its own
  * times from the API's clock. Drift smaller than this is clock skew, not a missed version bump.
@@ -40,7 +38,7 @@ export interface ReconcileReport {
   /** Up to 100 of those groups' ids. */
   bumpedGroupIds: string[];
   /** Per requested group: events re-emitted for this request (cumulative: a rerun adds none). */
-  reemitted: { groupId: string; events: number; status: 'pending' | 'done' | 'missing' }[];
+  reemitted: { groupId: string; events: number; status: ReemitStatus }[];
 }
 
 interface ReconcileDeps {
@@ -57,32 +55,16 @@ interface ReconcileDeps {
  * `inserted` and `deleted` only ever grow (migration 0002 relies on it), so the difference is
  * added to whichever of them moves the total to the truth, and the total kept in shard 0.
  */
-async function fixCounter(db: Database, directoryId: string, resourceType: 'User' | 'Group'): Promise<CounterFix | undefined> {
-  const table = resourceType === 'User' ? 'scim_users' : 'scim_groups';
+async function fixCounter(db: Database, repo: ReconcileRepository, resourceType: 'User' | 'Group'): Promise<CounterFix | undefined> {
   return db.transaction(async (t) => {
-    await db.exec(
-      `INSERT INTO resource_counters (directory_id, resource_type, shard)
-       SELECT $1, $2, s FROM generate_series(0, ${COUNTER_SHARDS - 1}) AS s ON CONFLICT DO NOTHING`,
-      [directoryId, resourceType],
-      t,
-    );
-    const shards = await db.query<{ inserted: string; deleted: string }>(
-      `SELECT inserted, deleted FROM resource_counters WHERE directory_id = $1 AND resource_type = $2 ORDER BY shard FOR UPDATE`,
-      [directoryId, resourceType],
-      t,
-    );
+    const shards = await repo.lockCounterShards(resourceType, t);
     const inserted = shards.reduce((n, s) => n + BigInt(s.inserted), 0n);
     const deleted = shards.reduce((n, s) => n + BigInt(s.deleted), 0n);
     // Counted after the locks: every write that changed a counter before has committed.
-    const [{ actual }] = await db.query<{ actual: string }>(`SELECT count(*) AS actual FROM ${table} WHERE directory_id = $1`, [directoryId], t);
-    const drift = BigInt(actual) - (inserted - deleted);
+    const actual = await repo.countRows(resourceType, t);
+    const drift = actual - (inserted - deleted);
     if (drift === 0n) return undefined;
-    await db.exec(
-      `UPDATE resource_counters SET inserted = CASE WHEN shard = 0 THEN $3::bigint ELSE 0 END, deleted = CASE WHEN shard = 0 THEN $4::bigint ELSE 0 END
-        WHERE directory_id = $1 AND resource_type = $2`,
-      [directoryId, resourceType, String(drift > 0n ? inserted + drift : inserted), String(drift < 0n ? deleted - drift : deleted)],
-      t,
-    );
+    await repo.rewriteCounters(resourceType, { inserted: drift > 0n ? inserted + drift : inserted, deleted: drift < 0n ? deleted - drift : deleted }, t);
     return { resourceType, counted: Number(inserted - deleted), actual: Number(actual) };
   });
 }
@@ -92,27 +74,14 @@ async function fixCounter(db: Database, directoryId: string, resourceType: 'User
  * compare). A group whose newest membership is later than its lastModified missed that bump
  * (a manual repair, an old bug); it gets one now, so clients holding its ETag refetch it.
  */
-async function bumpStaleGroupVersions(db: Database, directoryId: string): Promise<string[]> {
+async function bumpStaleGroupVersions(repo: ReconcileRepository): Promise<string[]> {
   const bumped: string[] = [];
   let after = NO_ID;
   for (;;) {
-    const [row] = await db.query<{ last: string | null; bumped: string[] | null }>(
-      `WITH batch AS (SELECT id FROM scim_groups WHERE directory_id = $1 AND id > $2 ORDER BY id LIMIT $3),
-            newest AS (
-              SELECT gm.group_id, date_trunc('milliseconds', max(gm.created_at)) AS at
-                FROM batch JOIN group_members gm ON gm.directory_id = $1 AND gm.group_id = batch.id
-               GROUP BY gm.group_id),
-            bumped AS (
-              UPDATE scim_groups g SET version = g.version + 1, updated_at = newest.at
-                FROM newest
-               WHERE g.directory_id = $1 AND g.id = newest.group_id AND newest.at > g.updated_at + interval '${VERSION_SKEW}'
-              RETURNING g.id)
-       SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT array_agg(id) FROM bumped) AS bumped`,
-      [directoryId, after, GROUP_BATCH],
-    );
-    bumped.push(...(row.bumped ?? []));
-    if (!row.last) return bumped;
-    after = row.last;
+    const batch = await repo.bumpStaleGroupVersions(after, GROUP_BATCH, VERSION_SKEW);
+    bumped.push(...batch.bumped);
+    if (!batch.last) return bumped;
+    after = batch.last;
   }
 }
 
@@ -123,42 +92,19 @@ async function bumpStaleGroupVersions(db: Database, directoryId: string): Promis
  * take turns and the second finds the work done. Event data is built by the same SQL as the
  * live events (membershipEventData), so consumers cannot tell them apart except by actor.
  */
-async function reemitGroup(db: Database, scope: { tenantId: string; directoryId: string }, reportId: string, groupId: string): Promise<void> {
-  await db.exec(`INSERT INTO reconcile_reemits (report_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [reportId, groupId]);
+async function reemitGroup(db: Database, repo: ReconcileRepository, reportId: string, groupId: string): Promise<void> {
+  await repo.startReemit(reportId, groupId);
   for (;;) {
     const more = await db.transaction(async (t) => {
-      const [marker] = await db.query<{ last_user_id: string | null; status: string }>(
-        `SELECT last_user_id, status FROM reconcile_reemits WHERE report_id = $1 AND group_id = $2 FOR UPDATE`,
-        [reportId, groupId],
-        t,
-      );
+      const marker = await repo.lockReemit(reportId, groupId, t);
       if (marker.status !== 'pending') return false;
-      const [batch] = await db.query<{ found: boolean; emitted: number; taken: number; last: string | null }>(
-        `WITH g AS (SELECT id, display_name FROM scim_groups WHERE directory_id = $1 AND id = $2),
-              batch AS (
-                SELECT gm.user_id FROM group_members gm
-                 WHERE gm.directory_id = $1 AND gm.group_id = $2 AND gm.user_id > $4
-                 ORDER BY gm.user_id LIMIT $5),
-              ev AS (
-                INSERT INTO events (${OUTBOX_COLUMNS})
-                SELECT ${UUID_V7}, $3, $1, 'group.user_added', 'Group', g.id, $6, ${membershipEventData('g.id', 'g.display_name')}, $7::jsonb
-                  FROM batch JOIN scim_users u ON u.directory_id = $1 AND u.id = batch.user_id, g
-                 ORDER BY u.id
-                RETURNING 1)
-         SELECT EXISTS (SELECT 1 FROM g) AS found,
-                (SELECT count(*)::int FROM ev) AS emitted,
-                (SELECT count(*)::int FROM batch) AS taken,
-                (SELECT user_id FROM batch ORDER BY user_id DESC LIMIT 1) AS last`,
-        [scope.directoryId, groupId, scope.tenantId, marker.last_user_id ?? NO_ID, REEMIT_BATCH, `reconcile:${reportId}`, captureTraceContext() ?? null],
+      const batch = await repo.reemitMembers(
+        groupId,
+        { after: marker.lastUserId ?? NO_ID, limit: REEMIT_BATCH, actor: `reconcile:${reportId}`, trace: captureTraceContext() },
         t,
       );
       const status = !batch.found ? 'missing' : batch.taken < REEMIT_BATCH ? 'done' : 'pending';
-      await db.exec(
-        `UPDATE reconcile_reemits SET last_user_id = coalesce($3, last_user_id), emitted = emitted + $4, status = $5
-          WHERE report_id = $1 AND group_id = $2`,
-        [reportId, groupId, batch.last, batch.emitted, status],
-        t,
-      );
+      await repo.recordReemit(reportId, groupId, { last: batch.last, emitted: batch.emitted, status }, t);
       return status === 'pending';
     });
     if (!more) return;
@@ -172,8 +118,8 @@ async function reemitGroup(db: Database, scope: { tenantId: string; directoryId:
  */
 export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, job: GroupReconcileJob): Promise<ReconcileReport | undefined> {
   const { db } = deps;
-  const [directory] = await db.query<{ tenant_id: string }>('SELECT tenant_id FROM directories WHERE id = $1', [job.directoryId]);
-  if (!directory || directory.tenant_id !== job.tenantId) {
+  const directory = await new TenantRepository(db).findDirectory(job.directoryId);
+  if (!directory || directory.tenantId !== job.tenantId) {
     deps.logger.warn({ 'directory.id': job.directoryId }, 'reconcile: directory not found; nothing to do');
     return undefined;
   }
@@ -184,7 +130,8 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
   const { previous } = current;
   const stopHeartbeat = heartbeat(() => reports.touch(job.directoryId, reportId), deps.heartbeatMs ?? 40_000);
   try {
-    return await reconcile(deps, reportId, job, current.reemitGroupIds, previous);
+    const repo = new ReconcileRepository(db, { tenantId: directory.tenantId, directoryId: directory.id });
+    return await reconcile(deps, repo, reportId, job, current.reemitGroupIds, previous);
   } finally {
     stopHeartbeat();
   }
@@ -193,6 +140,7 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
 /** The work of one run of runGroupReconcile, its report marked running. */
 async function reconcile(
   deps: ReconcileDeps,
+  repo: ReconcileRepository,
   reportId: string,
   job: GroupReconcileJob,
   reemitGroupIds: readonly string[],
@@ -203,16 +151,13 @@ async function reconcile(
 
   const counters: CounterFix[] = [];
   for (const type of ['User', 'Group'] as const) {
-    const fixed = await fixCounter(db, job.directoryId, type);
+    const fixed = await fixCounter(db, repo, type);
     if (fixed) counters.push(fixed);
   }
-  const bumped = await bumpStaleGroupVersions(db, job.directoryId);
-  for (const groupId of reemitGroupIds) await reemitGroup(db, { tenantId: job.tenantId, directoryId: job.directoryId }, reportId, groupId);
+  const bumped = await bumpStaleGroupVersions(repo);
+  for (const groupId of reemitGroupIds) await reemitGroup(db, repo, reportId, groupId);
 
-  const reemitted = await db.query<{ groupId: string; events: number; status: 'pending' | 'done' | 'missing' }>(
-    `SELECT group_id AS "groupId", emitted::int AS events, status FROM reconcile_reemits WHERE report_id = $1 ORDER BY array_position($2::uuid[], group_id)`,
-    [reportId, reemitGroupIds],
-  );
+  const reemitted = await repo.reemitProgress(reportId, reemitGroupIds);
   const report: ReconcileReport = {
     counters: [...(previous?.counters ?? []), ...counters],
     groupVersionsBumped: (previous?.groupVersionsBumped ?? 0) + bumped.length,

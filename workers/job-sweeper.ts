@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { DeliverySweep } from '../shared/db/repositories/delivery-sweep';
 import { reconcileReportSweep } from '../shared/db/repositories/reconcile-reports';
 import type { Database } from '../shared/db/sequelize';
-import { auditExportSweep } from '../shared/exports/repository';
+import { auditExportSweep } from '../shared/db/repositories/audit-exports';
 import {
   JOBS,
   QUEUES,

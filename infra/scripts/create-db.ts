@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { createDatabaseIfMissing } from '../../shared/db/admin';
 
 /**
  * Creates the database named in `url` when it does not exist, connecting to the server's
@@ -13,16 +14,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount) return false;
-    try {
-      await client.query(`CREATE DATABASE "${name}"`);
-    } catch (err) {
-      // Two processes racing to create it: the loser sees duplicate_database (42P04).
-      if ((err as { code?: string }).code !== '42P04') throw err;
-      return false;
-    }
-    return true;
+    return await createDatabaseIfMissing(client, name);
   } finally {
     await client.end();
   }

@@ -36,16 +36,12 @@ export interface DemoDirectory {
 export async function prepareDemoDirectory(db: Database, region: string, previousToken?: string): Promise<DemoDirectory> {
   const tenants = new TenantRepository(db);
   const keys = new ApiKeyRepository(db);
-  const found = await db.query<{ tenant_id: TenantId; directory_id: DirectoryId }>(
-    `SELECT t.id AS tenant_id, d.id AS directory_id FROM tenants t JOIN directories d ON d.tenant_id = t.id
-      WHERE t.name = $1 AND d.name = $2 ORDER BY d.created_at LIMIT 1`,
-    [DEMO_TENANT, DEMO_DIRECTORY],
-  );
+  const found = await tenants.findDirectoryByNames(DEMO_TENANT, DEMO_DIRECTORY);
   let tenantId: TenantId;
   let directoryId: DirectoryId;
-  if (found[0]) {
-    tenantId = found[0].tenant_id;
-    directoryId = found[0].directory_id;
+  if (found) {
+    tenantId = found.tenantId;
+    directoryId = found.directoryId;
     await removeOldDemoExtension(db, directoryId);
   } else {
     tenantId = (await tenants.createTenant(DEMO_TENANT)).id;

@@ -1,4 +1,5 @@
 import { config } from '../../shared/config';
+import { lockMigrations } from '../../shared/db/admin';
 import { createDatabase } from '../../shared/db/sequelize';
 import { ensureDatabase } from './create-db';
 import { createMigrator } from './migrator';
@@ -8,9 +9,8 @@ export async function migrate(url: string = config.DATABASE_URL): Promise<string
   await ensureDatabase(url);
   const db = createDatabase({ url, poolMax: 2 });
   try {
-    // One migrator at a time across processes (several API pods may boot together).
     return await db.transaction(async (t) => {
-      await db.sequelize.query('SELECT pg_advisory_xact_lock(7643)', { transaction: t });
+      await lockMigrations(db, t);
       const applied = await createMigrator(db.sequelize).up();
       return applied.map((m) => m.name);
     });

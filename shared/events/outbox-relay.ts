@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { CrossTenantOutbox, type OutboxBatchRow } from '../db/repositories/outbox-positions';
 import type { Database, Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
-import type { TraceCarrier } from '../telemetry/context';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../webhooks/ids';
@@ -69,59 +69,6 @@ export class QueueUnavailableError extends Error {
   override readonly name = 'QueueUnavailableError';
 }
 
-interface BatchRow {
-  seq: string;
-  txid: string;
-  id: string;
-  tenant_id: string;
-  type: string;
-  trace_context: TraceCarrier | null;
-  lag_ms: number;
-  endpoint_id: string | null;
-}
-
-/**
- * The next events after the position in commit order, one row per (event, matching endpoint),
- * or one row with a NULL endpoint for an event nobody subscribes to (the position still moves
- * past it). Sequence numbers are taken before commit, so the batch stops below the oldest
- * transaction still running (pg_snapshot_xmin, as listTenantEvents does): a transaction holding
- * a lower number that commits late is read on a later pass, never skipped.
- */
-const BATCH_SQL = `
-  WITH batch AS (
-    SELECT seq, txid, id, tenant_id, type, trace_context, occurred_at
-      FROM events
-     WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
-       AND txid < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY txid, seq
-     LIMIT $3
-  )
-  SELECT b.seq::text AS seq, b.txid::text AS txid, b.id, b.tenant_id, b.type, b.trace_context,
-         (extract(epoch FROM clock_timestamp() - b.occurred_at) * 1000)::float8 AS lag_ms,
-         w.id AS endpoint_id
-    FROM batch b
-    LEFT JOIN webhook_endpoints w
-      ON w.tenant_id = b.tenant_id
-     AND w.status <> 'disabled'
-     AND (w.event_types IS NULL OR b.type = ANY (w.event_types))
-   ORDER BY b.txid, b.seq, w.id`;
-
-/**
- * Cheap test for work, without taking the row lock (which costs a transaction id each time).
- * The ORDER BY … LIMIT 1 keeps it an index probe at the position: a bare EXISTS over the join
- * is planned as a sequential scan of events, every poll.
- */
-const PENDING_SQL = `
-  SELECT EXISTS (
-    SELECT 1 FROM outbox_positions p
-     CROSS JOIN LATERAL (
-       SELECT 1 FROM events e
-        WHERE (e.txid, e.seq) > (p.txid, p.seq) AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY e.txid, e.seq
-        LIMIT 1) next
-     WHERE p.name = $1
-  ) AS pending`;
-
 const JOBS_PER_ADD = 1000;
 
 /**
@@ -146,7 +93,7 @@ const JOBS_PER_ADD = 1000;
  * and a 100 ms poll (one indexed EXISTS) keeps commit → enqueue lag well under a second.
  */
 export class OutboxRelay {
-  private readonly db: Database;
+  private readonly outbox: CrossTenantOutbox;
   private readonly queue: Queue<WebhookDeliveryJob>;
   private readonly log: Logger;
   private readonly positionName: string;
@@ -162,9 +109,9 @@ export class OutboxRelay {
   private summary = { batches: 0, events: 0, deliveries: 0, maxLagMs: 0, since: Date.now() };
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.db = options.db;
     this.queue = options.queue;
     this.positionName = options.positionName ?? WEBHOOKS_POSITION;
+    this.outbox = new CrossTenantOutbox(options.db, this.positionName);
     this.batchSize = options.batchSize ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
@@ -197,30 +144,22 @@ export class OutboxRelay {
   /** One pass: what the loop runs; public so a tool can drain the outbox by hand. */
   async relayOnce(): Promise<RelayPass> {
     await this.ensurePosition();
-    const [{ pending }] = await this.db.query<{ pending: boolean }>(PENDING_SQL, [this.positionName]);
-    if (!pending) return { kind: 'idle' };
-    return this.db.transaction((t) => this.relayBatch(t));
+    if (!(await this.outbox.hasPending())) return { kind: 'idle' };
+    return this.options.db.transaction((t) => this.relayBatch(t));
   }
 
   private async relayBatch(t: Transaction): Promise<RelayPass> {
-    const [position] = await this.db.query<{ txid: string; seq: string }>(
-      'SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1 FOR UPDATE SKIP LOCKED',
-      [this.positionName],
-      t,
-    );
+    const position = await this.outbox.lockPosition(t);
     if (!position) return { kind: 'busy' };
-    const rows = await this.db.query<BatchRow>(BATCH_SQL, [position.txid, position.seq, this.batchSize], t);
+    const rows = await this.outbox.batchAfter(position, this.batchSize, t);
     if (rows.length === 0) return { kind: 'idle' };
 
-    const deliveries = rows.filter((r): r is BatchRow & { endpoint_id: string } => r.endpoint_id !== null);
+    const deliveries = rows.filter((r): r is OutboxBatchRow & { endpoint_id: string } => r.endpoint_id !== null);
     const ids = deliveries.map((r) => deliveryIdOf(r.endpoint_id, r.id));
     if (deliveries.length > 0) {
       // No transaction argument: committed now, before any job can be taken (see class comment).
-      await this.db.exec(
-        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
-         ON CONFLICT DO NOTHING`,
-        [ids, deliveries.map((r) => r.tenant_id), deliveries.map((r) => r.endpoint_id), deliveries.map((r) => r.id), deliveries.map((r) => r.type)],
+      await this.outbox.recordDeliveries(
+        deliveries.map((r, i) => ({ id: ids[i], tenantId: r.tenant_id, endpointId: r.endpoint_id, eventId: r.id, eventType: r.type })),
       );
       // Every delivery of the batch, not only rows inserted just now: a pass that enqueued and
       // then failed to commit left rows whose jobs may be missing; an existing jobId is a no-op.
@@ -228,11 +167,7 @@ export class OutboxRelay {
     }
 
     const last = rows[rows.length - 1];
-    await this.db.exec(
-      'UPDATE outbox_positions SET txid = $2::text::xid8, seq = $3::bigint, updated_at = now() WHERE name = $1',
-      [this.positionName, last.txid, last.seq],
-      t,
-    );
+    await this.outbox.advancePosition(last, t);
     const events = new Set(rows.map((r) => r.seq)).size;
     return {
       kind: 'batch',
@@ -256,14 +191,10 @@ export class OutboxRelay {
     }
   }
 
-  /** The row for a new pipeline starts below the oldest running transaction: nothing in flight is missed. */
+  /** Once per relay: creates its position row if missing (see CrossTenantOutbox.ensurePosition). */
   private async ensurePosition(): Promise<void> {
     if (this.positionReady) return;
-    await this.db.exec(
-      `INSERT INTO outbox_positions (name, txid, seq) VALUES ($1, pg_snapshot_xmin(pg_current_snapshot()), 0)
-       ON CONFLICT (name) DO NOTHING`,
-      [this.positionName],
-    );
+    await this.outbox.ensurePosition();
     this.positionReady = true;
   }
 
@@ -310,12 +241,6 @@ export class OutboxRelay {
  * metrics endpoint; counts every event past the position, committed or not yet visible.
  */
 export async function outboxBacklog(db: Database, positionName: string = WEBHOOKS_POSITION): Promise<{ events: number; oldestAgeSeconds: number }> {
-  const [row] = await db.query<{ events: string; oldest: number | null }>(
-    `SELECT count(e.seq)::text AS events, extract(epoch FROM now() - min(e.occurred_at))::float8 AS oldest
-       FROM outbox_positions p
-       LEFT JOIN events e ON (e.txid, e.seq) > (p.txid, p.seq)
-      WHERE p.name = $1`,
-    [positionName],
-  );
+  const row = await new CrossTenantOutbox(db, positionName).backlog();
   return { events: Number(row?.events ?? 0), oldestAgeSeconds: Math.max(0, row?.oldest ?? 0) };
 }

@@ -1,6 +1,6 @@
 import { ScimError } from '../scim/errors';
 import { parseFilter, type FilterNode } from '../scim/filter/parser';
-import { compileFilter, compileSortKey, SqlParams } from '../scim/filter/to-sql';
+import { compileFilter, compileSortKey, SqlParams } from '../db/scim-filter/to-sql';
 import { resolvePath, type ResourceSchemas } from '../scim/schema-registry';
 import type { ListQuery } from '../db/repositories/resource-table';
 

@@ -1,5 +1,6 @@
 import type { Database, Transaction } from '../db/sequelize';
 import type { DirectoryScope } from '../db/repositories/scope';
+import { UniqueValues } from '../db/repositories/uniqueness';
 import { ScimError } from '../scim/errors';
 import type { ResourceSchemas } from '../scim/schema-registry';
 import type { AttributeDef } from '../scim/schema-types';
@@ -42,14 +43,12 @@ export async function checkUnique(
     const holder = data[extension];
     const value = isObject(holder) ? holder[def.name] : undefined;
     if (value === undefined || value === null) continue;
-    const text = def.caseExact || typeof value !== 'string' ? JSON.stringify(value) : JSON.stringify(value.toLowerCase());
-    await db.exec('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${scope.directoryId}|${extension}:${def.name}|${text}`], t);
-    const compare = def.caseExact || typeof value !== 'string' ? `r.data->$2->$3 = $4::jsonb` : `lower(r.data->$2->>$3) = lower($4::jsonb #>> '{}')`;
-    const taken = await db.query(
-      `SELECT 1 FROM ${table} r WHERE r.directory_id = $1 AND r.id <> $5 AND ${compare} LIMIT 1`,
-      [scope.directoryId, extension, def.name, JSON.stringify(value), selfId],
-      t,
-    );
-    if (taken.length) throw new ScimError(409, 'uniqueness', `${extension}:${def.name} is already taken in this directory`);
+    const caseExact = def.caseExact || typeof value !== 'string';
+    const text = caseExact ? JSON.stringify(value) : JSON.stringify(value.toLowerCase());
+    const values = new UniqueValues(db, scope);
+    await values.lock(`${extension}:${def.name}|${text}`, t);
+    if (await values.heldByAnother(table, { extension, name: def.name, caseExact }, value, selfId, t)) {
+      throw new ScimError(409, 'uniqueness', `${extension}:${def.name} is already taken in this directory`);
+    }
   }
 }

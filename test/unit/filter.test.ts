@@ -6,7 +6,7 @@ import { ScimError } from '../../shared/scim/errors';
 import { DirectorySchemas } from '../../shared/scim/schema-registry';
 import { attr, ENTERPRISE_USER_SCHEMA } from '../../shared/scim/schema-types';
 import { matchesFilter, MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, parseFilter, parseValuePathFilter } from '../../shared/scim/filter/parser';
-import { compileFilter, compileSortKey, SqlParams, type SqlTarget } from '../../shared/scim/filter/to-sql';
+import { compileFilter, compileSortKey, SqlParams, type SqlTarget } from '../../shared/db/scim-filter/to-sql';
 
 const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
 const EMP = `${ENTERPRISE_USER_SCHEMA}:employeeNumber`;

@@ -16,7 +16,7 @@ import { startAuditExport, runAuditExport } from '../../workers/audit-export';
 import { startWorker } from '../../workers/main';
 import { config } from '../../shared/config';
 import { exportKey, LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
-import { AuditExportRepository } from '../../shared/exports/repository';
+import { AuditExportRepository } from '../../shared/db/repositories/audit-exports';
 import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
 import { LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
-import { AuditExportRepository } from '../../shared/exports/repository';
+import { AuditExportRepository } from '../../shared/db/repositories/audit-exports';
 import { JOBS, KEEP_COMPLETED_SECONDS, MAX_ROW_RUNS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';

@@ -1,7 +1,8 @@
 import { ScimError } from '../../scim/errors';
 import type { EventType } from '../../events/catalog';
-import { newId, type TenantId } from '../../ids';
+import type { TenantId } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
+import { appendOutboxEvent, membershipEventData, type OutboxEvent, outboxInsertSelect, outboxRow } from '../outbox';
 import type { Database, Transaction } from '../sequelize';
 import { UUID_V7 } from '../sql';
 import type { DirectoryScope } from './scope';
@@ -13,17 +14,6 @@ export interface EventInput {
   readonly data: unknown;
 }
 
-export const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context';
-
-/**
- * The `data` of a group.user_added / group.user_removed event, as SQL over a users row `u` and
- * the group's id and displayName expressions. Shared by every statement that writes one.
- */
-export const membershipEventData = (groupId: string, displayName: string) => `jsonb_build_object(
-  'group', jsonb_build_object('id', ${groupId}, 'displayName', ${displayName}),
-  'user', jsonb_build_object('id', u.id, 'userName', u.user_name, 'externalId', u.external_id,
-                             'displayName', u.display_name, 'active', u.active))`;
-
 /** Writes events inside the caller's transaction: the event row is the outbox. */
 export class EventWriter {
   constructor(
@@ -34,26 +24,20 @@ export class EventWriter {
   ) {}
 
   async append(t: Transaction, event: EventInput): Promise<void> {
-    await this.db.exec(`INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, this.outboxValues(event), t);
+    await appendOutboxEvent(this.db, t, this.outboxEvent(event));
   }
 
   /**
-   * The column values of an event row, in OUTBOX_COLUMNS order, for a caller that writes the
-   * change and its event in one statement (see ResourceTable.insert).
+   * The column values of an event row (see outboxRow), for a caller that writes the change and
+   * its event in one statement (see ResourceTable.insert).
    */
   outboxValues(event: EventInput): unknown[] {
-    return [
-      newId(),
-      this.scope.tenantId,
-      this.scope.directoryId,
-      event.type,
-      event.resourceType,
-      event.resourceId,
-      this.actor,
-      JSON.stringify(event.data),
-      // The request's trace travels with the event to the worker and the webhook call.
-      captureTraceContext() ?? null,
-    ];
+    return outboxRow(this.outboxEvent(event));
+  }
+
+  private outboxEvent(event: EventInput): OutboxEvent {
+    const { tenantId, directoryId } = this.scope;
+    return { tenantId, directoryId, type: event.type, resourceType: event.resourceType, resourceId: event.resourceId, actor: this.actor, data: event.data };
   }
 
   /**
@@ -68,11 +52,11 @@ export class EventWriter {
   ): Promise<void> {
     if (userIds.length === 0) return;
     await this.db.exec(
-      `INSERT INTO events (${OUTBOX_COLUMNS})
+      outboxInsertSelect(`
        SELECT ${UUID_V7}, $1, $2, $3, 'Group', $4, $5, ${membershipEventData('$4::uuid', '$6::text')}, $8::jsonb
          FROM unnest($7::uuid[]) WITH ORDINALITY AS m(user_id, n)
          JOIN scim_users u ON u.directory_id = $2 AND u.id = m.user_id
-        ORDER BY m.n`,
+        ORDER BY m.n`),
       [this.scope.tenantId, this.scope.directoryId, type, group.id, this.actor, group.displayName, userIds, captureTraceContext() ?? null],
       t,
     );

@@ -2,7 +2,7 @@ import type { TraceCarrier } from '../../telemetry/context';
 import { SerialBatcher, type BatchOutcome } from '../serial-batcher';
 import type { Database } from '../sequelize';
 import { NOW_MS, UUID_V7 } from '../sql';
-import { membershipEventData, OUTBOX_COLUMNS } from './events';
+import { membershipEventData, outboxInsertSelect } from '../outbox';
 import type { DirectoryScope } from './scope';
 
 /** One PATCH's single member operation on one group. */
@@ -43,11 +43,11 @@ function changeSql(kind: 'add' | 'remove'): string {
          input AS (SELECT DISTINCT ON (m.id) m.id, m.actor, m.trace::jsonb AS trace FROM unnest($4::uuid[], $5::text[], $6::text[]) AS m (id, actor, trace)),
          ${change},
          ev AS (
-           INSERT INTO events (${OUTBOX_COLUMNS})
+           ${outboxInsertSelect(`
            SELECT ${UUID_V7}, $3, $1, $7, 'Group', g.id, input.actor, ${membershipEventData('g.id', 'g.display_name')}, input.trace
              FROM changed
              JOIN input ON input.id = changed.user_id
-             JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g),
+             JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g`)}),
          touched AS (
            UPDATE scim_groups SET version = version + 1, updated_at = ${NOW_MS}
             WHERE directory_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changed) RETURNING version)

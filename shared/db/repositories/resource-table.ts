@@ -5,7 +5,7 @@ import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
 import type { Database, Sql, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
-import { OUTBOX_COLUMNS } from './events';
+import { outboxInsertSelect } from '../outbox';
 import type { DirectoryScope } from './scope';
 import { pageAnchorsOf } from './page-anchors';
 import { uniqueLookupsOf } from './unique-lookups';
@@ -102,8 +102,8 @@ export class ResourceTable {
   }
 
   /**
-   * Inserts a resource. With `event` (column values from EventWriter.outboxValues), the event row
-   * is written by the same statement, so a create is one round trip and still atomic. A value
+   * Inserts a resource. With `event` (column values from outboxRow, via EventWriter.outboxValues),
+   * the event row is written by the same statement, so a create is one round trip and still atomic. A value
    * another resource holds answers 409 uniqueness without ever raising a unique violation (see
    * UNIQUE_LOCKS): the statement takes the values' locks, and ON CONFLICT DO NOTHING turns a
    * clash into no row.
@@ -118,7 +118,7 @@ export class ResourceTable {
       ON CONFLICT DO NOTHING RETURNING ${RETURNING}`;
     const event = options.event ?? [];
     const eventParams = event.map((_, i) => `$${values.length + i + 1}`).join(', ');
-    const sql = event.length ? `WITH r AS (${insert}), e AS (INSERT INTO events (${OUTBOX_COLUMNS}) SELECT ${eventParams} FROM r) SELECT * FROM r` : insert;
+    const sql = event.length ? `WITH r AS (${insert}), e AS (${outboxInsertSelect(`SELECT ${eventParams} FROM r`)}) SELECT * FROM r` : insert;
     return this.untilStored(data, id, async () => (await this.guard(() => this.db.query<Row>(sql, [...values, ...event], t)))[0], t);
   }
 

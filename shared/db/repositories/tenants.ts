@@ -96,6 +96,16 @@ export class TenantRepository {
     return rows[0] && directoryView(rows[0]);
   }
 
+  /** The oldest directory named `directoryName` of a tenant named `tenantName` (names are not unique). */
+  async findDirectoryByNames(tenantName: string, directoryName: string): Promise<{ tenantId: TenantId; directoryId: DirectoryId } | undefined> {
+    const [row] = await this.db.query<{ tenant_id: TenantId; directory_id: DirectoryId }>(
+      `SELECT t.id AS tenant_id, d.id AS directory_id FROM tenants t JOIN directories d ON d.tenant_id = t.id
+      WHERE t.name = $1 AND d.name = $2 ORDER BY d.created_at LIMIT 1`,
+      [tenantName, directoryName],
+    );
+    return row && { tenantId: row.tenant_id, directoryId: row.directory_id };
+  }
+
   async listDirectories(tenantId: TenantId): Promise<Directory[]> {
     const rows = await this.db.forTenant(tenantId).query<DirectoryRow>(
       `SELECT ${DIRECTORY_COLUMNS} FROM directories

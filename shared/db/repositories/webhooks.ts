@@ -1,9 +1,8 @@
 import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
-import { captureTraceContext } from '../../telemetry/context';
 import { generateSecret, type SecretBox } from '../../webhooks/secrets';
+import { appendOutboxEvent } from '../outbox';
 import type { Database, Transaction } from '../sequelize';
-import { OUTBOX_COLUMNS } from './events';
 import { DeliveryBatches } from './delivery-batches';
 import { TenantDeliveries } from './webhook-deliveries';
 import { type EndpointStatus, type WebhookEndpoint, type EndpointRow, ENDPOINT_COLUMNS, iso, endpointView } from './webhook-records';
@@ -185,10 +184,14 @@ export class TenantWebhooks extends TenantDeliveries {
     );
     const type: EventType = status === 'failing' ? 'webhook_endpoint.failing' : 'webhook_endpoint.disabled';
     const data = { endpoint: { id: endpointId, url: detail.url, status }, reason, failingSince: detail.failingSince };
-    await this.db.exec(
-      `INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, NULL, $3, 'WebhookEndpoint', $4, 'system:webhook-delivery', $5, $6)`,
-      [newId(), this.tenantId, type, endpointId, JSON.stringify(data), captureTraceContext() ?? null],
-      t,
-    );
+    await appendOutboxEvent(this.db, t, {
+      tenantId: this.tenantId,
+      directoryId: null,
+      type,
+      resourceType: 'WebhookEndpoint',
+      resourceId: endpointId,
+      actor: 'system:webhook-delivery',
+      data,
+    });
   }
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
 import type { Database } from '../../../../shared/db/sequelize';
 import type { ExportStorage } from '../../../../shared/exports';
-import { AuditExportRepository, type AuditExport } from '../../../../shared/exports/repository';
+import { AuditExportRepository, type AuditExport } from '../../../../shared/db/repositories/audit-exports';
 import { enqueue, JOBS, type AuditExportJob } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';

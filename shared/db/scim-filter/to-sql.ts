@@ -1,7 +1,7 @@
-import { ScimError } from '../errors';
-import { findAttribute, resolvePath, type ResourceSchemas } from '../schema-registry';
-import type { AttributeDef, ResourceTypeName } from '../schema-types';
-import type { ComparisonNode, FilterNode } from './parser';
+import { ScimError } from '../../scim/errors';
+import { findAttribute, resolvePath, type ResourceSchemas } from '../../scim/schema-registry';
+import type { AttributeDef, ResourceTypeName } from '../../scim/schema-types';
+import type { ComparisonNode, FilterNode } from '../../scim/filter/parser';
 import {
   arrayElements,
   comparisonSql,

@@ -1,7 +1,7 @@
-import { ScimError } from '../errors';
-import type { AttributeDef } from '../schema-types';
-import { isDateTime } from '../values';
-import type { CompareOp } from './parser';
+import { ScimError } from '../../scim/errors';
+import type { AttributeDef } from '../../scim/schema-types';
+import { isDateTime } from '../../scim/values';
+import type { CompareOp } from '../../scim/filter/parser';
 
 // The leaves of a compiled filter: where a value lives (a column or a JSON node) and the SQL
 // predicate comparing it with a bound value, by SCIM type (RFC 7644 §3.4.2.2).

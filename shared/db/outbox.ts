@@ -1,0 +1,68 @@
+import type { EventType } from '../events/catalog';
+import { newId } from '../ids';
+import { captureTraceContext } from '../telemetry/context';
+import type { Database, Transaction } from './sequelize';
+
+/**
+ * The one writer of the events table, which is the outbox: every statement that writes an event
+ * gets its INSERT text from here, so the columns, their order and the row's values are defined once.
+ */
+const OUTBOX_COLUMNS = 'id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context';
+
+/** One event row before it is written. */
+export interface OutboxEvent {
+  readonly tenantId: string;
+  /** null for a tenant-level event (a webhook endpoint's), which no directory owns. */
+  readonly directoryId: string | null;
+  readonly type: EventType;
+  readonly resourceType: 'User' | 'Group' | 'WebhookEndpoint';
+  readonly resourceId: string;
+  /** Who made the change, e.g. `api_key:<id>` or `system:webhook-delivery`. */
+  readonly actor: string;
+  readonly data: unknown;
+}
+
+/**
+ * The column values of an event row, in column order, with a new id and the current trace (the
+ * request's trace travels with the event to the worker and the webhook call). For a caller that
+ * writes a change and its event in one statement (see outboxInsertSelect).
+ */
+export function outboxRow(event: OutboxEvent): unknown[] {
+  return [
+    newId(),
+    event.tenantId,
+    event.directoryId,
+    event.type,
+    event.resourceType,
+    event.resourceId,
+    event.actor,
+    JSON.stringify(event.data),
+    captureTraceContext() ?? null,
+  ];
+}
+
+const INSERT_ONE = `INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+/** Writes one event in the caller's transaction. */
+export async function appendOutboxEvent(db: Database, t: Transaction, event: OutboxEvent): Promise<void> {
+  await db.exec(INSERT_ONE, outboxRow(event), t);
+}
+
+/**
+ * `INSERT INTO events (<columns>) <select>`, for a statement that writes its events from rows (a
+ * CTE, or one event per member). `select` yields the columns in outboxRow's order; it may start
+ * with its own line break and indent, which is kept, else one space separates it. Callers build
+ * the text once or identically each time, so the prepared-statement cache sees one statement.
+ */
+export function outboxInsertSelect(select: string): string {
+  return `INSERT INTO events (${OUTBOX_COLUMNS})${/^\s/.test(select) ? '' : ' '}${select}`;
+}
+
+/**
+ * The `data` of a group.user_added / group.user_removed event, as SQL over a users row `u` and
+ * the group's id and displayName expressions. Shared by every statement that writes one.
+ */
+export const membershipEventData = (groupId: string, displayName: string) => `jsonb_build_object(
+  'group', jsonb_build_object('id', ${groupId}, 'displayName', ${displayName}),
+  'user', jsonb_build_object('id', u.id, 'userName', u.user_name, 'externalId', u.external_id,
+                             'displayName', u.display_name, 'active', u.active))`;

@@ -55,8 +55,8 @@ interface ReconcileDeps {
  * `inserted` and `deleted` only ever grow (migration 0002 relies on it), so the difference is
  * added to whichever of them moves the total to the truth, and the total kept in shard 0.
  */
-async function fixCounter(db: Database, repo: ReconcileRepository, resourceType: 'User' | 'Group'): Promise<CounterFix | undefined> {
-  return db.transaction(async (t) => {
+async function fixCounter(repo: ReconcileRepository, resourceType: 'User' | 'Group'): Promise<CounterFix | undefined> {
+  return repo.transaction(async (t) => {
     const shards = await repo.lockCounterShards(resourceType, t);
     const inserted = shards.reduce((n, s) => n + BigInt(s.inserted), 0n);
     const deleted = shards.reduce((n, s) => n + BigInt(s.deleted), 0n);
@@ -92,10 +92,10 @@ async function bumpStaleGroupVersions(repo: ReconcileRepository): Promise<string
  * take turns and the second finds the work done. Event data is built by the same SQL as the
  * live events (membershipEventData), so consumers cannot tell them apart except by actor.
  */
-async function reemitGroup(db: Database, repo: ReconcileRepository, reportId: string, groupId: string): Promise<void> {
+async function reemitGroup(repo: ReconcileRepository, reportId: string, groupId: string): Promise<void> {
   await repo.startReemit(reportId, groupId);
   for (;;) {
-    const more = await db.transaction(async (t) => {
+    const more = await repo.transaction(async (t) => {
       const marker = await repo.lockReemit(reportId, groupId, t);
       if (marker.status !== 'pending') return false;
       const batch = await repo.reemitMembers(
@@ -151,11 +151,11 @@ async function reconcile(
 
   const counters: CounterFix[] = [];
   for (const type of ['User', 'Group'] as const) {
-    const fixed = await fixCounter(db, repo, type);
+    const fixed = await fixCounter(repo, type);
     if (fixed) counters.push(fixed);
   }
   const bumped = await bumpStaleGroupVersions(repo);
-  for (const groupId of reemitGroupIds) await reemitGroup(db, repo, reportId, groupId);
+  for (const groupId of reemitGroupIds) await reemitGroup(repo, reportId, groupId);
 
   const reemitted = await repo.reemitProgress(reportId, reemitGroupIds);
   const report: ReconcileReport = {

@@ -18,8 +18,8 @@ const TENANT_AND_DIRECTORY = ['scim_users', 'scim_groups', 'group_members', 'eve
 const TENANT_ONLY = ['directories', 'webhook_endpoints', 'webhook_deliveries', 'webhook_attempts', 'audit_exports'];
 
 const BYPASS = '(SELECT scim_scope_bypass())';
-const IN_DIRECTORY = 'directory_id = ANY ((SELECT scim_scope_directories()))';
-const IN_TENANT = 'tenant_id = ANY ((SELECT scim_scope_tenants()))';
+const IN_DIRECTORY = 'directory_id = ANY ((SELECT scim_scope_directories())::uuid[])';
+const IN_TENANT = 'tenant_id = ANY ((SELECT scim_scope_tenants())::uuid[])';
 
 const POLICIES: Record<string, string> = {
   ...Object.fromEntries(TENANT_AND_DIRECTORY.map((t) => [t, `${BYPASS} OR ${IN_DIRECTORY} OR ${IN_TENANT}`])),

@@ -51,7 +51,7 @@ export async function prepareDemoDirectory(db: Database, region: string, previou
   if (previousToken && (await keys.resolve(previousToken))?.directoryId === directoryId) {
     return { tenantId, directoryId, token: previousToken, reused: true };
   }
-  const token = await db.transaction(async (t) => {
+  const token = await db.forDirectory({ directoryId }).transaction(async (t) => {
     const earlier = (await keys.list(directoryId)).filter((k) => k.revokedAt === null && k.name.startsWith(DEMO_KEY));
     for (const k of earlier) await keys.revoke(directoryId, k.id, t);
     return (await keys.issue({ tenantId, directoryId }, `${DEMO_KEY} ${new Date().toISOString()}`, region, t)).token;

@@ -7,9 +7,10 @@ import { createMigrator } from './migrator';
 /** Creates the database if missing and applies every pending migration. */
 export async function migrate(url: string = config.DATABASE_URL): Promise<string[]> {
   await ensureDatabase(url);
-  const db = createDatabase({ url, poolMax: 2 });
+  // As the login role, not scim_app: migrations create and alter the tables.
+  const db = createDatabase({ url, poolMax: 2, appRole: false });
   try {
-    return await db.transaction(async (t) => {
+    return await db.acrossTenants().transaction(async (t) => {
       await lockMigrations(db, t);
       const applied = await createMigrator(db.sequelize).up();
       return applied.map((m) => m.name);

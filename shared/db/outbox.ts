@@ -1,7 +1,7 @@
 import type { EventType } from '../events/catalog';
 import { newId } from '../ids';
 import { captureTraceContext } from '../telemetry/context';
-import type { Database, Transaction } from './sequelize';
+import type { Sql, Transaction } from './sequelize';
 
 /**
  * The one writer of the events table, which is the outbox: every statement that writes an event
@@ -43,8 +43,8 @@ export function outboxRow(event: OutboxEvent): unknown[] {
 
 const INSERT_ONE = `INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
-/** Writes one event in the caller's transaction. */
-export async function appendOutboxEvent(db: Database, t: Transaction, event: OutboxEvent): Promise<void> {
+/** Writes one event in the caller's transaction, in the scope of the caller's executor. */
+export async function appendOutboxEvent(db: Sql, t: Transaction, event: OutboxEvent): Promise<void> {
   await db.exec(INSERT_ONE, outboxRow(event), t);
 }
 

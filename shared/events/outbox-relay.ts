@@ -145,7 +145,7 @@ export class OutboxRelay {
   async relayOnce(): Promise<RelayPass> {
     await this.ensurePosition();
     if (!(await this.outbox.hasPending())) return { kind: 'idle' };
-    return this.options.db.transaction((t) => this.relayBatch(t));
+    return this.outbox.transaction((t) => this.relayBatch(t));
   }
 
   private async relayBatch(t: Transaction): Promise<RelayPass> {

@@ -18,7 +18,7 @@ export interface Readiness {
 
 /** PostgreSQL answers `SELECT 1` through the process's own pool. */
 export function postgresCheck(db: Database): DependencyCheck {
-  return { name: 'postgres', check: () => db.query('SELECT 1') };
+  return { name: 'postgres', check: () => db.acrossTenants().query('SELECT 1') };
 }
 
 /**

@@ -135,10 +135,16 @@ function countingKeyLookups(db: Database): { db: Database; lookups: () => number
   let lookups = 0;
   const counted: Database = {
     ...db,
-    sequelize: db.sequelize,
-    query(sql, bind, transaction) {
-      if (sql.includes('k.token_hash = $1')) lookups++;
-      return db.query(sql, bind, transaction);
+    // Keys are resolved across tenants: the key is all a request has until it is resolved.
+    acrossTenants() {
+      const sql = db.acrossTenants();
+      return {
+        ...sql,
+        query(text, bind, transaction) {
+          if (text.includes('k.token_hash = $1')) lookups++;
+          return sql.query(text, bind, transaction);
+        },
+      };
     },
   };
   return { db: counted, lookups: () => lookups };

@@ -241,7 +241,7 @@ describe('PostgreSQL saturated › a request that cannot get a pooled connection
 
   it('the only connection busy for 3 s › GET /admin/v1/tenants/{id} › 503 with Retry-After after the acquire timeout, not after the query', async () => {
     const { tenantId } = await makeDirectory(served.app);
-    const busy = db.query('SELECT pg_sleep(3)');
+    const busy = db.acrossTenants().query('SELECT pg_sleep(3)');
     try {
       const [res, ms] = await timed(() => asAdmin(request(served.app).get(`/admin/v1/tenants/${tenantId}`)));
 

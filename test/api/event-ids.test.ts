@@ -19,7 +19,9 @@ describe('event ids', () => {
   after(() => t.close());
 
   const eventsOf = (directoryId: string) =>
-    t.db.query<{ id: string; type: string; occurred_at: Date }>(`SELECT id, type, occurred_at FROM events WHERE directory_id = $1 ORDER BY seq`, [directoryId]);
+    t.db
+      .acrossTenants()
+      .query<{ id: string; type: string; occurred_at: Date }>(`SELECT id, type, occurred_at FROM events WHERE directory_id = $1 ORDER BY seq`, [directoryId]);
 
   it('membership events › from POST /Groups with members and from PATCH add/remove › every id is a v7 carrying the event time', async () => {
     const dir = await makeDirectory(t.app);
@@ -45,7 +47,7 @@ describe('event ids', () => {
   });
 
   it('UUID_V7 in SQL › 2,000 ids in one statement › all v7, all distinct, each carrying the clock of its row', async () => {
-    const rows = await t.db.query<{ id: string; before_ms: string; after_ms: string }>(
+    const rows = await t.db.acrossTenants().query<{ id: string; before_ms: string; after_ms: string }>(
       `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS before_ms, ${UUID_V7_SQL} AS id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS after_ms
          FROM generate_series(1, 2000)`,
       [],

@@ -21,10 +21,12 @@ const addOne = (userId: string) => patchOp({ op: 'Add', path: 'members', value: 
 const versionOf = (etag: string | undefined) => Number(/^W\/"(\d+)"$/.exec(etag ?? '')?.[1]);
 
 async function membershipEvents(groupId: string, type: string) {
-  return t.db.query<{ user_id: string; actor: string; tenant_id: string; directory_id: string }>(
-    `SELECT data->'user'->>'id' AS user_id, actor, tenant_id, directory_id FROM events WHERE resource_id = $1 AND type = $2`,
-    [groupId, type],
-  );
+  return t.db
+    .acrossTenants()
+    .query<{ user_id: string; actor: string; tenant_id: string; directory_id: string }>(
+      `SELECT data->'user'->>'id' AS user_id, actor, tenant_id, directory_id FROM events WHERE resource_id = $1 AND type = $2`,
+      [groupId, type],
+    );
 }
 
 describe('member PATCHes arriving together', () => {

@@ -22,7 +22,7 @@ after(() => t.close());
 /** A directory holding `n` users with random ids, written in one statement as the bench does. */
 async function directoryOf(n: number): Promise<{ scim: Scim; directoryId: string }> {
   const { dir, scim } = await freshDirectory(t.app);
-  await t.db.exec(
+  await t.db.acrossTenants().exec(
     `INSERT INTO scim_users (directory_id, id, tenant_id, user_name, data, created_at, updated_at)
      SELECT $1::uuid, gen_random_uuid(), $2::uuid, u, jsonb_build_object('userName', u), now(), now()
        FROM generate_series(1, $3) AS i, LATERAL (SELECT 'user' || i || '@' || $1::text AS u) AS x`,
@@ -32,7 +32,7 @@ async function directoryOf(n: number): Promise<{ scim: Scim; directoryId: string
 }
 
 const idsInOrder = async (directoryId: string) =>
-  (await t.db.query<{ id: string }>('SELECT id FROM scim_users WHERE directory_id = $1 ORDER BY id', [directoryId])).map((r) => r.id);
+  (await t.db.acrossTenants().query<{ id: string }>('SELECT id FROM scim_users WHERE directory_id = $1 ORDER BY id', [directoryId])).map((r) => r.id);
 
 /** Pages through the directory from many starts; each page must be the plain OFFSET's ids. */
 async function assertEveryPage(scim: Scim, expected: string[]) {

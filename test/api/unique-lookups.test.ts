@@ -31,16 +31,22 @@ const page = (filterEquals: { attribute: string; value: string }, extra: Record<
 
 /** Counts the batched lookup statements the database handle runs while `work` runs. */
 async function countLookupStatements(db: Database, work: () => Promise<void>): Promise<number> {
-  const original = db.query;
+  const original = db.forDirectories;
   let statements = 0;
-  (db as { query: Database['query'] }).query = <T extends object>(sql: string, ...rest: unknown[]) => {
-    if (sql.includes('WITH ORDINALITY AS k')) statements++;
-    return (original as (...args: unknown[]) => Promise<T[]>).call(db, sql, ...rest);
+  (db as { forDirectories: Database['forDirectories'] }).forDirectories = (scopes) => {
+    const sql = original.call(db, scopes);
+    return {
+      ...sql,
+      query(text, ...rest) {
+        if (text.includes('WITH ORDINALITY AS k')) statements++;
+        return sql.query(text, ...rest);
+      },
+    };
   };
   try {
     await work();
   } finally {
-    (db as { query: Database['query'] }).query = original;
+    (db as { forDirectories: Database['forDirectories'] }).forDirectories = original;
   }
   return statements;
 }

@@ -52,7 +52,7 @@ function serverLogs(): string[] {
  */
 async function serverLogDuring(race: () => Promise<void>): Promise<string[] | undefined> {
   const marker = `uniqueness-race-marker-${randomUUID()}`;
-  await t.db.exec(`DO $$ BEGIN RAISE LOG '${marker}'; END $$`);
+  await t.db.acrossTenants().exec(`DO $$ BEGIN RAISE LOG '${marker}'; END $$`);
   await race();
   for (const file of serverLogs()) {
     const text = readFileSync(file, 'utf8');

@@ -43,7 +43,7 @@ describe('admin API › webhooks', () => {
   /** An event written straight to the outbox table, as a SCIM write would. */
   async function insertEvent(dir: TestDirectory, type: string): Promise<string> {
     const id = randomUUID();
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
        VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), '{"n":1}')`,
       [id, dir.tenantId, dir.directoryId, type],
@@ -58,7 +58,7 @@ describe('admin API › webhooks', () => {
   async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; status?: string; attempts?: number } = {}) {
     const eventId = randomUUID();
     const id = deliveryIdOf(endpointId, eventId);
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `WITH e AS (
          INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
          VALUES ($4, $2, $6, $7, 'User', gen_random_uuid(), '{"n":1}') RETURNING id, type)
@@ -122,7 +122,9 @@ describe('admin API › webhooks', () => {
   it('POST webhooks › the stored row › holds the secret only encrypted', async () => {
     const dir = await makeDirectory(t.app);
     const created = await create(dir.tenantId).expect(201);
-    const [row] = await t.db.query<{ secret_ciphertext: Buffer }>('SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1', [created.body.id]);
+    const [row] = await t.db
+      .acrossTenants()
+      .query<{ secret_ciphertext: Buffer }>('SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1', [created.body.id]);
     const secretBytes = Buffer.from(created.body.secret.slice('whsec_'.length), 'base64');
     assert.equal(row.secret_ciphertext.includes(secretBytes), false);
     assert.equal(row.secret_ciphertext.toString('latin1').includes(created.body.secret), false);
@@ -179,7 +181,7 @@ describe('admin API › webhooks', () => {
     const disabled = await patch(path, { status: 'disabled' }).expect(200);
     assert.equal(disabled.body.status, 'disabled');
     assert.ok(disabled.body.statusReason);
-    await t.db.exec(`UPDATE webhook_endpoints SET failing_since = now() - interval '2 hours' WHERE id = $1`, [created.body.id]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET failing_since = now() - interval '2 hours' WHERE id = $1`, [created.body.id]);
     const enabled = await patch(path, { status: 'active' }).expect(200);
     assert.equal(enabled.body.status, 'active');
     assert.equal(enabled.body.statusReason, null);
@@ -253,13 +255,14 @@ describe('admin API › webhooks', () => {
     await asAdmin(request(t.app).delete(foreign)).expect(404);
     assert.deepEqual((await get(base(other.tenantId)).expect(200)).body.data, []);
     // The owner's endpoint is untouched: same status, same secret (a rotation would have replaced it).
-    const [row] = await t.db.query<{ status: string; previous_secret_ciphertext: Buffer | null }>(
-      'SELECT status, previous_secret_ciphertext FROM webhook_endpoints WHERE id = $1',
-      [created.body.id],
-    );
+    const [row] = await t.db
+      .acrossTenants()
+      .query<{ status: string; previous_secret_ciphertext: Buffer | null }>('SELECT status, previous_secret_ciphertext FROM webhook_endpoints WHERE id = $1', [
+        created.body.id,
+      ]);
     assert.equal(row.status, 'active');
     assert.equal(row.previous_secret_ciphertext, null);
-    const [delivery] = await t.db.query<{ status: string }>('SELECT status FROM webhook_deliveries WHERE id = $1', [deliveryId]);
+    const [delivery] = await t.db.acrossTenants().query<{ status: string }>('SELECT status FROM webhook_deliveries WHERE id = $1', [deliveryId]);
     assert.equal(delivery.status, 'dead');
   });
 
@@ -317,7 +320,7 @@ describe('admin API › webhooks', () => {
     const dir = await makeDirectory(t.app);
     const created = await create(dir.tenantId).expect(201);
     const deliveryId = await eventWithDelivery(dir, created.body.id, { status: 'pending', attempts: 2 });
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)
        VALUES ($1, $2, 2, now(), 12, 503, 'receiver answered 503', 'busy'), ($1, $2, 1, now(), 5000, NULL, 'timed out', NULL)`,
       [deliveryId, dir.tenantId],
@@ -350,10 +353,12 @@ describe('admin API › webhooks', () => {
     assert.equal(jobB?.data.deliveryId, deadB);
     assert.equal(jobA?.opts.attempts, MAX_JOB_RUNS, 'the job contract: BullMQ retries, PostgreSQL counts the budget');
     assert.equal(await queue.getJob(done), undefined);
-    const rows = await t.db.query<{ id: string; status: string; retry_base: number; attempts: number }>(
-      'SELECT id, status, retry_base, attempts FROM webhook_deliveries WHERE id = ANY ($1::uuid[])',
-      [[deadA, deadB, done]],
-    );
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ id: string; status: string; retry_base: number; attempts: number }>(
+        'SELECT id, status, retry_base, attempts FROM webhook_deliveries WHERE id = ANY ($1::uuid[])',
+        [[deadA, deadB, done]],
+      );
     assert.deepEqual(Object.fromEntries(rows.map((r) => [r.id, r.status])), { [deadA]: 'pending', [deadB]: 'pending', [done]: 'delivered' });
     const a = rows.find((r) => r.id === deadA)!;
     assert.deepEqual([a.attempts, a.retry_base], [12, 12], 'a new run of retries starts; attempt numbers keep counting');
@@ -407,10 +412,12 @@ describe('admin API › webhooks', () => {
     const res = await post(`${base(dir.tenantId)}/${created.body.id}/replay`, { after: cursor }).expect(202);
     assert.equal(res.body.replayed, 2);
     // Rows are read per event: a relay running in another test may add the first event's row.
-    const rows = await t.db.query<{ event_id: string; status: string }>(
-      'SELECT event_id, status FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = ANY ($2::uuid[])',
-      [created.body.id, [skipped, third, fourth]],
-    );
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ event_id: string; status: string }>('SELECT event_id, status FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = ANY ($2::uuid[])', [
+        created.body.id,
+        [skipped, third, fourth],
+      ]);
     assert.deepEqual(
       rows.map((r) => [r.event_id, r.status]).sort(),
       [
@@ -470,10 +477,9 @@ describe('admin API › webhooks', () => {
       assert.ok(Date.now() - started < 8000, 'bounded by the enqueue timeout, not by Redis coming back');
       // Not the due time or attempts: a worker process of an e2e test may relay and try these
       // events meanwhile (every relay serves every tenant); it can only keep them pending.
-      const rows = await t.db.query<{ id: string; status: string; retry_base: number }>(
-        'SELECT id, status, retry_base FROM webhook_deliveries WHERE id = ANY ($1::uuid[])',
-        [ids],
-      );
+      const rows = await t.db
+        .acrossTenants()
+        .query<{ id: string; status: string; retry_base: number }>('SELECT id, status, retry_base FROM webhook_deliveries WHERE id = ANY ($1::uuid[])', [ids]);
       assert.deepEqual(
         Object.fromEntries(rows.map((r) => [r.id, [r.status, r.retry_base]])),
         { [ids[0]]: ['pending', 3], [ids[1]]: ['pending', 12] },

@@ -140,7 +140,7 @@ describe('API process › SIGTERM › graceful shutdown', () => {
     assert.deepEqual(errors, [], 'nothing failed during shutdown');
     assert.doesNotMatch(api.output(), /connection manager was closed/i);
 
-    const [stored] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`drain-${suffix}-%`]);
+    const [stored] = await db.acrossTenants().query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`drain-${suffix}-%`]);
     assert.equal(stored.n, BULK_OPERATIONS);
   });
 
@@ -171,7 +171,7 @@ describe('API process › SIGTERM › graceful shutdown', () => {
     const errors = logLines(api.output()).filter((l) => l.level === 'error' || l.level === 'fatal');
     assert.deepEqual(errors, [], 'nothing failed during shutdown');
     assert.doesNotMatch(api.output(), /connection manager was closed/i);
-    const [stored] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`gone-${suffix}-%`]);
+    const [stored] = await db.acrossTenants().query<{ n: number }>(`SELECT count(*)::int AS n FROM scim_users WHERE user_name LIKE $1`, [`gone-${suffix}-%`]);
     assert.equal(stored.n, BULK_OPERATIONS, 'the abandoned request still ran to its end before the pool closed');
   });
 });

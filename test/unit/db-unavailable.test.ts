@@ -73,10 +73,13 @@ describe('isDatabaseUnavailable › an outage or refusal, not a bad statement', 
     url.port = String(await freePort());
     const db = createDatabase({ url: url.toString(), poolMax: 1, connectTimeoutMs: 500, acquireTimeoutMs: 1_000 });
     try {
-      const err = await db.query('SELECT 1').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await db
+        .acrossTenants()
+        .query('SELECT 1')
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
 
       assert.equal(isDatabaseUnavailable(err), true);
     } finally {
@@ -87,10 +90,13 @@ describe('isDatabaseUnavailable › an outage or refusal, not a bad statement', 
   it('a real statement error (22012 division by zero) through a Database › false', async () => {
     const db = createDatabase({ poolMax: 1 });
     try {
-      const err = await db.query('SELECT 1/0').then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const err = await db
+        .acrossTenants()
+        .query('SELECT 1/0')
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
 
       assert.ok(err);
       assert.equal(isDatabaseUnavailable(err), false);

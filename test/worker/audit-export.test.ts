@@ -53,7 +53,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     await rm(exportDir, { recursive: true, force: true });
   });
 
-  const dbNow = async () => (await t.db.query<{ now: Date }>('SELECT clock_timestamp() AS now'))[0].now;
+  const dbNow = async () => (await t.db.acrossTenants().query<{ now: Date }>('SELECT clock_timestamp() AS now'))[0].now;
   const startExport = (tenantId: string, body: unknown) => asAdmin(request(t.app).post(`/admin/v1/tenants/${tenantId}/exports`)).send(body as object);
 
   /** Polls the status until it is done or failed; bounded in time. */
@@ -116,10 +116,13 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     assert.equal(finished.eventCount, 6);
     assert.ok(lines.every((l) => l.tenantId === a.tenantId && l.directoryId === a.directoryId));
     assert.deepEqual(Object.keys(lines[0]), NDJSON_KEYS);
-    const stored = await t.db.query<{ id: string }>(
-      'SELECT id FROM events WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq',
-      [a.tenantId, from, new Date(to.getTime() + 1)],
-    );
+    const stored = await t.db
+      .acrossTenants()
+      .query<{ id: string }>('SELECT id FROM events WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq', [
+        a.tenantId,
+        from,
+        new Date(to.getTime() + 1),
+      ]);
     assert.deepEqual(
       lines.map((l) => l.id),
       stored.map((r) => r.id),
@@ -153,7 +156,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     const base = new Date('2021-03-01T00:00:00Z');
     const total = 200_000;
     // Bulk events straight into the table: one per millisecond, so their order is known.
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, occurred_at)
        SELECT gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), 'test',
               jsonb_build_object('n', n, 'resource', jsonb_build_object('userName', 'user' || n || '@contoso.example', 'displayName', repeat('x', 300)),

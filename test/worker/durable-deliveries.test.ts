@@ -31,7 +31,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const OVERDUE_AFTER_MS = 3600_000;
 const ageOverdue = (db: Database, deliveryIds: readonly string[]) =>
-  db.exec(`UPDATE webhook_deliveries SET next_attempt_at = now() - interval '2 hours' WHERE id = ANY ($1::uuid[]) AND status = 'pending'`, [deliveryIds]);
+  db
+    .acrossTenants()
+    .exec(`UPDATE webhook_deliveries SET next_attempt_at = now() - interval '2 hours' WHERE id = ANY ($1::uuid[]) AND status = 'pending'`, [deliveryIds]);
 
 /** Three attempts in all within a third of a second; 1 s per call at most. */
 const workerConfig: Config = Object.freeze({
@@ -124,7 +126,7 @@ describe('durable deliveries', () => {
     for (let i = 0; i < n; i++) {
       const eventId = randomUUID();
       const deliveryId = deliveryIdOf(endpointId, eventId);
-      await t.db.exec(
+      await t.db.acrossTenants().exec(
         `WITH e AS (
            INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data)
            VALUES ($1, $2, $3, 'user.created', 'User', gen_random_uuid(), 'api_key:test', '{}') RETURNING id, type)
@@ -137,14 +139,18 @@ describe('durable deliveries', () => {
   }
 
   const rows = (ids: readonly string[]) =>
-    t.db.query<{ id: string; status: string; attempts: number; next_attempt_at: Date | null; tenant_id: string }>(
-      'SELECT id, status, attempts, next_attempt_at, tenant_id FROM webhook_deliveries WHERE id = ANY ($1::uuid[]) ORDER BY id',
-      [ids],
-    );
+    t.db
+      .acrossTenants()
+      .query<{ id: string; status: string; attempts: number; next_attempt_at: Date | null; tenant_id: string }>(
+        'SELECT id, status, attempts, next_attempt_at, tenant_id FROM webhook_deliveries WHERE id = ANY ($1::uuid[]) ORDER BY id',
+        [ids],
+      );
   const attemptsOf = (id: string) =>
-    t.db.query<{ attempt: number; status_code: number | null }>('SELECT attempt, status_code FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt', [
-      id,
-    ]);
+    t.db
+      .acrossTenants()
+      .query<{ attempt: number; status_code: number | null }>('SELECT attempt, status_code FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt', [
+        id,
+      ]);
 
   const allDelivered = (ids: readonly string[], timeoutMs?: number) =>
     eventually(`${ids.length} deliveries delivered`, async () => ((await rows(ids)).every((r) => r.status === 'delivered') ? true : undefined), timeoutMs);
@@ -229,7 +235,7 @@ describe('durable deliveries', () => {
     await redis.stop();
     await redis.start();
     // The hour has passed: each retry is due, and overdue by the grace.
-    await t.db.exec(`UPDATE webhook_deliveries SET next_attempt_at = now() - interval '2 hours' WHERE id = ANY ($1::uuid[])`, [ids]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_deliveries SET next_attempt_at = now() - interval '2 hours' WHERE id = ANY ($1::uuid[])`, [ids]);
 
     await allDelivered(ids);
     for (const d of made) {
@@ -316,10 +322,11 @@ describe('durable deliveries', () => {
     await ageOverdue(t.db, stranded);
     // Another tenant's: one pending but not yet overdue, one delivered long ago.
     const [fresh, done] = (await deliveries(other, otherEndpoint, 2)).map((d) => d.deliveryId);
-    await t.db.exec(
-      `UPDATE webhook_deliveries SET status = 'delivered', attempts = 1, next_attempt_at = NULL, updated_at = now() - interval '1 day' WHERE id = $1`,
-      [done],
-    );
+    await t.db
+      .acrossTenants()
+      .exec(`UPDATE webhook_deliveries SET status = 'delivered', attempts = 1, next_attempt_at = NULL, updated_at = now() - interval '1 day' WHERE id = $1`, [
+        done,
+      ]);
     const otherBefore = await rows([fresh, done]);
 
     const sweepers = [0, 1].map(() => {

@@ -37,9 +37,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const OVERDUE_AFTER_MS = 10 * 60_000;
 const ageExports = (t: TestApp, ids: readonly string[]) =>
-  t.db.exec(`UPDATE audit_exports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
+  t.db.acrossTenants().exec(`UPDATE audit_exports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
 const ageReports = (t: TestApp, ids: readonly string[]) =>
-  t.db.exec(`UPDATE reconcile_reports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
+  t.db.acrossTenants().exec(`UPDATE reconcile_reports SET updated_at = now() - interval '30 minutes' WHERE id = ANY ($1::uuid[])`, [ids]);
 
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
@@ -225,7 +225,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       done.report?.reemitted.map((r) => r.events),
       [1],
     );
-    const [{ n }] = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE actor = $1`, [`reconcile:${created.body.id}`]);
+    const [{ n }] = await t.db.acrossTenants().query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE actor = $1`, [`reconcile:${created.body.id}`]);
     assert.equal(n, 1, 'one re-emitted event');
   });
 
@@ -264,9 +264,9 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     // As if the run had gone on past the grace period since it started.
     await ageExports(t, [created.id]);
     await sleep(400);
-    const [{ fresh }] = await t.db.query<{ fresh: boolean }>(`SELECT updated_at > now() - interval '5 seconds' AS fresh FROM audit_exports WHERE id = $1`, [
-      created.id,
-    ]);
+    const [{ fresh }] = await t.db
+      .acrossTenants()
+      .query<{ fresh: boolean }>(`SELECT updated_at > now() - interval '5 seconds' AS fresh FROM audit_exports WHERE id = $1`, [created.id]);
     assert.equal(fresh, true, 'touched while running');
     await run;
     assert.equal((await exportStatus(dir, created.id)).status, 'done');
@@ -305,8 +305,8 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     const dir = await makeDirectory(t.app);
     const exp = await startExport(dir).expect(202);
     const rec = await startReconcile(dir).expect(202);
-    await t.db.exec(`UPDATE audit_exports SET runs = $2 WHERE id = $1`, [exp.body.id, MAX_ROW_RUNS]);
-    await t.db.exec(`UPDATE reconcile_reports SET runs = $2 WHERE id = $1`, [rec.body.id, MAX_ROW_RUNS]);
+    await t.db.acrossTenants().exec(`UPDATE audit_exports SET runs = $2 WHERE id = $1`, [exp.body.id, MAX_ROW_RUNS]);
+    await t.db.acrossTenants().exec(`UPDATE reconcile_reports SET runs = $2 WHERE id = $1`, [rec.body.id, MAX_ROW_RUNS]);
 
     await startWorkers();
     await eventually('both failed', async () =>
@@ -338,7 +338,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       stranded.map((e) => e.id),
     );
     await ageReports(t, reportIds);
-    const freshBefore = await t.db.query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]);
+    const freshBefore = await t.db.acrossTenants().query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]);
 
     const own = createRedis(redis.url);
     await own.ping();
@@ -380,7 +380,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     const again = await Promise.all(sweepers.map((s) => s.sweeper.sweepOnce()));
     for (const p of again) assert.deepEqual([p[QUEUES.auditExport]?.overdue, p[QUEUES.groupReconcile]?.overdue], [0, 0]);
     assert.deepEqual(
-      await t.db.query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]),
+      await t.db.acrossTenants().query('SELECT updated_at, status FROM audit_exports WHERE id = $1', [fresh.id]),
       freshBefore,
       "the other tenant's fresh export is untouched",
     );
@@ -395,7 +395,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       to: new Date('2024-01-02T00:00:00Z'),
     });
     await ageExports(t, [created.id]);
-    const before = await t.db.query('SELECT updated_at FROM audit_exports WHERE id = $1', [created.id]);
+    const before = await t.db.acrossTenants().query('SELECT updated_at FROM audit_exports WHERE id = $1', [created.id]);
     const own = createRedis(redis.url);
     const q = createQueue(QUEUES.auditExport, { connection: own, prefix });
     await q.waitUntilReady();
@@ -416,7 +416,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await redis.stop();
     try {
       await assert.rejects(sweeper.sweepOnce());
-      assert.deepEqual(await t.db.query('SELECT updated_at FROM audit_exports WHERE id = $1', [created.id]), before, 'due as before the claim');
+      assert.deepEqual(await t.db.acrossTenants().query('SELECT updated_at FROM audit_exports WHERE id = $1', [created.id]), before, 'due as before the claim');
     } finally {
       await redis.start();
     }

@@ -40,7 +40,7 @@ describe('group reconciliation › bulk membership events and the reconcile job'
    * the run); returned in id order.
    */
   async function insertUsers(dir: TestDirectory, count: number): Promise<string[]> {
-    const rows = await t.db.query<{ id: string }>(
+    const rows = await t.db.acrossTenants().query<{ id: string }>(
       `INSERT INTO scim_users (directory_id, tenant_id, id, user_name, external_id, display_name, data)
        SELECT $1, $2, gen_random_uuid(), 'bulk' || n || '@contoso.example', 'bulk' || n, 'Bulk ' || n,
               jsonb_build_object('userName', 'bulk' || n || '@contoso.example', 'externalId', 'bulk' || n, 'displayName', 'Bulk ' || n, 'active', true)
@@ -52,10 +52,10 @@ describe('group reconciliation › bulk membership events and the reconcile job'
   }
 
   const lastSeq = async (dir: TestDirectory) =>
-    (await t.db.query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM events WHERE directory_id = $1', [dir.directoryId]))[0].seq;
+    (await t.db.acrossTenants().query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM events WHERE directory_id = $1', [dir.directoryId]))[0].seq;
 
   const memberEvents = (groupId: string, afterSeq: string, actor?: string) =>
-    t.db.query<MemberEventRow>(
+    t.db.acrossTenants().query<MemberEventRow>(
       `SELECT type, data->'user'->>'id' AS user_id FROM events
         WHERE resource_id = $1 AND seq > $2 AND type IN ('group.user_added', 'group.user_removed') AND ($3::text IS NULL OR actor = $3)
         ORDER BY seq`,
@@ -108,7 +108,7 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     assert.deepEqual(idsOf(events, 'group.user_removed'), users.slice(0, 10_000));
 
     // Corrupt one counter shard: /Users now reports seven users too many.
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `UPDATE resource_counters SET inserted = inserted + 7
         WHERE directory_id = $1 AND resource_type = 'User' AND shard = (SELECT min(shard) FROM resource_counters WHERE directory_id = $1 AND resource_type = 'User')`,
       [dir.directoryId],
@@ -130,10 +130,12 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     assert.deepEqual(idsOf(reemitted, 'group.user_added'), replacement);
     // A re-emitted event carries the same data as the live one for the same member.
     const sample = replacement[12_345];
-    const [live, again] = await t.db.query<{ data: unknown; actor: string }>(
-      `SELECT data, actor FROM events WHERE resource_id = $1 AND type = 'group.user_added' AND data->'user'->>'id' = $2 AND seq > $3 ORDER BY seq`,
-      [groupId, sample, beforePut],
-    );
+    const [live, again] = await t.db
+      .acrossTenants()
+      .query<{ data: unknown; actor: string }>(
+        `SELECT data, actor FROM events WHERE resource_id = $1 AND type = 'group.user_added' AND data->'user'->>'id' = $2 AND seq > $3 ORDER BY seq`,
+        [groupId, sample, beforePut],
+      );
     assert.equal(again.actor, actor);
     assert.deepEqual(again.data, live.data);
 
@@ -155,8 +157,10 @@ describe('group reconciliation › bulk membership events and the reconcile job'
     const stale = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Stale', members: [{ value: user.body.id }] }).expect(201);
     const fresh = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Fresh', members: [{ value: user.body.id }] }).expect(201);
     // As if the membership had been written without bumping the group (a manual repair, an old bug).
-    await t.db.exec(`UPDATE scim_groups SET updated_at = updated_at - interval '1 hour' WHERE directory_id = $1 AND id = $2`, [dir.directoryId, stale.body.id]);
-    await t.db.exec(
+    await t.db
+      .acrossTenants()
+      .exec(`UPDATE scim_groups SET updated_at = updated_at - interval '1 hour' WHERE directory_id = $1 AND id = $2`, [dir.directoryId, stale.body.id]);
+    await t.db.acrossTenants().exec(
       `UPDATE resource_counters SET deleted = deleted + 2
         WHERE directory_id = $1 AND resource_type = 'Group' AND shard = (SELECT min(shard) FROM resource_counters WHERE directory_id = $1 AND resource_type = 'Group')`,
       [dir.directoryId],

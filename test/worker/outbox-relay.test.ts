@@ -87,18 +87,18 @@ describe('outbox relay', () => {
     cleanups.push(async () => {
       await worker.close();
       for (const c of connections) c.disconnect();
-      await t.db.exec('DELETE FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
+      await t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
     });
     // The relay's position row is created by its first pass; writes made after it are relayed.
     await eventually('the relay position row', async () => {
-      const rows = await t.db.query('SELECT 1 FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
+      const rows = await t.db.acrossTenants().query('SELECT 1 FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
       return rows.length > 0 ? true : undefined;
     });
     return worker;
   }
 
   async function insertEndpoint(tenantId: string, options: { status?: string; eventTypes?: string[] } = {}): Promise<string> {
-    const [row] = await t.db.query<{ id: string }>(
+    const [row] = await t.db.acrossTenants().query<{ id: string }>(
       `INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret_ciphertext, status)
        VALUES (gen_random_uuid(), $1, 'http://127.0.0.1:9/hook', $2::text[], '\\x00'::bytea, $3)
        RETURNING id`,
@@ -108,14 +108,16 @@ describe('outbox relay', () => {
   }
 
   const tenantEvents = (tenantId: string) =>
-    t.db.query<EventRow>('SELECT id, type, seq::text AS seq, txid::text AS txid FROM events WHERE tenant_id = $1 ORDER BY txid, seq', [tenantId]);
+    t.db
+      .acrossTenants()
+      .query<EventRow>('SELECT id, type, seq::text AS seq, txid::text AS txid FROM events WHERE tenant_id = $1 ORDER BY txid, seq', [tenantId]);
 
   /** Waits until the relay's position is at or past every event of these tenants. */
   const relayedPast = (prefix: string, tenantIds: string[], timeoutMs?: number) =>
     eventually(
       "the relay to pass the tenants' events",
       async () => {
-        const [row] = await t.db.query<{ done: boolean }>(
+        const [row] = await t.db.acrossTenants().query<{ done: boolean }>(
           `SELECT NOT EXISTS (
              SELECT 1 FROM events e, outbox_positions p
               WHERE p.name = $1 AND e.tenant_id = ANY ($2::uuid[]) AND (e.txid, e.seq) > (p.txid, p.seq)
@@ -166,10 +168,12 @@ describe('outbox relay', () => {
     }
     // Not their status: a delivery worker of another test file running at the same time may
     // already be trying them (every relay serves every tenant).
-    const rows = await t.db.query<{ id: string; endpoint_id: string; event_id: string; event_type: string }>(
-      'SELECT id, endpoint_id, event_id, event_type FROM webhook_deliveries WHERE tenant_id = $1',
-      [dir.tenantId],
-    );
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ id: string; endpoint_id: string; event_id: string; event_type: string }>(
+        'SELECT id, endpoint_id, event_id, event_type FROM webhook_deliveries WHERE tenant_id = $1',
+        [dir.tenantId],
+      );
     assert.deepEqual(rows.map((r) => r.id).sort(), expected);
     for (const r of rows) {
       assert.equal(r.id, deliveryIdOf(r.endpoint_id, r.event_id));
@@ -185,7 +189,7 @@ describe('outbox relay', () => {
     const endpoint = await insertEndpoint(dir.tenantId);
     const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=abc' };
 
-    const [event] = await t.db.query<{ id: string }>(
+    const [event] = await t.db.acrossTenants().query<{ id: string }>(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, trace_context)
        VALUES (gen_random_uuid(), $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', $3::jsonb) RETURNING id`,
       [dir.tenantId, dir.directoryId, JSON.stringify(carrier)],
@@ -210,9 +214,9 @@ describe('outbox relay', () => {
 
     const events = await tenantEvents(dir.tenantId);
     const typeOf = new Map(events.map((e) => [e.id, e.type]));
-    const rows = await t.db.query<{ endpoint_id: string; event_id: string }>('SELECT endpoint_id, event_id FROM webhook_deliveries WHERE tenant_id = $1', [
-      dir.tenantId,
-    ]);
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ endpoint_id: string; event_id: string }>('SELECT endpoint_id, event_id FROM webhook_deliveries WHERE tenant_id = $1', [dir.tenantId]);
     const typesFor = (endpoint: string) =>
       rows
         .filter((r) => r.endpoint_id === endpoint)
@@ -238,7 +242,7 @@ describe('outbox relay', () => {
     const events = await tenantEvents(dir.tenantId);
     const jobs = await jobsOf(queue, [dir.tenantId]);
     assert.deepEqual(jobs.map((j) => j.id).sort(), events.map((e) => deliveryIdOf(failing, e.id)).sort());
-    const [{ n }] = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [disabled]);
+    const [{ n }] = await t.db.acrossTenants().query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [disabled]);
     assert.equal(n, 0);
   });
 
@@ -257,10 +261,12 @@ describe('outbox relay', () => {
 
     const eventsA = await tenantEvents(a.tenantId);
     const eventsB = await tenantEvents(b.tenantId);
-    const rows = await t.db.query<{ endpoint_id: string; event_id: string; tenant_id: string }>(
-      'SELECT endpoint_id, event_id, tenant_id FROM webhook_deliveries WHERE endpoint_id = ANY ($1::uuid[])',
-      [[endpointA, endpointB]],
-    );
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ endpoint_id: string; event_id: string; tenant_id: string }>(
+        'SELECT endpoint_id, event_id, tenant_id FROM webhook_deliveries WHERE endpoint_id = ANY ($1::uuid[])',
+        [[endpointA, endpointB]],
+      );
     const eventsFor = (endpoint: string) =>
       rows
         .filter((r) => r.endpoint_id === endpoint)
@@ -296,10 +302,10 @@ describe('outbox relay', () => {
       });
       return relay;
     });
-    cleanups.push(() => t.db.exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
+    cleanups.push(() => t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
     assert.equal(relays.length, 2);
     await eventually('the position row', async () =>
-      (await t.db.query('SELECT 1 FROM outbox_positions WHERE name = $1', [positionName])).length > 0 ? true : undefined,
+      (await t.db.acrossTenants().query('SELECT 1 FROM outbox_positions WHERE name = $1', [positionName])).length > 0 ? true : undefined,
     );
     const dir = await makeDirectory(t.app);
     const endpoint = await insertEndpoint(dir.tenantId);
@@ -309,9 +315,9 @@ describe('outbox relay', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const [p] = await t.db.query<{ txid: string; seq: string }>('SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1', [
-          positionName,
-        ]);
+        const [p] = await t.db
+          .acrossTenants()
+          .query<{ txid: string; seq: string }>('SELECT txid::text AS txid, seq::text AS seq FROM outbox_positions WHERE name = $1', [positionName]);
         positions.push([BigInt(p.txid), BigInt(p.seq)]);
         await sleep(3);
       }
@@ -364,7 +370,7 @@ describe('outbox relay', () => {
       slowEventId = inserted.rows[0].id;
       // A fast writer takes a higher sequence number and commits first.
       const fast = await scim.post('/Users', entraUser()).expect(201);
-      const [fastEvent] = await t.db.query<{ id: string }>('SELECT id FROM events WHERE resource_id = $1', [fast.body.id]);
+      const [fastEvent] = await t.db.acrossTenants().query<{ id: string }>('SELECT id FROM events WHERE resource_id = $1', [fast.body.id]);
       await sleep(500);
       assert.equal(await queue.getJob(deliveryIdOf(endpoint, fastEvent.id)), undefined, 'nothing past an open transaction is relayed');
       await slow.query('COMMIT');
@@ -392,7 +398,7 @@ describe('outbox relay', () => {
     const endpoint = await insertEndpoint(dir.tenantId);
     const scim = scimClient(t.app, dir.token);
     const jobIdsOf = async (resourceIds: string[]) => {
-      const rows = await t.db.query<{ id: string }>('SELECT id FROM events WHERE resource_id = ANY ($1::uuid[]) ORDER BY seq', [resourceIds]);
+      const rows = await t.db.acrossTenants().query<{ id: string }>('SELECT id FROM events WHERE resource_id = ANY ($1::uuid[]) ORDER BY seq', [resourceIds]);
       return rows.map((r) => deliveryIdOf(endpoint, r.id));
     };
     const allEnqueued = (ids: string[], timeoutMs?: number) =>
@@ -439,10 +445,11 @@ describe('outbox relay', () => {
     let killed = 0;
     for (let round = 0; round < 5; round++) {
       await scim.post('/Users', entraUser()).expect(201);
-      const rows = await t.db.query<{ ok: boolean }>(
-        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
-        [appName],
-      );
+      const rows = await t.db
+        .acrossTenants()
+        .query<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
+          appName,
+        ]);
       killed += rows.filter((r) => r.ok).length;
       await sleep(30);
     }
@@ -461,11 +468,11 @@ describe('outbox relay', () => {
     const connection = createRedis(config.REDIS_URL);
     cleanups.push(async () => {
       connection.disconnect();
-      await t.db.exec('DELETE FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
+      await t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
     });
     const processor = await startOutboxRelay({ db: t.db, redis: () => connection, logger, config, queuePrefix: prefix });
     await eventually('the relay position row', async () =>
-      (await t.db.query('SELECT 1 FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)])).length > 0 ? true : undefined,
+      (await t.db.acrossTenants().query('SELECT 1 FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)])).length > 0 ? true : undefined,
     );
     const dir = await makeDirectory(t.app);
     await insertEndpoint(dir.tenantId);
@@ -479,7 +486,7 @@ describe('outbox relay', () => {
     await sleep(500);
 
     assert.equal((await jobsOf(queue, [dir.tenantId])).length, 1, 'only the event from before the close was enqueued');
-    const [{ n }] = await t.db.query<{ n: number }>(
+    const [{ n }] = await t.db.acrossTenants().query<{ n: number }>(
       `SELECT count(*)::int AS n FROM events e, outbox_positions p
         WHERE p.name = $1 AND e.tenant_id = $2 AND (e.txid, e.seq) > (p.txid, p.seq)`,
       [outboxPositionFor(prefix), dir.tenantId],
@@ -491,9 +498,11 @@ describe('outbox relay', () => {
     const positionName = `webhooks:backlog-${newPrefix()}`;
     const dir = await makeDirectory(t.app);
     // A position at the newest event so far; then an event stamped an hour ago lands behind it.
-    await t.db.exec('INSERT INTO outbox_positions (name, txid, seq) SELECT $1, txid, seq FROM events ORDER BY txid DESC, seq DESC LIMIT 1', [positionName]);
-    cleanups.push(() => t.db.exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
-    const [old] = await t.db.query<{ txid: string; seq: string }>(
+    await t.db
+      .acrossTenants()
+      .exec('INSERT INTO outbox_positions (name, txid, seq) SELECT $1, txid, seq FROM events ORDER BY txid DESC, seq DESC LIMIT 1', [positionName]);
+    cleanups.push(() => t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
+    const [old] = await t.db.acrossTenants().query<{ txid: string; seq: string }>(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, occurred_at)
        VALUES (gen_random_uuid(), $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', now() - interval '1 hour')
        RETURNING txid::text AS txid, seq::text AS seq`,
@@ -504,7 +513,7 @@ describe('outbox relay', () => {
     assert.ok(behind.events >= 1);
     assert.ok(behind.oldestAgeSeconds >= 3600 && behind.oldestAgeSeconds < 3600 + 60, `oldest ${behind.oldestAgeSeconds} s`);
 
-    await t.db.exec('UPDATE outbox_positions SET txid = $2::text::xid8, seq = $3::bigint WHERE name = $1', [positionName, old.txid, old.seq]);
+    await t.db.acrossTenants().exec('UPDATE outbox_positions SET txid = $2::text::xid8, seq = $3::bigint WHERE name = $1', [positionName, old.txid, old.seq]);
     const passed = await outboxBacklog(t.db, positionName);
     // Only events other tests wrote since (none when this file runs alone) can remain.
     assert.ok(passed.oldestAgeSeconds < 3600, `oldest ${passed.oldestAgeSeconds} s`);

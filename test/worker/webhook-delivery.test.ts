@@ -72,7 +72,7 @@ describe('webhook delivery worker', () => {
     const eventId = randomUUID();
     const deliveryId = deliveryIdOf(endpointId, eventId);
     // One statement: a relay running in another test sees the event and its delivery together.
-    await t.db.exec(
+    await t.db.acrossTenants().exec(
       `WITH e AS (
          INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context)
          VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), 'api_key:test', $5, $6) RETURNING id, type)
@@ -100,10 +100,12 @@ describe('webhook delivery worker', () => {
 
   const deliveryRow = async (id: string) =>
     (
-      await t.db.query<{ status: string; attempts: number; last_status: number | null; last_error: string | null }>(
-        'SELECT status, attempts, last_status, last_error FROM webhook_deliveries WHERE id = $1',
-        [id],
-      )
+      await t.db
+        .acrossTenants()
+        .query<{ status: string; attempts: number; last_status: number | null; last_error: string | null }>(
+          'SELECT status, attempts, last_status, last_error FROM webhook_deliveries WHERE id = $1',
+          [id],
+        )
     )[0];
 
   /** Polls until the delivery reaches `status` (bounded: 10 s). */
@@ -117,16 +119,20 @@ describe('webhook delivery worker', () => {
   }
 
   const attemptsOf = (id: string) =>
-    t.db.query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; response_excerpt: string | null }>(
-      'SELECT attempt, status_code, error, duration_ms, response_excerpt FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt',
-      [id],
-    );
+    t.db
+      .acrossTenants()
+      .query<{ attempt: number; status_code: number | null; error: string | null; duration_ms: number; response_excerpt: string | null }>(
+        'SELECT attempt, status_code, error, duration_ms, response_excerpt FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt',
+        [id],
+      );
 
   const tenantEvents = (tenantId: string, type: string) =>
-    t.db.query<{ directory_id: string | null; resource_id: string; data: { reason: string } }>(
-      'SELECT directory_id, resource_id, data FROM events WHERE tenant_id = $1 AND type = $2',
-      [tenantId, type],
-    );
+    t.db
+      .acrossTenants()
+      .query<{ directory_id: string | null; resource_id: string; data: { reason: string } }>(
+        'SELECT directory_id, resource_id, data FROM events WHERE tenant_id = $1 AND type = $2',
+        [tenantId, type],
+      );
 
   const api = (path: string) => asAdmin(request(t.app).get(path)).expect(200);
 
@@ -173,16 +179,20 @@ describe('webhook delivery worker', () => {
     const dir = await makeDirectory(t.app);
     const endpoint = await endpointFor(dir, rx.url, { events: ['user.created'] });
     const created = await scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201);
-    const [event] = await t.db.query<{ id: string; data: unknown; occurred_at: Date; trace_context: Record<string, string> | null }>(
-      `SELECT id, data, occurred_at, trace_context FROM events WHERE directory_id = $1 AND type = 'user.created'`,
-      [dir.directoryId],
-    );
+    const [event] = await t.db
+      .acrossTenants()
+      .query<{ id: string; data: unknown; occurred_at: Date; trace_context: Record<string, string> | null }>(
+        `SELECT id, data, occurred_at, trace_context FROM events WHERE directory_id = $1 AND type = 'user.created'`,
+        [dir.directoryId],
+      );
     // What the relay does for this event (workers/outbox-relay.ts), done here so the test does not need it.
     const deliveryId = deliveryIdOf(endpoint.id, event.id);
-    await t.db.exec(
-      `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) VALUES ($1, $2, $3, $4, 'user.created') ON CONFLICT DO NOTHING`,
-      [deliveryId, dir.tenantId, endpoint.id, event.id],
-    );
+    await t.db
+      .acrossTenants()
+      .exec(
+        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) VALUES ($1, $2, $3, $4, 'user.created') ON CONFLICT DO NOTHING`,
+        [deliveryId, dir.tenantId, endpoint.id, event.id],
+      );
     await enqueue(dir.tenantId, [{ deliveryId }], event.trace_context ?? undefined);
 
     const [call] = await rx.waitFor(1);
@@ -346,7 +356,7 @@ describe('webhook delivery worker', () => {
     assert.ok(new Webhook(rotated.body.secret).verify(call.body, call.headers as Record<string, string>));
 
     // The overlap ends (as if a day had passed).
-    await t.db.exec(`UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second' WHERE id = $1`, [endpoint.id]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second' WHERE id = $1`, [endpoint.id]);
     const afterOverlap = await eventWithDelivery(dir, endpoint.id);
     await enqueue(dir.tenantId, [afterOverlap]);
     const [, later] = await rx.waitFor(2);
@@ -361,7 +371,7 @@ describe('webhook delivery worker', () => {
     const dir = await makeDirectory(t.app);
     const endpoint = await endpointFor(dir, rx.url);
     // Its deliveries have been failing for two hours (default threshold: 1 h).
-    await t.db.exec(`UPDATE webhook_endpoints SET failing_since = now() - interval '2 hours' WHERE id = $1`, [endpoint.id]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET failing_since = now() - interval '2 hours' WHERE id = $1`, [endpoint.id]);
     const failing = await eventWithDelivery(dir, endpoint.id);
     await enqueue(dir.tenantId, [failing]);
     await until(failing.deliveryId, 'dead');
@@ -383,7 +393,7 @@ describe('webhook delivery worker', () => {
     rx.respond(() => ({ status: 500 }));
     const dir = await makeDirectory(t.app);
     const endpoint = await endpointFor(dir, rx.url);
-    await t.db.exec(`UPDATE webhook_endpoints SET status = 'failing', failing_since = now() - interval '4 days' WHERE id = $1`, [endpoint.id]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET status = 'failing', failing_since = now() - interval '4 days' WHERE id = $1`, [endpoint.id]);
     const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
     await enqueue(dir.tenantId, [{ deliveryId }]);
     const row = await until(deliveryId, 'dead');
@@ -399,7 +409,7 @@ describe('webhook delivery worker', () => {
     const rx = await receiver();
     const dir = await makeDirectory(t.app);
     const endpoint = await endpointFor(dir, rx.url);
-    await t.db.exec(`UPDATE webhook_endpoints SET secret_ciphertext = '\\x01deadbeef'::bytea WHERE id = $1`, [endpoint.id]);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET secret_ciphertext = '\\x01deadbeef'::bytea WHERE id = $1`, [endpoint.id]);
     const { deliveryId } = await eventWithDelivery(dir, endpoint.id);
     await enqueue(dir.tenantId, [{ deliveryId }]);
     await until(deliveryId, 'dead');
@@ -418,10 +428,12 @@ describe('webhook delivery worker', () => {
     await queue.add(DELIVER_JOB, { deliveryId, tenantId: dir.tenantId }, { jobId: deliveryId });
     for (let i = 0; i < 200 && (await queue.getJobState(deliveryId)) !== 'failed'; i++) await sleep(50);
     assert.equal(await queue.getJobState(deliveryId), 'failed', 'BullMQ gives up after its one attempt');
-    const [row] = await t.db.query<{ status: string; attempts: number; due: boolean }>(
-      'SELECT status, attempts, next_attempt_at IS NOT NULL AS due FROM webhook_deliveries WHERE id = $1',
-      [deliveryId],
-    );
+    const [row] = await t.db
+      .acrossTenants()
+      .query<{ status: string; attempts: number; due: boolean }>(
+        'SELECT status, attempts, next_attempt_at IS NOT NULL AS due FROM webhook_deliveries WHERE id = $1',
+        [deliveryId],
+      );
     assert.deepEqual(row, { status: 'pending', attempts: 1, due: true }, 'PostgreSQL still knows the delivery is owed');
 
     const requeued = await requeueDeliveries(queue, [{ deliveryId, tenantId: dir.tenantId }]);
@@ -472,10 +484,12 @@ describe('webhook delivery worker', () => {
       const mine = ofA.some((d) => d.eventId === body.id) ? a.tenantId : b.tenantId;
       assert.equal(body.tenantId, mine);
     }
-    const logged = await t.db.query<{ delivery_id: string; tenant_id: string; attempt: number }>(
-      'SELECT delivery_id, tenant_id, attempt FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[])',
-      [[...ofA, ...ofB].map((d) => d.deliveryId)],
-    );
+    const logged = await t.db
+      .acrossTenants()
+      .query<{ delivery_id: string; tenant_id: string; attempt: number }>(
+        'SELECT delivery_id, tenant_id, attempt FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[])',
+        [[...ofA, ...ofB].map((d) => d.deliveryId)],
+      );
     assert.equal(logged.length, 120, 'one attempt logged per delivery');
     assert.ok(logged.every((l) => l.attempt === 1));
     assert.ok(logged.every((l) => l.tenant_id === (ofA.some((d) => d.deliveryId === l.delivery_id) ? a.tenantId : b.tenantId)));

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
-import type { Database, Sql, Transaction } from '../sequelize';
+import type { Database, Transaction } from '../sequelize';
 import type { RateLimit } from './tenants';
 
 /** SHA-256 of the token: tokens carry 256 random bits, so a slow hash adds nothing but latency. */

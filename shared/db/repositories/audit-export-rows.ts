@@ -1,4 +1,4 @@
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 
 /**
  * One NDJSON line per event: id, type, timestamp, tenantId, directoryId, resourceType,
@@ -17,10 +17,14 @@ const LINE = `'{"id":' || to_json(id)::text
 
 /** The events of one tenant as audit-export lines (workers/audit-export.ts). */
 export class AuditExportRows {
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly tenantId: string,
-  ) {}
+  ) {
+    this.db = db.forTenant(tenantId);
+  }
 
   /**
    * The tenant's events in [from, to) as NDJSON lines, `batchSize` lines at a time, in

@@ -59,45 +59,50 @@ export class AuditExportRepository {
   constructor(private readonly db: Database) {}
 
   async create(tenantId: string, range: { from: Date; to: Date }): Promise<AuditExport> {
-    const rows = await this.db.query<Row>(`INSERT INTO audit_exports (id, tenant_id, from_time, to_time) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`, [
-      newId(),
-      tenantId,
-      range.from,
-      range.to,
-    ]);
+    const rows = await this.db
+      .forTenant(tenantId)
+      .query<Row>(`INSERT INTO audit_exports (id, tenant_id, from_time, to_time) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`, [
+        newId(),
+        tenantId,
+        range.from,
+        range.to,
+      ]);
     return toExport(rows[0]);
   }
 
   async find(tenantId: string, id: string): Promise<AuditExport | undefined> {
-    const rows = await this.db.query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    const rows = await this.db.forTenant(tenantId).query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
     return rows[0] && toExport(rows[0]);
   }
 
   /** The tenant's most recent exports, newest first. */
   async list(tenantId: string, limit: number): Promise<AuditExport[]> {
-    const rows = await this.db.query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [
-      tenantId,
-      limit,
-    ]);
+    const rows = await this.db
+      .forTenant(tenantId)
+      .query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [tenantId, limit]);
     return rows.map(toExport);
   }
 
   /** Marks the export running and returns how many runs it has started, this one included. */
   async markRunning(tenantId: string, id: string): Promise<number> {
-    const [row] = await this.db.query<{ runs: number }>(
-      `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now(), runs = runs + 1 WHERE tenant_id = $1 AND id = $2 RETURNING runs`,
-      [tenantId, id],
-    );
+    const [row] = await this.db
+      .forTenant(tenantId)
+      .query<{ runs: number }>(
+        `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now(), runs = runs + 1 WHERE tenant_id = $1 AND id = $2 RETURNING runs`,
+        [tenantId, id],
+      );
     return row?.runs ?? 0;
   }
 
   /** A running export's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
   async touch(tenantId: string, id: string): Promise<void> {
-    await this.db.exec(`UPDATE audit_exports SET updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running'`, [tenantId, id]);
+    await this.db
+      .forTenant(tenantId)
+      .exec(`UPDATE audit_exports SET updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running'`, [tenantId, id]);
   }
 
   async markDone(tenantId: string, id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {
-    await this.db.exec(
+    await this.db.forTenant(tenantId).exec(
       `UPDATE audit_exports SET status = 'done', storage_key = $3, event_count = $4, bytes = $5, error = NULL, completed_at = now(), updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id, result.storageKey, result.eventCount, result.bytes],
@@ -106,7 +111,7 @@ export class AuditExportRepository {
 
   /** `final`: no retry follows, so the export is failed; otherwise it waits for the retry. */
   async markFailed(tenantId: string, id: string, error: string, final: boolean): Promise<void> {
-    await this.db.exec(
+    await this.db.forTenant(tenantId).exec(
       `UPDATE audit_exports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id, final ? 'failed' : 'queued', error.slice(0, 1000)],

@@ -119,7 +119,9 @@ export class DeliveryBatches {
   }
 
   private async loadMany(items: readonly Load[]): Promise<(DeliveryTarget | undefined)[]> {
-    const rows = await this.db.forTenants(items.map((i) => i.tenantId)).query<TargetRow>(LOAD_SQL, [items.map((i) => i.tenantId), items.map((i) => i.deliveryId)]);
+    const rows = await this.db
+      .forTenants(items.map((i) => i.tenantId))
+      .query<TargetRow>(LOAD_SQL, [items.map((i) => i.tenantId), items.map((i) => i.deliveryId)]);
     const found = new Map(rows.map((r) => [`${r.k_tenant_id}/${r.id}`, r]));
     return items.map((i) => {
       const row = found.get(keyOf(i));
@@ -128,17 +130,19 @@ export class DeliveryBatches {
   }
 
   private async recordMany(items: readonly AttemptRecord[]): Promise<(number | undefined)[]> {
-    const rows = await this.db.forTenants(items.map((i) => i.tenantId)).query<{ tenant_id: string; delivery_id: string; attempt: number }>(RECORD_SQL, [
-      items.map((i) => i.tenantId),
-      items.map((i) => i.deliveryId),
-      items.map((i) => i.outcome.status),
-      items.map((i) => i.outcome.nextAttemptAt ?? null),
-      items.map((i) => i.attempt.statusCode ?? null),
-      items.map((i) => storable(i.attempt.error, 2000)),
-      items.map((i) => i.attempt.startedAt),
-      items.map((i) => Math.round(i.attempt.durationMs)),
-      items.map((i) => storable(i.attempt.responseExcerpt, 1024)),
-    ]);
+    const rows = await this.db
+      .forTenants(items.map((i) => i.tenantId))
+      .query<{ tenant_id: string; delivery_id: string; attempt: number }>(RECORD_SQL, [
+        items.map((i) => i.tenantId),
+        items.map((i) => i.deliveryId),
+        items.map((i) => i.outcome.status),
+        items.map((i) => i.outcome.nextAttemptAt ?? null),
+        items.map((i) => i.attempt.statusCode ?? null),
+        items.map((i) => storable(i.attempt.error, 2000)),
+        items.map((i) => i.attempt.startedAt),
+        items.map((i) => Math.round(i.attempt.durationMs)),
+        items.map((i) => storable(i.attempt.responseExcerpt, 1024)),
+      ]);
     const attempts = new Map(rows.map((r) => [`${r.tenant_id}/${r.delivery_id}`, r.attempt]));
     return items.map((i) => attempts.get(keyOf(i)));
   }

@@ -3,7 +3,7 @@ import type { EventType } from '../../events/catalog';
 import type { TenantId } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
 import { appendOutboxEvent, membershipEventData, type OutboxEvent, outboxInsertSelect, outboxRow } from '../outbox';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 import { UUID_V7 } from '../sql';
 import type { DirectoryScope } from './scope';
 
@@ -16,12 +16,16 @@ export interface EventInput {
 
 /** Writes events inside the caller's transaction: the event row is the outbox. */
 export class EventWriter {
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly scope: DirectoryScope,
     /** Who made the change, e.g. `api_key:<id>`. */
     private readonly actor: string,
-  ) {}
+  ) {
+    this.db = db.forDirectory(scope);
+  }
 
   async append(t: Transaction, event: EventInput): Promise<void> {
     await appendOutboxEvent(this.db, t, this.outboxEvent(event));
@@ -111,7 +115,7 @@ export async function listTenantEvents(
   options: { after?: string; limit: number },
 ): Promise<{ events: StoredEvent[]; next: string | undefined }> {
   const [txid, seq] = options.after ? decodeCursor(options.after) : ['0', '0'];
-  const rows = await db.query<EventRow>(
+  const rows = await db.forTenant(tenantId).query<EventRow>(
     `SELECT seq, txid::text AS txid, id, type, tenant_id, directory_id, resource_type, resource_id, actor, occurred_at, data
        FROM events
       WHERE tenant_id = $1

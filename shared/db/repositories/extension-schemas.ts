@@ -112,7 +112,11 @@ export class ExtensionSchemaRepository {
   async delete(urn: string, directoryId: DirectoryId | 'platform'): Promise<boolean> {
     return this.operator.transaction(async (t) => {
       const dir = directoryId === 'platform' ? null : directoryId;
-      const n = await this.operator.exec(`DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`, [urn, dir], t);
+      const n = await this.operator.exec(
+        `DELETE FROM extension_schemas WHERE lower(urn) = lower($1) AND directory_id IS NOT DISTINCT FROM $2::uuid`,
+        [urn, dir],
+        t,
+      );
       if (n) await this.bumpRevision(dir, t);
       return n > 0;
     });

@@ -62,15 +62,17 @@ const SQL = { add: changeSql('add'), remove: changeSql('remove') };
 async function runBatch(db: Database, changes: readonly MemberChange[]): Promise<BatchOutcome<MemberChangeResult>[]> {
   const { scope, groupId, kind } = changes[0];
   const rows = changes.flatMap((c) => c.userIds.map((id) => ({ id, actor: c.actor, trace: c.trace ? JSON.stringify(c.trace) : null })));
-  const [row] = await db.query<{ found: boolean; missing: string[] | null; missing_groups: string[] | null; version: number }>(SQL[kind], [
-    scope.directoryId,
-    groupId,
-    scope.tenantId,
-    rows.map((r) => r.id),
-    rows.map((r) => r.actor),
-    rows.map((r) => r.trace),
-    kind === 'add' ? 'group.user_added' : 'group.user_removed',
-  ]);
+  const [row] = await db
+    .forDirectory(scope)
+    .query<{ found: boolean; missing: string[] | null; missing_groups: string[] | null; version: number }>(SQL[kind], [
+      scope.directoryId,
+      groupId,
+      scope.tenantId,
+      rows.map((r) => r.id),
+      rows.map((r) => r.actor),
+      rows.map((r) => r.trace),
+      kind === 'add' ? 'group.user_added' : 'group.user_removed',
+    ]);
   if (!row.found) return changes.map(() => ({ value: { notFound: true } }));
   if (!row.missing) return changes.map(() => ({ value: { version: row.version } }));
   // Nothing was stored. Each request naming a non-user gets its error; the others go again.

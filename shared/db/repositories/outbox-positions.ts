@@ -1,5 +1,5 @@
 import type { TraceCarrier } from '../../telemetry/context';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 
 /** One row of a relay batch: an event and one endpoint of its tenant that wants it. */
 export interface OutboxBatchRow {
@@ -67,10 +67,19 @@ const PENDING_SQL = `
  * own tenant: the relay is the one reader that crosses tenants by design.
  */
 export class CrossTenantOutbox {
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly positionName: string,
-  ) {}
+  ) {
+    this.db = db.acrossTenants();
+  }
+
+  /** A transaction across tenants, for the statements below that take one. */
+  transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
 
   /** The row for a new pipeline starts below the oldest running transaction: nothing in flight is missed. */
   async ensurePosition(): Promise<void> {

@@ -53,20 +53,28 @@ export class ReconcileReportRepository {
 
   /** The ids among `groupIds` that are groups of this directory. */
   async existingGroupIds(directoryId: DirectoryId, groupIds: readonly string[]): Promise<Set<string>> {
-    const rows = await this.db.forDirectory({ directoryId }).query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [directoryId, groupIds]);
+    const rows = await this.db
+      .forDirectory({ directoryId })
+      .query<{ id: string }>('SELECT id FROM scim_groups WHERE directory_id = $1 AND id = ANY($2::uuid[])', [directoryId, groupIds]);
     return new Set(rows.map((r) => r.id));
   }
 
   async create(scope: { tenantId: TenantId; directoryId: DirectoryId }, reemitGroupIds: readonly string[]): Promise<ReconcileReportView> {
-    const [row] = await this.db.forDirectory(scope).query<ReportRow>(
-      `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) RETURNING ${COLUMNS}`,
-      [newId(), scope.tenantId, scope.directoryId, reemitGroupIds],
-    );
+    const [row] = await this.db
+      .forDirectory(scope)
+      .query<ReportRow>(`INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) RETURNING ${COLUMNS}`, [
+        newId(),
+        scope.tenantId,
+        scope.directoryId,
+        reemitGroupIds,
+      ]);
     return view(row);
   }
 
   async find(directoryId: DirectoryId, id: string): Promise<ReconcileReportView | undefined> {
-    const [row] = await this.db.forDirectory({ directoryId }).query<ReportRow>(`SELECT ${COLUMNS} FROM reconcile_reports WHERE directory_id = $1 AND id = $2`, [directoryId, id]);
+    const [row] = await this.db
+      .forDirectory({ directoryId })
+      .query<ReportRow>(`SELECT ${COLUMNS} FROM reconcile_reports WHERE directory_id = $1 AND id = $2`, [directoryId, id]);
     return row && view(row);
   }
 
@@ -80,10 +88,14 @@ export class ReconcileReportRepository {
     id: string,
     reemitGroupIds: readonly string[],
   ): Promise<{ reemitGroupIds: string[]; previous: R | null; runs: number } | undefined> {
-    await this.db.forDirectory(scope).exec(
-      `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
-      [id, scope.tenantId, scope.directoryId, reemitGroupIds],
-    );
+    await this.db
+      .forDirectory(scope)
+      .exec(`INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`, [
+        id,
+        scope.tenantId,
+        scope.directoryId,
+        reemitGroupIds,
+      ]);
     const [row] = await this.db.forDirectory(scope).query<{ reemit_group_ids: string[]; report: R | null; runs: number }>(
       `UPDATE reconcile_reports SET status = 'running', runs = runs + 1, error = NULL, updated_at = now()
         WHERE id = $1 AND directory_id = $2 RETURNING reemit_group_ids, report, runs`,
@@ -94,14 +106,19 @@ export class ReconcileReportRepository {
 
   /** A running reconciliation's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
   async touch(directoryId: string, id: string): Promise<void> {
-    await this.db.forDirectory({ directoryId }).exec(`UPDATE reconcile_reports SET updated_at = now() WHERE id = $1 AND directory_id = $2 AND status = 'running'`, [id, directoryId]);
+    await this.db
+      .forDirectory({ directoryId })
+      .exec(`UPDATE reconcile_reports SET updated_at = now() WHERE id = $1 AND directory_id = $2 AND status = 'running'`, [id, directoryId]);
   }
 
   async finish(directoryId: string, id: string, report: unknown): Promise<void> {
-    await this.db.forDirectory({ directoryId }).exec(
-      `UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`,
-      [id, directoryId, JSON.stringify(report)],
-    );
+    await this.db
+      .forDirectory({ directoryId })
+      .exec(`UPDATE reconcile_reports SET status = 'done', report = $3, completed_at = now(), updated_at = now() WHERE id = $1 AND directory_id = $2`, [
+        id,
+        directoryId,
+        JSON.stringify(report),
+      ]);
   }
 
   /** `failed` is final (completed now); `queued` means another attempt will follow. */

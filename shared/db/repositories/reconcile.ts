@@ -1,6 +1,6 @@
 import type { TraceCarrier } from '../../telemetry/context';
 import { membershipEventData, outboxInsertSelect } from '../outbox';
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 import { UUID_V7 } from '../sql';
 import type { DirectoryScope } from './scope';
 
@@ -15,10 +15,19 @@ export type ReemitStatus = 'pending' | 'done' | 'missing';
  * keyed by the reconciliation's report, which belongs to this directory.
  */
 export class ReconcileRepository {
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly scope: DirectoryScope,
-  ) {}
+  ) {
+    this.db = db.forDirectory(scope);
+  }
+
+  /** A transaction in this directory's scope, for the statements below that take one. */
+  transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
 
   /**
    * Makes sure all counter shards of the resource type exist and locks them, so a concurrent

@@ -77,7 +77,9 @@ export class TenantRepository {
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants ORDER BY created_at, id');
+    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>(
+      'SELECT id, name, created_at FROM tenants ORDER BY created_at, id',
+    );
     return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
   }
 
@@ -98,7 +100,7 @@ export class TenantRepository {
 
   /** The oldest directory named `directoryName` of a tenant named `tenantName` (names are not unique). */
   async findDirectoryByNames(tenantName: string, directoryName: string): Promise<{ tenantId: TenantId; directoryId: DirectoryId } | undefined> {
-    const [row] = await this.db.query<{ tenant_id: TenantId; directory_id: DirectoryId }>(
+    const [row] = await this.operator.query<{ tenant_id: TenantId; directory_id: DirectoryId }>(
       `SELECT t.id AS tenant_id, d.id AS directory_id FROM tenants t JOIN directories d ON d.tenant_id = t.id
       WHERE t.name = $1 AND d.name = $2 ORDER BY d.created_at LIMIT 1`,
       [tenantName, directoryName],

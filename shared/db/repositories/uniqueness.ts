@@ -1,4 +1,4 @@
-import type { Database, Transaction } from '../sequelize';
+import type { Database, Sql, Transaction } from '../sequelize';
 import type { DirectoryScope } from './scope';
 
 /**
@@ -7,10 +7,14 @@ import type { DirectoryScope } from './scope';
  * resource holds it.
  */
 export class UniqueValues {
+  private readonly db: Sql;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly scope: DirectoryScope,
-  ) {}
+  ) {
+    this.db = db.forDirectory(scope);
+  }
 
   /**
    * Takes the transaction-scoped advisory lock of `key` (attribute and value) in this directory;

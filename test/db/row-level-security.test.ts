@@ -1,0 +1,135 @@
+/**
+ * PostgreSQL's row-level security as the backstop of tenant scoping (migration 0008): every
+ * tenant table has it enabled and forced, the application's sessions are subject to it, an
+ * unscoped statement reads and writes nothing, and each executor sees exactly its scope.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
+import { config } from '../../shared/config';
+import { createDatabase, type Database } from '../../shared/db/sequelize';
+import { makeTestApp, type TestApp } from '../support/app';
+import { makeDirectory, type TestDirectory } from '../support/factories';
+import { createUser, type Scim } from '../support/scim-helpers';
+import { scimClient } from '../support/factories';
+
+/** Tables that hold no tenant's data: the tenants themselves, migrations, the relay's positions. */
+const UNSCOPED_TABLES = ['outbox_positions', 'schema_migrations', 'tenants'];
+
+describe('row-level security › the catalog', () => {
+  const owner = new Client({ connectionString: config.DATABASE_URL });
+  before(() => owner.connect());
+  after(() => owner.end());
+
+  it('every table but the unscoped three › row-level security enabled and forced, with a policy', async () => {
+    const { rows } = await owner.query<{ table: string; enabled: boolean; forced: boolean; policies: number }>(
+      `SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+              (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+         FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        ORDER BY 1`,
+    );
+    const unprotected = rows.filter((r) => !(r.enabled && r.forced && r.policies > 0)).map((r) => r.table);
+    assert.deepEqual(unprotected, UNSCOPED_TABLES, 'a new table needs a policy in a migration, or a place in this list with the reason');
+  });
+
+  it("the application's role › neither superuser nor allowed to bypass row-level security", async () => {
+    const { rows } = await owner.query<{ rolsuper: boolean; rolbypassrls: boolean }>(`SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'scim_app'`);
+    assert.deepEqual(rows, [{ rolsuper: false, rolbypassrls: false }]);
+  });
+});
+
+describe('row-level security › statements', () => {
+  let t: TestApp;
+  let db: Database;
+  let a: TestDirectory;
+  let b: TestDirectory;
+  let aSibling: TestDirectory;
+  before(async () => {
+    t = makeTestApp();
+    db = createDatabase({ poolMax: 1 });
+    a = await makeDirectory(t.app);
+    aSibling = await makeDirectory(t.app, { tenantId: a.tenantId });
+    b = await makeDirectory(t.app);
+    const scim = (d: TestDirectory): Scim => scimClient(t.app, d.token);
+    for (const d of [a, aSibling, b]) for (let i = 0; i < 2; i++) await createUser(scim(d));
+  });
+  after(async () => {
+    await db.close();
+    await t.close();
+  });
+
+  const directoriesOfUsers = async (rows: Promise<{ directory_id: string }[]>) => [...new Set((await rows).map((r) => r.directory_id))].sort();
+
+  it('a pooled connection › runs as scim_app', async () => {
+    const [row] = await db.acrossTenants().query<{ current_user: string }>('SELECT current_user');
+    assert.equal(row.current_user, 'scim_app');
+  });
+
+  it('a session as scim_app with no scope › reads no row and cannot write one', async () => {
+    const raw = new Client({ connectionString: config.DATABASE_URL });
+    await raw.connect();
+    try {
+      await raw.query('SET ROLE scim_app');
+      for (const table of ['scim_users', 'events', 'api_keys', 'directories', 'webhook_deliveries', 'resource_counters']) {
+        const { rows } = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        assert.equal(rows[0].n, 0, `${table} is readable without a scope`);
+      }
+      await assert.rejects(
+        raw.query(`INSERT INTO scim_users (id, directory_id, tenant_id, data, user_name) VALUES (gen_random_uuid(), $1, $2, '{}', 'x')`, [
+          a.directoryId,
+          a.tenantId,
+        ]),
+        (err: { code?: string }) => err.code === '42501',
+      );
+      assert.equal((await raw.query(`UPDATE scim_users SET version = version + 1`)).rowCount, 0);
+      assert.equal((await raw.query(`DELETE FROM api_keys`)).rowCount, 0);
+    } finally {
+      await raw.end();
+    }
+  });
+
+  it('a directory scope › a statement without any directory filter sees only that directory, and cannot write into another', async () => {
+    assert.deepEqual(await directoriesOfUsers(db.forDirectory(a).query('SELECT directory_id FROM scim_users')), [a.directoryId]);
+    await assert.rejects(
+      db
+        .forDirectory(a)
+        .exec(`INSERT INTO scim_users (id, directory_id, tenant_id, data, user_name) VALUES (gen_random_uuid(), $1, $2, '{}', 'x')`, [
+          b.directoryId,
+          b.tenantId,
+        ]),
+      (err: { code?: string }) => err.code === '42501',
+    );
+    assert.equal(await db.forDirectory(a).exec('UPDATE scim_users SET version = version + 1 WHERE directory_id = $1', [b.directoryId]), 0);
+  });
+
+  it("a tenant scope › all of that tenant's directories and nothing of another tenant", async () => {
+    assert.deepEqual(
+      await directoriesOfUsers(db.forTenant(a.tenantId).query('SELECT directory_id FROM scim_users')),
+      [a.directoryId, aSibling.directoryId].sort(),
+    );
+    assert.deepEqual(await directoriesOfUsers(db.forTenant(b.tenantId).query('SELECT directory_id FROM scim_users')), [b.directoryId]);
+  });
+
+  it('several directories › exactly those', async () => {
+    assert.deepEqual(await directoriesOfUsers(db.forDirectories([a, b]).query('SELECT directory_id FROM scim_users')), [a.directoryId, b.directoryId].sort());
+  });
+
+  it('a transaction rolled back after changing scope › the next statement on the same connection runs in its own scope', async () => {
+    // One pooled connection: it is given a's scope, then b's inside a transaction that rolls back
+    // (which undoes that setting too); a statement of b's must still see b's rows, not a's.
+    await db.forDirectory(a).query('SELECT 1');
+    await assert.rejects(
+      db.forDirectory(b).transaction(async (tx) => {
+        await db.forDirectory(b).query('SELECT 1', [], tx);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.deepEqual(await directoriesOfUsers(db.forDirectory(b).query('SELECT directory_id FROM scim_users')), [b.directoryId]);
+  });
+
+  it('a scope that is not an id › refused before any statement', async () => {
+    assert.throws(() => db.forDirectory({ directoryId: "x' OR true --" }), /not an id/);
+  });
+});

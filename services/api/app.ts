@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request } from 'express';
 import { trace } from '@opentelemetry/api';
 import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
+import { DirectoryRepositories } from '../../shared/db/repositories/directory';
 import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
 import { TenantRepository } from '../../shared/db/repositories/tenants';
 import type { AuthChangeListener } from '../../shared/db/auth-changes';
@@ -108,8 +109,7 @@ export function createApp(options: AppOptions): ApiHandler {
     // baseUrl is /scim/v1/Users inside a resource router: the alias the client used is echoed back.
     const version = /^\/scim\/v1(\/|$)/.test(req.baseUrl) ? 'v1' : 'v2';
     return {
-      db,
-      scope: { tenantId: principal.tenantId, directoryId: principal.directoryId },
+      repos: new DirectoryRepositories(db, { tenantId: principal.tenantId, directoryId: principal.directoryId }),
       schemas: principal.schemas,
       actor: `api_key:${principal.keyId}`,
       baseUrl: `${options.publicBaseUrl}/scim/${version}`,

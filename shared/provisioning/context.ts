@@ -1,11 +1,10 @@
-import type { Database } from '../db/sequelize';
-import type { DirectoryScope } from '../db/repositories/scope';
+import type { DirectoryRepositories } from '../db/repositories/directory';
 import type { DirectorySchemas } from '../scim/schema-registry';
 
 /** Everything a SCIM operation needs about the directory it runs in. */
 export interface DirectoryContext {
-  readonly db: Database;
-  readonly scope: DirectoryScope;
+  /** The directory's repositories, bound to it (its scope is `repos.scope`). */
+  readonly repos: DirectoryRepositories;
   readonly schemas: DirectorySchemas;
   /** Recorded on events: who made the change, e.g. `api_key:<id>`. */
   readonly actor: string;

@@ -1,6 +1,5 @@
-import type { Sql } from '../db/sequelize';
-import { EventWriter } from '../db/repositories/events';
-import { GroupRepository } from '../db/repositories/groups';
+import type { EventWriter } from '../db/repositories/events';
+import type { GroupRepository } from '../db/repositories/groups';
 import type { Transaction } from '../db/sequelize';
 import { newId, type GroupId } from '../ids';
 import { ScimError } from '../scim/errors';
@@ -17,19 +16,16 @@ import { buildListQuery, type ListParams } from './list-query';
 import { memberChangeOf, memberIds, MembershipDelta, type MemberChange } from './membership';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
-import type { WriteResult } from './users';
+import type { PatchResult, ResourceService, WriteResult } from './resource-service';
 
 /** SCIM Group operations of one directory. Members live in their own table. */
-export class GroupService {
+export class GroupService implements ResourceService {
   private readonly groups: GroupRepository;
   private readonly events: EventWriter;
-  /** The directory's transactions. */
-  private readonly sql: Sql;
 
   constructor(private readonly ctx: DirectoryContext) {
-    this.groups = new GroupRepository(ctx.db, ctx.scope);
-    this.sql = ctx.db.forDirectory(ctx.scope);
-    this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
+    this.groups = ctx.repos.groups;
+    this.events = ctx.repos.events(ctx.actor);
   }
 
   private get schemas() {
@@ -39,9 +35,9 @@ export class GroupService {
   async create(body: unknown): Promise<WriteResult> {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
-    return this.sql.transaction(async (t) => {
+    return this.ctx.repos.transaction(async (t) => {
       const id = newId<GroupId>();
-      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_groups', uniqueAttributes(this.schemas), data, id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_groups', uniqueAttributes(this.schemas), data, id);
       const row = await this.groups.insert(id, data, t);
       const added = await this.groups.addMembers(row.id, ids, t);
       const resource = this.render(row);
@@ -66,7 +62,7 @@ export class GroupService {
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
-    return this.sql.transaction(async (t) => {
+    return this.ctx.repos.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
       const { added, removed } = await this.groups.replaceMembers(current.id, ids, t);
       const row = await this.storeChanges(current, data, new MembershipDelta(added, removed), t);
@@ -78,7 +74,7 @@ export class GroupService {
    * Member operations run as set operations in SQL, in request order; other operations are
    * applied to the stored attributes. Returns the new ETag; the body is left to the caller.
    */
-  async patch(id: string, body: unknown, ifMatch?: string): Promise<{ etag: string; id: string }> {
+  async patch(id: string, body: unknown, ifMatch?: string): Promise<PatchResult> {
     const operations = parsePatchRequest(this.schemas, body, this.ctx.limits.maxPatchOperations);
     const memberOps: MemberChange[] = [];
     const attributeOps: PatchOperation[] = [];
@@ -93,7 +89,7 @@ export class GroupService {
       if (!done) throw notFound(id);
       return { etag: etagOf(done.version), id };
     }
-    return this.sql.transaction(async (t) => {
+    return this.ctx.repos.transaction(async (t) => {
       // Member-only changes lock the group row last (in storeChanges), so concurrent member
       // PATCHes to one group hold its lock only for the final statements, not the whole request.
       const lockFirst = attributeOps.length > 0 || ifMatch !== undefined;
@@ -117,7 +113,7 @@ export class GroupService {
   }
 
   async delete(id: string, ifMatch?: string): Promise<void> {
-    await this.sql.transaction(async (t) => {
+    await this.ctx.repos.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
       await this.groups.delete(current.id, t);
       await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current) } });
@@ -139,7 +135,7 @@ export class GroupService {
     const { changed, previous } = diffAttributes(current.data, data);
     if (changed.length) {
       checkImmutable(this.schemas, current.data, data);
-      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_groups', uniqueAttributes(this.schemas), data, current.id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_groups', uniqueAttributes(this.schemas), data, current.id);
     }
     const ref = { id: current.id, displayName: String(data.displayName) };
     await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());

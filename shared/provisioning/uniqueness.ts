@@ -1,6 +1,5 @@
-import type { Database, Transaction } from '../db/sequelize';
-import type { DirectoryScope } from '../db/repositories/scope';
-import { UniqueValues } from '../db/repositories/uniqueness';
+import type { Transaction } from '../db/sequelize';
+import type { UniqueValues } from '../db/repositories/uniqueness';
 import { ScimError } from '../scim/errors';
 import type { ResourceSchemas } from '../scim/schema-registry';
 import type { AttributeDef } from '../scim/schema-types';
@@ -31,9 +30,8 @@ export function uniqueAttributes(schemas: ResourceSchemas): UniqueAttribute[] {
  * check cannot race; it is released when the transaction ends.
  */
 export async function checkUnique(
-  db: Database,
+  values: UniqueValues,
   t: Transaction,
-  scope: DirectoryScope,
   table: 'scim_users' | 'scim_groups',
   attributes: readonly UniqueAttribute[],
   data: JsonObject,
@@ -45,7 +43,6 @@ export async function checkUnique(
     if (value === undefined || value === null) continue;
     const caseExact = def.caseExact || typeof value !== 'string';
     const text = caseExact ? JSON.stringify(value) : JSON.stringify(value.toLowerCase());
-    const values = new UniqueValues(db, scope);
     await values.lock(`${extension}:${def.name}|${text}`, t);
     if (await values.heldByAnother(table, { extension, name: def.name, caseExact }, value, selfId, t)) {
       throw new ScimError(409, 'uniqueness', `${extension}:${def.name} is already taken in this directory`);

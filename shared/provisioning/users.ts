@@ -1,6 +1,5 @@
-import type { Sql } from '../db/sequelize';
-import { EventWriter } from '../db/repositories/events';
-import { UserRepository } from '../db/repositories/users';
+import type { EventWriter } from '../db/repositories/events';
+import type { UserRepository } from '../db/repositories/users';
 import type { EventType } from '../events/catalog';
 import { newId, type UserId } from '../ids';
 import { ScimError } from '../scim/errors';
@@ -13,26 +12,19 @@ import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
+import type { PatchResult, ResourceService, WriteResult } from './resource-service';
 import { buildListQuery, type ListParams } from './list-query';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
 
-export interface WriteResult {
-  readonly resource: JsonObject;
-  readonly etag: string;
-}
-
 /** SCIM User operations of one directory: each write and its event commit together. */
-export class UserService {
+export class UserService implements ResourceService {
   private readonly users: UserRepository;
   private readonly events: EventWriter;
-  /** The directory's transactions. */
-  private readonly sql: Sql;
 
   constructor(private readonly ctx: DirectoryContext) {
-    this.users = new UserRepository(ctx.db, ctx.scope);
-    this.sql = ctx.db.forDirectory(ctx.scope);
-    this.events = new EventWriter(ctx.db, ctx.scope, ctx.actor);
+    this.users = ctx.repos.users;
+    this.events = ctx.repos.events(ctx.actor);
   }
 
   private get schemas() {
@@ -48,8 +40,8 @@ export class UserService {
     const event = this.events.outboxValues({ type: 'user.created', resourceType: 'User', resourceId: id, data: { resource } });
     const unique = uniqueAttributes(this.schemas);
     const row = unique.length
-      ? await this.sql.transaction(async (t) => {
-          await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', unique, data, id);
+      ? await this.ctx.repos.transaction(async (t) => {
+          await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_users', unique, data, id);
           return this.users.insert(id, data, t, { createdAt: now, event });
         })
       : await this.users.insert(id, data, undefined, { createdAt: now, event });
@@ -73,13 +65,15 @@ export class UserService {
     return this.write(id, ifMatch, () => data);
   }
 
-  async patch(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
+  /** Answers with the user: Entra's validator expects 200 with the representation. */
+  async patch(id: string, body: unknown, ifMatch?: string): Promise<PatchResult> {
     const operations = parsePatchRequest(this.schemas, body, this.ctx.limits.maxPatchOperations);
-    return this.write(id, ifMatch, (current) => applyPatch(this.schemas, current, operations));
+    const { resource, etag } = await this.write(id, ifMatch, (current) => applyPatch(this.schemas, current, operations));
+    return { id: String(resource.id), etag, resource };
   }
 
   async delete(id: string, ifMatch?: string): Promise<void> {
-    await this.sql.transaction(async (t) => {
+    await this.ctx.repos.transaction(async (t) => {
       const current = await this.users.find(id, t, { lock: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);
@@ -96,7 +90,7 @@ export class UserService {
    * changes nothing keeps the version (and so the ETag) and records no event.
    */
   private async write(id: string, ifMatch: string | undefined, next: (current: JsonObject) => JsonObject): Promise<WriteResult> {
-    return this.sql.transaction(async (t) => {
+    return this.ctx.repos.transaction(async (t) => {
       const current = await this.users.find(id, t, { lock: true, withRelated: true });
       if (!current) throw notFound(id);
       checkPrecondition(ifMatch, current.version);
@@ -104,7 +98,7 @@ export class UserService {
       const { changed, previous } = diffAttributes(current.data, data);
       if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
       checkImmutable(this.schemas, current.data, data);
-      await checkUnique(this.ctx.db, t, this.ctx.scope, 'scim_users', uniqueAttributes(this.schemas), data, current.id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_users', uniqueAttributes(this.schemas), data, current.id);
       const row = await this.users.update(current.id, data, t, { withRelated: true, previous: current.data });
       const resource = this.render(row);
       await this.events.append(t, {

@@ -1,8 +1,7 @@
 import { Router, type Request } from 'express';
 import { isDatabaseUnavailable } from '../../../shared/db/errors';
 import type { DirectoryContext } from '../../../shared/provisioning/context';
-import { GroupService } from '../../../shared/provisioning/groups';
-import { UserService } from '../../../shared/provisioning/users';
+import { resourceService } from '../../../shared/provisioning/resource-service';
 import { ScimError } from '../../../shared/scim/errors';
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from '../../../shared/scim/schema-types';
 import { isObject, type Json } from '../../../shared/scim/values';
@@ -86,8 +85,8 @@ async function runOperation(ctx: DirectoryContext, op: BulkOperation, created: M
   try {
     const match = /^\/(Users|Groups)(?:\/([^/]+))?$/i.exec(op.path);
     if (!match) throw new ScimError(400, 'invalidPath', `path "${op.path}" is not /Users, /Groups or one of their resources`);
-    const isUser = match[1].toLowerCase() === 'users';
-    const service = isUser ? new UserService(ctx) : new GroupService(ctx);
+    const type = match[1].toLowerCase() === 'users' ? 'User' : 'Group';
+    const service = resourceService(type, ctx);
     const id = match[2] ? resolveRef(match[2], created) : undefined;
     const data = resolveRefs(op.data, created);
     const needId = () => {
@@ -106,12 +105,9 @@ async function runOperation(ctx: DirectoryContext, op: BulkOperation, created: M
         return { ...base, location: locationOf(resource), version: etag, status: '200' };
       }
       case 'PATCH': {
-        if (service instanceof UserService) {
-          const { resource, etag } = await service.patch(needId(), data, op.version);
-          return { ...base, location: locationOf(resource), version: etag, status: '200' };
-        }
-        const { etag } = await service.patch(needId(), data, op.version);
-        return { ...base, location: `${ctx.baseUrl}/Groups/${needId()}`, version: etag, status: '204' };
+        const { resource, etag } = await service.patch(needId(), data, op.version);
+        if (resource) return { ...base, location: locationOf(resource), version: etag, status: '200' };
+        return { ...base, location: `${ctx.baseUrl}/${type}s/${needId()}`, version: etag, status: '204' };
       }
       case 'DELETE':
         await service.delete(needId(), op.version);

@@ -1,8 +1,7 @@
 import { Router, type Request } from 'express';
 import type { DirectoryContext } from '../../../shared/provisioning/context';
-import { GroupService } from '../../../shared/provisioning/groups';
 import { isNotModified } from '../../../shared/provisioning/preconditions';
-import { UserService } from '../../../shared/provisioning/users';
+import { resourceService } from '../../../shared/provisioning/resource-service';
 import { ScimError } from '../../../shared/scim/errors';
 import { parseProjection, type Projection } from '../../../shared/scim/projection';
 import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA, type ResourceTypeName } from '../../../shared/scim/schema-types';
@@ -33,7 +32,7 @@ function listResponse(result: { total: number; startIndex: number; resources: un
  */
 export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Router {
   const router = Router();
-  const serviceOf = (req: Request) => (type === 'User' ? new UserService(contextOf(req)) : new GroupService(contextOf(req)));
+  const serviceOf = (req: Request) => resourceService(type, contextOf(req));
 
   router.post('/', async (req, res) => {
     const { resource, etag } = await serviceOf(req).create(req.body);
@@ -78,21 +77,17 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
 
   router.patch('/:id', async (req, res) => {
     const ctx = contextOf(req);
-    if (type === 'User') {
-      // Entra's validator expects 200 with the user (RFC 7644 §3.5.2 allows it).
-      const { resource, etag } = await new UserService(ctx).patch(req.params.id, req.body, ifMatch(req));
+    const service = resourceService(type, ctx);
+    const { resource, etag, id } = await service.patch(req.params.id, req.body, ifMatch(req));
+    if (resource) {
       sendScim(res, 200, resource, etag);
       return;
     }
-    const service = new GroupService(ctx);
-    const { etag, id } = await service.patch(req.params.id, req.body, ifMatch(req));
-    // A group can hold 100,000 members: answer 204 unless the client asked for attributes.
     if (req.query.attributes === undefined && req.query.excludedAttributes === undefined) {
       sendScim(res, 204, undefined, etag);
       return;
     }
-    const { resource } = await service.get(id, projectionOf(ctx, type, req.query));
-    sendScim(res, 200, resource, etag);
+    sendScim(res, 200, (await service.get(id, projectionOf(ctx, type, req.query))).resource, etag);
   });
 
   router.delete('/:id', async (req, res) => {

@@ -1,0 +1,50 @@
+import type { Database, Sql, Transaction } from '../sequelize';
+import { EventWriter } from './events';
+import { GroupRepository } from './groups';
+import type { DirectoryScope } from './scope';
+import { UniqueValues } from './uniqueness';
+import { UserRepository } from './users';
+
+/**
+ * One directory's repositories, each bound to it: the only way the SCIM services reach its rows.
+ * Made per request, so each is built when first used.
+ */
+export class DirectoryRepositories {
+  private readonly sql: Sql;
+  private userRepository?: UserRepository;
+  private groupRepository?: GroupRepository;
+  private uniqueRepository?: UniqueValues;
+
+  constructor(
+    private readonly db: Database,
+    readonly scope: DirectoryScope,
+  ) {
+    this.sql = db.forDirectory(scope);
+  }
+
+  get users(): UserRepository {
+    this.userRepository ??= new UserRepository(this.db, this.scope);
+    return this.userRepository;
+  }
+
+  get groups(): GroupRepository {
+    this.groupRepository ??= new GroupRepository(this.db, this.scope);
+    return this.groupRepository;
+  }
+
+  /** Values of extension attributes declared unique. */
+  get uniqueValues(): UniqueValues {
+    this.uniqueRepository ??= new UniqueValues(this.db, this.scope);
+    return this.uniqueRepository;
+  }
+
+  /** The outbox of this directory, recording `actor` (e.g. `api_key:<id>`) on each event. */
+  events(actor: string): EventWriter {
+    return new EventWriter(this.db, this.scope, actor);
+  }
+
+  /** A transaction in this directory's scope; the repositories above take it as `t`. */
+  transaction<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.sql.transaction(work);
+  }
+}

@@ -6,7 +6,8 @@ import { type UnrecordedAttempt, type WebhookDeliveryJob, QUEUES } from '../shar
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
-import { parseDuration, parseRetrySchedule } from '../shared/webhooks/retry-schedule';
+import { parseRetrySchedule } from '../shared/webhooks/retry-schedule';
+import { parseDuration } from '../shared/config';
 import { encryptionKeyFrom, SecretBox } from '../shared/webhooks/secrets';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';

@@ -1,13 +1,12 @@
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { config } from '../config';
+import { config, parseDuration } from '../config';
 import { DeliverySweep } from '../db/repositories/delivery-sweep';
 import { reconcileReportSweep } from '../db/repositories/reconcile-reports';
 import type { Database } from '../db/sequelize';
 import { outboxBacklog, WEBHOOKS_POSITION } from '../events/outbox-relay';
 import { auditExportSweep } from '../exports/repository';
 import { QUEUES, type JobSweep } from '../queue/catalog';
-import { parseDuration } from '../webhooks/retry-schedule';
 import { withTimeout } from '../polling-loop';
 
 /**

@@ -10,6 +10,7 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
 import { auditExportSweep } from '../../shared/exports/repository';
+import { withTimeout } from '../../shared/polling-loop';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
@@ -183,16 +184,13 @@ export async function startApi(options: ApiServerOptions = {}) {
       });
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), DRAIN_TIMEOUT_MS);
-      });
-      if (await Promise.race([Promise.all([idle, stopped]).then(() => false), timedOut])) {
+      try {
+        await withTimeout(Promise.all([idle, stopped]), DRAIN_TIMEOUT_MS, () => new Error(`requests still running after ${DRAIN_TIMEOUT_MS} ms`));
+      } catch {
         logger.warn({ in_flight: inFlight.size, timeout_ms: DRAIN_TIMEOUT_MS }, 'requests still running at the drain deadline; closing their connections');
         server.closeAllConnections();
         await stopped;
       }
-      clearTimeout(timer);
       for (const stop of unwatch) stop();
       await authChanges.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));

@@ -8,7 +8,7 @@ import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context'
 import { recordDelivery } from '../shared/telemetry/metrics';
 import { parseRetrySchedule } from '../shared/webhooks/retry-schedule';
 import { parseDuration } from '../shared/config';
-import { encryptionKeyFrom, SecretBox } from '../shared/webhooks/secrets';
+import { encryptionKeyFrom, SecretBox } from '../shared/secrets';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';
 import { urlPolicyFrom } from '../shared/webhooks/url-policy';

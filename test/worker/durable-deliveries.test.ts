@@ -13,7 +13,7 @@ import { logger } from '../../shared/telemetry/logger';
 import { DeliverySweep } from '../../shared/db/repositories/delivery-sweep';
 import { watchOverdue } from '../../shared/queue/metrics';
 import { METRICS, registry } from '../../shared/telemetry/metrics';
-import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { deliveryIdOf } from '../../shared/ids';
 import { JobSweeper, startJobSweeper } from '../../workers/job-sweeper';
 import { startWorker } from '../../workers/main';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';

@@ -1,7 +1,7 @@
 import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
-import { generateSecret, type SecretBox } from '../../webhooks/secrets';
+import { generateSecret, type SecretBox } from '../../secrets';
 import type { Database, Transaction } from '../sequelize';
 import { OUTBOX_COLUMNS } from './events';
 import { DeliveryBatches } from './delivery-batches';

@@ -1,10 +1,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { decodeEncryptionKey } from '../config';
+import { decodeEncryptionKey } from './config';
 
 /**
  * Webhook signing secrets: generated as Standard Webhooks `whsec_<base64>` strings and stored only
  * encrypted (AES-256-GCM) under WEBHOOK_ENCRYPTION_KEY (its format is config.ts's, which checks it
- * at boot).
+ * at boot). A leaf beside ids.ts, not in shared/webhooks/: the database layer creates and seals
+ * secrets with their endpoints, and the database layer must not import the webhooks module.
  */
 
 const SECRET_PREFIX = 'whsec_';

@@ -1,8 +1,5 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { splitExportKey } from './exports/storage';
-import { parseDuration, parseRetrySchedule } from './webhooks/retry-schedule';
-import { decodeEncryptionKey } from './webhooks/secrets';
 
 /**
  * The only reader of `process.env` (besides the OTel SDK's `OTEL_*`). Parsed once at import;
@@ -103,14 +100,7 @@ const schema = z
     /** Folder the exports are stored under, a plain relative path like `scim/exports`. Default: none. */
     EXPORT_S3_PREFIX: z
       .string()
-      .refine((prefix) => {
-        try {
-          splitExportKey(prefix);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'a plain relative path like scim/exports, without leading or trailing slash')
+      .refine((prefix) => splitRelativePath(prefix) !== undefined, 'a plain relative path like scim/exports, without leading or trailing slash')
       .optional(),
     /** Path-style bucket URLs (`endpoint/bucket/key`); MinIO and most self-hosted stores need true. Default false. */
     EXPORT_S3_FORCE_PATH_STYLE: z.stringbool().default(false),
@@ -145,7 +135,7 @@ const schema = z
     // Webhook values are checked here, at boot, rather than when the first delivery needs them.
     const webhookChecks: [keyof typeof env, () => unknown][] = [
       ['WEBHOOK_ENCRYPTION_KEY', () => env.WEBHOOK_ENCRYPTION_KEY && decodeEncryptionKey(env.WEBHOOK_ENCRYPTION_KEY)],
-      ['WEBHOOK_RETRY_SCHEDULE', () => parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE)],
+      ['WEBHOOK_RETRY_SCHEDULE', () => parseDurationList(env.WEBHOOK_RETRY_SCHEDULE)],
       ['WEBHOOK_FAILING_AFTER', () => parseDuration(env.WEBHOOK_FAILING_AFTER)],
       ['WEBHOOK_DISABLE_AFTER', () => parseDuration(env.WEBHOOK_DISABLE_AFTER)],
       [
@@ -169,6 +159,60 @@ const schema = z
       }
     }
   });
+
+// ----- Value formats. Config owns them and imports nothing from the project, so the modules
+// that use these values (webhooks, exports, the workers) import the parsers from here.
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** A duration such as `5s`, `2m`, `1h`, `3d` (also `250ms`): `30s` → 30000. Throws a message naming the bad value. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration (a number followed by ms, s, m, h or d, e.g. 30s)`);
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
+}
+
+/** `'5s,30s,2m'` → [5000, 30000, 120000] (WEBHOOK_RETRY_SCHEDULE). Throws on an empty list or a bad entry. */
+export function parseDurationList(text: string): number[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (parts.length === 0) throw new Error('the list is empty; give at least one duration, e.g. 5s,30s,2m');
+  return parts.map(parseDuration);
+}
+
+const KEY_BYTES = 32;
+
+/**
+ * WEBHOOK_ENCRYPTION_KEY → 32 key bytes: 64 hex characters, or base64 (standard or url-safe) of
+ * 32 bytes. Throws a message saying what was wrong, never echoing the value.
+ */
+export function decodeEncryptionKey(value: string): Buffer {
+  const text = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const bytes = Buffer.from(text, 'base64');
+    if (bytes.length === KEY_BYTES) return bytes;
+    throw new Error(`must be 32 bytes (64 hex characters or base64 of 32 bytes); this decodes to ${bytes.length} bytes`);
+  }
+  throw new Error('must be 32 bytes written as 64 hex characters or as base64');
+}
+
+// One path segment: letters, digits, '_' and '-', with single dots between them, so '.', '..',
+// hidden names and empty segments cannot be spelled.
+const SEGMENT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/**
+ * The segments of a plain relative path (`tenant/export.ndjson.gz`), or undefined when it is not
+ * one: a leading, trailing or double slash, '.', '..', a backslash, a hidden name, or more than
+ * 512 characters. EXPORT_S3_PREFIX and every export storage key are checked by it.
+ */
+export function splitRelativePath(path: string): string[] | undefined {
+  const segments = path.split('/');
+  return path.length <= 512 && segments.every((s) => SEGMENT.test(s)) ? segments : undefined;
+}
 
 /**
  * Why an admin token is too easy to guess, or undefined. Length alone is not enough: 32 copies

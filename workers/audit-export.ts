@@ -12,7 +12,7 @@ import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
-import { parseDuration } from '../shared/webhooks/retry-schedule';
+import { parseDuration } from '../shared/config';
 import type { StartProcessor } from './deps';
 
 /** Events read per query. One batch is the most the worker holds in memory at once. */

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { checkReadiness, type DependencyCheck } from '../shared/telemetry/health';
+import { healthEndpoints, sendHealthJson, type DependencyCheck, type HealthPath } from '../shared/telemetry/health';
 import type { Logger } from '../shared/telemetry/logger';
-import { registry } from '../shared/telemetry/metrics';
 
 export interface MetricsServerOptions {
   /** Port to listen on; 0 picks a free one (main.ts passes WORKER_METRICS_PORT, where 0 means no server). */
@@ -28,41 +27,19 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   let draining = false;
-  const send = (res: import('node:http').ServerResponse, status: number, type: string, body: string) => {
-    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
-    res.end(body);
-  };
-  const json = (value: unknown) => JSON.stringify(value);
+  // The API's answers (shared/telemetry/health.ts); only 404, 405 and 500 are this server's own.
+  const endpoints = healthEndpoints({ checks: options.checks, logger: options.logger, draining: () => draining });
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, 'application/json', json({ status: 'method not allowed' }));
+      return sendHealthJson(res, 405, { status: 'method not allowed' });
     }
-    const answer = async () => {
-      switch (path) {
-        case '/metrics':
-          return send(res, 200, registry.contentType, await registry.metrics());
-        case '/healthz':
-          return send(res, 200, 'application/json', json({ status: 'ok' }));
-        case '/readyz': {
-          if (draining) return send(res, 503, 'application/json', json({ status: 'draining', checks: {} }));
-          const readiness = await checkReadiness(options.checks, options.logger);
-          return send(
-            res,
-            readiness.ready ? 200 : 503,
-            'application/json',
-            json({ status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks }),
-          );
-        }
-        default:
-          return send(res, 404, 'application/json', json({ status: 'not found' }));
-      }
-    };
-    answer().catch((err: unknown) => {
+    if (!Object.hasOwn(endpoints, path)) return sendHealthJson(res, 404, { status: 'not found' });
+    endpoints[path as HealthPath](res).catch((err: unknown) => {
       options.logger.error({ err }, 'metrics server failed to answer');
-      if (!res.headersSent) send(res, 500, 'application/json', json({ status: 'error' }));
+      if (!res.headersSent) sendHealthJson(res, 500, { status: 'error' });
       else res.destroy();
     });
   });

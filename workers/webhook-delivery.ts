@@ -6,8 +6,9 @@ import { type UnrecordedAttempt, type WebhookDeliveryJob, QUEUES } from '../shar
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
-import { parseDuration, parseRetrySchedule } from '../shared/webhooks/retry-schedule';
-import { encryptionKeyFrom, SecretBox } from '../shared/webhooks/secrets';
+import { parseRetrySchedule } from '../shared/webhooks/retry-schedule';
+import { parseDuration } from '../shared/config';
+import { encryptionKeyFrom, SecretBox } from '../shared/secrets';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';
 import { urlPolicyFrom } from '../shared/webhooks/url-policy';

@@ -2,15 +2,20 @@ import { startTracing, stopTracing } from '../../shared/telemetry/tracing';
 startTracing('scim-api');
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { config } from '../../shared/config';
+import { config, parseDuration } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
+import { DeliverySweep } from '../../shared/db/repositories/delivery-sweep';
+import { reconcileReportSweep } from '../../shared/db/repositories/reconcile-reports';
 import { createDatabase } from '../../shared/db/sequelize';
+import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
+import { auditExportSweep } from '../../shared/exports/repository';
+import { withTimeout } from '../../shared/polling-loop';
 import { QUEUES } from '../../shared/queue/catalog';
+import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
-import { watchOutbox, watchQueues } from '../../shared/telemetry/metrics';
 import { createApp } from './app';
 import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
@@ -84,7 +89,19 @@ export async function startApi(options: ApiServerOptions = {}) {
   };
   // Queue depth and outbox backlog are read on scrape by the API, which stays up when every
   // worker is down: exactly when a growing backlog must be visible.
-  const unwatch = [watchQueues(Object.values(queues)), watchOutbox(db)];
+  // Overdue rows are counted through the same sweeps the workers' sweeper re-drives them with.
+  const unwatch = [
+    watchQueues(Object.values(queues)),
+    watchOutbox(db),
+    watchOverdue({
+      deliveries: new DeliverySweep(db),
+      jobs: [
+        [QUEUES.auditExport, auditExportSweep(db)],
+        [QUEUES.groupReconcile, reconcileReportSweep(db)],
+      ],
+      overdueAfterMs: parseDuration(config.JOB_OVERDUE_AFTER),
+    }),
+  ];
   // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
   const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
   const app = createApp({
@@ -167,16 +184,13 @@ export async function startApi(options: ApiServerOptions = {}) {
       });
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), DRAIN_TIMEOUT_MS);
-      });
-      if (await Promise.race([Promise.all([idle, stopped]).then(() => false), timedOut])) {
+      try {
+        await withTimeout(Promise.all([idle, stopped]), DRAIN_TIMEOUT_MS, () => new Error(`requests still running after ${DRAIN_TIMEOUT_MS} ms`));
+      } catch {
         logger.warn({ in_flight: inFlight.size, timeout_ms: DRAIN_TIMEOUT_MS }, 'requests still running at the drain deadline; closing their connections');
         server.closeAllConnections();
         await stopped;
       }
-      clearTimeout(timer);
       for (const stop of unwatch) stop();
       await authChanges.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
 import type { Sql, Transaction } from './sequelize';
 
@@ -91,7 +92,7 @@ export class AuthChangeListener {
     const client = this.client;
     if (!client || !this.healthy) return;
     const marker = randomUUID();
-    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Error(`auth change barrier: no acknowledgement within ${timeoutMs} ms`);
     try {
       const [{ listeners }] = (
         await client.query<{ listeners: number }>(
@@ -101,17 +102,16 @@ export class AuthChangeListener {
       ).rows;
       const acknowledged = new Promise<void>((resolve) => {
         this.barriers.set(marker, { missing: listeners, done: resolve });
-        timer = setTimeout(() => {
-          this.options.logger.warn({ missing: this.barriers.get(marker)?.missing }, 'auth change barrier timed out; some API processes did not acknowledge');
-          resolve();
-        }, timeoutMs);
       });
       await client.query('SELECT pg_notify($1, $2)', [AUTH_CHANNEL, BARRIER + marker]);
-      await acknowledged;
+      await withTimeout(acknowledged, timeoutMs, () => timedOut);
     } catch (err) {
-      this.options.logger.warn({ err }, 'auth change barrier failed; answering without it');
+      if (err === timedOut) {
+        this.options.logger.warn({ missing: this.barriers.get(marker)?.missing }, 'auth change barrier timed out; some API processes did not acknowledge');
+      } else {
+        this.options.logger.warn({ err }, 'auth change barrier failed; answering without it');
+      }
     } finally {
-      clearTimeout(timer);
       this.barriers.delete(marker);
     }
   }

@@ -5,7 +5,7 @@ import type { Database, Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
-import { deliveryIdOf } from '../webhooks/ids';
+import { deliveryIdOf } from '../ids';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';

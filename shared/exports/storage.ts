@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { splitRelativePath } from '../config';
 
 /**
  * Where audit exports are kept. Small on purpose: an export is written once as a stream and read
@@ -17,19 +18,14 @@ export interface ExportStorage {
   exists(key: string): Promise<boolean>;
 }
 
-// One path segment: letters, digits, '_' and '-', with single dots between them, so '.', '..',
-// hidden names and empty segments cannot be spelled.
-const SEGMENT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
 /**
- * The segments of `key`, which must be a plain relative path (`tenant/export.ndjson.gz`): no
- * leading, trailing or double slash, no '.', '..', backslash or hidden name, at most 512
- * characters. Every ExportStorage checks its keys here, before touching its store, so a key means
- * the same on local disk and in a bucket and can never name anything outside the exports.
+ * The segments of `key`, which must be a plain relative path (`tenant/export.ndjson.gz`, see
+ * splitRelativePath). Every ExportStorage checks its keys here, before touching its store, so a
+ * key means the same on local disk and in a bucket and can never name anything outside the exports.
  */
 export function splitExportKey(key: string): string[] {
-  const segments = key.split('/');
-  if (key.length > 512 || !segments.every((s) => SEGMENT.test(s))) throw new TypeError(`export key "${key}" is not a plain relative path`);
+  const segments = splitRelativePath(key);
+  if (!segments) throw new TypeError(`export key "${key}" is not a plain relative path`);
   return segments;
 }
 

@@ -1,6 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import type { Database } from '../db/sequelize';
+import { withTimeout } from '../polling-loop';
 import type { Logger } from './logger';
+import { registry } from './metrics';
 
 /** One dependency a process needs to do its work; `check` rejects when it cannot be used. */
 export interface DependencyCheck {
@@ -14,11 +16,6 @@ export interface Readiness {
   readonly ready: boolean;
   /** Per dependency; deliberately no error text: /readyz answers without auth (addresses, hosts). */
   readonly checks: Record<string, CheckResult>;
-}
-
-/** PostgreSQL answers `SELECT 1` through the process's own pool. */
-export function postgresCheck(db: Database): DependencyCheck {
-  return { name: 'postgres', check: () => db.acrossTenants().query('SELECT 1') };
 }
 
 /**
@@ -50,22 +47,61 @@ export function redisCheck(redis: Redis | (() => Redis)): DependencyCheck {
 export async function checkReadiness(checks: readonly DependencyCheck[], logger: Logger, timeoutMs = 1_000): Promise<Readiness> {
   const results = await Promise.all(
     checks.map(async (c): Promise<[string, CheckResult]> => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
+      const timedOut = new Error(`${c.name} did not answer within ${timeoutMs} ms`);
       try {
-        const outcome = await Promise.race([c.check().then(() => 'ok' as const), timeout]);
-        if (outcome === 'timeout') logger.warn({ dependency: c.name, timeout_ms: timeoutMs }, 'readiness check timed out');
-        return [c.name, outcome];
+        await withTimeout(c.check(), timeoutMs, () => timedOut);
+        return [c.name, 'ok'];
       } catch (err) {
+        if (err === timedOut) {
+          logger.warn({ dependency: c.name, timeout_ms: timeoutMs }, 'readiness check timed out');
+          return [c.name, 'timeout'];
+        }
         logger.warn({ dependency: c.name, err }, 'readiness check failed');
         return [c.name, 'failed'];
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );
   const byName = Object.fromEntries(results);
   return { ready: results.every(([, r]) => r === 'ok'), checks: byName };
+}
+
+/** Writes one whole answer. No answer here may be cached: a probe or a scrape must see the process as it is now. */
+function sendHealthAnswer(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+/** A JSON answer, typed as both processes send it. */
+export const sendHealthJson = (res: ServerResponse, status: number, value: unknown): void =>
+  sendHealthAnswer(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+
+export type HealthPath = '/healthz' | '/readyz' | '/metrics';
+
+export interface HealthEndpointsOptions {
+  /** What /readyz checks (PostgreSQL, Redis). */
+  readonly checks: readonly DependencyCheck[];
+  readonly logger: Logger;
+  /** True once the process is shutting down: /readyz then answers 503 `draining` without checking. Default: never. */
+  readonly draining?: () => boolean;
+}
+
+/**
+ * GET /healthz, /readyz and /metrics, defined once: the API mounts them on Express
+ * (routes/health.ts) and the worker on its node:http server (workers/metrics-server.ts), so both
+ * answer with the same status codes, bodies and content types. Each writes its whole answer to
+ * a plain node response.
+ */
+export function healthEndpoints(options: HealthEndpointsOptions): Record<HealthPath, (res: ServerResponse) => Promise<void>> {
+  return {
+    // Liveness: the process answers; no dependency is consulted, so a database outage does not
+    // get every process restarted.
+    '/healthz': async (res) => sendHealthJson(res, 200, { status: 'ok' }),
+    // Readiness: every check answers quickly; 503 names the one that did not.
+    '/readyz': async (res) => {
+      if (options.draining?.()) return sendHealthJson(res, 503, { status: 'draining', checks: {} });
+      const readiness = await checkReadiness(options.checks, options.logger);
+      sendHealthJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks });
+    },
+    '/metrics': async (res) => sendHealthAnswer(res, 200, registry.contentType, await registry.metrics()),
+  };
 }

@@ -1,13 +1,4 @@
-import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { config } from '../config';
-import { DeliverySweep } from '../db/repositories/delivery-sweep';
-import { reconcileReportSweep } from '../db/repositories/reconcile-reports';
-import type { Database } from '../db/sequelize';
-import { outboxBacklog, WEBHOOKS_POSITION } from '../events/outbox-relay';
-import { auditExportSweep } from '../exports/repository';
-import { QUEUES, type JobSweep } from '../queue/catalog';
-import { parseDuration } from '../webhooks/retry-schedule';
 import { withTimeout } from '../polling-loop';
 
 /**
@@ -33,8 +24,6 @@ export const METRICS = {
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
-/** Job states reported per queue (BullMQ's names). */
-const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 /** A scrape must not hang on a dead Redis or PostgreSQL: a source slower than this is skipped. */
 const COLLECT_TIMEOUT_MS = 2_000;
 
@@ -104,209 +93,50 @@ export function recordDelivery(outcome: DeliveryOutcome, lagSeconds?: number): v
   }
 }
 
-const collected = <T>(work: Promise<T>): Promise<T> => withTimeout(work, COLLECT_TIMEOUT_MS, () => new Error(`timed out after ${COLLECT_TIMEOUT_MS} ms`));
-
 /**
- * Several gauges read one snapshot: prom-client collects metrics in parallel, so the first
- * collector starts the read and the others join it.
+ * Reads `work` for a scrape, bounded by COLLECT_TIMEOUT_MS. A failure or a timeout is counted in
+ * scim_metrics_collect_errors_total under `source` and resolves undefined: the caller leaves
+ * its series out rather than report a stale or false value.
  */
-function sharedSnapshot<T>(read: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => (pending ??= read().finally(() => (pending = undefined)));
-}
-
-// ----- queues: depth by state and the oldest waiting job's age, read from Redis on scrape -----
-
-const watchedQueues = new Set<readonly Queue[]>();
-
-interface QueueSnapshot {
-  readonly name: string;
-  readonly counts: Record<string, number>;
-  readonly oldestWaitingSeconds: number;
-}
-
-async function readQueue(queue: Queue): Promise<QueueSnapshot> {
-  // While Redis is away ioredis would hold each command until it returns: every scrape would
-  // leave more of them waiting. Give up at once instead.
-  const client = (await queue.backend.client) as { status?: string };
-  if (client.status !== undefined && client.status !== 'ready') throw new Error(`redis connection is ${client.status}`);
-  const counts = await queue.getJobCounts(...QUEUE_STATES);
-  const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
-  let oldestWaitingSeconds = 0;
-  if (oldest) {
-    // BullMQ keeps the creation time; a job added with a delay, or back from a failed attempt,
-    // has waited only since its delay ended or its last attempt started.
-    const since = Math.max(oldest.timestamp + (oldest.opts.delay ?? 0), oldest.processedOn ?? 0);
-    oldestWaitingSeconds = Math.max(0, (Date.now() - since) / 1000);
-  }
-  return { name: queue.name, counts, oldestWaitingSeconds };
-}
-
-const queueSnapshot = sharedSnapshot(async (): Promise<QueueSnapshot[] | undefined> => {
-  const queues = [...watchedQueues].flat();
-  if (queues.length === 0) return [];
+export async function collectFrom<T>(source: string, work: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await collected(Promise.all(queues.map(readQueue)));
+    return await withTimeout(work(), COLLECT_TIMEOUT_MS, () => new Error(`timed out after ${COLLECT_TIMEOUT_MS} ms`));
   } catch {
-    collectErrors.inc({ source: 'queues' });
+    collectErrors.inc({ source });
     return undefined;
   }
-});
-
-new Gauge({
-  name: METRICS.queueJobs,
-  help: 'Jobs per BullMQ queue and state (completed and failed as retained by BullMQ)',
-  labelNames: ['queue', 'state'] as const,
-  registers: [registry],
-  async collect() {
-    // Reset first: when Redis cannot be read, the series disappear instead of repeating old values.
-    this.reset();
-    for (const q of (await queueSnapshot()) ?? []) {
-      for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, q.counts[state] ?? 0);
-    }
-  },
-});
-
-new Gauge({
-  name: METRICS.queueOldestWaiting,
-  help: 'Age in seconds of the oldest job waiting to be picked up, per queue (0 when none waits)',
-  labelNames: ['queue'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    for (const q of (await queueSnapshot()) ?? []) this.set({ queue: q.name }, q.oldestWaitingSeconds);
-  },
-});
-
-/**
- * Reports these queues' depth and age on every scrape; returns a function that stops it (the
- * caller closes the queues). Queue objects are a dependency, not created here.
- */
-export function watchQueues(queues: readonly Queue[]): () => void {
-  watchedQueues.add(queues);
-  return () => {
-    watchedQueues.delete(queues);
-  };
 }
 
-// ----- outbox: events committed but not yet handed to the queues -----
-
-let watchedOutbox: Database | undefined;
-
-const outboxSnapshot = sharedSnapshot(async () => {
-  if (!watchedOutbox) return undefined;
-  try {
-    return await collected(outboxBacklog(watchedOutbox));
-  } catch {
-    collectErrors.inc({ source: 'outbox' });
-    return undefined;
-  }
-});
-
-new Gauge({
-  name: METRICS.outboxBacklog,
-  help: 'Events committed in PostgreSQL that the relay has not yet enqueued, per relay position',
-  // A label (one value) so that an unreadable outbox leaves no series rather than a false 0.
-  labelNames: ['position'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    const backlog = await outboxSnapshot();
-    if (backlog) this.set({ position: WEBHOOKS_POSITION }, backlog.events);
-  },
-});
-
-new Gauge({
-  name: METRICS.outboxOldest,
-  help: 'Age in seconds of the oldest event the relay has not yet enqueued (0 when none), per relay position',
-  labelNames: ['position'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    const backlog = await outboxSnapshot();
-    if (backlog) this.set({ position: WEBHOOKS_POSITION }, backlog.oldestAgeSeconds);
-  },
-});
-
-// ----- deliveries: pending, due, and yet no job ran them within the grace period -----
-
-let watchedDeliveries: { readonly sweep: DeliverySweep; readonly overdueAfterMs: number } | undefined;
-
-const overdueSnapshot = sharedSnapshot(async () => {
-  if (!watchedDeliveries) return undefined;
-  try {
-    return await collected(watchedDeliveries.sweep.countOverdue(watchedDeliveries.overdueAfterMs));
-  } catch {
-    collectErrors.inc({ source: 'deliveries' });
-    return undefined;
-  }
-});
-
-new Gauge({
-  name: METRICS.deliveriesOverdue,
-  help: "Webhook deliveries pending and due for longer than JOB_OVERDUE_AFTER: their job was lost or never ran; the workers' sweeper enqueues them again",
-  // A label (one value), as the outbox's: an unreadable PostgreSQL leaves no series rather than a false 0.
-  labelNames: ['status'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    const overdue = await overdueSnapshot();
-    if (overdue !== undefined) this.set({ status: 'pending' }, overdue);
-  },
-});
-
-// ----- exports and reconciliations: queued or running, and untouched past the grace period -----
-
-let watchedJobs: { readonly sweeps: readonly (readonly [string, JobSweep<unknown>])[]; readonly overdueAfterMs: number } | undefined;
-
-const jobsOverdueSnapshot = sharedSnapshot(async () => {
-  if (!watchedJobs) return undefined;
-  const { sweeps, overdueAfterMs } = watchedJobs;
-  // Each queue on its own: one unreadable count leaves out its series only.
-  return Promise.all(
-    sweeps.map(async ([queue, sweep]) => {
-      try {
-        return [queue, await collected(sweep.countOverdue(overdueAfterMs))] as const;
-      } catch {
-        collectErrors.inc({ source: 'jobs' });
-        return undefined;
-      }
-    }),
-  );
-});
-
-new Gauge({
-  name: METRICS.jobsOverdue,
-  help: "Audit exports and reconciliations queued, or running without a heartbeat, for longer than JOB_OVERDUE_AFTER, per queue: their job was lost or never ran; the workers' sweeper enqueues them again (deliveries: scim_webhook_deliveries_overdue)",
-  labelNames: ['queue'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    for (const counted of (await jobsOverdueSnapshot()) ?? []) if (counted) this.set({ queue: counted[0] }, counted[1]);
-  },
-});
+/** A gauge whose series are set, on each scrape, from one reading of its source. */
+export interface ScrapedGauge<T> {
+  readonly name: (typeof METRICS)[keyof typeof METRICS];
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  /** Sets the series of one reading; a series it does not set is absent from this scrape. */
+  report(reading: T, set: (labels: Record<string, string>, value: number) => void): void;
+}
 
 /**
- * Reports the outbox backlog, the overdue deliveries, and the overdue exports and reconciliations
- * read through `db` on every scrape; returns a function that stops it. `overdueAfterMs` defaults
- * to JOB_OVERDUE_AFTER.
+ * Registers gauges fed at scrape time by `read` (Redis, PostgreSQL), whose owner injects it: this
+ * module knows no queue or table. prom-client collects metrics in parallel, so the first gauge
+ * starts the read and the others join it. `read` resolving undefined (nothing watched, or
+ * unreadable: see collectFrom) leaves every series out.
  */
-export function watchOutbox(db: Database, options: { overdueAfterMs?: number } = {}): () => void {
-  const overdueAfterMs = options.overdueAfterMs ?? parseDuration(config.JOB_OVERDUE_AFTER);
-  const deliveries = { sweep: new DeliverySweep(db), overdueAfterMs };
-  const jobs = {
-    sweeps: [
-      [QUEUES.auditExport, auditExportSweep(db)],
-      [QUEUES.groupReconcile, reconcileReportSweep(db)],
-    ] as const,
-    overdueAfterMs,
-  };
-  watchedOutbox = db;
-  watchedDeliveries = deliveries;
-  watchedJobs = jobs;
-  return () => {
-    if (watchedOutbox === db) watchedOutbox = undefined;
-    if (watchedDeliveries === deliveries) watchedDeliveries = undefined;
-    if (watchedJobs === jobs) watchedJobs = undefined;
-  };
+export function registerScrapedGauges<T>(read: () => Promise<T | undefined>, gauges: readonly ScrapedGauge<T>[]): void {
+  let pending: Promise<T | undefined> | undefined;
+  const snapshot = () => (pending ??= read().finally(() => (pending = undefined)));
+  for (const gauge of gauges) {
+    new Gauge({
+      name: gauge.name,
+      help: gauge.help,
+      labelNames: gauge.labelNames,
+      registers: [registry],
+      async collect() {
+        // Reset first: when the source cannot be read, the series disappear instead of repeating old values.
+        this.reset();
+        const reading = await snapshot();
+        if (reading !== undefined) gauge.report(reading, (labels, value) => this.set(labels, value));
+      },
+    });
+  }
 }

@@ -1,18 +1,9 @@
+import { parseDurationList } from '../config';
+
 /**
- * Webhook retry timing: durations such as `5s`, `2m`, `1h`, `3d` (also `250ms`), and the retry
- * schedule built from a comma-separated list of them (config.WEBHOOK_RETRY_SCHEDULE).
- * Pure: config.ts imports it to reject a bad value at boot, so it must import nothing.
+ * The webhook retry schedule built from config.WEBHOOK_RETRY_SCHEDULE, a comma-separated list of
+ * durations (the format is config.ts's, which checks it at boot).
  */
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-
-/** `30s` → 30000. Throws a message naming the bad value. */
-export function parseDuration(text: string): number {
-  const m = DURATION.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration (a number followed by ms, s, m, h or d, e.g. 30s)`);
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
-}
 
 /** Spread of each delay: ±20%, so endpoints that failed together do not all retry together. */
 export const RETRY_JITTER = 0.2;
@@ -31,12 +22,7 @@ export interface RetrySchedule {
 
 /** `'5s,30s,2m'` → a schedule of three retries. Throws on an empty list or a bad entry. */
 export function parseRetrySchedule(text: string): RetrySchedule {
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  if (parts.length === 0) throw new Error('the retry schedule is empty; give at least one delay, e.g. 5s,30s,2m');
-  const delays = Object.freeze(parts.map(parseDuration));
+  const delays = Object.freeze(parseDurationList(text));
   return Object.freeze({
     delays,
     attempts: delays.length + 1,

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { signingKeyOf } from './secrets';
+import { signingKeyOf } from '../secrets';
 
 /**
  * The Standard Webhooks signature header: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for

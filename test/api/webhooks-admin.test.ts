@@ -7,7 +7,7 @@ import { config } from '../../shared/config';
 import { type WebhookDeliveryJob, QUEUES, DELIVER_JOB, MAX_JOB_RUNS } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
-import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { deliveryIdOf } from '../../shared/ids';
 import { makeTestApp, type TestApp } from '../support/app';
 import { startPrivateRedis } from '../support/redis';
 import { asAdmin, makeDirectory, type TestDirectory } from '../support/factories';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../shared/config';
-import { parseDuration, parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
+import { parseConfig, parseDuration } from '../../shared/config';
+import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
 
 describe('webhook retry schedule', () => {
   for (const [text, ms] of [

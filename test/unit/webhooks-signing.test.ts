@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import { generateSecret } from '../../shared/webhooks/secrets';
+import { generateSecret } from '../../shared/secrets';
 import { signatureHeader, webhookHeaders } from '../../shared/webhooks/signing';
 
 const body = JSON.stringify({ id: 'evt', type: 'user.created', data: { userName: 'ada@contoso.example', note: 'ünïcode ✓' } });

@@ -10,8 +10,10 @@ import { type WebhookDeliveryJob, QUEUES, enqueueDeliveries } from '../../shared
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
-import { METRICS, registry, watchOutbox } from '../../shared/telemetry/metrics';
-import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { DeliverySweep } from '../../shared/db/repositories/delivery-sweep';
+import { watchOverdue } from '../../shared/queue/metrics';
+import { METRICS, registry } from '../../shared/telemetry/metrics';
+import { deliveryIdOf } from '../../shared/ids';
 import { JobSweeper, startJobSweeper } from '../../workers/job-sweeper';
 import { startWorker } from '../../workers/main';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
@@ -177,7 +179,7 @@ describe('durable deliveries', () => {
     await eventually('the queue connection back', async () => ((await queue.getWaitingCount()) === 0 ? true : undefined));
     // Time passes: the jobs are gone, the deliveries are owed and overdue.
     await ageOverdue(t.db, ids);
-    const unwatch = watchOutbox(t.db, { overdueAfterMs: OVERDUE_AFTER_MS });
+    const unwatch = watchOverdue({ deliveries: new DeliverySweep(t.db), overdueAfterMs: OVERDUE_AFTER_MS });
     cleanups.push(async () => unwatch());
     assert.equal(await overdueMetric(), 5, 'the API sees the stranded deliveries');
 
@@ -402,7 +404,7 @@ describe('durable deliveries', () => {
   it('overdue metric › PostgreSQL unreadable › the series is left out, not 0', async () => {
     const closed = createDatabase({ poolMax: 1 });
     await closed.close();
-    const unwatch = watchOutbox(closed, { overdueAfterMs: OVERDUE_AFTER_MS });
+    const unwatch = watchOverdue({ deliveries: new DeliverySweep(closed), overdueAfterMs: OVERDUE_AFTER_MS });
     try {
       assert.equal(await overdueMetric(), undefined);
     } finally {

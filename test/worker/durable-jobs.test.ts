@@ -11,12 +11,13 @@ import request from 'supertest';
 import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
 import { LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
-import { AuditExportRepository } from '../../shared/db/repositories/audit-exports';
+import { AuditExportRepository, auditExportSweep } from '../../shared/db/repositories/audit-exports';
 import { JOBS, KEEP_COMPLETED_SECONDS, MAX_ROW_RUNS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
-import { METRICS, registry, watchOutbox } from '../../shared/telemetry/metrics';
+import { watchOverdue } from '../../shared/queue/metrics';
+import { METRICS, registry } from '../../shared/telemetry/metrics';
 import { runAuditExport, startAuditExport } from '../../workers/audit-export';
 import type { StartProcessor } from '../../workers/deps';
 import { startGroupReconcile } from '../../workers/group-reconcile';
@@ -196,7 +197,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await restartRedisEmpty();
     assert.equal(await queues.auditExport.getJob(created.body.id), undefined, 'the job is gone');
     await ageExports(t, [created.body.id]);
-    const unwatch = watchOutbox(t.db, { overdueAfterMs: OVERDUE_AFTER_MS });
+    const unwatch = watchOverdue({ jobs: [[QUEUES.auditExport, auditExportSweep(t.db)]], overdueAfterMs: OVERDUE_AFTER_MS });
     cleanups.push(async () => unwatch());
     assert.equal(await jobsOverdue(QUEUES.auditExport), 1, 'the stranded export is seen');
 

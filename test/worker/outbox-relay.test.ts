@@ -10,7 +10,7 @@ import { type WebhookDeliveryJob, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
-import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { deliveryIdOf } from '../../shared/ids';
 import { startOutboxRelay } from '../../workers/outbox-relay';
 import { startWorker } from '../../workers/main';
 import { makeTestApp, type TestApp } from '../support/app';

@@ -9,7 +9,7 @@ import { config, type Config } from '../../shared/config';
 import { type WebhookDeliveryJob, QUEUES, DELIVER_JOB, enqueueDeliveries, requeueDeliveries } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
-import { deliveryIdOf } from '../../shared/webhooks/ids';
+import { deliveryIdOf } from '../../shared/ids';
 import type { Processor } from '../../workers/deps';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
 import { redisConnections } from '../support/connections';

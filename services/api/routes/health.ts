@@ -1,9 +1,9 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
+import { postgresCheck } from '../../../shared/db/health';
 import type { Database } from '../../../shared/db/sequelize';
-import { checkReadiness, postgresCheck, redisCheck } from '../../../shared/telemetry/health';
+import { healthEndpoints, redisCheck, type HealthPath } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
-import { registry } from '../../../shared/telemetry/metrics';
 
 export interface HealthRoutesOptions {
   readonly db: Database;
@@ -16,29 +16,17 @@ export interface HealthRoutesOptions {
  * Operational endpoints (GET /healthz, /readyz, /metrics), without auth: orchestrators and
  * Prometheus rarely send bearer tokens. None of them returns customer data: /metrics carries
  * counts by route template, method, status class, queue and state only; /readyz names a failed
- * dependency, never its address. Plain handlers, not a router: a router mounted at / would add
- * a span to every request's trace.
+ * dependency, never its address. The answers are shared/telemetry/health.ts's, the worker's too.
+ * Plain handlers, not a router: a router mounted at / would add a span to every request's trace.
  */
-export function healthRoutes(options: HealthRoutesOptions): Record<'/healthz' | '/readyz' | '/metrics', RequestHandler> {
-  const checks = [postgresCheck(options.db), ...(options.redis ? [redisCheck(options.redis)] : [])];
-
-  // Liveness: the process answers; no dependency is consulted, so a database outage does not
-  // get every API process restarted.
-  const healthz: RequestHandler = (_req, res) => {
-    res.json({ status: 'ok' });
+export function healthRoutes(options: HealthRoutesOptions): Record<HealthPath, RequestHandler> {
+  const endpoints = healthEndpoints({
+    checks: [postgresCheck(options.db), ...(options.redis ? [redisCheck(options.redis)] : [])],
+    logger: options.logger,
+  });
+  return {
+    '/healthz': (_req, res) => endpoints['/healthz'](res),
+    '/readyz': (_req, res) => endpoints['/readyz'](res),
+    '/metrics': (_req, res) => endpoints['/metrics'](res),
   };
-
-  // Readiness: PostgreSQL and Redis both answer quickly; 503 names the one that did not.
-  const readyz: RequestHandler = async (_req, res) => {
-    const readiness = await checkReadiness(checks, options.logger);
-    res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks });
-  };
-
-  const metrics: RequestHandler = async (_req, res) => {
-    const body = await registry.metrics();
-    res.setHeader('Content-Type', registry.contentType);
-    res.setHeader('Cache-Control', 'no-store');
-    res.send(body);
-  };
-  return { '/healthz': healthz, '/readyz': readyz, '/metrics': metrics };
 }

@@ -1,6 +1,6 @@
 import type { TenantId } from '../../ids';
 import type { TraceCarrier } from '../../telemetry/context';
-import type { SecretBox } from '../../webhooks/secrets';
+import type { SecretBox } from '../../secrets';
 import { Coalescer } from '../coalescer';
 import type { Database } from '../sequelize';
 import {

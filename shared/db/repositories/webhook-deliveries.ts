@@ -1,6 +1,6 @@
 import type { TraceCarrier } from '../../telemetry/context';
-import { deliveryIdOf } from '../../webhooks/ids';
-import type { SecretBox } from '../../webhooks/secrets';
+import { deliveryIdOf } from '../../ids';
+import type { SecretBox } from '../../secrets';
 import type { TenantId } from '../../ids';
 import type { Database, Sql } from '../sequelize';
 import type { AttemptLog, AttemptOutcome, DeliveryBatches } from './delivery-batches';

@@ -1,6 +1,6 @@
 import type { EventType } from '../../events/catalog';
 import { newId, type TenantId } from '../../ids';
-import { generateSecret, type SecretBox } from '../../webhooks/secrets';
+import { generateSecret, type SecretBox } from '../../secrets';
 import { appendOutboxEvent } from '../outbox';
 import type { Database, Transaction } from '../sequelize';
 import { DeliveryBatches } from './delivery-batches';

@@ -10,7 +10,7 @@ import { type WebhookDeliveryJob, requeueDeliveries } from '../../../../shared/q
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
-import { encryptionKeyFrom, SecretBox } from '../../../../shared/webhooks/secrets';
+import { encryptionKeyFrom, SecretBox } from '../../../../shared/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
 import { parseBody, pathId, tenantOr404 } from './validate';

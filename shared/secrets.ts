@@ -1,9 +1,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { decodeEncryptionKey } from './config';
 
 /**
  * Webhook signing secrets: generated as Standard Webhooks `whsec_<base64>` strings and stored only
- * encrypted (AES-256-GCM) under WEBHOOK_ENCRYPTION_KEY. config.ts imports this module to check the
- * key at boot, so it must not import config.
+ * encrypted (AES-256-GCM) under WEBHOOK_ENCRYPTION_KEY (its format is config.ts's, which checks it
+ * at boot). A leaf beside ids.ts, not in shared/webhooks/: the database layer creates and seals
+ * secrets with their endpoints, and the database layer must not import the webhooks module.
  */
 
 const SECRET_PREFIX = 'whsec_';
@@ -21,21 +23,6 @@ export function signingKeyOf(secret: string): Buffer {
 }
 
 const KEY_BYTES = 32;
-
-/**
- * WEBHOOK_ENCRYPTION_KEY → 32 key bytes: 64 hex characters, or base64 (standard or url-safe) of
- * 32 bytes. Throws a message saying what was wrong, never echoing the value.
- */
-export function decodeEncryptionKey(value: string): Buffer {
-  const text = value.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
-    const bytes = Buffer.from(text, 'base64');
-    if (bytes.length === KEY_BYTES) return bytes;
-    throw new Error(`must be 32 bytes (64 hex characters or base64 of 32 bytes); this decodes to ${bytes.length} bytes`);
-  }
-  throw new Error('must be 32 bytes written as 64 hex characters or as base64');
-}
 
 // Used only outside production when WEBHOOK_ENCRYPTION_KEY is unset, so development and tests
 // run without setup. It is derived from a public constant and protects nothing: config.ts

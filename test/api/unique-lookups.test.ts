@@ -38,7 +38,7 @@ async function countLookupStatements(db: Database, work: () => Promise<void>): P
     return {
       ...sql,
       query(text, ...rest) {
-        if (text.includes('WITH ORDINALITY AS k')) statements++;
+        if (text.includes('WITH ORDINALITY AS u')) statements++;
         return sql.query(text, ...rest);
       },
     };

@@ -208,7 +208,7 @@ describe('compileFilter', () => {
   const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e';
   const emails = `jsonb_array_elements(CASE jsonb_typeof(r.data->'emails') WHEN 'array' THEN r.data->'emails' ELSE '[]'::jsonb END) AS e(v)`;
   const cases: [filter: string, target: SqlTarget, sql: string, params: unknown[]][] = [
-    ['userName eq "bjensen"', users, 'lower(r.user_name) = lower($2)', ['bjensen']],
+    ['userName eq "bjensen"', users, 'r.user_name_folded = lower($2)', ['bjensen']],
     ['externalId eq "A"', users, 'r.external_id = $2', ['A']],
     ['id eq "not-a-uuid"', users, 'FALSE', []],
     ['id ne "not-a-uuid"', users, 'TRUE', []],
@@ -244,7 +244,7 @@ describe('compileFilter', () => {
       [uuid],
     ],
     ['members.value eq "nope"', groups, `EXISTS (SELECT 1 FROM group_members gm WHERE gm.directory_id = g.directory_id AND gm.group_id = g.id AND FALSE)`, []],
-    ['displayName eq "Sales"', groups, 'lower(g.display_name) = lower($2)', ['Sales']],
+    ['displayName eq "Sales"', groups, 'g.display_name_folded = lower($2)', ['Sales']],
   ];
   for (const [filter, target, sql, params] of cases) {
     it(`compileFilter › ${filter} › compiles to ${sql.length > 60 ? `${sql.slice(0, 60)}…` : sql}`, () => {
@@ -257,7 +257,7 @@ describe('compileFilter', () => {
   it('compileFilter › a value that looks like SQL › only ever reaches a bind parameter', () => {
     const params = new SqlParams();
     const sql = compileFilter(parseFilter(`userName eq "x'); DROP TABLE scim_users; --"`), users, params);
-    assert.equal(sql, 'lower(r.user_name) = lower($1)');
+    assert.equal(sql, 'r.user_name_folded = lower($1)');
     assert.deepEqual(params.values, [`x'); DROP TABLE scim_users; --`]);
   });
 
@@ -291,7 +291,7 @@ describe('compileFilter', () => {
 
 describe('compileSortKey', () => {
   const cases: [path: string, target: SqlTarget, sql: string][] = [
-    ['userName', users, 'lower(r.user_name)'],
+    ['userName', users, 'r.user_name_folded'],
     ['externalId', users, 'r.external_id'],
     ['meta.created', users, 'r.created_at'],
     ['meta.version', users, 'r.version'],
@@ -301,7 +301,7 @@ describe('compileSortKey', () => {
       users,
       `(SELECT lower(e.v->>'value') FROM jsonb_array_elements(CASE jsonb_typeof(r.data->'emails') WHEN 'array' THEN r.data->'emails' ELSE '[]'::jsonb END) WITH ORDINALITY AS e(v, n) ORDER BY COALESCE(lower(e.v->>'primary') = 'true', false) DESC, e.n LIMIT 1)`,
     ],
-    ['displayName', groups, 'lower(g.display_name)'],
+    ['displayName', groups, 'g.display_name_folded'],
   ];
   for (const [path, target, sql] of cases) {
     it(`compileSortKey › ${path} › orders by ${sql.length > 60 ? `${sql.slice(0, 60)}…` : sql}`, () => {
@@ -339,12 +339,14 @@ describe('compiled filters on PostgreSQL', () => {
         directory_id uuid NOT NULL, id uuid NOT NULL, tenant_id uuid NOT NULL, user_name text NOT NULL,
         external_id text, display_name text, active boolean NOT NULL DEFAULT true, data jsonb NOT NULL,
         version integer NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(),
-        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (directory_id, id));
+        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (directory_id, id),
+        user_name_folded text GENERATED ALWAYS AS (lower(user_name)) STORED,
+        display_name_folded text GENERATED ALWAYS AS (lower(display_name)) STORED);
       CREATE TABLE scim_groups (
         directory_id uuid NOT NULL, id uuid NOT NULL, tenant_id uuid NOT NULL, display_name text NOT NULL,
         external_id text, data jsonb NOT NULL, version integer NOT NULL DEFAULT 1,
         created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (directory_id, id));
+        PRIMARY KEY (directory_id, id), display_name_folded text GENERATED ALWAYS AS (lower(display_name)) STORED);
       CREATE TABLE group_members (
         directory_id uuid NOT NULL, group_id uuid NOT NULL, user_id uuid NOT NULL, tenant_id uuid NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (directory_id, group_id, user_id));

@@ -14,10 +14,10 @@ export const groupTable: TableSpec = {
   extract: (d: JsonObject) => [d.displayName, typeof d.externalId === 'string' ? d.externalId : null],
   uniqueIndexes: { scim_groups_display_name_idx: 'displayName', scim_groups_external_id_idx: 'externalId' },
   uniqueColumns: [
-    { attribute: 'displayName', column: 'display_name', caseInsensitive: true },
-    { attribute: 'externalId', column: 'external_id', caseInsensitive: false },
+    { attribute: 'displayName', column: 'display_name', folded: 'display_name_folded' },
+    { attribute: 'externalId', column: 'external_id' },
   ],
-  uniqueLookups: { displayName: 'lower(t.display_name) = lower(k.value)', externalId: 't.external_id = k.value' },
+  uniqueLookups: { displayName: 't.display_name_folded = k.folded', externalId: 't.external_id = k.value' },
   related: `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', u.id, 'display', coalesce(u.display_name, u.user_name)) ORDER BY u.id), '[]'::jsonb)
                FROM group_members gm JOIN scim_users u ON u.directory_id = gm.directory_id AND u.id = gm.user_id
               WHERE gm.directory_id = t.directory_id AND gm.group_id = t.id)`,

@@ -22,7 +22,7 @@ export interface TableSpec {
   readonly uniqueIndexes: Readonly<Record<string, string>>;
   /**
    * The columns those indexes cover, in the order writers lock them (see UNIQUE_LOCKS): the
-   * attribute for 409 details, and whether the index compares lower() of the value.
+   * attribute for 409 details, and for a case-insensitive one the stored lower() its index is on.
    */
   readonly uniqueColumns: readonly UniqueColumn[];
   /**
@@ -32,7 +32,8 @@ export interface TableSpec {
   readonly related: string;
   /**
    * Attributes a unique index answers, each with its join condition between `t` and a looked-up
-   * `k.value` (see unique-lookups.ts): `userName eq "…"` is batched with its concurrent peers.
+   * `k.value` (or `k.folded`, its lower()); see unique-lookups.ts: `userName eq "…"` is batched
+   * with its concurrent peers.
    */
   readonly uniqueLookups: Readonly<Record<string, string>>;
 }
@@ -40,7 +41,11 @@ export interface TableSpec {
 export interface UniqueColumn {
   readonly attribute: string;
   readonly column: string;
-  readonly caseInsensitive: boolean;
+  /**
+   * A case-insensitive column's lower() as a stored column (migration 0009): the index is on it,
+   * and only `=` on it (not on lower() of the column) can use that index under row-level security.
+   */
+  readonly folded?: string;
 }
 
 export interface ListQuery {
@@ -227,9 +232,13 @@ export class ResourceTable {
   /** The row (none or one) whose unique attribute equals `value`, batched with concurrent peers. */
   private findUnique(attribute: string, value: string, withRelated = false): Promise<Row[]> {
     const related = withRelated ? `, ${this.spec.related} AS related` : '';
-    const sql = `SELECT k.n, ${prefixed('t')}${related}
-       FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(directory_id, value, n)
-       JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
+    // Materialised so `k.folded` stays a column of k: a join condition calling lower() on it
+    // would not be leakproof, and under row-level security could not use the index.
+    const sql = `WITH k AS MATERIALIZED (
+         SELECT u.directory_id, u.value, lower(u.value) AS folded, u.n
+           FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(directory_id, value, n))
+       SELECT k.n, ${prefixed('t')}${related}
+         FROM k JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
     return uniqueLookupsOf(this.database).find(sql, { directoryId: this.scope.directoryId, value });
   }
 
@@ -347,7 +356,7 @@ const prefixed = (alias: string) =>
 
 /*
  * UNIQUE_LOCKS. A unique violation (SQLSTATE 23505) is logged by PostgreSQL with its DETAIL,
- * `Key (directory_id, lower(user_name))=(…, alice@contoso.com) already exists`: personal data in
+ * `Key (directory_id, user_name_folded)=(…, alice@contoso.com) already exists`: personal data in
  * the server log. So writers of a unique value never let the index be the one to refuse it.
  * Every insert and every write that changes a unique value first takes a transaction-scoped
  * advisory lock on (directory, column, value as the index compares it), so two writers of one
@@ -358,7 +367,6 @@ const prefixed = (alias: string) =>
  * value takes no lock (pg_advisory_xact_lock is strict), as the indexes ignore nulls.
  */
 const lockOf = (u: UniqueColumn, prefix: string, value: string) =>
-  `pg_advisory_xact_lock(hashtextextended(${prefix}::text || '${u.column}|' || ${u.caseInsensitive ? `lower(${value}::text)` : `${value}::text`}, 0))`;
+  `pg_advisory_xact_lock(hashtextextended(${prefix}::text || '${u.column}|' || ${u.folded ? `lower(${value}::text)` : `${value}::text`}, 0))`;
 
-const matchOf = (u: UniqueColumn, alias: string, value: string) =>
-  u.caseInsensitive ? `lower(${alias}.${u.column}) = lower(${value})` : `${alias}.${u.column} = ${value}`;
+const matchOf = (u: UniqueColumn, alias: string, value: string) => (u.folded ? `${alias}.${u.folded} = lower(${value})` : `${alias}.${u.column} = ${value}`);

@@ -27,7 +27,7 @@ export class UniqueLookups {
   /**
    * Runs `sql` for this lookup together with the others of the turn that use the same text.
    * The statement takes the directories as `$1::uuid[]` and the values as `$2::text[]`, unnests
-   * them `WITH ORDINALITY AS k(directory_id, value, n)` and returns `k.n` with each row.
+   * them `WITH ORDINALITY` as `(directory_id, value, n)` and returns `k.n` with each row.
    */
   find(sql: string, lookup: Lookup): Promise<Row[]> {
     let batch = this.batches.get(sql);

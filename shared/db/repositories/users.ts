@@ -14,10 +14,10 @@ export const userTable: TableSpec = {
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
   uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
   uniqueColumns: [
-    { attribute: 'userName', column: 'user_name', caseInsensitive: true },
-    { attribute: 'externalId', column: 'external_id', caseInsensitive: false },
+    { attribute: 'userName', column: 'user_name', folded: 'user_name_folded' },
+    { attribute: 'externalId', column: 'external_id' },
   ],
-  uniqueLookups: { userName: 'lower(t.user_name) = lower(k.value)', externalId: 't.external_id = k.value' },
+  uniqueLookups: { userName: 't.user_name_folded = k.folded', externalId: 't.external_id = k.value' },
   // The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table; null
   // when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for every
   // user of a page (about a third of this subquery's cost), and the service orders them instead.

@@ -29,6 +29,12 @@ export interface ColumnOperand {
   readonly def: AttributeDef;
   /** When ordering differs from the compared text (meta.version sorts by the integer). */
   readonly sortSql?: string;
+  /**
+   * The column's lower() as a stored, indexed column (migration 0009), for case-insensitive
+   * comparison: under row-level security only a leakproof condition (`=` on text is, lower() is
+   * not) can use an index, so `lower(user_name) = …` would scan the directory.
+   */
+  readonly foldedSql?: string;
 }
 
 /** `parent->>'key'`, or the jsonb `parent` itself when `key` is undefined (a simple multi-valued element). */
@@ -70,15 +76,16 @@ export function comparisonSql(operand: Operand, op: CompareOp, value: string | n
     case 'complex':
       throw invalidFilter(`attribute path "${path}" is complex; name one of its sub-attributes`);
     default:
-      return textComparison(textSql(operand), op, String(value), !operand.def.caseExact, params);
+      return textComparison(textSql(operand), op, String(value), !operand.def.caseExact, params, operand.kind === 'column' ? operand.foldedSql : undefined);
   }
 }
 
-function textComparison(text: string, op: CompareOp, value: string, caseInsensitive: boolean, params: SqlParams): string {
+function textComparison(text: string, op: CompareOp, value: string, caseInsensitive: boolean, params: SqlParams, folded?: string): string {
   if (isSubstringOp(op)) return `${text} ${caseInsensitive ? 'ILIKE' : 'LIKE'} ${params.add(likePattern(op, value))}`;
   const p = params.add(value);
-  // lower() on both sides matches the (directory_id, lower(user_name)) and lower(display_name) indexes.
-  return caseInsensitive ? `lower(${text}) ${SQL_OPS[op]} lower(${p})` : `${text} ${SQL_OPS[op]} ${p}`;
+  if (!caseInsensitive) return `${text} ${SQL_OPS[op]} ${p}`;
+  // The folded column is indexed (directory_id, user_name_folded) and compared with a leakproof `=`.
+  return `${folded ?? `lower(${text})`} ${SQL_OPS[op]} lower(${p})`;
 }
 
 /**

@@ -54,7 +54,7 @@ export function compileSortKey(path: string, target: SqlTarget): string {
   const row = resolveRowPath(target, path, 'invalidPath');
   switch (row.kind) {
     case 'column':
-      return row.operand.sortSql ?? (isCaseInsensitiveText(row.operand) ? `lower(${row.operand.sql})` : row.operand.sql);
+      return row.operand.sortSql ?? (isCaseInsensitiveText(row.operand) ? (row.operand.foldedSql ?? `lower(${row.operand.sql})`) : row.operand.sql);
     case 'membership':
       throw fail(`names "${row.attribute.name}", which lives in the membership table and cannot be sorted by`);
     case 'json':
@@ -76,6 +76,8 @@ interface ColumnSpec {
   readonly notNull: boolean;
   readonly sql: (alias: string, resourceType: ResourceTypeName) => string;
   readonly sortSql?: (alias: string, resourceType: ResourceTypeName) => string;
+  /** The stored lower() of a case-insensitive column (see ColumnOperand.foldedSql). */
+  readonly foldedSql?: (alias: string) => string;
 }
 
 // The migration keeps these in columns (indexed); `data` is not consulted for them.
@@ -104,12 +106,12 @@ const columns = (own: Record<string, ColumnSpec>): ReadonlyMap<string, ColumnSpe
 
 const COLUMNS: Record<ResourceTypeName, ReadonlyMap<string, ColumnSpec>> = {
   User: columns({
-    userName: { column: 'text', notNull: true, sql: (a) => `${a}.user_name` },
-    displayName: { column: 'text', notNull: false, sql: (a) => `${a}.display_name` },
+    userName: { column: 'text', notNull: true, sql: (a) => `${a}.user_name`, foldedSql: (a) => `${a}.user_name_folded` },
+    displayName: { column: 'text', notNull: false, sql: (a) => `${a}.display_name`, foldedSql: (a) => `${a}.display_name_folded` },
     active: { column: 'boolean', notNull: true, sql: (a) => `${a}.active` },
   }),
   Group: columns({
-    displayName: { column: 'text', notNull: true, sql: (a) => `${a}.display_name` },
+    displayName: { column: 'text', notNull: true, sql: (a) => `${a}.display_name`, foldedSql: (a) => `${a}.display_name_folded` },
   }),
 };
 
@@ -146,6 +148,7 @@ function columnOperand(spec: ColumnSpec, alias: string, resourceType: ResourceTy
     notNull: spec.notNull,
     def,
     sortSql: spec.sortSql?.(alias, resourceType),
+    foldedSql: spec.foldedSql?.(alias),
   };
 }
 

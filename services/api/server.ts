@@ -9,7 +9,7 @@ import { reconcileReportSweep } from '../../shared/db/repositories/reconcile-rep
 import { createDatabase } from '../../shared/db/sequelize';
 import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
-import { auditExportSweep } from '../../shared/exports/repository';
+import { auditExportSweep } from '../../shared/db/repositories/audit-exports';
 import { withTimeout } from '../../shared/polling-loop';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';

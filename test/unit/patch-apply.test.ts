@@ -232,6 +232,14 @@ describe('PATCH apply › value filters › the resource after', () => {
       user({ [ENTERPRISE]: { department: 'Sales' } }),
     ],
     ['remove manager[value eq "m2"] naming someone else › kept', user(), [{ op: 'remove', path: `${ENTERPRISE}:manager[value eq "m2"]` }], user()],
+    // Found by the fuzzer: the element created from the filter had no assigned sub-attribute and
+    // was stored as null, and the next `emails.value` PATCH failed with a 500.
+    [
+      'replace emails[value eq "none@x"].value with "" › matches nothing, adds nothing',
+      user(),
+      [{ op: 'replace', path: 'emails[value eq "none@x"].value', value: '' }],
+      user(),
+    ],
   ];
   for (const [situation, data, ops, expected] of cases) {
     it(`PATCH apply › ${situation}`, () => {

@@ -125,7 +125,7 @@ function applySub(holder: JsonObject, def: AttributeDef, sub: AttributeDef, op: 
     setOrDelete(
       holder,
       def.name,
-      items.map((el) => withSub(el as JsonObject, sub.name, value)).filter((el) => !isUnassigned(el)),
+      items.map((el) => withSub(isObject(el) ? el : {}, sub.name, value)).filter((el) => !isUnassigned(el)),
     );
     return;
   }
@@ -180,7 +180,10 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
     throw new ScimError(400, 'noTarget', `${where} matches no value and its filter is not a plain equality to create one from`);
   }
   const created = filteredSub ? { ...template, [filteredSub.name]: value } : { ...template, ...(value as JsonObject) };
-  const element = coerceValue({ ...def, multiValued: false }, created, where) as JsonObject;
+  const element = coerceValue({ ...def, multiValued: false }, created, where);
+  // An element whose every sub-attribute is unassigned (`emails[value eq "x"].value` set to "")
+  // is no element: nothing is added.
+  if (!isObject(element) || isUnassigned(element)) return;
   // Entra re-sends the same Add every cycle: an element already there is not added twice.
   if (items.some((el) => sameElement(el, element))) return;
   const next = [...items, element];

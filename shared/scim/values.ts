@@ -44,7 +44,7 @@ export function coerceValue(def: AttributeDef, value: unknown, path: string): Js
     const out = items.map((item, i) => coerceSingle(def, item, `${path}[${i}]`)).filter((v) => v !== undefined) as Json[];
     if (def.type === 'complex') {
       checkSinglePrimary(out, path);
-      if (TYPED_BY_KIND.has(def.name)) checkUniqueTypes(out, path);
+      checkKinds(def, out, path);
     }
     return out.length ? out : undefined;
   }
@@ -125,6 +125,11 @@ function displayAlias(def: AttributeDef, key: string): AttributeDef | undefined 
  * of type "WindowsAzureActiveDirectoryRole".
  */
 const TYPED_BY_KIND = new Set(['emails', 'phoneNumbers', 'addresses', 'ims', 'photos']);
+
+/** A multi-valued attribute addressed by kind holds each type once (checked again after a PATCH merges). */
+export function checkKinds(def: AttributeDef, items: Json[], path: string): void {
+  if (TYPED_BY_KIND.has(def.name)) checkUniqueTypes(items, path);
+}
 
 function checkUniqueTypes(items: Json[], path: string): void {
   const seen = new Set<string>();

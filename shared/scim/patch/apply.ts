@@ -4,7 +4,7 @@ import { matchesFilter } from '../filter/parser';
 import { findExtension, type ResourceSchemas } from '../schema-registry';
 import type { AttributeDef } from '../schema-types';
 import { checkRequired } from '../resource';
-import { coerceValue, isObject, isUnassigned, type Json, type JsonObject } from '../values';
+import { checkKinds, coerceValue, isObject, isUnassigned, type Json, type JsonObject } from '../values';
 import type { PatchOperation } from './parse';
 import { templateFromFilter } from './template';
 
@@ -102,6 +102,8 @@ function applyWhole(holder: JsonObject, def: AttributeDef, op: PatchOperation, w
     } else {
       const merged = [...current];
       for (const el of incoming) if (!merged.some((m) => sameElement(m, el))) merged.push(el);
+      // Each element was checked alone; together they may repeat a kind (a second work email).
+      checkKinds(def, merged, where);
       holder[def.name] = merged;
     }
     demoteOtherPrimaries(holder[def.name] as Json[], incoming);

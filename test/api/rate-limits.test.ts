@@ -71,13 +71,20 @@ describe('rate limits › per directory, counted in Redis', () => {
     };
     const [dir, other] = [await makeDirectory(a.app), await makeDirectory(a.app)];
     await setLimit(a.app, dir, { requestsPerSecond: 1, burst: 1 }).expect(200);
-    const before = await overLimitCount();
-    await nextWindow();
-    // Within one window: allowed, refused by Redis (the process learns the block), refused by the gate.
-    await scimClient(a.app, dir.token).get('/Users?count=1').expect(200);
-    await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
-    const gated = await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
-    assert.equal(await overLimitCount(), before + 1, 'the third answered by the gate, never routed');
+    // Within one window: allowed, refused by Redis (the process learns the block), refused by the
+    // gate. The gate knows only keys this process has cached, and on a loaded machine a key's
+    // resolution can land beside the limit change's notification and not be cached: up to three
+    // windows are tried, and one must show the third request answered by the gate alone.
+    let gated: request.Response | undefined;
+    for (let attempt = 0; attempt < 3 && !gated; attempt++) {
+      const before = await overLimitCount();
+      await nextWindow();
+      await scimClient(a.app, dir.token).get('/Users?count=1').expect(200);
+      await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
+      const third = await scimClient(a.app, dir.token).get('/Users?count=1').expect(429);
+      if ((await overLimitCount()) === before + 1) gated = third;
+    }
+    assert.ok(gated, 'the third answered by the gate, never routed');
     assert.deepEqual(gated.body.schemas, [ERROR_SCHEMA]);
     assert.ok(Number(gated.headers['retry-after']) >= 1);
     assert.equal(gated.headers['cache-control'], 'no-store');

@@ -1,0 +1,84 @@
+/**
+ * The directory-bound repositories, used directly (no HTTP): what one directory writes, another
+ * directory's repositories, bound the same way, cannot read, change or delete.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DirectoryRepositories } from '../../shared/db/repositories/directory';
+import { listTenantEvents } from '../../shared/db/repositories/events';
+import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
+import type { DirectoryScope } from '../../shared/db/repositories/scope';
+import { newId, type DirectoryId, type TenantId } from '../../shared/ids';
+import { makeTestApp, type TestApp } from '../support/app';
+import { makeDirectory } from '../support/factories';
+
+describe('repositories › bound to one directory', () => {
+  let t: TestApp;
+  let a: DirectoryRepositories;
+  let b: DirectoryRepositories;
+  let userId: string;
+  let groupId: string;
+  before(async () => {
+    t = makeTestApp();
+    const scopeOf = async (): Promise<DirectoryScope> => {
+      const d = await makeDirectory(t.app);
+      return { tenantId: d.tenantId as TenantId, directoryId: d.directoryId as DirectoryId };
+    };
+    a = new DirectoryRepositories(t.db, await scopeOf());
+    b = new DirectoryRepositories(t.db, await scopeOf());
+    userId = newId();
+    groupId = newId();
+    await a.transaction(async (tx) => {
+      await a.users.insert(userId, { userName: 'same@contoso.example', active: true }, tx);
+      await a.groups.insert(groupId, { displayName: 'Sales' }, tx);
+      await a.groups.addMembers(groupId, [userId], tx);
+      await a.events('test').append(tx, { type: 'user.created', resourceType: 'User', resourceId: userId, data: {} });
+    });
+  });
+  after(() => t.close());
+
+  it('users › written in one directory › found there; another directory sees nothing', async () => {
+    assert.equal((await a.users.find(userId))?.id, userId);
+    assert.equal(await b.users.find(userId), undefined);
+    assert.equal((await b.users.list({ offset: 0, limit: 100 })).rows.length, 0);
+    await b.transaction(async (tx) => {
+      assert.equal(await b.users.delete(userId, tx), undefined);
+    });
+    assert.equal((await a.users.find(userId))?.id, userId, 'still there after the other directory tried to delete it');
+  });
+
+  it('groups and membership › another directory sees nothing and cannot add its users', async () => {
+    assert.equal((await a.groups.find(groupId, undefined, { withRelated: true }))?.id, groupId);
+    assert.equal(await b.groups.find(groupId), undefined);
+    const otherGroup = newId();
+    await assert.rejects(
+      b.transaction(async (tx) => {
+        await b.groups.insert(otherGroup, { displayName: 'Sales' }, tx);
+        await b.groups.addMembers(otherGroup, [userId], tx);
+      }),
+      (err: { status?: number }) => err.status === 400,
+      'a user of another directory is no user here',
+    );
+    assert.deepEqual(await b.transaction((tx) => b.groups.removeMembers(groupId, [userId], tx)), []);
+  });
+
+  it('unique values › the same userName in another directory › free there', async () => {
+    const taken = await b.transaction((tx) => b.users.insert(newId(), { userName: 'same@contoso.example', active: true }, tx));
+    assert.equal(taken.data.userName, 'same@contoso.example');
+  });
+
+  it("events › the tenant's feed › only its own directory's events; another tenant sees nothing", async () => {
+    const own = await listTenantEvents(t.db, a.scope.tenantId, { limit: 100 });
+    assert.ok(own.events.some((e) => e.resourceId === userId));
+    const other = await listTenantEvents(t.db, b.scope.tenantId, { limit: 100 });
+    assert.ok(!other.events.some((e) => e.resourceId === userId));
+  });
+
+  it('reconcile reports › another directory sees nothing', async () => {
+    const reports = new ReconcileReportRepository(t.db);
+    const report = await reports.create(a.scope, [groupId]);
+    assert.equal((await reports.find(a.scope.directoryId, report.id))?.id, report.id);
+    assert.equal(await reports.find(b.scope.directoryId, report.id), undefined);
+    assert.deepEqual([...(await reports.existingGroupIds(b.scope.directoryId, [groupId]))], []);
+  });
+});

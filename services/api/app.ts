@@ -104,7 +104,14 @@ export function createApp(options: AppOptions): ApiHandler {
   const throttle = authThrottle(options.authThrottle);
 
   const limits = { maxPageSize: options.maxPageSize, maxPatchOperations: options.maxPatchOperations ?? 1000 };
+  // Built once per request: routes ask for it for the projection and again for the service.
+  const contexts = new WeakMap<Request, DirectoryContext>();
   const contextOf = (req: Request): DirectoryContext => {
+    let ctx = contexts.get(req);
+    if (!ctx) contexts.set(req, (ctx = buildContext(req)));
+    return ctx;
+  };
+  const buildContext = (req: Request): DirectoryContext => {
     const principal = (req as Request & { directory: DirectoryPrincipal }).directory;
     // baseUrl is /scim/v1/Users inside a resource router: the alias the client used is echoed back.
     const version = /^\/scim\/v1(\/|$)/.test(req.baseUrl) ? 'v1' : 'v2';

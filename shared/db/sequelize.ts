@@ -32,9 +32,14 @@ const APP_ROLE = 'scim_app';
  * What a statement may see, set on its connection before it runs (see migration 0008): some
  * directories, one tenant, or, explicitly, every tenant.
  */
-type Scope = { readonly directories: string; readonly tenants: string; readonly bypass: boolean };
+type Scope = { readonly directories: string; readonly tenants: string; readonly bypass: boolean; readonly key: string };
 
-const scopeKey = (s: Scope) => `${s.directories}|${s.tenants}|${s.bypass ? 'on' : ''}`;
+const scopeOf = (directories: string, tenants: string, bypass: boolean): Scope => ({
+  directories,
+  tenants,
+  bypass,
+  key: `${directories}|${tenants}|${bypass}`,
+});
 const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config('scim.tenants', $2, false), set_config('scim.bypass', $3, false)";
 
 /** One Sequelize instance per process; `close()` is safe to call twice. */
@@ -66,23 +71,26 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   // statement's executor gives it its own before the statement runs, in a round trip of its own
   // only when it differs from the last one (a process serving one busy directory pays nothing).
   const scopes = new WeakMap<ClientBase, string>();
-  const ensureScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
-    const key = scopeKey(scope);
-    if (scopes.get(connection) === key) return;
+  const setScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
     scopes.delete(connection);
     await connection.query(statement(SET_SCOPE, [scope.directories, scope.tenants, scope.bypass ? 'on' : '']));
-    scopes.set(connection, key);
+    scopes.set(connection, scope.key);
   };
+  // Synchronous when the connection already has the scope: no promise on the hot path.
+  const ensureScope = (connection: ClientBase, scope: Scope): Promise<void> | undefined =>
+    scopes.get(connection) === scope.key ? undefined : setScope(connection, scope);
   const run = async (scope: Scope, sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
     const query = statement(sql, bind);
     const held = (transaction as unknown as { connection?: ClientBase } | undefined)?.connection;
     if (held) {
-      await ensureScope(held, scope);
+      const pending = ensureScope(held, scope);
+      if (pending) await pending;
       return held.query(query);
     }
     const connection = await pool.getConnection();
     try {
-      await ensureScope(connection, scope);
+      const pending = ensureScope(connection, scope);
+      if (pending) await pending;
       return await connection.query(query);
     } finally {
       pool.releaseConnection(connection);
@@ -100,7 +108,8 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
       try {
         return await sequelize.transaction({ readOnly: settings.readOnly ?? false }, async (t) => {
           connection = (t as unknown as { connection: ClientBase }).connection;
-          await ensureScope(connection, scope);
+          const pending = ensureScope(connection, scope);
+          if (pending) await pending;
           return work(t);
         });
       } catch (err) {
@@ -117,11 +126,11 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   };
   return {
     sequelize,
-    forDirectory: (scope) => executor({ directories: ids([scope.directoryId]), tenants: '', bypass: false }),
-    forDirectories: (scopes) => executor({ directories: ids([...new Set(scopes.map((s) => s.directoryId))]), tenants: '', bypass: false }),
-    forTenant: (tenantId) => executor({ directories: '', tenants: ids([tenantId]), bypass: false }),
-    forTenants: (tenantIds) => executor({ directories: '', tenants: ids([...new Set(tenantIds)]), bypass: false }),
-    acrossTenants: () => executor({ directories: '', tenants: '', bypass: true }),
+    forDirectory: (scope) => executor(scopeOf(ids([scope.directoryId]), '', false)),
+    forDirectories: (scopes) => executor(scopeOf(ids([...new Set(scopes.map((s) => s.directoryId))]), '', false)),
+    forTenant: (tenantId) => executor(scopeOf('', ids([tenantId]), false)),
+    forTenants: (tenantIds) => executor(scopeOf('', ids([...new Set(tenantIds)]), false)),
+    acrossTenants: () => executor(scopeOf('', '', true)),
     close() {
       closing ??= sequelize.close();
       return closing;

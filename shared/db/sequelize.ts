@@ -3,11 +3,7 @@ import type { ClientBase, QueryConfig, QueryResult } from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
 import { isUuid } from '../ids';
-
-interface PooledConnections {
-  getConnection(): Promise<ClientBase>;
-  releaseConnection(connection: ClientBase): void;
-}
+import { defineModels, type Models } from './models';
 
 export interface DatabaseOptions {
   /** Connection string. Default: config.DATABASE_URL. */
@@ -40,32 +36,12 @@ const scopeOf = (directories: string, tenants: string, bypass: boolean): Scope =
   bypass,
   key: `${directories}|${tenants}|${bypass}`,
 });
+const NO_SCOPE = scopeOf('', '', false);
 const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config('scim.tenants', $2, false), set_config('scim.bypass', $3, false)";
 
 /** One Sequelize instance per process; `close()` is safe to call twice. */
 export function createDatabase(options: DatabaseOptions = {}): Database {
   const appRole = options.appRole ?? true;
-  const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
-    dialect: 'postgres',
-    logging: false,
-    // Short waits: while PostgreSQL is down or saturated a request fails within seconds (a 503
-    // that Entra retries) instead of hanging; node-postgres never gives up connecting by itself.
-    pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
-    dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
-    define: { underscored: true, timestamps: false },
-    hooks: appRole
-      ? {
-          afterConnect: async (connection) => {
-            await (connection as ClientBase).query(`SET ROLE ${APP_ROLE}`);
-          },
-        }
-      : {},
-  });
-  let closing: Promise<void> | undefined;
-  // Statements go straight to a pg client from Sequelize's own pool (or the transaction's
-  // connection): Sequelize keeps pooling, transactions and migrations, while hot-path SQL skips
-  // its per-query formatting, which cost as much as the round trip itself in profiles.
-  const pool = sequelize.connectionManager as unknown as PooledConnections;
   const statement = preparedStatements();
   // The scope each connection was last given. A connection carries its holder's scope: every
   // statement's executor gives it its own before the statement runs, in a round trip of its own
@@ -79,24 +55,69 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   // Synchronous when the connection already has the scope: no promise on the hot path.
   const ensureScope = (connection: ClientBase, scope: Scope): Promise<void> | undefined =>
     scopes.get(connection) === scope.key ? undefined : setScope(connection, scope);
+  // Each open transaction's connection (learnt from its first statement, START TRANSACTION) and
+  // the scope of the executor that opened it.
+  const transactionConnections = new WeakMap<Transaction, ClientBase>();
+  const transactionScopes = new WeakMap<Transaction, Scope>();
+
+  const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
+    dialect: 'postgres',
+    logging: false,
+    // Short waits: while PostgreSQL is down or saturated a request fails within seconds (a 503
+    // that Entra retries) instead of hanging; node-postgres never gives up connecting by itself.
+    pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
+    dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
+    define: { underscored: true, timestamps: false },
+    hooks: {
+      afterConnect: async (connection) => {
+        if (appRole) await (connection as ClientBase).query(`SET ROLE ${APP_ROLE}`);
+      },
+      // Every statement Sequelize itself runs (models, transactions) passes here. One in a
+      // transaction takes the scope of the executor that opened it; one outside any transaction
+      // runs with no scope at all, so row-level security shows it nothing and lets it write
+      // nothing: a model call that forgot its transaction fails closed.
+      beforeQuery: (queryOptions, query) => {
+        const connection = query.connection as ClientBase;
+        const t = queryOptions.transaction;
+        if (t) {
+          transactionConnections.set(t, connection);
+          const scope = transactionScopes.get(t);
+          return scope && ensureScope(connection, scope);
+        }
+        return appRole ? ensureScope(connection, NO_SCOPE) : undefined;
+      },
+    },
+  });
+  const models = defineModels(sequelize);
+  let closing: Promise<void> | undefined;
+
+  const connectionOf = (t: Transaction): ClientBase => {
+    const connection = transactionConnections.get(t);
+    if (!connection) throw new Error('database: a transaction that was not opened by this database');
+    return connection;
+  };
+  // Hot-path statements go straight to a pg client from Sequelize's pool (or the transaction's
+  // connection): Sequelize keeps pooling, transactions, models and migrations, while these skip
+  // its per-query formatting, which cost as much as the round trip itself in profiles.
   const run = async (scope: Scope, sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
     const query = statement(sql, bind);
-    const held = (transaction as unknown as { connection?: ClientBase } | undefined)?.connection;
-    if (held) {
+    if (transaction) {
+      const held = connectionOf(transaction);
       const pending = ensureScope(held, scope);
       if (pending) await pending;
       return held.query(query);
     }
-    const connection = await pool.getConnection();
+    const connection = (await sequelize.connectionManager.getConnection({ type: 'write' })) as ClientBase;
     try {
       const pending = ensureScope(connection, scope);
       if (pending) await pending;
       return await connection.query(query);
     } finally {
-      pool.releaseConnection(connection);
+      sequelize.connectionManager.releaseConnection(connection);
     }
   };
   const executor = (scope: Scope): Sql => ({
+    models,
     async query<T extends object>(sql: string, bind: unknown[] = [], transaction?: Transaction): Promise<T[]> {
       return (await run(scope, sql, bind, transaction)).rows as T[];
     },
@@ -107,7 +128,8 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
       let connection: ClientBase | undefined;
       try {
         return await sequelize.transaction({ readOnly: settings.readOnly ?? false }, async (t) => {
-          connection = (t as unknown as { connection: ClientBase }).connection;
+          transactionScopes.set(t, scope);
+          connection = connectionOf(t);
           const pending = ensureScope(connection, scope);
           if (pending) await pending;
           return work(t);
@@ -143,6 +165,11 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
  * and write only the rows of that scope, whatever their SQL says.
  */
 export interface Sql {
+  /**
+   * The admin tables' models. A model call takes the scope of the transaction it is given (one
+   * opened by `transaction()` of an executor); outside a transaction it sees and writes nothing.
+   */
+  readonly models: Models;
   /** Runs parameterised SQL ($1, $2, …) and returns plain rows. */
   query<T extends object>(sql: string, bind?: unknown[], transaction?: Transaction): Promise<T[]>;
   /** Runs a statement whose rows do not matter (INSERT/UPDATE/DELETE without RETURNING). */

@@ -1,5 +1,6 @@
 import { newId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
+import type { DirectoryRecord, TenantRecord } from '../models';
 import type { Database, Sql, Transaction } from '../sequelize';
 
 export const PROVIDERS = ['entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic'] as const;
@@ -28,28 +29,24 @@ export interface Directory {
   createdAt: string;
 }
 
-interface DirectoryRow {
-  id: DirectoryId;
-  tenant_id: TenantId;
-  name: string;
-  provider: Provider;
-  region: string;
-  rate_limit_rps: number | null;
-  rate_limit_burst: number | null;
-  created_at: Date;
-}
+const tenantView = (r: TenantRecord): Tenant => ({ id: r.id as TenantId, name: r.name, createdAt: r.createdAt.toISOString() });
 
-const DIRECTORY_COLUMNS = 'id, tenant_id, name, provider, region, rate_limit_rps, rate_limit_burst, created_at';
-
-const directoryView = (r: DirectoryRow): Directory => ({
-  id: r.id,
-  tenantId: r.tenant_id,
+const directoryView = (r: DirectoryRecord): Directory => ({
+  id: r.id as DirectoryId,
+  tenantId: r.tenantId as TenantId,
   name: r.name,
-  provider: r.provider,
+  provider: r.provider as Provider,
   region: r.region,
-  rateLimit: r.rate_limit_rps === null || r.rate_limit_burst === null ? null : { requestsPerSecond: r.rate_limit_rps, burst: r.rate_limit_burst },
-  createdAt: r.created_at.toISOString(),
+  rateLimit: r.rateLimitRps === null || r.rateLimitBurst === null ? null : { requestsPerSecond: r.rateLimitRps, burst: r.rateLimitBurst },
+  createdAt: r.createdAt.toISOString(),
 });
+
+const READ_ONLY = { readOnly: true };
+
+const ORDER_OF_CREATION: [string, string][] = [
+  ['createdAt', 'ASC'],
+  ['id', 'ASC'],
+];
 
 /**
  * Operator-side tenants and directories (the admin API's privileged repository). Tenants have
@@ -64,38 +61,31 @@ export class TenantRepository {
   }
 
   async createTenant(name: string): Promise<Tenant> {
-    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>(
-      'INSERT INTO tenants (id, name) VALUES ($1, $2) RETURNING id, name, created_at',
-      [newId(), name],
+    return this.operator.transaction(async (transaction) =>
+      tenantView(await this.operator.models.Tenant.create({ id: newId(), name }, { returning: true, transaction })),
     );
-    return { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
   }
 
   async findTenant(id: string): Promise<Tenant | undefined> {
-    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>('SELECT id, name, created_at FROM tenants WHERE id = $1', [id]);
-    return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at.toISOString() };
+    const found = await this.operator.transaction((transaction) => this.operator.models.Tenant.findByPk(id, { transaction }), READ_ONLY);
+    return found ? tenantView(found) : undefined;
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const rows = await this.operator.query<{ id: TenantId; name: string; created_at: Date }>(
-      'SELECT id, name, created_at FROM tenants ORDER BY created_at, id',
-    );
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at.toISOString() }));
+    const rows = await this.operator.transaction((transaction) => this.operator.models.Tenant.findAll({ order: ORDER_OF_CREATION, transaction }), READ_ONLY);
+    return rows.map(tenantView);
   }
 
+  /** In `t` when given (the caller's transaction, which also issues its first key), else in one of its own. */
   async createDirectory(tenantId: TenantId, input: { name: string; provider: Provider; region: string }, t?: Transaction): Promise<Directory> {
-    const rows = await this.db.forTenant(tenantId).query<DirectoryRow>(
-      `INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, $4, $5)
-       RETURNING ${DIRECTORY_COLUMNS}`,
-      [newId(), tenantId, input.name, input.provider, input.region],
-      t,
-    );
-    return directoryView(rows[0]);
+    const scoped = this.db.forTenant(tenantId);
+    const create = (transaction: Transaction) => scoped.models.Directory.create({ id: newId(), tenantId, ...input }, { returning: true, transaction });
+    return directoryView(await (t ? create(t) : scoped.transaction(create)));
   }
 
   async findDirectory(id: string): Promise<Directory | undefined> {
-    const rows = await this.operator.query<DirectoryRow>(`SELECT ${DIRECTORY_COLUMNS} FROM directories WHERE id = $1`, [id]);
-    return rows[0] && directoryView(rows[0]);
+    const found = await this.operator.transaction((transaction) => this.operator.models.Directory.findByPk(id, { transaction }), READ_ONLY);
+    return found ? directoryView(found) : undefined;
   }
 
   /** The oldest directory named `directoryName` of a tenant named `tenantName` (names are not unique). */
@@ -109,10 +99,10 @@ export class TenantRepository {
   }
 
   async listDirectories(tenantId: TenantId): Promise<Directory[]> {
-    const rows = await this.db.forTenant(tenantId).query<DirectoryRow>(
-      `SELECT ${DIRECTORY_COLUMNS} FROM directories
-        WHERE tenant_id = $1 ORDER BY created_at, id`,
-      [tenantId],
+    const scoped = this.db.forTenant(tenantId);
+    const rows = await scoped.transaction(
+      (transaction) => scoped.models.Directory.findAll({ where: { tenantId }, order: ORDER_OF_CREATION, transaction }),
+      READ_ONLY,
     );
     return rows.map(directoryView);
   }
@@ -123,24 +113,22 @@ export class TenantRepository {
    * process when it commits. Returns undefined when the directory is unknown.
    */
   async setRateLimit(id: DirectoryId, limit: RateLimit | null): Promise<Directory | undefined> {
-    return this.operator.transaction(async (t) => {
-      const rows = await this.operator.query<DirectoryRow>(
-        `UPDATE directories SET rate_limit_rps = $2, rate_limit_burst = $3, updated_at = now()
-          WHERE id = $1 RETURNING ${DIRECTORY_COLUMNS}`,
-        [id, limit?.requestsPerSecond ?? null, limit?.burst ?? null],
-        t,
+    return this.operator.transaction(async (transaction) => {
+      const [, rows] = await this.operator.models.Directory.update(
+        { rateLimitRps: limit?.requestsPerSecond ?? null, rateLimitBurst: limit?.burst ?? null, updatedAt: new Date() },
+        { where: { id }, returning: true, transaction },
       );
-      if (rows[0]) await announceAuthChange(this.operator, t);
+      if (rows[0]) await announceAuthChange(this.operator, transaction);
       return rows[0] && directoryView(rows[0]);
     });
   }
 
   async deleteDirectory(id: DirectoryId): Promise<boolean> {
-    return this.operator.transaction(async (t) => {
-      const deleted = await this.operator.exec('DELETE FROM directories WHERE id = $1', [id], t);
+    return this.operator.transaction(async (transaction) => {
+      const deleted = await this.operator.models.Directory.destroy({ where: { id }, transaction });
       // Counters have no foreign key (see migration 0002); they go with their directory.
-      await this.operator.exec('DELETE FROM resource_counters WHERE directory_id = $1', [id], t);
-      await announceAuthChange(this.operator, t);
+      await this.operator.exec('DELETE FROM resource_counters WHERE directory_id = $1', [id], transaction);
+      await announceAuthChange(this.operator, transaction);
       return deleted > 0;
     });
   }

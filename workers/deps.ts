@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config';
-import type { Database } from '../shared/db/sequelize';
+import type { Repositories } from '../shared/db/repositories';
 import type { Logger } from '../shared/telemetry/logger';
 
 /** What every processor gets; tests build their own with a fresh queue prefix. */
 export interface WorkerDeps {
-  readonly db: Database;
+  readonly repos: Repositories;
   /** A connection factory: BullMQ needs one connection per Worker (blocking commands). */
   readonly redis: () => Redis;
   readonly logger: Logger;

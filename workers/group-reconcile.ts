@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ReconcileRepository, type ReemitStatus } from '../shared/db/repositories/reconcile';
-import { ReconcileReportRepository } from '../shared/db/repositories/reconcile-reports';
-import { TenantRepository } from '../shared/db/repositories/tenants';
-import type { Database } from '../shared/db/sequelize';
+import type { ReconcileRepository, ReemitStatus } from '../shared/db/repositories/reconcile';
+import type { Repositories } from '../shared/db/repositories';
+import type { DirectoryId, TenantId } from '../shared/ids';
+import type { DirectoryReconcileReports } from '../shared/db/repositories/reconcile-reports';
 import { MAX_ROW_RUNS, QUEUES, type GroupReconcileJob } from '../shared/queue/catalog';
 import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
@@ -42,7 +42,7 @@ export interface ReconcileReport {
 }
 
 interface ReconcileDeps {
-  readonly db: Database;
+  readonly repos: Repositories;
   readonly logger: Logger;
   /** How often a running reconciliation touches its report (shared/queue/heartbeat.ts), ms. Default 40,000 (a third of 2 min). */
   readonly heartbeatMs?: number;
@@ -117,21 +117,20 @@ async function reemitGroup(repo: ReconcileRepository, reportId: string, groupId:
  * from their marker, and the report accumulates what every run changed.
  */
 export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, job: GroupReconcileJob): Promise<ReconcileReport | undefined> {
-  const { db } = deps;
-  const directory = await new TenantRepository(db).findDirectory(job.directoryId);
+  const directory = await deps.repos.operator.tenants.findDirectory(job.directoryId);
   if (!directory || directory.tenantId !== job.tenantId) {
     deps.logger.warn({ 'directory.id': job.directoryId }, 'reconcile: directory not found; nothing to do');
     return undefined;
   }
-  const reports = new ReconcileReportRepository(db);
-  const current = await reports.start<ReconcileReport>(job, reportId, job.reemitGroupIds ?? []);
+  const directoryRepos = deps.repos.forDirectory({ tenantId: directory.tenantId, directoryId: directory.id });
+  const reports = directoryRepos.reconcileReports;
+  const current = await reports.start<ReconcileReport>(reportId, job.reemitGroupIds ?? []);
   if (!current) throw new Error(`reconcile report ${reportId} belongs to another directory`);
   if (current.runs > MAX_ROW_RUNS) throw new UnrecoverableError(`reconcile report ${reportId} started ${MAX_ROW_RUNS} times without finishing`);
   const { previous } = current;
-  const stopHeartbeat = heartbeat(() => reports.touch(job.directoryId, reportId), deps.heartbeatMs ?? 40_000);
+  const stopHeartbeat = heartbeat(() => reports.touch(reportId), deps.heartbeatMs ?? 40_000);
   try {
-    const repo = new ReconcileRepository(db, { tenantId: directory.tenantId, directoryId: directory.id });
-    return await reconcile(deps, repo, reportId, job, current.reemitGroupIds, previous);
+    return await reconcile(deps, directoryRepos.reconcile(), reports, reportId, job, current.reemitGroupIds, previous);
   } finally {
     stopHeartbeat();
   }
@@ -141,14 +140,12 @@ export async function runGroupReconcile(deps: ReconcileDeps, reportId: string, j
 async function reconcile(
   deps: ReconcileDeps,
   repo: ReconcileRepository,
+  reports: DirectoryReconcileReports,
   reportId: string,
   job: GroupReconcileJob,
   reemitGroupIds: readonly string[],
   previous: ReconcileReport | null,
 ): Promise<ReconcileReport> {
-  const { db } = deps;
-  const reports = new ReconcileReportRepository(db);
-
   const counters: CounterFix[] = [];
   for (const type of ['User', 'Group'] as const) {
     const fixed = await fixCounter(repo, type);
@@ -164,7 +161,7 @@ async function reconcile(
     bumpedGroupIds: [...(previous?.bumpedGroupIds ?? []), ...bumped].slice(0, 100),
     reemitted,
   };
-  await reports.finish(job.directoryId, reportId, report);
+  await reports.finish(reportId, report);
   deps.logger.info(
     {
       'directory.id': job.directoryId,
@@ -189,15 +186,12 @@ export const startGroupReconcile: StartProcessor = (deps) => {
       const reportId = job.data.reportId ?? job.id!;
       return withSpanFrom(job.data.trace, 'group-reconcile', { 'tenant.id': job.data.tenantId, 'directory.id': job.data.directoryId }, async () => {
         try {
-          return await runGroupReconcile({ db: deps.db, logger, heartbeatMs }, reportId, job.data);
+          return await runGroupReconcile({ repos: deps.repos, logger, heartbeatMs }, reportId, job.data);
         } catch (err) {
           const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-          await new ReconcileReportRepository(deps.db).fail(
-            job.data.directoryId,
-            reportId,
-            final ? 'failed' : 'queued',
-            (err as Error).message || 'reconcile failed',
-          );
+          await deps.repos
+            .forDirectory({ tenantId: job.data.tenantId as TenantId, directoryId: job.data.directoryId as DirectoryId })
+            .reconcileReports.fail(reportId, final ? 'failed' : 'queued', (err as Error).message || 'reconcile failed');
           throw err;
         }
       });

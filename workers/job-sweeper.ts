@@ -1,9 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DeliverySweep } from '../shared/db/repositories/delivery-sweep';
-import { reconcileReportSweep } from '../shared/db/repositories/reconcile-reports';
-import type { Database } from '../shared/db/sequelize';
-import { auditExportSweep } from '../shared/db/repositories/audit-exports';
+import type { OperatorRepositories } from '../shared/db/repositories';
 import {
   JOBS,
   QUEUES,
@@ -31,7 +28,8 @@ export interface SweptQueues {
 }
 
 export interface JobSweeperOptions {
-  readonly db: Database;
+  /** The sweeps read every tenant's unfinished rows: the operator's repositories. */
+  readonly operator: OperatorRepositories;
   readonly queues: SweptQueues;
   /** The Redis connection behind the queues: while it is not ready a pass is skipped, not queued in memory. Default: none. */
   readonly connection?: Redis;
@@ -99,12 +97,13 @@ export class JobSweeper {
       batchSize: this.batchSize,
       redisTimeoutMs: this.redisTimeoutMs,
     });
-    const { db, queues } = options;
+    const { queues } = options;
+    const { sweeps } = options.operator;
     const lane = <T>(l: Lane<T>): SweptQueue => ({ name: l.spec.queue, sweep: () => this.sweepLane(l) });
     this.lanes = [
-      queues.webhookDelivery && lane({ sweep: new DeliverySweep(db), spec: JOBS.webhookDelivery, queue: queues.webhookDelivery }),
-      queues.auditExport && lane({ sweep: auditExportSweep(db), spec: JOBS.auditExport, queue: queues.auditExport }),
-      queues.groupReconcile && lane({ sweep: reconcileReportSweep(db), spec: JOBS.groupReconcile, queue: queues.groupReconcile }),
+      queues.webhookDelivery && lane({ sweep: sweeps.deliveries, spec: JOBS.webhookDelivery, queue: queues.webhookDelivery }),
+      queues.auditExport && lane({ sweep: sweeps.auditExports, spec: JOBS.auditExport, queue: queues.auditExport }),
+      queues.groupReconcile && lane({ sweep: sweeps.groupReconciles, spec: JOBS.groupReconcile, queue: queues.groupReconcile }),
     ].filter((l) => l !== undefined);
     if (this.lanes.length === 0) throw new Error('JobSweeper: no queue to sweep');
     this.log = options.logger.child({ component: 'job-sweeper' });
@@ -194,7 +193,7 @@ export const startJobSweeper: StartProcessor = (deps) => {
     groupReconcile: createQueue(QUEUES.groupReconcile, options),
   };
   const sweeper = new JobSweeper({
-    db: deps.db,
+    operator: deps.repos.operator,
     queues,
     connection,
     logger: deps.logger,

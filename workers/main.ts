@@ -4,7 +4,8 @@ startTracing('scim-worker');
 import { config } from '../shared/config';
 import { createDatabase } from '../shared/db/sequelize';
 import { checkRedisServer, createRedis } from '../shared/queue/redis';
-import { postgresCheck } from '../shared/db/health';
+import { repositoriesFor } from '../shared/db/repositories';
+import type { Database } from '../shared/db/sequelize';
 import { redisCheck } from '../shared/telemetry/health';
 import { logger } from '../shared/telemetry/logger';
 import { startAuditExport } from './audit-export';
@@ -23,7 +24,7 @@ const PROCESSORS: readonly StartProcessor[] = [startAuditExport, startGroupRecon
  * stops taking jobs, lets running ones finish, then closes its connections. `close()` is safe
  * to call twice.
  */
-export async function startWorker(overrides: Partial<WorkerDeps> = {}, processors: readonly StartProcessor[] = PROCESSORS) {
+export async function startWorker(overrides: Partial<WorkerDeps> & { readonly db?: Database } = {}, processors: readonly StartProcessor[] = PROCESSORS) {
   const db = overrides.db ?? createDatabase({ poolMax: 10 });
   await db.sequelize.authenticate();
   const connections: ReturnType<typeof createRedis>[] = [];
@@ -34,7 +35,9 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
       connections.push(connection);
       return connection;
     });
-  const deps: WorkerDeps = { db, redis, logger, config, queuePrefix: 'scim', ...overrides };
+  const { db: _given, ...given } = overrides;
+  const settings = overrides.config ?? config;
+  const deps: WorkerDeps = { repos: repositoriesFor(db, settings), redis, logger, config: settings, queuePrefix: 'scim', ...given };
   void checkRedisServer(deps.redis(), deps.logger);
   const started: Processor[] = [];
   for (const start of processors) started.push(await start(deps));
@@ -48,7 +51,7 @@ export async function startWorker(overrides: Partial<WorkerDeps> = {}, processor
       if (!overrides.db) await db.close();
     })());
   // What the worker's /readyz checks; the Redis connection is opened on the first probe.
-  const checks = [postgresCheck(db), redisCheck(deps.redis)];
+  const checks = [deps.repos.operator.health, redisCheck(deps.redis)];
   return { close, processors: started, checks };
 }
 

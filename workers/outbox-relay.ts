@@ -13,7 +13,7 @@ export const startOutboxRelay: StartProcessor = (deps) => {
   const connection = deps.redis();
   const queue = createQueue(QUEUES.webhookDelivery, { connection, prefix: deps.queuePrefix, logger: deps.logger });
   const relay = new OutboxRelay({
-    db: deps.db,
+    operator: deps.repos.operator,
     queue,
     connection,
     logger: deps.logger,

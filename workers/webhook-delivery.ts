@@ -1,6 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { WebhookRepository, type DeliveryTarget, type TenantWebhooks } from '../shared/db/repositories/webhooks';
+import type { DeliveryTarget, TenantWebhooks } from '../shared/db/repositories/webhooks';
 import type { TenantId } from '../shared/ids';
 import { type UnrecordedAttempt, type WebhookDeliveryJob, QUEUES } from '../shared/queue/catalog';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
@@ -8,7 +8,6 @@ import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context'
 import { recordDelivery } from '../shared/telemetry/metrics';
 import { parseRetrySchedule } from '../shared/webhooks/retry-schedule';
 import { parseDuration } from '../shared/config';
-import { encryptionKeyFrom, SecretBox } from '../shared/secrets';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';
 import { urlPolicyFrom } from '../shared/webhooks/url-policy';
@@ -64,11 +63,10 @@ interface CallResult {
  * outcome is kept on the job and written by the next run instead of calling again.
  */
 export const startWebhookDelivery: StartProcessor = (deps) => {
-  const { config, db } = deps;
+  const { config, repos } = deps;
   const schedule = parseRetrySchedule(config.WEBHOOK_RETRY_SCHEDULE);
   const limits = { failingAfterMs: parseDuration(config.WEBHOOK_FAILING_AFTER), disableAfterMs: parseDuration(config.WEBHOOK_DISABLE_AFTER) };
   const policy = urlPolicyFrom(config);
-  const repo = new WebhookRepository(db, new SecretBox(encryptionKeyFrom(config)));
   const log = deps.logger.child({ processor: 'webhook-delivery' });
   // A database outage is retried on a short doubling delay (from 1 s, or the schedule's first
   // delay if shorter, up to 30 s), jittered so a worker's jobs do not all retry in step.
@@ -87,7 +85,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   /** One try of one delivery. Throws DeliveryAttemptFailed or DatabaseUnavailable to retry, UnrecoverableError to stop. */
   async function attempt(job: Job<WebhookDeliveryJob>, span: Span): Promise<string> {
     const { deliveryId, tenantId } = job.data;
-    const webhooks = repo.forTenant(tenantId as TenantId);
+    const webhooks = repos.forTenant(tenantId as TenantId).webhooks;
     const target = await database(() => webhooks.loadDeliveryTarget(deliveryId));
     // The endpoint was deleted (its deliveries with it), or the job names nothing of this tenant.
     if (!target) return 'gone';

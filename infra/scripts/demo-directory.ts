@@ -1,6 +1,5 @@
-import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
-import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
-import { TenantRepository } from '../../shared/db/repositories/tenants';
+import { config } from '../../shared/config';
+import { type OperatorRepositories, repositoriesFor } from '../../shared/db/repositories';
 import type { Database } from '../../shared/db/sequelize';
 import type { DirectoryId, TenantId } from '../../shared/ids';
 
@@ -34,33 +33,31 @@ export interface DemoDirectory {
  * working; otherwise a new key is issued and every earlier demo key revoked, so they never pile up.
  */
 export async function prepareDemoDirectory(db: Database, region: string, previousToken?: string): Promise<DemoDirectory> {
-  const tenants = new TenantRepository(db);
-  const keys = new ApiKeyRepository(db);
+  const repos = repositoriesFor(db, config);
+  const { tenants, keys } = repos.operator;
+  const keyName = `${DEMO_KEY} ${new Date().toISOString()}`;
   const found = await tenants.findDirectoryByNames(DEMO_TENANT, DEMO_DIRECTORY);
-  let tenantId: TenantId;
-  let directoryId: DirectoryId;
-  if (found) {
-    tenantId = found.tenantId;
-    directoryId = found.directoryId;
-    await removeOldDemoExtension(db, directoryId);
-  } else {
-    tenantId = (await tenants.createTenant(DEMO_TENANT)).id;
-    directoryId = (await tenants.createDirectory(tenantId, { name: DEMO_DIRECTORY, provider: 'entra', region })).id;
+  if (!found) {
+    const tenantId = (await tenants.createTenant(DEMO_TENANT)).id;
+    const { directory, key } = await tenants.createDirectory(tenantId, { name: DEMO_DIRECTORY, provider: 'entra', region, keyName });
+    return { tenantId, directoryId: directory.id, token: key.token, reused: false };
   }
-
+  const { tenantId, directoryId } = found;
+  await removeOldDemoExtension(repos.operator, directoryId);
   if (previousToken && (await keys.resolve(previousToken))?.directoryId === directoryId) {
     return { tenantId, directoryId, token: previousToken, reused: true };
   }
-  const token = await db.forDirectory({ directoryId }).transaction(async (t) => {
-    const earlier = (await keys.list(directoryId)).filter((k) => k.revokedAt === null && k.name.startsWith(DEMO_KEY));
-    for (const k of earlier) await keys.revoke(directoryId, k.id, t);
-    return (await keys.issue({ tenantId, directoryId }, `${DEMO_KEY} ${new Date().toISOString()}`, region, t)).token;
+  const directory = repos.forDirectory({ tenantId, directoryId });
+  const token = await directory.transaction(async (t) => {
+    const earlier = (await directory.apiKeys.list()).filter((k) => k.revokedAt === null && k.name.startsWith(DEMO_KEY));
+    for (const k of earlier) await directory.apiKeys.revoke(k.id, t);
+    return (await directory.apiKeys.issue(keyName, region, t)).token;
   });
   return { tenantId, directoryId, token, reused: false };
 }
 
-async function removeOldDemoExtension(db: Database, directoryId: DirectoryId): Promise<void> {
-  const schemas = new ExtensionSchemaRepository(db);
+async function removeOldDemoExtension(operator: OperatorRepositories, directoryId: DirectoryId): Promise<void> {
+  const schemas = operator.extensionSchemas;
   const own = await schemas.list(directoryId);
   const old = own.find((s) => s.schema.id === OLD_DEMO_EXTENSION.urn && s.schema.description === OLD_DEMO_EXTENSION.description);
   if (old) await schemas.delete(old.schema.id, directoryId);

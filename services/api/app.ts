@@ -1,12 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request } from 'express';
 import { trace } from '@opentelemetry/api';
-import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
-import { DirectoryRepositories } from '../../shared/db/repositories/directory';
-import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
-import { TenantRepository } from '../../shared/db/repositories/tenants';
+import type { Repositories } from '../../shared/db/repositories';
 import type { AuthChangeListener } from '../../shared/db/auth-changes';
-import type { Database } from '../../shared/db/sequelize';
 import type { DirectoryContext } from '../../shared/provisioning/context';
 import type { Logger } from '../../shared/telemetry/logger';
 import type { Queue } from 'bullmq';
@@ -38,7 +34,8 @@ import { queuesDashboard } from './routes/queues-dashboard';
 import { resourceRoutes } from './routes/resources';
 
 export interface AppOptions {
-  readonly db: Database;
+  /** The data layer (shared/db/repositories): bound repositories, never the database itself. */
+  readonly repos: Repositories;
   readonly logger: Logger;
   /** Operator secret for /admin/v1; without one the admin API answers 401 to everyone. */
   readonly adminToken?: string;
@@ -78,7 +75,7 @@ export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => void;
  * does).
  */
 export function createApp(options: AppOptions): ApiHandler {
-  const { db, logger } = options;
+  const { repos, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -90,15 +87,11 @@ export function createApp(options: AppOptions): ApiHandler {
     headers(res);
     next();
   });
-  const resolveDirectory = directoryResolver({ db, logger, changes: options.authChanges });
+  const resolveDirectory = directoryResolver({ operator: repos.operator, logger, changes: options.authChanges });
   const rateLimit = options.rateLimits && directoryRateLimit({ ...options.rateLimits, logger });
   app.use(requestLog(logger));
   app.use(declaredLengthLimit(options.maxPayloadBytes));
   app.use(rejectMalformedUrl);
-
-  const tenants = new TenantRepository(db);
-  const keys = new ApiKeyRepository(db);
-  const schemas = new ExtensionSchemaRepository(db);
 
   // One count per address across SCIM, /admin/v1 and the queue dashboard.
   const throttle = authThrottle(options.authThrottle);
@@ -116,7 +109,7 @@ export function createApp(options: AppOptions): ApiHandler {
     // baseUrl is /scim/v1/Users inside a resource router: the alias the client used is echoed back.
     const version = /^\/scim\/v1(\/|$)/.test(req.baseUrl) ? 'v1' : 'v2';
     return {
-      repos: new DirectoryRepositories(db, { tenantId: principal.tenantId, directoryId: principal.directoryId }),
+      repos: repos.forDirectory({ tenantId: principal.tenantId, directoryId: principal.directoryId }),
       schemas: principal.schemas,
       actor: `api_key:${principal.keyId}`,
       baseUrl: `${options.publicBaseUrl}/scim/${version}`,
@@ -153,23 +146,23 @@ export function createApp(options: AppOptions): ApiHandler {
   app.use('/scim/v1', scim);
 
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
-  for (const [path, handler] of Object.entries(healthRoutes({ db, redis: options.redis, logger }))) app.get(path, handler);
+  for (const [path, handler] of Object.entries(healthRoutes({ postgres: repos.operator.health, redis: options.redis, logger }))) app.get(path, handler);
   // ServiceProviderConfig's documentationUri, public like the discovery it describes.
   app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options }));
 
   const admin = express.Router();
   admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken), throttle }));
   admin.use(scimJson({ limit: options.maxPayloadBytes }));
-  admin.use(tenantRoutes({ db, tenants }));
+  admin.use(tenantRoutes({ repos }));
   const onAuthChange = async () => {
     resolveDirectory.invalidate();
     await options.authChanges?.barrier();
   };
-  admin.use(directoryRoutes({ db, tenants, keys, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
-  admin.use(schemaRoutes({ tenants, schemas, onAuthChange }));
-  admin.use(exportRoutes({ db, tenants, storage: options.exportStorage, queue: options.queues?.auditExport }));
-  admin.use(reconcileRoutes({ db, tenants, queue: options.queues?.groupReconcile }));
-  admin.use(webhookRoutes({ db, tenants, queue: () => options.queues?.webhookDelivery }));
+  admin.use(directoryRoutes({ repos, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
+  admin.use(schemaRoutes({ tenants: repos.operator.tenants, schemas: repos.operator.extensionSchemas, onAuthChange }));
+  admin.use(exportRoutes({ repos, storage: options.exportStorage, queue: options.queues?.auditExport }));
+  admin.use(reconcileRoutes({ repos, queue: options.queues?.groupReconcile }));
+  admin.use(webhookRoutes({ repos, queue: () => options.queues?.webhookDelivery }));
   app.use('/admin/v1', admin);
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);

@@ -1,7 +1,6 @@
 import type { AuthChangeListener } from '../../shared/db/auth-changes';
-import { ApiKeyRepository, hashToken, type ResolvedKey } from '../../shared/db/repositories/api-keys';
-import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
-import type { Database } from '../../shared/db/sequelize';
+import type { OperatorRepositories } from '../../shared/db/repositories';
+import { hashToken, type ResolvedKey } from '../../shared/db/repositories/api-keys';
 import type { ApiKeyId } from '../../shared/ids';
 import type { DirectorySchemas } from '../../shared/scim/schema-registry';
 import type { Logger } from '../../shared/telemetry/logger';
@@ -12,7 +11,7 @@ export interface DirectoryPrincipal extends ResolvedKey {
 }
 
 export interface DirectoryResolverOptions {
-  readonly db: Database;
+  readonly operator: OperatorRepositories;
   readonly logger: Logger;
   /**
    * Without a listener every request looks its key up in PostgreSQL. With one, resolved keys are
@@ -44,8 +43,7 @@ export interface DirectoryResolver {
  * change is not cached (generation check), and nothing is cached while the listener is down.
  */
 export function directoryResolver(options: DirectoryResolverOptions): DirectoryResolver {
-  const keys = new ApiKeyRepository(options.db);
-  const schemaRepo = new ExtensionSchemaRepository(options.db);
+  const { keys, extensionSchemas: schemaRepo } = options.operator;
   const cacheSize = options.cacheSize ?? 50_000;
   const ttl = options.cacheTtlMs ?? 60_000;
   const cache = new Map<string, { principal: DirectoryPrincipal; expires: number }>();

@@ -4,12 +4,10 @@ startTracing('scim-api');
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { config, parseDuration } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
-import { DeliverySweep } from '../../shared/db/repositories/delivery-sweep';
-import { reconcileReportSweep } from '../../shared/db/repositories/reconcile-reports';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase } from '../../shared/db/sequelize';
 import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
-import { auditExportSweep } from '../../shared/db/repositories/audit-exports';
 import { withTimeout } from '../../shared/polling-loop';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
@@ -75,6 +73,8 @@ export async function startApi(options: ApiServerOptions = {}) {
     throw new RangeError(`startApi: headersTimeoutMs (${headersTimeout}) must be positive and at most requestTimeoutMs (${requestTimeout})`);
   }
   const db = createDatabase();
+  const repos = repositoriesFor(db, config);
+  const { sweeps } = repos.operator;
   const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
   await authChanges.start();
   // Producers only (no blocking commands), so the queues share one connection. The prefix is the
@@ -92,12 +92,12 @@ export async function startApi(options: ApiServerOptions = {}) {
   // Overdue rows are counted through the same sweeps the workers' sweeper re-drives them with.
   const unwatch = [
     watchQueues(Object.values(queues)),
-    watchOutbox(db),
+    watchOutbox(repos.operator),
     watchOverdue({
-      deliveries: new DeliverySweep(db),
+      deliveries: sweeps.deliveries,
       jobs: [
-        [QUEUES.auditExport, auditExportSweep(db)],
-        [QUEUES.groupReconcile, reconcileReportSweep(db)],
+        [QUEUES.auditExport, sweeps.auditExports],
+        [QUEUES.groupReconcile, sweeps.groupReconciles],
       ],
       overdueAfterMs: parseDuration(config.JOB_OVERDUE_AFTER),
     }),
@@ -105,7 +105,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
   const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
   const app = createApp({
-    db,
+    repos,
     authChanges,
     logger,
     adminToken: config.ADMIN_TOKEN,

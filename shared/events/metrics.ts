@@ -1,14 +1,14 @@
-import type { Database } from '../db/sequelize';
+import type { OperatorRepositories } from '../db/repositories';
 import { collectFrom, METRICS, registerScrapedGauges } from '../telemetry/metrics';
 import { outboxBacklog, WEBHOOKS_POSITION } from './outbox-relay';
 
 // Events committed but not yet handed to the queues, read from PostgreSQL on scrape.
 
-let watchedOutbox: Database | undefined;
+let watchedOutbox: OperatorRepositories | undefined;
 
 registerScrapedGauges(async () => {
-  const db = watchedOutbox;
-  return db && collectFrom('outbox', () => outboxBacklog(db));
+  const operator = watchedOutbox;
+  return operator && collectFrom('outbox', () => outboxBacklog(operator));
 }, [
   {
     name: METRICS.outboxBacklog,
@@ -25,10 +25,10 @@ registerScrapedGauges(async () => {
   },
 ]);
 
-/** Reports the outbox backlog read through `db` on every scrape; returns a function that stops it. */
-export function watchOutbox(db: Database): () => void {
-  watchedOutbox = db;
+/** Reports the outbox backlog read through `operator` on every scrape; returns a function that stops it. */
+export function watchOutbox(operator: OperatorRepositories): () => void {
+  watchedOutbox = operator;
   return () => {
-    if (watchedOutbox === db) watchedOutbox = undefined;
+    if (watchedOutbox === operator) watchedOutbox = undefined;
   };
 }

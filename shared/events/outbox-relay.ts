@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CrossTenantOutbox, type OutboxBatchRow } from '../db/repositories/outbox-positions';
-import type { Database, Transaction } from '../db/sequelize';
+import type { OperatorRepositories } from '../db/repositories';
+import type { CrossTenantOutbox, OutboxBatchRow } from '../db/repositories/outbox-positions';
+import type { Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
@@ -21,7 +22,8 @@ export const outboxPositionFor = (queuePrefix: string): string =>
   queuePrefix === PRODUCTION_QUEUE_PREFIX ? WEBHOOKS_POSITION : `${WEBHOOKS_POSITION}:${queuePrefix}`;
 
 export interface OutboxRelayOptions {
-  readonly db: Database;
+  /** The relay reads every tenant's events: the operator's repositories. */
+  readonly operator: OperatorRepositories;
   /** Where delivery jobs go (QUEUES.webhookDelivery). The relay does not close it. */
   readonly queue: Queue<WebhookDeliveryJob>;
   /**
@@ -111,7 +113,7 @@ export class OutboxRelay {
   constructor(private readonly options: OutboxRelayOptions) {
     this.queue = options.queue;
     this.positionName = options.positionName ?? WEBHOOKS_POSITION;
-    this.outbox = new CrossTenantOutbox(options.db, this.positionName);
+    this.outbox = options.operator.outbox(this.positionName);
     this.batchSize = options.batchSize ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 100;
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5000;
@@ -240,7 +242,10 @@ export class OutboxRelay {
  * Events past the relay's position: how many, and how old the oldest is (0 when none). For the
  * metrics endpoint; counts every event past the position, committed or not yet visible.
  */
-export async function outboxBacklog(db: Database, positionName: string = WEBHOOKS_POSITION): Promise<{ events: number; oldestAgeSeconds: number }> {
-  const row = await new CrossTenantOutbox(db, positionName).backlog();
+export async function outboxBacklog(
+  operator: OperatorRepositories,
+  positionName: string = WEBHOOKS_POSITION,
+): Promise<{ events: number; oldestAgeSeconds: number }> {
+  const row = await operator.outbox(positionName).backlog();
   return { events: Number(row?.events ?? 0), oldestAgeSeconds: Math.max(0, row?.oldest ?? 0) };
 }

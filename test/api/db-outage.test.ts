@@ -7,6 +7,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import { createApp } from '../../services/api/app';
 import { config } from '../../shared/config';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import type { Logger } from '../../shared/telemetry/logger';
@@ -36,7 +37,7 @@ function appThrough(url: string, logger: Logger, pool: { poolMax: number; acquir
   const authChanges = new AuthChangeListener({ url, logger, maxBackoffMs: 200 });
   void authChanges.start();
   const app = createApp({
-    db,
+    repos: repositoriesFor(db, config),
     authChanges,
     logger,
     adminToken: ADMIN_TOKEN,

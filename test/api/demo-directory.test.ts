@@ -11,7 +11,7 @@ import { prepareDemoDirectory } from '../../infra/scripts/demo-directory';
 import { migrate } from '../../infra/scripts/migrate';
 import { createApp } from '../../services/api/app';
 import { config } from '../../shared/config';
-import { ApiKeyRepository } from '../../shared/db/repositories/api-keys';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { ExtensionSchemaRepository } from '../../shared/db/repositories/extension-schemas';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { parseExtensionSchema } from '../../shared/scim/schema-definition';
@@ -48,7 +48,7 @@ describe('npm start › the demo directory', () => {
     await migrate(url);
     db = createDatabase({ url, poolMax: 3 });
     app = createApp({
-      db,
+      repos: repositoriesFor(db, config),
       logger,
       adminToken: ADMIN_TOKEN,
       publicBaseUrl: PUBLIC_BASE_URL,
@@ -63,7 +63,12 @@ describe('npm start › the demo directory', () => {
     await dropDatabase(url);
   });
 
-  const liveDemoKeys = async (directoryId: string) => (await new ApiKeyRepository(db).list(directoryId as never)).filter((k) => k.revokedAt === null);
+  const liveDemoKeys = async (directoryId: string) =>
+    (
+      await repositoriesFor(db, config)
+        .forDirectory({ tenantId: '' as never, directoryId: directoryId as never })
+        .apiKeys.list()
+    ).filter((k) => k.revokedAt === null);
 
   it('first start, then README step 4 › the platform-wide POST › 201, and the demo directory has the extension', async () => {
     const demo = await prepareDemoDirectory(db, 'us');
@@ -137,7 +142,10 @@ describe('npm start › the demo directory', () => {
 
     const live = await liveDemoKeys(first.directoryId);
 
-    assert.deepEqual(live.map((k) => k.id).sort(), [operatorKey.id, (await new ApiKeyRepository(db).resolve(revokedElsewhere.token))!.keyId].sort());
+    assert.deepEqual(
+      live.map((k) => k.id).sort(),
+      [operatorKey.id, (await repositoriesFor(db, config).operator.keys.resolve(revokedElsewhere.token))!.keyId].sort(),
+    );
     assert.equal(revokedElsewhere.reused, false);
     await scimClient(app, revokedElsewhere.token).get('/Users').expect(200);
     await scimClient(app, operatorKey.token).get('/Users').expect(200);
@@ -157,7 +165,7 @@ describe('npm start › the demo directory', () => {
 
     assert.equal(next.reused, false);
     assert.equal(next.directoryId, demo.directoryId);
-    assert.equal((await new ApiKeyRepository(db).resolve(next.token))?.directoryId, demo.directoryId);
+    assert.equal((await repositoriesFor(db, config).operator.keys.resolve(next.token))?.directoryId, demo.directoryId);
     await scimClient(app, other.key.token).get('/Users').expect(200);
   });
 });

@@ -6,6 +6,7 @@ import pino from 'pino';
 import request from 'supertest';
 import type { Queue } from 'bullmq';
 import { config } from '../../shared/config';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase } from '../../shared/db/sequelize';
 import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
@@ -175,7 +176,7 @@ describe('observability › health, readiness, metrics, request ids', () => {
   });
 
   it('GET /metrics › outbox watched › backlog and oldest age reported', async () => {
-    const unwatch = watchOutbox(t.db);
+    const unwatch = watchOutbox(t.repos.operator);
     try {
       await scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201);
       const text = (await request(t.app).get('/metrics').expect(200)).text;
@@ -191,7 +192,7 @@ describe('observability › health, readiness, metrics, request ids', () => {
   it('GET /metrics › outbox unreadable › series absent and a collect error counted, scrape still 200', async () => {
     const closedDb = createDatabase({ poolMax: 1 });
     await closedDb.close();
-    const unwatch = watchOutbox(closedDb);
+    const unwatch = watchOutbox(repositoriesFor(closedDb, config).operator);
     try {
       const errorsBefore = sample((await request(t.app).get('/metrics')).text, METRICS.collectErrors, { source: 'outbox' }) ?? 0;
       const text = (await request(t.app).get('/metrics').expect(200)).text;

@@ -5,8 +5,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DirectoryRepositories } from '../../shared/db/repositories/directory';
-import { listTenantEvents } from '../../shared/db/repositories/events';
-import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
 import type { DirectoryScope } from '../../shared/db/repositories/scope';
 import { newId, type DirectoryId, type TenantId } from '../../shared/ids';
 import { makeTestApp, type TestApp } from '../support/app';
@@ -68,17 +66,17 @@ describe('repositories › bound to one directory', () => {
   });
 
   it("events › the tenant's feed › only its own directory's events; another tenant sees nothing", async () => {
-    const own = await listTenantEvents(t.db, a.scope.tenantId, { limit: 100 });
+    const own = await t.repos.forTenant(a.scope.tenantId).events({ limit: 100 });
     assert.ok(own.events.some((e) => e.resourceId === userId));
-    const other = await listTenantEvents(t.db, b.scope.tenantId, { limit: 100 });
+    const other = await t.repos.forTenant(b.scope.tenantId).events({ limit: 100 });
     assert.ok(!other.events.some((e) => e.resourceId === userId));
   });
 
   it('reconcile reports › another directory sees nothing', async () => {
-    const reports = new ReconcileReportRepository(t.db);
-    const report = await reports.create(a.scope, [groupId]);
-    assert.equal((await reports.find(a.scope.directoryId, report.id))?.id, report.id);
-    assert.equal(await reports.find(b.scope.directoryId, report.id), undefined);
-    assert.deepEqual([...(await reports.existingGroupIds(b.scope.directoryId, [groupId]))], []);
+    const report = await a.reconcileReports.create([groupId]);
+    assert.equal((await a.reconcileReports.find(report.id))?.id, report.id);
+    assert.deepEqual([...(await a.reconcileReports.existingGroupIds([groupId]))], [groupId]);
+    assert.equal(await b.reconcileReports.find(report.id), undefined);
+    assert.deepEqual([...(await b.reconcileReports.existingGroupIds([groupId]))], []);
   });
 });

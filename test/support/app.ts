@@ -1,6 +1,7 @@
 import { createApp } from '../../services/api/app';
 import { config } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
+import { type Repositories, repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { logger } from '../../shared/telemetry/logger';
 
@@ -10,18 +11,22 @@ export const PUBLIC_BASE_URL = 'https://scim.test.example';
 export interface TestApp {
   readonly app: ReturnType<typeof createApp>;
   readonly db: Database;
+  /** The repositories the app uses, for tests that read or write beside it. */
+  readonly repos: Repositories;
   close(): Promise<void>;
 }
 
 /** The real Express app on the real test database; close() in after(). */
-export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> = {}): TestApp {
-  const db = createDatabase({ poolMax: 5 });
+export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> & { readonly db?: Database } = {}): TestApp {
+  const { db: given, ...options } = overrides;
+  const db = given ?? createDatabase({ poolMax: 5 });
+  const repos = repositoriesFor(db, config);
   // The same key cache as production, invalidated by PostgreSQL notifications, so revocation
   // tests prove the cache cannot serve a revoked key.
   const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
   void authChanges.start();
   const app = createApp({
-    db,
+    repos,
     authChanges,
     logger,
     adminToken: ADMIN_TOKEN,
@@ -30,11 +35,12 @@ export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> 
     maxPayloadBytes: 1_048_576,
     maxPageSize: 1000,
     maxBulkOperations: 1000,
-    ...overrides,
+    ...options,
   });
   return {
     app,
     db,
+    repos,
     close: async () => {
       await authChanges.close();
       await db.close();

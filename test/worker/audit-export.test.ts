@@ -14,9 +14,9 @@ import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import { startAuditExport, runAuditExport } from '../../workers/audit-export';
 import { startWorker } from '../../workers/main';
+import type { TenantId } from '../../shared/ids';
 import { config } from '../../shared/config';
 import { exportKey, LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
-import { AuditExportRepository } from '../../shared/db/repositories/audit-exports';
 import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
@@ -261,7 +261,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     const file = path.join(exportDir, exportKey(a.tenantId, created.body.id));
     const before = await stat(file);
     const again = await runAuditExport(
-      { db: t.db, storage: new LocalDiskExportStorage(exportDir), logger },
+      { repos: t.repos, storage: new LocalDiskExportStorage(exportDir), logger },
       { exportId: created.body.id, tenantId: a.tenantId },
       { final: true },
     );
@@ -273,7 +273,9 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     const a = await makeDirectory(t.app);
     await scimClient(t.app, a.token).post('/Users', entraUser()).expect(201);
     // Written through the repository, not the API, so the suite's worker does not pick it up.
-    const created = await new AuditExportRepository(t.db).create(a.tenantId, { from: new Date('2000-01-01T00:00:00Z'), to: new Date('2100-01-01T00:00:00Z') });
+    const created = await t.repos
+      .forTenant(a.tenantId as TenantId)
+      .exports.create({ from: new Date('2000-01-01T00:00:00Z'), to: new Date('2100-01-01T00:00:00Z') });
     const full: ExportStorage = {
       write: () => {
         const stream = new Writable({ write: (_chunk, _encoding, done) => done(new Error('no space left on device')) });
@@ -282,7 +284,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
       read: () => assert.fail('nothing to read'),
       exists: async () => false,
     };
-    await assert.rejects(runAuditExport({ db: t.db, storage: full, logger }, { exportId: created.id, tenantId: a.tenantId }, { final: true }));
+    await assert.rejects(runAuditExport({ repos: t.repos, storage: full, logger }, { exportId: created.id, tenantId: a.tenantId }, { final: true }));
     const status = await asAdmin(request(t.app).get(`/admin/v1/tenants/${a.tenantId}/exports/${created.id}`)).expect(200);
     assert.equal(status.body.status, 'failed');
     assert.equal(typeof status.body.error, 'string');

@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { type WebhookDeliveryJob, QUEUES, enqueueDeliveries } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
@@ -340,7 +341,15 @@ describe('durable deliveries', () => {
         own.disconnect();
         await db.close();
       });
-      return new JobSweeper({ db, queues: { webhookDelivery: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, batchSize: 4 });
+      return new JobSweeper({
+        operator: repositoriesFor(db, config).operator,
+        queues: { webhookDelivery: q },
+        connection: own,
+        logger,
+        overdueAfterMs: OVERDUE_AFTER_MS,
+        intervalMs: 1000,
+        batchSize: 4,
+      });
     });
     const passes = await Promise.all(sweepers.map(async (s) => (await s.sweepOnce())[QUEUES.webhookDelivery]!));
 
@@ -375,7 +384,7 @@ describe('durable deliveries', () => {
     const q = createQueue(QUEUES.webhookDelivery, { connection: own, prefix });
     await q.waitUntilReady();
     const sweeper = new JobSweeper({
-      db: t.db,
+      operator: t.repos.operator,
       queues: { webhookDelivery: q },
       connection: own,
       logger,

@@ -8,10 +8,11 @@ import { finished } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
+import type { TenantId } from '../../shared/ids';
 import { config } from '../../shared/config';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase } from '../../shared/db/sequelize';
 import { LocalDiskExportStorage, type ExportStorage } from '../../shared/exports';
-import { AuditExportRepository, auditExportSweep } from '../../shared/db/repositories/audit-exports';
 import { JOBS, KEEP_COMPLETED_SECONDS, MAX_ROW_RUNS, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
@@ -51,6 +52,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   let redis: PrivateRedis;
   let exportDir: string;
   let t: TestApp;
+  const exportsOf = (dir: TestDirectory) => t.repos.forTenant(dir.tenantId as TenantId).exports;
   let appRedis: Redis;
   let queues: {
     auditExport: ReturnType<typeof createQueue<typeof QUEUES.auditExport>>;
@@ -88,7 +90,14 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       auditExport: createQueue(QUEUES.auditExport, { connection, prefix: deps.queuePrefix }),
       groupReconcile: createQueue(QUEUES.groupReconcile, { connection, prefix: deps.queuePrefix }),
     };
-    const sweeper = new JobSweeper({ db: deps.db, queues: own, connection, logger: deps.logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 200 }).start();
+    const sweeper = new JobSweeper({
+      operator: deps.repos.operator,
+      queues: own,
+      connection,
+      logger: deps.logger,
+      overdueAfterMs: OVERDUE_AFTER_MS,
+      intervalMs: 200,
+    }).start();
     return {
       name: 'test-job-sweeper',
       close: async () => {
@@ -197,7 +206,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await restartRedisEmpty();
     assert.equal(await queues.auditExport.getJob(created.body.id), undefined, 'the job is gone');
     await ageExports(t, [created.body.id]);
-    const unwatch = watchOverdue({ jobs: [[QUEUES.auditExport, auditExportSweep(t.db)]], overdueAfterMs: OVERDUE_AFTER_MS });
+    const unwatch = watchOverdue({ jobs: [[QUEUES.auditExport, t.repos.operator.sweeps.auditExports]], overdueAfterMs: OVERDUE_AFTER_MS });
     cleanups.push(async () => unwatch());
     assert.equal(await jobsOverdue(QUEUES.auditExport), 1, 'the stranded export is seen');
 
@@ -235,7 +244,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
     await scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201);
     const created = await startExport(dir).expect(202);
     // A worker had started it when both it and Redis went away.
-    await new AuditExportRepository(t.db).markRunning(dir.tenantId, created.body.id);
+    await exportsOf(dir).markRunning(created.body.id);
     await restartRedisEmpty();
     await ageExports(t, [created.body.id]);
     assert.equal((await exportStatus(dir, created.body.id)).status, 'running');
@@ -247,7 +256,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
 
   it('export running longer than the grace period (slow storage) › its heartbeat keeps the row fresh, so it is not counted or swept as overdue', async () => {
     const dir = await makeDirectory(t.app);
-    const created = await new AuditExportRepository(t.db).create(dir.tenantId, {
+    const created = await exportsOf(dir).create({
       from: new Date('2024-01-01T00:00:00Z'),
       to: new Date('2024-01-02T00:00:00Z'),
     });
@@ -260,7 +269,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       read: () => assert.fail('nothing to read'),
       exists: async () => false,
     };
-    const run = runAuditExport({ db: t.db, storage: slow, logger, heartbeatMs: 100 }, { exportId: created.id, tenantId: dir.tenantId }, { final: true });
+    const run = runAuditExport({ repos: t.repos, storage: slow, logger, heartbeatMs: 100 }, { exportId: created.id, tenantId: dir.tenantId }, { final: true });
     await eventually('the export running', async () => ((await exportStatus(dir, created.id)).status === 'running' ? true : undefined));
     // As if the run had gone on past the grace period since it started.
     await ageExports(t, [created.id]);
@@ -276,7 +285,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   it('export running whose job is still active (a slow worker) › the sweeper leaves it: no second job', async () => {
     const dir = await makeDirectory(t.app);
     const created = await startExport(dir).expect(202);
-    await new AuditExportRepository(t.db).markRunning(dir.tenantId, created.body.id);
+    await exportsOf(dir).markRunning(created.body.id);
     // Taken by a worker that holds it: active, with a lock.
     const connection = createRedis(redis.url);
     const { Worker } = await import('bullmq');
@@ -295,7 +304,14 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       await q.close();
       own.disconnect();
     });
-    const sweeper = new JobSweeper({ db: t.db, queues: { auditExport: q }, connection: own, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000 });
+    const sweeper = new JobSweeper({
+      operator: t.repos.operator,
+      queues: { auditExport: q },
+      connection: own,
+      logger,
+      overdueAfterMs: OVERDUE_AFTER_MS,
+      intervalMs: 1000,
+    });
     await own.ping();
     const pass = await sweeper.sweepOnce();
     assert.deepEqual(pass[QUEUES.auditExport], { overdue: 1, added: 0, promoted: 0, queued: 1 });
@@ -327,12 +343,11 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
   it('two sweepers at once › each overdue export and reconciliation enqueued once, a second pass finds nothing, fresh rows untouched', async () => {
     const dir = await makeDirectory(t.app);
     const other = await makeDirectory(t.app);
-    const exportsRepo = new AuditExportRepository(t.db);
     const day = { from: new Date('2024-01-01T00:00:00Z'), to: new Date('2024-01-02T00:00:00Z') };
-    const stranded = await Promise.all(Array.from({ length: 12 }, () => exportsRepo.create(dir.tenantId, day)));
+    const stranded = await Promise.all(Array.from({ length: 12 }, () => exportsOf(dir).create(day)));
     const reportIds: string[] = [];
     for (let i = 0; i < 7; i++) reportIds.push((await startReconcile(dir).expect(202)).body.id);
-    const fresh = await exportsRepo.create(other.tenantId, day);
+    const fresh = await exportsOf(other).create(day);
     await restartRedisEmpty();
     await ageExports(
       t,
@@ -356,7 +371,18 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
         c.disconnect();
         await db.close();
       });
-      return { sweeper: new JobSweeper({ db, queues: q, connection: c, logger, overdueAfterMs: OVERDUE_AFTER_MS, intervalMs: 1000, batchSize: 3 }), c };
+      return {
+        sweeper: new JobSweeper({
+          operator: repositoriesFor(db, config).operator,
+          queues: q,
+          connection: c,
+          logger,
+          overdueAfterMs: OVERDUE_AFTER_MS,
+          intervalMs: 1000,
+          batchSize: 3,
+        }),
+        c,
+      };
     });
     await Promise.all(sweepers.map((s) => s.c.ping()));
     const passes = await Promise.all(sweepers.map((s) => s.sweeper.sweepOnce()));
@@ -391,7 +417,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
 
   it('sweeper › Redis down › its claims are given back: the rows stay overdue, as they were, for the next pass', async () => {
     const dir = await makeDirectory(t.app);
-    const created = await new AuditExportRepository(t.db).create(dir.tenantId, {
+    const created = await exportsOf(dir).create({
       from: new Date('2024-01-01T00:00:00Z'),
       to: new Date('2024-01-02T00:00:00Z'),
     });
@@ -405,7 +431,7 @@ describe('durable exports and reconciliations › PostgreSQL rows outlive Redis 
       own.disconnect();
     });
     const sweeper = new JobSweeper({
-      db: t.db,
+      operator: t.repos.operator,
       queues: { auditExport: q },
       connection: own,
       logger,

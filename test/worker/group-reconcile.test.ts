@@ -5,7 +5,6 @@ import { startGroupReconcile } from '../../workers/group-reconcile';
 import { startWorker } from '../../workers/main';
 import { QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
-import { ReconcileReportRepository } from '../../shared/db/repositories/reconcile-reports';
 import type { DirectoryId, TenantId } from '../../shared/ids';
 import { closeWorkerSuite, redisConnections } from '../support/connections';
 import { makeTestApp, type TestApp } from '../support/app';
@@ -198,15 +197,17 @@ describe('group reconciliation › bulk membership events and the reconcile job'
   it('reconcile reports › another directory names the report › it sees nothing and changes nothing', async () => {
     const owner = await makeDirectory(t.app);
     const other = await makeDirectory(t.app);
-    const reports = new ReconcileReportRepository(t.db);
-    const created = await reports.create({ tenantId: owner.tenantId as TenantId, directoryId: owner.directoryId as DirectoryId }, []);
+    const reportsOf = (d: typeof owner) =>
+      t.repos.forDirectory({ tenantId: d.tenantId as TenantId, directoryId: d.directoryId as DirectoryId }).reconcileReports;
+    const created = await reportsOf(owner).create([]);
 
-    assert.equal(await reports.find(other.directoryId as DirectoryId, created.id), undefined);
-    assert.equal(await reports.start({ tenantId: other.tenantId, directoryId: other.directoryId }, created.id, []), undefined);
-    await reports.finish(other.directoryId, created.id, { counters: [] });
-    await reports.fail(other.directoryId, created.id, 'failed', 'not yours');
+    const theirs = reportsOf(other);
+    assert.equal(await theirs.find(created.id), undefined);
+    assert.equal(await theirs.start(created.id, []), undefined);
+    await theirs.finish(created.id, { counters: [] });
+    await theirs.fail(created.id, 'failed', 'not yours');
 
-    const unchanged = await reports.find(owner.directoryId as DirectoryId, created.id);
+    const unchanged = await reportsOf(owner).find(created.id);
     assert.deepEqual(unchanged, created);
   });
 });

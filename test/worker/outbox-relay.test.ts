@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { config } from '../../shared/config';
+import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { OutboxRelay, outboxBacklog, outboxPositionFor } from '../../shared/events/outbox-relay';
 import { type WebhookDeliveryJob, QUEUES } from '../../shared/queue/catalog';
@@ -293,7 +294,15 @@ describe('outbox relay', () => {
       const db = createDatabase({ poolMax: 3 });
       const connection = createRedis(config.REDIS_URL);
       const relayQueue = createQueue(QUEUES.webhookDelivery, { connection, prefix });
-      const relay = new OutboxRelay({ db, queue: relayQueue, connection, logger, positionName, batchSize: 10, pollIntervalMs: 5 }).start();
+      const relay = new OutboxRelay({
+        operator: repositoriesFor(db, config).operator,
+        queue: relayQueue,
+        connection,
+        logger,
+        positionName,
+        batchSize: 10,
+        pollIntervalMs: 5,
+      }).start();
       cleanups.push(async () => {
         await relay.close();
         await relayQueue.close();
@@ -413,7 +422,7 @@ describe('outbox relay', () => {
     for (let i = 0; i < 5; i++) during.push((await scim.post('/Users', entraUser()).expect(201)).body.id);
     // Let the relay fail a few passes against the dead Redis.
     await sleep(1000);
-    const backlog = await outboxBacklog(t.db, outboxPositionFor(prefix));
+    const backlog = await outboxBacklog(t.repos.operator, outboxPositionFor(prefix));
     assert.ok(backlog.events >= 5, `the events wait in PostgreSQL (backlog ${backlog.events})`);
     assert.ok(backlog.oldestAgeSeconds > 0);
 
@@ -473,7 +482,7 @@ describe('outbox relay', () => {
       connection.disconnect();
       await t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)]);
     });
-    const processor = await startOutboxRelay({ db: t.db, redis: () => connection, logger, config, queuePrefix: prefix });
+    const processor = await startOutboxRelay({ repos: t.repos, redis: () => connection, logger, config, queuePrefix: prefix });
     await eventually('the relay position row', async () =>
       (await t.db.acrossTenants().query('SELECT 1 FROM outbox_positions WHERE name = $1', [outboxPositionFor(prefix)])).length > 0 ? true : undefined,
     );
@@ -512,12 +521,12 @@ describe('outbox relay', () => {
       [dir.tenantId, dir.directoryId],
     );
 
-    const behind = await outboxBacklog(t.db, positionName);
+    const behind = await outboxBacklog(t.repos.operator, positionName);
     assert.ok(behind.events >= 1);
     assert.ok(behind.oldestAgeSeconds >= 3600 && behind.oldestAgeSeconds < 3600 + 60, `oldest ${behind.oldestAgeSeconds} s`);
 
     await t.db.acrossTenants().exec('UPDATE outbox_positions SET txid = $2::text::xid8, seq = $3::bigint WHERE name = $1', [positionName, old.txid, old.seq]);
-    const passed = await outboxBacklog(t.db, positionName);
+    const passed = await outboxBacklog(t.repos.operator, positionName);
     // Only events other tests wrote since (none when this file runs alone) can remain.
     assert.ok(passed.oldestAgeSeconds < 3600, `oldest ${passed.oldestAgeSeconds} s`);
   });

@@ -42,7 +42,7 @@ describe('webhook delivery worker', () => {
   before(async () => {
     queue = createQueue(QUEUES.webhookDelivery, { connection: redis(), prefix });
     t = makeTestApp({ queues: { webhookDelivery: queue } });
-    worker = await startWebhookDelivery({ db: t.db, redis, logger, config: workerConfig, queuePrefix: prefix });
+    worker = await startWebhookDelivery({ repos: t.repos, redis, logger, config: workerConfig, queuePrefix: prefix });
   });
   after(async () => {
     await worker.close();

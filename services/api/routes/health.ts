@@ -1,12 +1,11 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { postgresCheck } from '../../../shared/db/health';
-import type { Database } from '../../../shared/db/sequelize';
-import { healthEndpoints, redisCheck, type HealthPath } from '../../../shared/telemetry/health';
+import { type DependencyCheck, healthEndpoints, redisCheck, type HealthPath } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
 
 export interface HealthRoutesOptions {
-  readonly db: Database;
+  /** The PostgreSQL check (the data layer's). */
+  readonly postgres: DependencyCheck;
   /** The API's Redis connection (the queues'); without one /readyz checks PostgreSQL only. */
   readonly redis?: Redis;
   readonly logger: Logger;
@@ -21,7 +20,7 @@ export interface HealthRoutesOptions {
  */
 export function healthRoutes(options: HealthRoutesOptions): Record<HealthPath, RequestHandler> {
   const endpoints = healthEndpoints({
-    checks: [postgresCheck(options.db), ...(options.redis ? [redisCheck(options.redis)] : [])],
+    checks: [options.postgres, ...(options.redis ? [redisCheck(options.redis)] : [])],
     logger: options.logger,
   });
   return {

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
-import type { Database, Transaction } from '../sequelize';
+import type { ApiKeyRecord } from '../models';
+import type { Sql, Transaction } from '../sequelize';
+import type { DirectoryScope } from './scope';
 import type { RateLimit } from './tenants';
 
 /** SHA-256 of the token: tokens carry 256 random bits, so a slow hash adds nothing but latency. */
@@ -36,69 +38,73 @@ export interface ResolvedKey {
   rateLimit: RateLimit | null;
 }
 
-interface KeyRow {
-  id: ApiKeyId;
-  directory_id: DirectoryId;
-  name: string;
-  prefix: string;
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
-const view = (r: KeyRow): ApiKeyView => ({
-  id: r.id,
-  directoryId: r.directory_id,
+const view = (r: ApiKeyRecord): ApiKeyView => ({
+  id: r.id as ApiKeyId,
+  directoryId: r.directoryId as DirectoryId,
   name: r.name,
   prefix: r.prefix,
-  createdAt: r.created_at.toISOString(),
-  lastUsedAt: r.last_used_at?.toISOString() ?? null,
-  revokedAt: r.revoked_at?.toISOString() ?? null,
+  createdAt: r.createdAt.toISOString(),
+  lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+  revokedAt: r.revokedAt?.toISOString() ?? null,
 });
 
-/** The privileged side of API keys: issue, list, revoke, resolve. */
-export class ApiKeyRepository {
-  constructor(private readonly db: Database) {}
+/** One directory's API keys: issue, list, revoke. */
+export class DirectoryKeys {
+  constructor(
+    private readonly sql: Sql,
+    private readonly scope: DirectoryScope,
+  ) {}
 
-  async issue(scope: { tenantId: TenantId; directoryId: DirectoryId }, name: string, region: string, t?: Transaction): Promise<ApiKeyView & { token: string }> {
+  /** In `t` when given (the caller's transaction, e.g. the one creating the directory). */
+  async issue(name: string, region: string, t?: Transaction): Promise<ApiKeyView & { token: string }> {
+    if (!t) return this.sql.transaction((tx) => this.issue(name, region, tx));
     const token = generateToken(region);
     const prefix = `${token.slice(0, `scim_${region}_`.length + 6)}…`;
-    const rows = await this.db.forDirectory(scope).query<KeyRow>(
-      `INSERT INTO api_keys (id, tenant_id, directory_id, name, prefix, token_hash)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, directory_id, name, prefix, created_at, last_used_at, revoked_at`,
-      [newId(), scope.tenantId, scope.directoryId, name, prefix, hashToken(token)],
-      t,
+    const { tenantId, directoryId } = this.scope;
+    const key = await this.sql.models.ApiKey.create(
+      { id: newId(), tenantId, directoryId, name, prefix, tokenHash: hashToken(token) },
+      { returning: true, transaction: t },
     );
-    return { ...view(rows[0]), token };
+    return { ...view(key), token };
   }
 
-  async list(directoryId: DirectoryId): Promise<ApiKeyView[]> {
-    const rows = await this.db.forDirectory({ directoryId }).query<KeyRow>(
-      `SELECT id, directory_id, name, prefix, created_at, last_used_at, revoked_at
-         FROM api_keys WHERE directory_id = $1 ORDER BY created_at`,
-      [directoryId],
+  async list(): Promise<ApiKeyView[]> {
+    const keys = await this.sql.transaction(
+      (transaction) => this.sql.models.ApiKey.findAll({ where: { directoryId: this.scope.directoryId }, order: [['createdAt', 'ASC']], transaction }),
+      { readOnly: true },
     );
-    return rows.map(view);
+    return keys.map(view);
+  }
+
+  /**
+   * The seeds' "If lost, it can be regenerated": a new token under the old key's name, the old
+   * one revoked, in one transaction (the customer is never left with neither). Undefined when the
+   * key is unknown.
+   */
+  async regenerate(keyId: string, region: string): Promise<(ApiKeyView & { token: string }) | undefined> {
+    return this.sql.transaction(async (t) => {
+      const old = await this.revoke(keyId, t);
+      return old && this.issue(old.name, region, t);
+    });
   }
 
   /**
    * Revokes at once: the next request with the token fails. The revocation and its announcement
    * commit together, so no process can miss it. Returns undefined when the key is unknown.
    */
-  async revoke(directoryId: DirectoryId, keyId: string, t?: Transaction): Promise<ApiKeyView | undefined> {
-    const sql = this.db.forDirectory({ directoryId });
-    if (!t) return sql.transaction((tx) => this.revoke(directoryId, keyId, tx));
-    const rows = await sql.query<KeyRow>(
-      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-        WHERE directory_id = $1 AND id = $2
-        RETURNING id, directory_id, name, prefix, created_at, last_used_at, revoked_at`,
-      [directoryId, keyId],
-      t,
-    );
-    if (rows[0]) await announceAuthChange(sql, t);
-    return rows[0] && view(rows[0]);
+  async revoke(keyId: string, t?: Transaction): Promise<ApiKeyView | undefined> {
+    if (!t) return this.sql.transaction((tx) => this.revoke(keyId, tx));
+    const key = await this.sql.models.ApiKey.findOne({ where: { directoryId: this.scope.directoryId, id: keyId }, lock: true, transaction: t });
+    if (!key) return undefined;
+    if (!key.revokedAt) await key.update({ revokedAt: new Date() }, { transaction: t });
+    await announceAuthChange(this.sql, t);
+    return view(key);
   }
+}
+
+/** Keys as a request meets them: by token, before anything says which tenant it belongs to. */
+export class KeyResolver {
+  constructor(private readonly operator: Sql) {}
 
   /** One indexed lookup by hash; equality on a digest leaks nothing useful about the token. */
   async resolve(token: string): Promise<ResolvedKey | undefined> {
@@ -107,7 +113,7 @@ export class ApiKeyRepository {
 
   /** Across tenants: the key is all a request has until it is resolved. */
   async resolveHash(hash: Buffer): Promise<ResolvedKey | undefined> {
-    const rows = await this.db.acrossTenants().query<Omit<ResolvedKey, 'rateLimit'> & { rps: number | null; burst: number | null }>(
+    const rows = await this.operator.query<Omit<ResolvedKey, 'rateLimit'> & { rps: number | null; burst: number | null }>(
       `SELECT k.id AS "keyId", k.tenant_id AS "tenantId", k.directory_id AS "directoryId",
               d.name AS "directoryName", d.provider, d.schemas_rev AS "schemasRev", k.last_used_at AS "lastUsedAt",
               d.rate_limit_rps AS rps, d.rate_limit_burst AS burst
@@ -122,7 +128,7 @@ export class ApiKeyRepository {
 
   /** Records use, at most once a minute per key, so reads do not all turn into writes. */
   async touch(keyId: ApiKeyId): Promise<void> {
-    await this.db.acrossTenants().exec(
+    await this.operator.exec(
       `UPDATE api_keys SET last_used_at = now()
         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
       [keyId],

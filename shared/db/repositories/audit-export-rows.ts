@@ -1,4 +1,4 @@
-import type { Database, Sql, Transaction } from '../sequelize';
+import type { Sql, Transaction } from '../sequelize';
 
 /**
  * One NDJSON line per event: id, type, timestamp, tenantId, directoryId, resourceType,
@@ -17,13 +17,14 @@ const LINE = `'{"id":' || to_json(id)::text
 
 /** The events of one tenant as audit-export lines (workers/audit-export.ts). */
 export class AuditExportRows {
-  private readonly db: Sql;
-
   constructor(
-    db: Database,
+    private readonly db: Sql,
     private readonly tenantId: string,
-  ) {
-    this.db = db.forTenant(tenantId);
+  ) {}
+
+  /** A read-only transaction: one snapshot for the whole export, which lineBatches reads in. */
+  snapshot<T>(work: (t: Transaction) => Promise<T>): Promise<T> {
+    return this.db.transaction(work, { readOnly: true });
   }
 
   /**

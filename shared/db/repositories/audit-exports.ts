@@ -1,6 +1,7 @@
-import { newId } from '../../ids';
+import { newId, type TenantId } from '../../ids';
 import { UnfinishedRows } from './unfinished-rows';
-import type { Database } from '../sequelize';
+import type { AuditExportRecord } from '../models';
+import type { Database, Sql } from '../sequelize';
 import { JOBS, type AuditExportJob, type JobSweep } from '../../queue/catalog';
 
 export type AuditExportStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -21,103 +22,96 @@ export interface AuditExport {
   storageKey: string | null;
 }
 
-interface Row {
-  id: string;
-  tenant_id: string;
-  from_time: Date;
-  to_time: Date;
-  status: AuditExportStatus;
-  storage_key: string | null;
-  event_count: string | null;
-  bytes: string | null;
-  error: string | null;
-  created_at: Date;
-  completed_at: Date | null;
-}
-
-const COLUMNS = 'id, tenant_id, from_time, to_time, status, storage_key, event_count, bytes, error, created_at, completed_at';
-
-const toExport = (r: Row): AuditExport => ({
+const toExport = (r: AuditExportRecord): AuditExport => ({
   id: r.id,
-  tenantId: r.tenant_id,
-  from: r.from_time.toISOString(),
-  to: r.to_time.toISOString(),
+  tenantId: r.tenantId,
+  from: r.fromTime.toISOString(),
+  to: r.toTime.toISOString(),
   status: r.status,
-  eventCount: r.event_count === null ? null : Number(r.event_count),
+  eventCount: r.eventCount === null ? null : Number(r.eventCount),
   bytes: r.bytes === null ? null : Number(r.bytes),
   error: r.error,
-  createdAt: r.created_at.toISOString(),
-  completedAt: r.completed_at?.toISOString() ?? null,
-  storageKey: r.storage_key,
+  createdAt: r.createdAt.toISOString(),
+  completedAt: r.completedAt?.toISOString() ?? null,
+  storageKey: r.storageKey,
 });
 
-/**
- * The audit_exports table. Every method takes the tenant and filters by it, so an export id of
- * another tenant finds nothing.
- */
-export class AuditExportRepository {
-  constructor(private readonly db: Database) {}
+/** One tenant's audit exports: an export id of another tenant finds nothing. */
+export class TenantExports {
+  constructor(
+    private readonly sql: Sql,
+    private readonly tenantId: TenantId,
+  ) {}
 
-  async create(tenantId: string, range: { from: Date; to: Date }): Promise<AuditExport> {
-    const rows = await this.db
-      .forTenant(tenantId)
-      .query<Row>(`INSERT INTO audit_exports (id, tenant_id, from_time, to_time) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`, [
-        newId(),
-        tenantId,
-        range.from,
-        range.to,
-      ]);
-    return toExport(rows[0]);
+  async create(range: { from: Date; to: Date }): Promise<AuditExport> {
+    const created = await this.sql.transaction((transaction) =>
+      this.sql.models.AuditExport.create({ id: newId(), tenantId: this.tenantId, fromTime: range.from, toTime: range.to }, { returning: true, transaction }),
+    );
+    return toExport(created);
   }
 
-  async find(tenantId: string, id: string): Promise<AuditExport | undefined> {
-    const rows = await this.db.forTenant(tenantId).query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
-    return rows[0] && toExport(rows[0]);
+  async find(id: string): Promise<AuditExport | undefined> {
+    const found = await this.sql.transaction(
+      (transaction) => this.sql.models.AuditExport.findOne({ where: { tenantId: this.tenantId, id }, transaction }),
+      READ_ONLY,
+    );
+    return found ? toExport(found) : undefined;
   }
 
   /** The tenant's most recent exports, newest first. */
-  async list(tenantId: string, limit: number): Promise<AuditExport[]> {
-    const rows = await this.db
-      .forTenant(tenantId)
-      .query<Row>(`SELECT ${COLUMNS} FROM audit_exports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [tenantId, limit]);
+  async list(limit: number): Promise<AuditExport[]> {
+    const rows = await this.sql.transaction(
+      (transaction) =>
+        this.sql.models.AuditExport.findAll({
+          where: { tenantId: this.tenantId },
+          order: [
+            ['createdAt', 'DESC'],
+            ['id', 'DESC'],
+          ],
+          limit,
+          transaction,
+        }),
+      READ_ONLY,
+    );
     return rows.map(toExport);
   }
 
+  // The worker's state changes: single statements, timed by the database's clock like the sweep
+  // that reads updated_at.
+
   /** Marks the export running and returns how many runs it has started, this one included. */
-  async markRunning(tenantId: string, id: string): Promise<number> {
-    const [row] = await this.db
-      .forTenant(tenantId)
-      .query<{ runs: number }>(
-        `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now(), runs = runs + 1 WHERE tenant_id = $1 AND id = $2 RETURNING runs`,
-        [tenantId, id],
-      );
+  async markRunning(id: string): Promise<number> {
+    const [row] = await this.sql.query<{ runs: number }>(
+      `UPDATE audit_exports SET status = 'running', error = NULL, updated_at = now(), runs = runs + 1 WHERE tenant_id = $1 AND id = $2 RETURNING runs`,
+      [this.tenantId, id],
+    );
     return row?.runs ?? 0;
   }
 
   /** A running export's heartbeat: it is still making progress (see shared/queue/heartbeat.ts). */
-  async touch(tenantId: string, id: string): Promise<void> {
-    await this.db
-      .forTenant(tenantId)
-      .exec(`UPDATE audit_exports SET updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running'`, [tenantId, id]);
+  async touch(id: string): Promise<void> {
+    await this.sql.exec(`UPDATE audit_exports SET updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status = 'running'`, [this.tenantId, id]);
   }
 
-  async markDone(tenantId: string, id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {
-    await this.db.forTenant(tenantId).exec(
+  async markDone(id: string, result: { storageKey: string; eventCount: number; bytes: number }): Promise<void> {
+    await this.sql.exec(
       `UPDATE audit_exports SET status = 'done', storage_key = $3, event_count = $4, bytes = $5, error = NULL, completed_at = now(), updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
-      [tenantId, id, result.storageKey, result.eventCount, result.bytes],
+      [this.tenantId, id, result.storageKey, result.eventCount, result.bytes],
     );
   }
 
   /** `final`: no retry follows, so the export is failed; otherwise it waits for the retry. */
-  async markFailed(tenantId: string, id: string, error: string, final: boolean): Promise<void> {
-    await this.db.forTenant(tenantId).exec(
+  async markFailed(id: string, error: string, final: boolean): Promise<void> {
+    await this.sql.exec(
       `UPDATE audit_exports SET status = $3, error = $4, completed_at = CASE WHEN $3 = 'failed' THEN now() END, updated_at = now()
         WHERE tenant_id = $1 AND id = $2`,
-      [tenantId, id, final ? 'failed' : 'queued', error.slice(0, 1000)],
+      [this.tenantId, id, final ? 'failed' : 'queued', error.slice(0, 1000)],
     );
   }
 }
+
+const READ_ONLY = { readOnly: true };
 
 /**
  * The workers' sweep of exports still queued or running past the grace period: each gets its job

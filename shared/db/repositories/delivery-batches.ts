@@ -7,7 +7,7 @@ import {
   type DeliveryRow,
   type DeliveryStatus,
   type DeliveryTarget,
-  type EndpointRow,
+  type EndpointStatus,
   DELIVERY_COLUMNS,
   deliveryView,
   endpointView,
@@ -39,7 +39,18 @@ interface AttemptRecord extends Load {
   readonly outcome: AttemptOutcome;
 }
 
-type TargetRow = DeliveryRow & { [K in keyof EndpointRow as `w_${K}`]: EndpointRow[K] } & {
+type TargetRow = DeliveryRow & {
+  w_id: string;
+  w_tenant_id: string;
+  w_url: string;
+  w_description: string | null;
+  w_event_types: string[] | null;
+  w_status: EndpointStatus;
+  w_status_reason: string | null;
+  w_failing_since: Date | null;
+  w_previous_secret_expires_at: Date | null;
+  w_created_at: Date;
+  w_updated_at: Date;
   k_tenant_id: string;
   secret_ciphertext: Buffer;
   previous_secret_ciphertext: Buffer | null;
@@ -150,16 +161,16 @@ export class DeliveryBatches {
   private targetOf(r: TargetRow): DeliveryTarget {
     const endpoint = endpointView({
       id: r.w_id,
-      tenant_id: r.w_tenant_id,
+      tenantId: r.w_tenant_id,
       url: r.w_url,
       description: r.w_description,
-      event_types: r.w_event_types,
+      eventTypes: r.w_event_types,
       status: r.w_status,
-      status_reason: r.w_status_reason,
-      failing_since: r.w_failing_since,
-      previous_secret_expires_at: r.w_previous_secret_expires_at,
-      created_at: r.w_created_at,
-      updated_at: r.w_updated_at,
+      statusReason: r.w_status_reason,
+      failingSince: r.w_failing_since,
+      previousSecretExpiresAt: r.w_previous_secret_expires_at,
+      createdAt: r.w_created_at,
+      updatedAt: r.w_updated_at,
     });
     let secrets: string[] = [];
     let secretError: string | undefined;

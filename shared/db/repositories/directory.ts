@@ -1,6 +1,9 @@
 import type { Database, Sql, Transaction } from '../sequelize';
+import { DirectoryKeys } from './api-keys';
 import { EventWriter } from './events';
 import { GroupRepository } from './groups';
+import { ReconcileRepository } from './reconcile';
+import { DirectoryReconcileReports } from './reconcile-reports';
 import type { DirectoryScope } from './scope';
 import { UniqueValues } from './uniqueness';
 import { UserRepository } from './users';
@@ -14,6 +17,8 @@ export class DirectoryRepositories {
   private userRepository?: UserRepository;
   private groupRepository?: GroupRepository;
   private uniqueRepository?: UniqueValues;
+  private keyRepository?: DirectoryKeys;
+  private reportRepository?: DirectoryReconcileReports;
 
   constructor(
     private readonly db: Database,
@@ -36,6 +41,22 @@ export class DirectoryRepositories {
   get uniqueValues(): UniqueValues {
     this.uniqueRepository ??= new UniqueValues(this.db, this.scope);
     return this.uniqueRepository;
+  }
+
+  /** The directory's SCIM API keys. */
+  get apiKeys(): DirectoryKeys {
+    this.keyRepository ??= new DirectoryKeys(this.sql, this.scope);
+    return this.keyRepository;
+  }
+
+  /** On-demand reconciliation: its reports, and the counters and re-emits it rewrites. */
+  get reconcileReports(): DirectoryReconcileReports {
+    this.reportRepository ??= new DirectoryReconcileReports(this.sql, this.scope);
+    return this.reportRepository;
+  }
+
+  reconcile(): ReconcileRepository {
+    return new ReconcileRepository(this.db, this.scope);
   }
 
   /** The outbox of this directory, recording `actor` (e.g. `api_key:<id>`) on each event. */

@@ -110,12 +110,12 @@ export function decodeCursor(cursor: string): [string, string] {
  * that follows the cursor never skips a late commit.
  */
 export async function listTenantEvents(
-  db: Database,
+  db: Sql,
   tenantId: TenantId,
   options: { after?: string; limit: number },
 ): Promise<{ events: StoredEvent[]; next: string | undefined }> {
   const [txid, seq] = options.after ? decodeCursor(options.after) : ['0', '0'];
-  const rows = await db.forTenant(tenantId).query<EventRow>(
+  const rows = await db.query<EventRow>(
     `SELECT seq, txid::text AS txid, id, type, tenant_id, directory_id, resource_type, resource_id, actor, occurred_at, data
        FROM events
       WHERE tenant_id = $1

@@ -1,7 +1,8 @@
 import { newId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
 import type { DirectoryRecord, TenantRecord } from '../models';
-import type { Database, Sql, Transaction } from '../sequelize';
+import type { Database, Sql } from '../sequelize';
+import { type ApiKeyView, DirectoryKeys } from './api-keys';
 
 export const PROVIDERS = ['entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'generic'] as const;
 export type Provider = (typeof PROVIDERS)[number];
@@ -76,11 +77,21 @@ export class TenantRepository {
     return rows.map(tenantView);
   }
 
-  /** In `t` when given (the caller's transaction, which also issues its first key), else in one of its own. */
-  async createDirectory(tenantId: TenantId, input: { name: string; provider: Provider; region: string }, t?: Transaction): Promise<Directory> {
+  /**
+   * A directory with its first SCIM key, in one transaction: the directory in its tenant's scope,
+   * the key in the new directory's.
+   */
+  async createDirectory(
+    tenantId: TenantId,
+    input: { name: string; provider: Provider; region: string; keyName: string },
+  ): Promise<{ directory: Directory; key: ApiKeyView & { token: string } }> {
     const scoped = this.db.forTenant(tenantId);
-    const create = (transaction: Transaction) => scoped.models.Directory.create({ id: newId(), tenantId, ...input }, { returning: true, transaction });
-    return directoryView(await (t ? create(t) : scoped.transaction(create)));
+    return scoped.transaction(async (transaction) => {
+      const { keyName, ...fields } = input;
+      const directory = directoryView(await scoped.models.Directory.create({ id: newId(), tenantId, ...fields }, { returning: true, transaction }));
+      const keys = new DirectoryKeys(this.db.forDirectory({ directoryId: directory.id }), { tenantId, directoryId: directory.id });
+      return { directory, key: await keys.issue(keyName, input.region, transaction) };
+    });
   }
 
   async findDirectory(id: string): Promise<Directory | undefined> {

@@ -2,7 +2,7 @@ import type { TraceCarrier } from '../../telemetry/context';
 import { deliveryIdOf } from '../../ids';
 import type { SecretBox } from '../../secrets';
 import type { TenantId } from '../../ids';
-import type { Database, Sql } from '../sequelize';
+import type { Sql } from '../sequelize';
 import type { AttemptLog, AttemptOutcome, DeliveryBatches } from './delivery-batches';
 import { decodeCursor, encodeCursor } from './events';
 import {
@@ -24,12 +24,12 @@ export class TenantDeliveries {
   protected readonly db: Sql;
 
   constructor(
-    db: Database,
+    db: Sql,
     protected readonly box: SecretBox,
     private readonly batches: DeliveryBatches,
     readonly tenantId: TenantId,
   ) {
-    this.db = db.forTenant(tenantId);
+    this.db = db;
   }
 
   async listDeliveries(

@@ -1,4 +1,6 @@
+import type { InferAttributes } from 'sequelize';
 import type { TenantId } from '../../ids';
+import type { WebhookEndpointRecord } from '../models';
 import type { TraceCarrier } from '../../telemetry/context';
 import { ScimError } from '../../scim/errors';
 
@@ -64,19 +66,8 @@ export interface DeliveryRef {
   trace: TraceCarrier | null;
 }
 
-export interface EndpointRow {
-  id: string;
-  tenant_id: TenantId;
-  url: string;
-  description: string | null;
-  event_types: string[] | null;
-  status: EndpointStatus;
-  status_reason: string | null;
-  failing_since: Date | null;
-  previous_secret_expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** An endpoint's fields as stored, without its sealed secrets. */
+export type EndpointFields = Omit<InferAttributes<WebhookEndpointRecord>, 'secretCiphertext' | 'previousSecretCiphertext'>;
 
 export interface DeliveryRow {
   id: string;
@@ -94,26 +85,24 @@ export interface DeliveryRow {
   updated_at: Date;
 }
 
-export const ENDPOINT_COLUMNS =
-  'id, tenant_id, url, description, event_types, status, status_reason, failing_since, previous_secret_expires_at, created_at, updated_at';
 export const DELIVERY_COLUMNS =
   'd.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.retry_base, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at, d.updated_at';
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const endpointView = (r: EndpointRow): WebhookEndpoint => ({
+export const endpointView = (r: EndpointFields): WebhookEndpoint => ({
   id: r.id,
-  tenantId: r.tenant_id,
+  tenantId: r.tenantId as TenantId,
   url: r.url,
   description: r.description,
-  events: r.event_types,
+  events: r.eventTypes,
   status: r.status,
-  statusReason: r.status_reason,
-  failingSince: iso(r.failing_since),
+  statusReason: r.statusReason,
+  failingSince: iso(r.failingSince),
   // An expired overlap is history, not state.
-  previousSecretExpiresAt: r.previous_secret_expires_at && r.previous_secret_expires_at > new Date() ? r.previous_secret_expires_at.toISOString() : null,
-  createdAt: r.created_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
+  previousSecretExpiresAt: r.previousSecretExpiresAt && r.previousSecretExpiresAt > new Date() ? r.previousSecretExpiresAt.toISOString() : null,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
 });
 
 export const deliveryView = (r: DeliveryRow): WebhookDelivery => ({

@@ -1,32 +1,17 @@
 import type { EventType } from '../../events/catalog';
-import { newId, type TenantId } from '../../ids';
-import { generateSecret, type SecretBox } from '../../secrets';
+import { newId } from '../../ids';
+import { generateSecret } from '../../secrets';
 import { appendOutboxEvent } from '../outbox';
-import type { Database, Transaction } from '../sequelize';
-import { DeliveryBatches } from './delivery-batches';
+import type { Transaction } from '../sequelize';
 import { TenantDeliveries } from './webhook-deliveries';
-import { type EndpointStatus, type WebhookEndpoint, type EndpointRow, ENDPOINT_COLUMNS, iso, endpointView } from './webhook-records';
+import { type EndpointFields, type EndpointStatus, type WebhookEndpoint, iso, endpointView } from './webhook-records';
 
 export * from './webhook-records';
 
-/** Webhook endpoints and their deliveries. Bind to a tenant with forTenant(); nothing else exists. */
-export class WebhookRepository {
-  private readonly batches: DeliveryBatches;
-
-  constructor(
-    private readonly db: Database,
-    /** Seals secrets at rest (AES-256-GCM under WEBHOOK_ENCRYPTION_KEY). */
-    private readonly box: SecretBox,
-  ) {
-    this.batches = new DeliveryBatches(db, box);
-  }
-
-  forTenant(tenantId: TenantId): TenantWebhooks {
-    return new TenantWebhooks(this.db, this.box, this.batches, tenantId);
-  }
-}
-
-/** Every statement filters by `tenant_id = $1`: another tenant's ids find nothing. */
+/**
+ * One tenant's webhook endpoints and their deliveries: every statement names the tenant, and
+ * runs in its scope, so another tenant's ids find nothing.
+ */
 export class TenantWebhooks extends TenantDeliveries {
   // ---- endpoints ----
 
@@ -34,24 +19,44 @@ export class TenantWebhooks extends TenantDeliveries {
   async createEndpoint(input: { url: string; events: readonly EventType[] | null; description: string | null }) {
     const id = newId();
     const secret = generateSecret();
-    const rows = await this.db.query<EndpointRow>(
-      `INSERT INTO webhook_endpoints (id, tenant_id, url, description, event_types, secret_ciphertext)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ENDPOINT_COLUMNS}`,
-      [id, this.tenantId, input.url, input.description, input.events, this.box.seal(secret, id)],
+    const created = await this.db.transaction((transaction) =>
+      this.db.models.WebhookEndpoint.create(
+        {
+          id,
+          tenantId: this.tenantId,
+          url: input.url,
+          description: input.description,
+          eventTypes: input.events && [...input.events],
+          secretCiphertext: this.box.seal(secret, id),
+        },
+        { returning: true, transaction },
+      ),
     );
-    return { endpoint: endpointView(rows[0]), secret };
+    return { endpoint: endpointView(created), secret };
   }
 
   async listEndpoints(): Promise<WebhookEndpoint[]> {
-    const rows = await this.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY created_at, id`, [
-      this.tenantId,
-    ]);
+    const rows = await this.db.transaction(
+      (transaction) =>
+        this.db.models.WebhookEndpoint.findAll({
+          where: { tenantId: this.tenantId },
+          order: [
+            ['createdAt', 'ASC'],
+            ['id', 'ASC'],
+          ],
+          transaction,
+        }),
+      READ_ONLY,
+    );
     return rows.map(endpointView);
   }
 
   async getEndpoint(id: string): Promise<WebhookEndpoint | undefined> {
-    const rows = await this.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, [this.tenantId, id]);
-    return rows[0] && endpointView(rows[0]);
+    const found = await this.db.transaction(
+      (transaction) => this.db.models.WebhookEndpoint.findOne({ where: { tenantId: this.tenantId, id }, transaction }),
+      READ_ONLY,
+    );
+    return found ? endpointView(found) : undefined;
   }
 
   /**
@@ -62,34 +67,26 @@ export class TenantWebhooks extends TenantDeliveries {
     id: string,
     patch: { url?: string; events?: readonly EventType[] | null; description?: string | null; status?: 'active' | 'disabled' },
   ): Promise<WebhookEndpoint | undefined> {
-    const rows = await this.db.query<EndpointRow>(
-      `UPDATE webhook_endpoints SET
-          url = COALESCE($3::text, url),
-          event_types = CASE WHEN $4::boolean THEN $5::text[] ELSE event_types END,
-          description = CASE WHEN $6::boolean THEN $7::text ELSE description END,
-          status = COALESCE($8::text, status),
-          status_reason = CASE WHEN $8::text = 'disabled' AND status <> 'disabled' THEN 'disabled by operator'
-                               WHEN $8::text = 'active' THEN NULL ELSE status_reason END,
-          failing_since = CASE WHEN $8::text = 'active' AND status <> 'active' THEN NULL ELSE failing_since END,
-          updated_at = now()
-        WHERE tenant_id = $1 AND id = $2
-        RETURNING ${ENDPOINT_COLUMNS}`,
-      [
-        this.tenantId,
-        id,
-        patch.url ?? null,
-        patch.events !== undefined,
-        patch.events ?? null,
-        patch.description !== undefined,
-        patch.description ?? null,
-        patch.status ?? null,
-      ],
-    );
-    return rows[0] && endpointView(rows[0]);
+    return this.db.transaction(async (transaction) => {
+      const endpoint = await this.db.models.WebhookEndpoint.findOne({ where: { tenantId: this.tenantId, id }, lock: true, transaction });
+      if (!endpoint) return undefined;
+      const changes: Partial<EndpointFields> = { updatedAt: new Date() };
+      if (patch.url !== undefined) changes.url = patch.url;
+      if (patch.events !== undefined) changes.eventTypes = patch.events && [...patch.events];
+      if (patch.description !== undefined) changes.description = patch.description;
+      if (patch.status === 'disabled' && endpoint.status !== 'disabled') changes.statusReason = 'disabled by operator';
+      if (patch.status === 'active') {
+        changes.statusReason = null;
+        if (endpoint.status !== 'active') changes.failingSince = null;
+      }
+      if (patch.status) changes.status = patch.status;
+      return endpointView(await endpoint.update(changes, { transaction }));
+    });
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
-    return (await this.db.exec('DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2', [this.tenantId, id])) > 0;
+    const deleted = await this.db.transaction((transaction) => this.db.models.WebhookEndpoint.destroy({ where: { tenantId: this.tenantId, id }, transaction }));
+    return deleted > 0;
   }
 
   /**
@@ -98,17 +95,21 @@ export class TenantWebhooks extends TenantDeliveries {
    */
   async rotateSecret(id: string, overlapSeconds: number) {
     const secret = generateSecret();
-    const rows = await this.db.query<EndpointRow>(
-      `UPDATE webhook_endpoints SET
-          previous_secret_ciphertext = CASE WHEN $4::int > 0 THEN secret_ciphertext END,
-          previous_secret_expires_at = CASE WHEN $4::int > 0 THEN now() + make_interval(secs => $4::int) END,
-          secret_ciphertext = $3,
-          updated_at = now()
-        WHERE tenant_id = $1 AND id = $2
-        RETURNING ${ENDPOINT_COLUMNS}`,
-      [this.tenantId, id, this.box.seal(secret, id), overlapSeconds],
-    );
-    return rows[0] && { endpoint: endpointView(rows[0]), secret };
+    return this.db.transaction(async (transaction) => {
+      const endpoint = await this.db.models.WebhookEndpoint.findOne({ where: { tenantId: this.tenantId, id }, lock: true, transaction });
+      if (!endpoint) return undefined;
+      const overlaps = overlapSeconds > 0;
+      await endpoint.update(
+        {
+          previousSecretCiphertext: overlaps ? endpoint.secretCiphertext : null,
+          previousSecretExpiresAt: overlaps ? new Date(Date.now() + overlapSeconds * 1000) : null,
+          secretCiphertext: this.box.seal(secret, id),
+          updatedAt: new Date(),
+        },
+        { transaction },
+      );
+      return { endpoint: endpointView(endpoint), secret };
+    });
   }
 
   // ---- deliveries: the operator's view ----
@@ -195,3 +196,5 @@ export class TenantWebhooks extends TenantDeliveries {
     });
   }
 }
+
+const READ_ONLY = { readOnly: true };

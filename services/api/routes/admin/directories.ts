@@ -1,9 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { ApiKeyRepository } from '../../../../shared/db/repositories/api-keys';
-import { PROVIDERS, type Directory, type TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database, Transaction } from '../../../../shared/db/sequelize';
-import type { DirectoryId } from '../../../../shared/ids';
+import type { Repositories } from '../../../../shared/db/repositories';
+import { PROVIDERS, type Directory } from '../../../../shared/db/repositories/tenants';
 import { ScimError } from '../../../../shared/scim/errors';
 import { sendScim } from '../../middleware/scim-json';
 import { directoryOr404, parseBody, pathId, tenantOr404 } from './validate';
@@ -27,9 +25,7 @@ const rateLimit = z
 const patchDirectory = z.object({ rateLimit: rateLimit.nullable() });
 
 export interface DirectoryRouteDeps {
-  readonly db: Database;
-  readonly tenants: TenantRepository;
-  readonly keys: ApiKeyRepository;
+  readonly repos: Repositories;
   readonly region: string;
   /** `{PUBLIC_BASE_URL}/scim/v1`: what a customer pastes into Entra as the Tenant URL. */
   readonly scimUrl: string;
@@ -44,23 +40,25 @@ export interface DirectoryRouteDeps {
 export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   const router = Router();
   const view = (d: Directory) => ({ ...d, scimUrl: deps.scimUrl });
-  const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
+  const { tenants } = deps.repos.operator;
+  const findDirectory = (id: string) => directoryOr404(tenants, id);
+  const keysOf = (directory: Directory) => deps.repos.forDirectory({ tenantId: directory.tenantId, directoryId: directory.id }).apiKeys;
 
   router.post('/tenants/:tenantId/directories', async (req, res) => {
-    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
+    const tenant = await tenantOr404(tenants, req.params.tenantId);
     const input = parseBody(createDirectory, req.body);
-    // The directory in its tenant's scope, its first key in the new directory's: one transaction.
-    const created = await deps.db.forTenant(tenant.id).transaction(async (t) => {
-      const directory = await deps.tenants.createDirectory(tenant.id, { name: input.name, provider: input.provider, region: deps.region }, t);
-      const key = await deps.keys.issue({ tenantId: tenant.id, directoryId: directory.id }, input.keyName ?? `${input.name} key`, deps.region, t);
-      return { ...view(directory), key };
+    const { directory, key } = await tenants.createDirectory(tenant.id, {
+      name: input.name,
+      provider: input.provider,
+      region: deps.region,
+      keyName: input.keyName ?? `${input.name} key`,
     });
-    sendScim(res, 201, created);
+    sendScim(res, 201, { ...view(directory), key });
   });
 
   router.get('/tenants/:tenantId/directories', async (req, res) => {
-    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
-    sendScim(res, 200, { data: (await deps.tenants.listDirectories(tenant.id)).map(view) });
+    const tenant = await tenantOr404(tenants, req.params.tenantId);
+    sendScim(res, 200, { data: (await tenants.listDirectories(tenant.id)).map(view) });
   });
 
   router.get('/directories/:directoryId', async (req, res) => {
@@ -71,7 +69,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   router.patch('/directories/:directoryId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     const input = parseBody(patchDirectory, req.body);
-    const updated = await deps.tenants.setRateLimit(directory.id, input.rateLimit);
+    const updated = await tenants.setRateLimit(directory.id, input.rateLimit);
     if (!updated) throw new ScimError(404, undefined, `directory "${req.params.directoryId}" not found`);
     await deps.onAuthChange();
     sendScim(res, 200, view(updated));
@@ -79,7 +77,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
 
   router.delete('/directories/:directoryId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    await deps.tenants.deleteDirectory(directory.id);
+    await tenants.deleteDirectory(directory.id);
     await deps.onAuthChange();
     sendScim(res, 204);
   });
@@ -87,29 +85,26 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   router.post('/directories/:directoryId/keys', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     const { name } = parseBody(createKey, req.body);
-    sendScim(res, 201, await deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, name, deps.region));
+    sendScim(res, 201, await keysOf(directory).issue(name, deps.region));
   });
 
   router.get('/directories/:directoryId/keys', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    sendScim(res, 200, { data: await deps.keys.list(directory.id) });
+    sendScim(res, 200, { data: await keysOf(directory).list() });
   });
 
   // The seeds' "If lost, it can be regenerated": a new token under the same name, the old one revoked.
   router.post('/directories/:directoryId/keys/:keyId/regenerate', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    // One transaction: the customer is never left with the old key revoked and no new one.
-    const issued = await deps.db.forDirectory({ directoryId: directory.id }).transaction(async (t) => {
-      const old = await revokeOrFail(deps.keys, directory.id, req.params.keyId, t);
-      return deps.keys.issue({ tenantId: directory.tenantId, directoryId: directory.id }, old.name, deps.region, t);
-    });
+    const issued = await keysOf(directory).regenerate(pathId(req.params.keyId, 'key'), deps.region);
+    if (!issued) throw keyNotFound(req.params.keyId);
     await deps.onAuthChange();
     sendScim(res, 201, issued);
   });
 
   router.delete('/directories/:directoryId/keys/:keyId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    await revokeOrFail(deps.keys, directory.id, req.params.keyId);
+    if (!(await keysOf(directory).revoke(pathId(req.params.keyId, 'key')))) throw keyNotFound(req.params.keyId);
     await deps.onAuthChange();
     sendScim(res, 204);
   });
@@ -117,8 +112,4 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
   return router;
 }
 
-async function revokeOrFail(keys: ApiKeyRepository, directoryId: DirectoryId, keyId: string, t?: Transaction) {
-  const revoked = await keys.revoke(directoryId, pathId(keyId, 'key'), t);
-  if (!revoked) throw new ScimError(404, undefined, `key "${keyId}" not found in this directory`);
-  return revoked;
-}
+const keyNotFound = (keyId: string) => new ScimError(404, undefined, `key "${keyId}" not found in this directory`);

@@ -2,10 +2,10 @@ import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database } from '../../../../shared/db/sequelize';
+import type { Repositories } from '../../../../shared/db/repositories';
 import type { ExportStorage } from '../../../../shared/exports';
-import { AuditExportRepository, type AuditExport } from '../../../../shared/db/repositories/audit-exports';
+import type { AuditExport } from '../../../../shared/db/repositories/audit-exports';
+import type { TenantId } from '../../../../shared/ids';
 import { enqueue, JOBS, type AuditExportJob } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
@@ -25,8 +25,7 @@ const createExport = z
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 
 export interface ExportRouteDeps {
-  readonly db: Database;
-  readonly tenants: TenantRepository;
+  readonly repos: Repositories;
   /** Where the worker wrote the exports; without one (an API built without it) downloads are a 503. */
   readonly storage?: ExportStorage;
   /** Where exports are queued; without one (an API built without Redis) starting one is a 503. */
@@ -48,12 +47,11 @@ const view = ({ storageKey: _internal, ...e }: AuditExport) => e;
  */
 export function exportRoutes(deps: ExportRouteDeps): Router {
   const router = Router();
-  const exportsRepo = new AuditExportRepository(deps.db);
   const log = (deps.logger ?? defaultLogger).child({ component: 'audit-export-request' });
   const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 5000;
-  const findTenant = (id: string) => tenantOr404(deps.tenants, id);
-  const findExport = async (tenantId: string, id: string) => {
-    const found = await exportsRepo.find(tenantId, pathId(id, 'export'));
+  const findTenant = (id: string) => tenantOr404(deps.repos.operator.tenants, id);
+  const findExport = async (tenantId: TenantId, id: string) => {
+    const found = await deps.repos.forTenant(tenantId).exports.find(pathId(id, 'export'));
     if (!found) throw new ScimError(404, undefined, `export "${id}" not found`);
     return found;
   };
@@ -62,7 +60,7 @@ export function exportRoutes(deps: ExportRouteDeps): Router {
     const tenant = await findTenant(req.params.tenantId);
     const input = parseBody(createExport, req.body);
     if (!deps.queue) throw new ScimError(503, undefined, 'exports need the job queue, which this API was started without');
-    const created = await exportsRepo.create(tenant.id, { from: new Date(input.from), to: new Date(input.to) });
+    const created = await deps.repos.forTenant(tenant.id).exports.create({ from: new Date(input.from), to: new Date(input.to) });
     try {
       await redisWithin(enqueue(deps.queue, JOBS.auditExport, [{ exportId: created.id, tenantId: tenant.id, trace: captureTraceContext() }]), enqueueTimeoutMs);
     } catch (err) {
@@ -79,7 +77,7 @@ export function exportRoutes(deps: ExportRouteDeps): Router {
   router.get('/tenants/:tenantId/exports', async (req, res) => {
     const tenant = await findTenant(req.params.tenantId);
     const { limit } = parseBody(listQuery, req.query);
-    sendScim(res, 200, { data: (await exportsRepo.list(tenant.id, limit)).map(view) });
+    sendScim(res, 200, { data: (await deps.repos.forTenant(tenant.id).exports.list(limit)).map(view) });
   });
 
   router.get('/tenants/:tenantId/exports/:exportId', async (req, res) => {

@@ -1,9 +1,8 @@
 import type { Queue } from 'bullmq';
 import { Router } from 'express';
 import { z } from 'zod';
-import { ReconcileReportRepository } from '../../../../shared/db/repositories/reconcile-reports';
-import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database } from '../../../../shared/db/sequelize';
+import type { Repositories } from '../../../../shared/db/repositories';
+import type { Directory } from '../../../../shared/db/repositories/tenants';
 import { isUuid } from '../../../../shared/ids';
 import { enqueue, JOBS, type GroupReconcileJob } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
@@ -23,8 +22,7 @@ const requestReconcile = z.object({
 });
 
 export interface ReconcileRouteDeps {
-  readonly db: Database;
-  readonly tenants: TenantRepository;
+  readonly repos: Repositories;
   /** Where reconciliations are queued; without one starting one is a 503. */
   readonly queue?: Queue<GroupReconcileJob>;
   /**
@@ -43,21 +41,21 @@ export interface ReconcileRouteDeps {
  */
 export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
   const router = Router();
-  const reports = new ReconcileReportRepository(deps.db);
+  const reportsOf = (directory: Directory) => deps.repos.forDirectory({ tenantId: directory.tenantId, directoryId: directory.id }).reconcileReports;
   const log = (deps.logger ?? defaultLogger).child({ component: 'reconcile-request' });
   const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 5000;
-  const findDirectory = (id: string) => directoryOr404(deps.tenants, id);
+  const findDirectory = (id: string) => directoryOr404(deps.repos.operator.tenants, id);
 
   router.post('/directories/:directoryId/reconcile', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     const { reemitGroupIds } = parseBody(requestReconcile, req.body);
     if (reemitGroupIds.length) {
-      const found = await reports.existingGroupIds(directory.id, reemitGroupIds);
+      const found = await reportsOf(directory).existingGroupIds(reemitGroupIds);
       const unknown = reemitGroupIds.findIndex((id) => !found.has(id));
       if (unknown >= 0) throw new ScimError(400, 'invalidValue', `reemitGroupIds[${unknown}]: group "${reemitGroupIds[unknown]}" not found in this directory`);
     }
     if (!deps.queue) throw new ScimError(503, undefined, 'reconciliation needs the job queue, which this API was started without');
-    const row = await reports.create({ tenantId: directory.tenantId, directoryId: directory.id }, reemitGroupIds);
+    const row = await reportsOf(directory).create(reemitGroupIds);
     // Job id = report id: the re-emit markers are keyed by it, so however often the job runs,
     // this request re-emits each member once.
     const job = { reportId: row.id, tenantId: directory.tenantId, directoryId: directory.id, reemitGroupIds, trace: captureTraceContext() };
@@ -76,7 +74,7 @@ export function reconcileRoutes(deps: ReconcileRouteDeps): Router {
 
   router.get('/directories/:directoryId/reconcile/:jobId', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
-    const row = await reports.find(directory.id, pathId(req.params.jobId, 'reconciliation'));
+    const row = await reportsOf(directory).find(pathId(req.params.jobId, 'reconciliation'));
     if (!row) throw new ScimError(404, undefined, `reconciliation "${req.params.jobId}" not found`);
     sendScim(res, 200, row);
   });

@@ -1,8 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { listTenantEvents } from '../../../../shared/db/repositories/events';
-import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database } from '../../../../shared/db/sequelize';
+import type { Repositories } from '../../../../shared/db/repositories';
 import { sendScim } from '../../middleware/scim-json';
 import { parseBody, tenantOr404 } from './validate';
 
@@ -13,27 +11,28 @@ const eventsQuery = z.object({
 });
 
 /** Operator API for tenants and their event feed. */
-export function tenantRoutes(deps: { db: Database; tenants: TenantRepository }): Router {
+export function tenantRoutes(deps: { repos: Repositories }): Router {
+  const { tenants } = deps.repos.operator;
   const router = Router();
 
   router.post('/tenants', async (req, res) => {
     const { name } = parseBody(createTenant, req.body);
-    sendScim(res, 201, await deps.tenants.createTenant(name));
+    sendScim(res, 201, await tenants.createTenant(name));
   });
 
   router.get('/tenants', async (_req, res) => {
-    sendScim(res, 200, { data: await deps.tenants.listTenants() });
+    sendScim(res, 200, { data: await tenants.listTenants() });
   });
 
   router.get('/tenants/:tenantId', async (req, res) => {
-    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
+    const tenant = await tenantOr404(tenants, req.params.tenantId);
     sendScim(res, 200, tenant);
   });
 
   router.get('/tenants/:tenantId/events', async (req, res) => {
-    const tenant = await tenantOr404(deps.tenants, req.params.tenantId);
+    const tenant = await tenantOr404(tenants, req.params.tenantId);
     const query = parseBody(eventsQuery, req.query);
-    const { events, next } = await listTenantEvents(deps.db, tenant.id, query);
+    const { events, next } = await deps.repos.forTenant(tenant.id).events(query);
     sendScim(res, 200, { data: events, next: next ?? null, hasMore: events.length === query.limit });
   });
 

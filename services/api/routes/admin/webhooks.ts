@@ -2,15 +2,13 @@ import { Router } from 'express';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { config, type Config } from '../../../../shared/config';
-import { DELIVERY_STATUSES, WebhookRepository, type DeliveryRef, type TenantWebhooks, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
-import type { TenantRepository } from '../../../../shared/db/repositories/tenants';
-import type { Database } from '../../../../shared/db/sequelize';
+import { DELIVERY_STATUSES, type DeliveryRef, type TenantWebhooks, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
+import type { Repositories } from '../../../../shared/db/repositories';
 import { EVENT_TYPES } from '../../../../shared/events/catalog';
 import { type WebhookDeliveryJob, requeueDeliveries } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
-import { encryptionKeyFrom, SecretBox } from '../../../../shared/secrets';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
 import { parseBody, pathId, tenantOr404 } from './validate';
@@ -54,15 +52,14 @@ const replay = z.union([z.object({ status: z.literal('dead') }).strict(), z.obje
 const REPLAY_PAGE = 500;
 
 export interface WebhookRouteDeps {
-  readonly db: Database;
-  readonly tenants: TenantRepository;
+  readonly repos: Repositories;
   /**
    * The delivery queue, looked up when a replay needs it (so an API without Redis still serves
    * everything else). Without one, replays answer 503.
    */
   readonly queue: () => Queue<WebhookDeliveryJob> | undefined;
-  /** Webhook settings. Default: from shared/config. */
-  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ENCRYPTION_KEY' | 'WEBHOOK_ALLOWED_HOSTS'>;
+  /** Which webhook URLs are allowed. Default: from shared/config. */
+  readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ALLOWED_HOSTS'>;
   /**
    * Longest wait for Redis to take a page of replayed jobs, ms. Past it the replay still stands
    * (the deliveries are pending in PostgreSQL) and the workers' sweeper enqueues them once they
@@ -80,12 +77,11 @@ export interface WebhookRouteDeps {
  */
 export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const settings = deps.settings ?? config;
-  const repo = new WebhookRepository(deps.db, new SecretBox(encryptionKeyFrom(settings)));
   const policy: UrlPolicy = urlPolicyFrom(settings);
   const router = Router();
 
   const tenantWebhooks = async (tenantId: string): Promise<TenantWebhooks> => {
-    return repo.forTenant((await tenantOr404(deps.tenants, tenantId)).id);
+    return deps.repos.forTenant((await tenantOr404(deps.repos.operator.tenants, tenantId)).id).webhooks;
   };
   const endpointOf = async (webhooks: TenantWebhooks, id: string): Promise<WebhookEndpoint> => {
     const endpoint = await webhooks.getEndpoint(pathId(id, 'webhook'));

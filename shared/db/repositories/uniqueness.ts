@@ -27,7 +27,7 @@ export class UniqueValues {
   }
 
   /**
-   * Whether a resource of the type other than `selfId` holds `value` in `extension`'s attribute
+   * Whether a resource of `resourceType` other than `selfId` holds `value` in `extension`'s attribute
    * `name`: compared as JSON, or with `caseExact: false` as lower-cased text.
    */
   async heldByAnother(

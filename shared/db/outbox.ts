@@ -1,5 +1,6 @@
 import type { EventType } from '../events/catalog';
 import { newId } from '../ids';
+import type { ResourceTypeName } from '../scim/schema-types';
 import { captureTraceContext } from '../telemetry/context';
 import type { Sql, Transaction } from './sequelize';
 
@@ -15,7 +16,7 @@ export interface OutboxEvent {
   /** null for a tenant-level event (a webhook endpoint's), which no directory owns. */
   readonly directoryId: string | null;
   readonly type: EventType;
-  readonly resourceType: 'User' | 'Group' | 'WebhookEndpoint';
+  readonly resourceType: ResourceTypeName | 'WebhookEndpoint';
   readonly resourceId: string;
   /** Who made the change, e.g. `api_key:<id>` or `system:webhook-delivery`. */
   readonly actor: string;

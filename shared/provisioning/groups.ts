@@ -37,7 +37,7 @@ export class GroupService implements ResourceService {
     const ids = memberIds(members);
     return this.ctx.repos.transaction(async (t) => {
       const id = newId<GroupId>();
-      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_groups', uniqueAttributes(this.schemas), data, id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'Group', uniqueAttributes(this.schemas), data, id);
       const row = await this.groups.insert(id, data, t);
       const added = await this.groups.addMembers(row.id, ids, t);
       const resource = this.render(row);
@@ -135,7 +135,7 @@ export class GroupService implements ResourceService {
     const { changed, previous } = diffAttributes(current.data, data);
     if (changed.length) {
       checkImmutable(this.schemas, current.data, data);
-      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_groups', uniqueAttributes(this.schemas), data, current.id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'Group', uniqueAttributes(this.schemas), data, current.id);
     }
     const ref = { id: current.id, displayName: String(data.displayName) };
     await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());

@@ -2,7 +2,7 @@ import type { Transaction } from '../db/sequelize';
 import type { UniqueValues } from '../db/repositories/uniqueness';
 import { ScimError } from '../scim/errors';
 import type { ResourceSchemas } from '../scim/schema-registry';
-import type { AttributeDef } from '../scim/schema-types';
+import type { AttributeDef, ResourceTypeName } from '../scim/schema-types';
 import { isObject, type JsonObject } from '../scim/values';
 
 interface UniqueAttribute {
@@ -32,7 +32,7 @@ export function uniqueAttributes(schemas: ResourceSchemas): UniqueAttribute[] {
 export async function checkUnique(
   values: UniqueValues,
   t: Transaction,
-  table: 'scim_users' | 'scim_groups',
+  resourceType: ResourceTypeName,
   attributes: readonly UniqueAttribute[],
   data: JsonObject,
   selfId: string,
@@ -44,7 +44,7 @@ export async function checkUnique(
     const caseExact = def.caseExact || typeof value !== 'string';
     const text = caseExact ? JSON.stringify(value) : JSON.stringify(value.toLowerCase());
     await values.lock(`${extension}:${def.name}|${text}`, t);
-    if (await values.heldByAnother(table, { extension, name: def.name, caseExact }, value, selfId, t)) {
+    if (await values.heldByAnother(resourceType, { extension, name: def.name, caseExact }, value, selfId, t)) {
       throw new ScimError(409, 'uniqueness', `${extension}:${def.name} is already taken in this directory`);
     }
   }

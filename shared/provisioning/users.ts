@@ -41,7 +41,7 @@ export class UserService implements ResourceService {
     const unique = uniqueAttributes(this.schemas);
     const row = unique.length
       ? await this.ctx.repos.transaction(async (t) => {
-          await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_users', unique, data, id);
+          await checkUnique(this.ctx.repos.uniqueValues, t, 'User', unique, data, id);
           return this.users.insert(id, data, t, { createdAt: now, event });
         })
       : await this.users.insert(id, data, undefined, { createdAt: now, event });
@@ -98,7 +98,7 @@ export class UserService implements ResourceService {
       const { changed, previous } = diffAttributes(current.data, data);
       if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
       checkImmutable(this.schemas, current.data, data);
-      await checkUnique(this.ctx.repos.uniqueValues, t, 'scim_users', uniqueAttributes(this.schemas), data, current.id);
+      await checkUnique(this.ctx.repos.uniqueValues, t, 'User', uniqueAttributes(this.schemas), data, current.id);
       const row = await this.users.update(current.id, data, t, { withRelated: true, previous: current.data });
       const resource = this.render(row);
       await this.events.append(t, {

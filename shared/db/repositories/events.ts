@@ -1,5 +1,6 @@
 import { ScimError } from '../../scim/errors';
 import type { EventType } from '../../events/catalog';
+import type { ResourceTypeName } from '../../scim/schema-types';
 import type { TenantId } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
 import { appendOutboxEvent, membershipEventData, type OutboxEvent, outboxInsertSelect, outboxRow } from '../outbox';
@@ -9,7 +10,7 @@ import type { DirectoryScope } from './scope';
 
 export interface EventInput {
   readonly type: EventType;
-  readonly resourceType: 'User' | 'Group';
+  readonly resourceType: ResourceTypeName;
   readonly resourceId: string;
   readonly data: unknown;
 }

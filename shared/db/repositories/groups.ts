@@ -1,27 +1,16 @@
 import { isUuid } from '../../ids';
 import { captureTraceContext } from '../../telemetry/context';
 import { ScimError } from '../../scim/errors';
-import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
 import { changeMembersBatched } from './member-changes';
-import { ResourceTable, type TableSpec } from './resource-table';
+import { GROUP_RESOURCE } from '../resource-types';
+import { ResourceTable } from './resource-table';
 import type { DirectoryScope } from './scope';
 
-export const groupTable: TableSpec = {
-  table: 'scim_groups',
-  resourceType: 'Group',
-  columns: ['display_name', 'external_id'],
-  extract: (d: JsonObject) => [d.displayName, typeof d.externalId === 'string' ? d.externalId : null],
-  uniqueIndexes: { scim_groups_display_name_idx: 'displayName', scim_groups_external_id_idx: 'externalId' },
-  uniqueColumns: [
-    { attribute: 'displayName', column: 'display_name', folded: 'display_name_folded' },
-    { attribute: 'externalId', column: 'external_id' },
-  ],
-  uniqueLookups: { displayName: 't.display_name_folded = k.folded', externalId: 't.external_id = k.value' },
-  related: `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', u.id, 'display', coalesce(u.display_name, u.user_name)) ORDER BY u.id), '[]'::jsonb)
+// The Group `members` attribute, from the membership table, in id order; [] when there are none.
+const GROUP_MEMBERS = `(SELECT coalesce(jsonb_agg(jsonb_build_object('value', u.id, 'display', coalesce(u.display_name, u.user_name)) ORDER BY u.id), '[]'::jsonb)
                FROM group_members gm JOIN scim_users u ON u.directory_id = gm.directory_id AND u.id = gm.user_id
-              WHERE gm.directory_id = t.directory_id AND gm.group_id = t.id)`,
-};
+              WHERE gm.directory_id = t.directory_id AND gm.group_id = t.id)`;
 
 /**
  * Groups and their membership. Membership changes are set operations in SQL, so their cost
@@ -29,7 +18,7 @@ export const groupTable: TableSpec = {
  */
 export class GroupRepository extends ResourceTable {
   constructor(db: Database, scope: DirectoryScope) {
-    super(db, scope, groupTable);
+    super(db, scope, GROUP_RESOURCE, GROUP_MEMBERS);
   }
 
   /**

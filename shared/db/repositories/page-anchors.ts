@@ -1,4 +1,6 @@
+import type { ResourceTypeName } from '../../scim/schema-types';
 import { logger } from '../../telemetry/logger';
+import type { ResourceDescriptor } from '../resource-types';
 import type { Database } from '../sequelize';
 
 /** Where a directory's ids stood when its anchors were taken (see PageAnchors). */
@@ -74,7 +76,7 @@ export class PageAnchors {
    * at a time, so the anchors and their epoch come from one snapshot. Anchors only save work:
    * a failed build is logged and leaves the page that asked for it answered as it was.
    */
-  async refresh(table: 'scim_users' | 'scim_groups', resourceType: 'User' | 'Group', directoryId: string, total: number): Promise<void> {
+  async refresh(table: ResourceDescriptor['table'], resourceType: ResourceTypeName, directoryId: string, total: number): Promise<void> {
     const key = `${table}:${directoryId}`;
     const now = Date.now();
     if (now - (this.lastBuild.get(key) ?? -Infinity) < this.minIntervalMs) return;

@@ -1,5 +1,7 @@
+import type { ResourceTypeName } from '../../scim/schema-types';
 import type { TraceCarrier } from '../../telemetry/context';
 import { membershipEventData, outboxInsertSelect } from '../outbox';
+import { RESOURCE_TYPES } from '../resource-types';
 import type { Database, Sql, Transaction } from '../sequelize';
 import { UUID_V7 } from '../sql';
 import type { DirectoryScope } from './scope';
@@ -33,7 +35,7 @@ export class ReconcileRepository {
    * Makes sure all counter shards of the resource type exist and locks them, so a concurrent
    * write's trigger waits for the caller's commit. Returns each shard's sums, in shard order.
    */
-  async lockCounterShards(resourceType: 'User' | 'Group', t: Transaction): Promise<{ inserted: string; deleted: string }[]> {
+  async lockCounterShards(resourceType: ResourceTypeName, t: Transaction): Promise<{ inserted: string; deleted: string }[]> {
     await this.db.exec(
       `INSERT INTO resource_counters (directory_id, resource_type, shard)
        SELECT $1, $2, s FROM generate_series(0, ${COUNTER_SHARDS - 1}) AS s ON CONFLICT DO NOTHING`,
@@ -48,10 +50,9 @@ export class ReconcileRepository {
   }
 
   /** The rows of the resource type there are. */
-  async countRows(resourceType: 'User' | 'Group', t: Transaction): Promise<bigint> {
-    const table = resourceType === 'User' ? 'scim_users' : 'scim_groups';
+  async countRows(resourceType: ResourceTypeName, t: Transaction): Promise<bigint> {
     const [{ actual }] = await this.db.query<{ actual: string }>(
-      `SELECT count(*) AS actual FROM ${table} WHERE directory_id = $1`,
+      `SELECT count(*) AS actual FROM ${RESOURCE_TYPES[resourceType].table} WHERE directory_id = $1`,
       [this.scope.directoryId],
       t,
     );
@@ -59,7 +60,7 @@ export class ReconcileRepository {
   }
 
   /** Puts the given sums in shard 0 and zeroes the others; the caller holds the shards' locks. */
-  async rewriteCounters(resourceType: 'User' | 'Group', sums: { inserted: bigint; deleted: bigint }, t: Transaction): Promise<void> {
+  async rewriteCounters(resourceType: ResourceTypeName, sums: { inserted: bigint; deleted: bigint }, t: Transaction): Promise<void> {
     await this.db.exec(
       `UPDATE resource_counters SET inserted = CASE WHEN shard = 0 THEN $3::bigint ELSE 0 END, deleted = CASE WHEN shard = 0 THEN $4::bigint ELSE 0 END
         WHERE directory_id = $1 AND resource_type = $2`,

@@ -6,47 +6,10 @@ import { uniqueViolation } from '../errors';
 import type { Database, Sql, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
 import { outboxInsertSelect } from '../outbox';
+import type { ResourceDescriptor, UniqueIndex } from '../resource-types';
 import type { DirectoryScope } from './scope';
 import { pageAnchorsOf } from './page-anchors';
 import { uniqueLookupsOf } from './unique-lookups';
-
-/** How one SCIM resource type maps onto its table. */
-export interface TableSpec {
-  readonly table: 'scim_users' | 'scim_groups';
-  /** The resource_counters key of this table. */
-  readonly resourceType: 'User' | 'Group';
-  /** Indexed columns derived from the stored data, in insert order. */
-  readonly columns: readonly string[];
-  readonly extract: (data: JsonObject) => unknown[];
-  /** Unique index name → the attribute it protects, for 409 details. */
-  readonly uniqueIndexes: Readonly<Record<string, string>>;
-  /**
-   * The columns those indexes cover, in the order writers lock them (see UNIQUE_LOCKS): the
-   * attribute for 409 details, and for a case-insensitive one the stored lower() its index is on.
-   */
-  readonly uniqueColumns: readonly UniqueColumn[];
-  /**
-   * A correlated subquery over alias `t` returning the resource's related rows as JSON (a user's
-   * groups, a group's members), fetched in the same statement when asked for.
-   */
-  readonly related: string;
-  /**
-   * Attributes a unique index answers, each with its join condition between `t` and a looked-up
-   * `k.value` (or `k.folded`, its lower()); see unique-lookups.ts: `userName eq "…"` is batched
-   * with its concurrent peers.
-   */
-  readonly uniqueLookups: Readonly<Record<string, string>>;
-}
-
-export interface UniqueColumn {
-  readonly attribute: string;
-  readonly column: string;
-  /**
-   * A case-insensitive column's lower() as a stored column (migration 0009): the index is on it,
-   * and only `=` on it (not on lower() of the column) can use that index under row-level security.
-   */
-  readonly folded?: string;
-}
 
 export interface ListQuery {
   /** SQL boolean over alias `r`, with parameters numbered from $2 ($1 is the directory). */
@@ -57,7 +20,7 @@ export interface ListQuery {
   readonly descending?: boolean;
   readonly offset: number;
   readonly limit: number;
-  /** Also fetch `spec.related` into each row's `related`. */
+  /** Also fetch the table's related rows (see ResourceTable's `related`) into each row's `related`. */
   readonly withRelated?: boolean;
   /** Set when the whole filter is `<core attribute> eq "<string>"` (`where` says the same). */
   readonly equals?: { readonly attribute: string; readonly value: string };
@@ -101,7 +64,13 @@ export class ResourceTable {
   constructor(
     protected readonly database: Database,
     protected readonly scope: DirectoryScope,
-    private readonly spec: TableSpec,
+    /** The resource type's table, columns and unique indexes. */
+    private readonly type: ResourceDescriptor,
+    /**
+     * A correlated subquery over alias `t` returning the resource's related rows as JSON (a user's
+     * groups, a group's members), fetched in the same statement when asked for.
+     */
+    private readonly related: string,
   ) {
     this.db = database.forDirectory(scope);
   }
@@ -114,11 +83,11 @@ export class ResourceTable {
    * clash into no row.
    */
   async insert(id: string, data: JsonObject, t?: Transaction, options: { createdAt?: Date; event?: unknown[] } = {}): Promise<StoredResource> {
-    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.spec.extract(data), this.lockPrefix()];
-    const extracted = this.spec.columns.map((_, i) => `$${i + 6}`).join(', ');
-    const locks = this.spec.uniqueColumns.map((u) => lockOf(u, `$${values.length}`, `$${this.spec.columns.indexOf(u.column) + 6}`)).join(', ');
+    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.type.extract(data), this.lockPrefix()];
+    const extracted = this.type.dataColumns.map((_, i) => `$${i + 6}`).join(', ');
+    const locks = this.type.unique.map((u) => lockOf(u, `$${values.length}`, `$${this.type.dataColumns.indexOf(u.column) + 6}`)).join(', ');
     // INSERT … SELECT, so the locks are taken before the row is written, in the same statement.
-    const insert = `INSERT INTO ${this.spec.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${this.spec.columns.join(', ')})
+    const insert = `INSERT INTO ${this.type.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${this.type.dataColumns.join(', ')})
       SELECT $1, $2, $3, $4, $5, $5, ${extracted} FROM (SELECT ${locks}) locks
       ON CONFLICT DO NOTHING RETURNING ${RETURNING}`;
     const event = options.event ?? [];
@@ -129,9 +98,9 @@ export class ResourceTable {
 
   async find(id: string, t?: Transaction, options: { lock?: boolean; withRelated?: boolean } = {}): Promise<StoredResource | undefined> {
     if (!isUuid(id)) return undefined;
-    const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
+    const related = options.withRelated ? `, ${this.related} AS related` : '';
     const rows = await this.db.query<Row>(
-      `SELECT ${prefixed('t')}${related} FROM ${this.spec.table} t WHERE t.directory_id = $1 AND t.id = $2${options.lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${prefixed('t')}${related} FROM ${this.type.table} t WHERE t.directory_id = $1 AND t.id = $2${options.lock ? ' FOR UPDATE' : ''}`,
       [this.scope.directoryId, id],
       t,
     );
@@ -145,23 +114,23 @@ export class ResourceTable {
    * and never a unique violation (UNIQUE_LOCKS): one more round trip, for renames only.
    */
   async update(id: string, data: JsonObject, t: Transaction, options: { withRelated?: boolean; previous?: JsonObject } = {}): Promise<StoredResource> {
-    const next = this.spec.extract(data);
-    const before = options.previous && this.spec.extract(options.previous);
-    const changed = this.spec.uniqueColumns.filter((u) => {
-      const i = this.spec.columns.indexOf(u.column);
+    const next = this.type.extract(data);
+    const before = options.previous && this.type.extract(options.previous);
+    const changed = this.type.unique.filter((u) => {
+      const i = this.type.dataColumns.indexOf(u.column);
       return next[i] !== null && next[i] !== undefined && (!before || before[i] !== next[i]);
     });
     const params = [this.scope.directoryId, id, data, ...next];
-    const param = (u: UniqueColumn) => `$${this.spec.columns.indexOf(u.column) + 4}`;
+    const param = (u: UniqueIndex) => `$${this.type.dataColumns.indexOf(u.column) + 4}`;
     let guard = '';
     if (changed.length) {
       const locks = changed.map((u, i) => lockOf(u, '$1', `$${i + 2}`)).join(', ');
-      await this.db.query(`SELECT ${locks}`, [this.lockPrefix(), ...changed.map((u) => next[this.spec.columns.indexOf(u.column)])], t);
-      guard = ` AND NOT EXISTS (SELECT 1 FROM ${this.spec.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND (${changed.map((u) => matchOf(u, 'o', param(u))).join(' OR ')}))`;
+      await this.db.query(`SELECT ${locks}`, [this.lockPrefix(), ...changed.map((u) => next[this.type.dataColumns.indexOf(u.column)])], t);
+      guard = ` AND NOT EXISTS (SELECT 1 FROM ${this.type.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND (${changed.map((u) => matchOf(u, 'o', param(u))).join(' OR ')}))`;
     }
-    const sets = this.spec.columns.map((c, i) => `${c} = $${i + 4}`).join(', ');
-    const related = options.withRelated ? `, ${this.spec.related} AS related` : '';
-    const sql = `UPDATE ${this.spec.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = ${NOW_MS}
+    const sets = this.type.dataColumns.map((c, i) => `${c} = $${i + 4}`).join(', ');
+    const related = options.withRelated ? `, ${this.related} AS related` : '';
+    const sql = `UPDATE ${this.type.table} t SET data = $3, ${sets}, version = t.version + 1, updated_at = ${NOW_MS}
       WHERE t.directory_id = $1 AND t.id = $2${guard} RETURNING ${prefixed('t')}${related}`;
     return this.untilStored(data, id, async () => (await this.guard(() => this.db.query<Row>(sql, params, t)))[0], t);
   }
@@ -169,7 +138,7 @@ export class ResourceTable {
   /** Bumps version and lastModified without touching data (a membership change). */
   async touch(id: string, t: Transaction): Promise<StoredResource> {
     const rows = await this.db.query<Row>(
-      `UPDATE ${this.spec.table} SET version = version + 1, updated_at = ${NOW_MS} WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
+      `UPDATE ${this.type.table} SET version = version + 1, updated_at = ${NOW_MS} WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
       [this.scope.directoryId, id],
       t,
     );
@@ -179,7 +148,7 @@ export class ResourceTable {
   async delete(id: string, t: Transaction): Promise<StoredResource | undefined> {
     if (!isUuid(id)) return undefined;
     const rows = await this.db.query<Row>(
-      `DELETE FROM ${this.spec.table} WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
+      `DELETE FROM ${this.type.table} WHERE directory_id = $1 AND id = $2 RETURNING ${RETURNING}`,
       [this.scope.directoryId, id],
       t,
     );
@@ -195,16 +164,20 @@ export class ResourceTable {
    * unique index, batched with the concurrent lookups of other requests (unique-lookups.ts).
    */
   async list(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
-    if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0 && Object.hasOwn(this.spec.uniqueLookups, q.equals.attribute)) {
-      const rows = (await this.findUnique(q.equals.attribute, q.equals.value, q.withRelated)).map(toStored);
-      return { total: rows.length, rows };
+    if (q.equals && !q.orderBy && q.offset === 0 && q.limit > 0) {
+      const { attribute, value } = q.equals;
+      const unique = this.type.unique.find((u) => u.attribute === attribute);
+      if (unique) {
+        const rows = (await this.findUnique(unique, value, q.withRelated)).map(toStored);
+        return { total: rows.length, rows };
+      }
     }
     if (!q.where && q.limit <= 0) return { total: await this.countAll(), rows: [] };
     if (!q.where && !q.orderBy && !q.descending) return this.pageById(q);
     const where = `r.directory_id = $1${q.where ? ` AND (${q.where})` : ''}`;
     const bind = [this.scope.directoryId, ...(q.params ?? [])];
     const count = async () => {
-      const rows = await this.db.query<{ total: string }>(`SELECT count(*) AS total FROM ${this.spec.table} r WHERE ${where}`, bind);
+      const rows = await this.db.query<{ total: string }>(`SELECT count(*) AS total FROM ${this.type.table} r WHERE ${where}`, bind);
       return Number(rows[0].total);
     };
     if (q.limit <= 0) return { total: await count(), rows: [] };
@@ -214,14 +187,14 @@ export class ResourceTable {
     // RFC 7644 §3.4.2.3: resources without the value sort last ascending and first descending,
     // which is PostgreSQL's default null ordering for each direction.
     const order = q.orderBy ? `${q.orderBy} ${dir}, r.id ${dir}` : `r.id ${dir}`;
-    const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
+    const related = q.withRelated ? `, ${this.related} AS related` : '';
     const rows = await this.db.query<Row & { total: string }>(
       `WITH page AS (
          SELECT r.id, count(*) OVER () AS total, row_number() OVER (ORDER BY ${order}) AS n
-           FROM ${this.spec.table} r WHERE ${where}
+           FROM ${this.type.table} r WHERE ${where}
           ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
        SELECT ${prefixed('t')}${related}, page.total
-         FROM page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id
+         FROM page JOIN ${this.type.table} t ON t.directory_id = $1 AND t.id = page.id
         ORDER BY page.n`,
       [...bind, q.limit, q.offset],
     );
@@ -230,15 +203,15 @@ export class ResourceTable {
   }
 
   /** The row (none or one) whose unique attribute equals `value`, batched with concurrent peers. */
-  private findUnique(attribute: string, value: string, withRelated = false): Promise<Row[]> {
-    const related = withRelated ? `, ${this.spec.related} AS related` : '';
+  private findUnique(unique: UniqueIndex, value: string, withRelated = false): Promise<Row[]> {
+    const related = withRelated ? `, ${this.related} AS related` : '';
     // Materialised so `k.folded` stays a column of k: a join condition calling lower() on it
     // would not be leakproof, and under row-level security could not use the index.
     const sql = `WITH k AS MATERIALIZED (
          SELECT u.directory_id, u.value, lower(u.value) AS folded, u.n
            FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(directory_id, value, n))
        SELECT k.n, ${prefixed('t')}${related}
-         FROM k JOIN ${this.spec.table} t ON t.directory_id = k.directory_id AND ${this.spec.uniqueLookups[attribute]}`;
+         FROM k JOIN ${this.type.table} t ON t.directory_id = k.directory_id AND ${lookupOf(unique)}`;
     return uniqueLookupsOf(this.database).find(sql, { directoryId: this.scope.directoryId, value });
   }
 
@@ -246,7 +219,7 @@ export class ResourceTable {
   async countAll(): Promise<number> {
     const rows = await this.db.query<{ total: string | null }>(
       `SELECT sum(inserted - deleted) AS total FROM resource_counters WHERE directory_id = $1 AND resource_type = $2`,
-      [this.scope.directoryId, this.spec.resourceType],
+      [this.scope.directoryId, this.type.resourceType],
     );
     return Number(rows[0]?.total ?? 0);
   }
@@ -263,30 +236,30 @@ export class ResourceTable {
    */
   private async pageById(q: ListQuery): Promise<{ total: number; rows: StoredResource[] }> {
     const anchors = pageAnchorsOf(this.database);
-    const anchor = anchors.nearest(this.spec.table, this.scope.directoryId, q.offset);
-    const related = q.withRelated ? `, ${this.spec.related} AS related` : '';
+    const anchor = anchors.nearest(this.type.table, this.scope.directoryId, q.offset);
+    const related = q.withRelated ? `, ${this.related} AS related` : '';
     const rows = await this.db.query<Row & { total: string; anchored: boolean }>(
       `WITH c AS MATERIALIZED (
          SELECT total, least($2, greatest(total - $3, 0)) AS take, coalesce(inserted = $5::numeric AND deleted = $6::numeric, false) AS anchored
            FROM (SELECT coalesce(sum(inserted - deleted), 0)::int8 AS total, sum(inserted) AS inserted, sum(deleted) AS deleted
                    FROM resource_counters WHERE directory_id = $1 AND resource_type = $4) s),
        page AS (SELECT id FROM (
-         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND r.id >= $7::uuid AND (SELECT anchored FROM c)
+         (SELECT r.id FROM ${this.type.table} r WHERE r.directory_id = $1 AND r.id >= $7::uuid AND (SELECT anchored FROM c)
            ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3 - $8::int8)
          UNION ALL
-         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 <= total - $3 - take FROM c)
+         (SELECT r.id FROM ${this.type.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 <= total - $3 - take FROM c)
            ORDER BY r.id ASC LIMIT (SELECT take FROM c) OFFSET $3)
          UNION ALL
-         (SELECT r.id FROM ${this.spec.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 > total - $3 - take FROM c)
+         (SELECT r.id FROM ${this.type.table} r WHERE r.directory_id = $1 AND (SELECT NOT anchored AND $3 > total - $3 - take FROM c)
            ORDER BY r.id DESC LIMIT (SELECT take FROM c) OFFSET (SELECT greatest(total - $3 - take, 0) FROM c))) scans LIMIT $2)
        SELECT c.total, c.anchored, ${prefixed('t')}${related}
-         FROM c LEFT JOIN (page JOIN ${this.spec.table} t ON t.directory_id = $1 AND t.id = page.id) ON true
+         FROM c LEFT JOIN (page JOIN ${this.type.table} t ON t.directory_id = $1 AND t.id = page.id) ON true
         ORDER BY t.id`,
       [
         this.scope.directoryId,
         q.limit,
         q.offset,
-        this.spec.resourceType,
+        this.type.resourceType,
         anchor?.inserted ?? null,
         anchor?.deleted ?? null,
         anchor?.id ?? null,
@@ -296,13 +269,13 @@ export class ResourceTable {
     const total = Number(rows[0].total);
     if (rows[0].anchored) anchors.stats.anchoredPages++;
     else if (Math.min(q.offset, total - q.offset) >= anchors.minSkip)
-      await anchors.refresh(this.spec.table, this.spec.resourceType, this.scope.directoryId, total);
+      await anchors.refresh(this.type.table, this.type.resourceType, this.scope.directoryId, total);
     return { total, rows: rows[0].id === null ? [] : rows.map(toStored) };
   }
 
   /** `${directory}|${table}|`: with a column name and a value, the key of UNIQUE_LOCKS. */
   private lockPrefix(): string {
-    return `${this.scope.directoryId}|${this.spec.table}|`;
+    return `${this.scope.directoryId}|${this.type.table}|`;
   }
 
   /**
@@ -315,20 +288,20 @@ export class ResourceTable {
       const row = await write();
       if (row) return toStored(row);
       const taken = await this.takenAttribute(data, selfId, t);
-      if (taken || attempt === 3) throw new ScimError(409, 'uniqueness', `${taken ?? this.spec.uniqueColumns[0].attribute} is already taken in this directory`);
+      if (taken || attempt === 3) throw new ScimError(409, 'uniqueness', `${taken ?? this.type.unique[0].attribute} is already taken in this directory`);
     }
   }
 
   /** The first unique attribute of `data` another resource of the directory holds. */
   private async takenAttribute(data: JsonObject, selfId: string, t?: Transaction): Promise<string | undefined> {
-    const next = this.spec.extract(data);
+    const next = this.type.extract(data);
     const params: unknown[] = [this.scope.directoryId, selfId];
-    const probes = this.spec.uniqueColumns.flatMap((u) => {
-      const value = next[this.spec.columns.indexOf(u.column)];
+    const probes = this.type.unique.flatMap((u) => {
+      const value = next[this.type.dataColumns.indexOf(u.column)];
       if (value === null || value === undefined) return [];
       params.push(value);
       return [
-        `(SELECT '${u.attribute}'::text AS attribute FROM ${this.spec.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND ${matchOf(u, 'o', `$${params.length}::text`)} LIMIT 1)`,
+        `(SELECT '${u.attribute}'::text AS attribute FROM ${this.type.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND ${matchOf(u, 'o', `$${params.length}::text`)} LIMIT 1)`,
       ];
     });
     if (probes.length === 0) return undefined;
@@ -342,7 +315,7 @@ export class ResourceTable {
       return await work();
     } catch (err) {
       const index = uniqueViolation(err);
-      const attribute = index === undefined ? undefined : this.spec.uniqueIndexes[index];
+      const attribute = index === undefined ? undefined : this.type.unique.find((u) => u.index === index)?.attribute;
       if (attribute) throw new ScimError(409, 'uniqueness', `${attribute} is already taken in this directory`);
       throw err;
     }
@@ -362,11 +335,17 @@ const prefixed = (alias: string) =>
  * advisory lock on (directory, column, value as the index compares it), so two writers of one
  * value take turns; the second then sees the first's committed row (ON CONFLICT DO NOTHING on
  * insert, NOT EXISTS in the UPDATE, read after the lock with a fresh snapshot) and writes nothing.
- * Locks are taken in uniqueColumns order everywhere, so writers cannot wait on each other in a
- * cycle; lower() is PostgreSQL's own, so the key folds case exactly as the index does. A null
- * value takes no lock (pg_advisory_xact_lock is strict), as the indexes ignore nulls.
+ * Locks are taken in the order of the descriptor's `unique` everywhere, so writers cannot wait on
+ * each other in a cycle; lower() is PostgreSQL's own, so the key folds case exactly as the index
+ * does. A null value takes no lock (pg_advisory_xact_lock is strict), as the indexes ignore nulls.
  */
-const lockOf = (u: UniqueColumn, prefix: string, value: string) =>
+const lockOf = (u: UniqueIndex, prefix: string, value: string) =>
   `pg_advisory_xact_lock(hashtextextended(${prefix}::text || '${u.column}|' || ${u.folded ? `lower(${value}::text)` : `${value}::text`}, 0))`;
 
-const matchOf = (u: UniqueColumn, alias: string, value: string) => (u.folded ? `${alias}.${u.folded} = lower(${value})` : `${alias}.${u.column} = ${value}`);
+const matchOf = (u: UniqueIndex, alias: string, value: string) => (u.folded ? `${alias}.${u.folded} = lower(${value})` : `${alias}.${u.column} = ${value}`);
+
+/**
+ * The join of a batched unique lookup between `t` and a looked-up `k.value`, or `k.folded` (its
+ * lower()) for a case-insensitive attribute; see unique-lookups.ts.
+ */
+const lookupOf = (u: UniqueIndex) => (u.folded ? `t.${u.folded} = k.folded` : `t.${u.column} = k.value`);

@@ -1,3 +1,5 @@
+import type { ResourceTypeName } from '../../scim/schema-types';
+import { RESOURCE_TYPES } from '../resource-types';
 import type { Database, Sql, Transaction } from '../sequelize';
 import type { DirectoryScope } from './scope';
 
@@ -25,11 +27,11 @@ export class UniqueValues {
   }
 
   /**
-   * Whether a resource of `table` other than `selfId` holds `value` in `extension`'s attribute
+   * Whether a resource of `resourceType` other than `selfId` holds `value` in `extension`'s attribute
    * `name`: compared as JSON, or with `caseExact: false` as lower-cased text.
    */
   async heldByAnother(
-    table: 'scim_users' | 'scim_groups',
+    resourceType: ResourceTypeName,
     attribute: { extension: string; name: string; caseExact: boolean },
     value: unknown,
     selfId: string,
@@ -37,7 +39,7 @@ export class UniqueValues {
   ): Promise<boolean> {
     const compare = attribute.caseExact ? `r.data->$2->$3 = $4::jsonb` : `lower(r.data->$2->>$3) = lower($4::jsonb #>> '{}')`;
     const taken = await this.db.query(
-      `SELECT 1 FROM ${table} r WHERE r.directory_id = $1 AND r.id <> $5 AND ${compare} LIMIT 1`,
+      `SELECT 1 FROM ${RESOURCE_TYPES[resourceType].table} r WHERE r.directory_id = $1 AND r.id <> $5 AND ${compare} LIMIT 1`,
       [this.scope.directoryId, attribute.extension, attribute.name, JSON.stringify(value), selfId],
       t,
     );

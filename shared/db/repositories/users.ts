@@ -1,34 +1,19 @@
-import type { JsonObject } from '../../scim/values';
 import type { Database, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
-import { ResourceTable, type TableSpec } from './resource-table';
+import { USER_RESOURCE } from '../resource-types';
+import { ResourceTable } from './resource-table';
 import type { DirectoryScope } from './scope';
 
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
-
-export const userTable: TableSpec = {
-  table: 'scim_users',
-  resourceType: 'User',
-  columns: ['user_name', 'external_id', 'display_name', 'active'],
-  // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
-  extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
-  uniqueIndexes: { scim_users_user_name_idx: 'userName', scim_users_external_id_idx: 'externalId' },
-  uniqueColumns: [
-    { attribute: 'userName', column: 'user_name', folded: 'user_name_folded' },
-    { attribute: 'externalId', column: 'external_id' },
-  ],
-  uniqueLookups: { userName: 't.user_name_folded = k.folded', externalId: 't.external_id = k.value' },
-  // The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table; null
-  // when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for every
-  // user of a page (about a third of this subquery's cost), and the service orders them instead.
-  related: `(SELECT json_agg(json_build_object('value', g.id, 'display', g.display_name))
+// The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table; null
+// when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for every
+// user of a page (about a third of this subquery's cost), and the service orders them instead.
+const USER_GROUPS = `(SELECT json_agg(json_build_object('value', g.id, 'display', g.display_name))
                FROM group_members gm JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id
-              WHERE gm.directory_id = t.directory_id AND gm.user_id = t.id)`,
-};
+              WHERE gm.directory_id = t.directory_id AND gm.user_id = t.id)`;
 
 export class UserRepository extends ResourceTable {
   constructor(db: Database, scope: DirectoryScope) {
-    super(db, scope, userTable);
+    super(db, scope, USER_RESOURCE, USER_GROUPS);
   }
 
   /**

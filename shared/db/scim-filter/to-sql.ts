@@ -18,10 +18,11 @@ import {
   type JsonOperand,
   type Operand,
 } from './sql-operands';
+import { RESOURCE_TYPES, type ResourceDescriptor, type StoredColumn } from '../resource-types';
 
 export { SqlParams };
 
-/** The table a filter runs against: `scim_users` or `scim_groups`, under `alias`. */
+/** The table a filter runs against (its schemas' resource type's, see resource-types.ts), under `alias`. */
 export interface SqlTarget {
   readonly schemas: ResourceSchemas;
   /** Table alias, a plain identifier other than `e` and `gm` (which the compiled SQL uses itself). */
@@ -74,51 +75,32 @@ type RowPath =
 interface ColumnSpec {
   readonly column: ColumnKind;
   readonly notNull: boolean;
-  readonly sql: (alias: string, resourceType: ResourceTypeName) => string;
-  readonly sortSql?: (alias: string, resourceType: ResourceTypeName) => string;
+  readonly sql: (alias: string) => string;
+  readonly sortSql?: (alias: string) => string;
   /** The stored lower() of a case-insensitive column (see ColumnOperand.foldedSql). */
   readonly foldedSql?: (alias: string) => string;
 }
 
-// The migration keeps these in columns (indexed); `data` is not consulted for them.
-const COMMON_COLUMNS: Record<string, ColumnSpec> = {
-  id: { column: 'uuid', notNull: true, sql: (a) => `${a}.id` },
-  externalId: { column: 'text', notNull: false, sql: (a) => `${a}.external_id` },
-  'meta.created': { column: 'timestamptz', notNull: true, sql: (a) => `${a}.created_at` },
-  'meta.lastModified': { column: 'timestamptz', notNull: true, sql: (a) => `${a}.updated_at` },
+/** How a stored attribute of the descriptor reads in SQL over a table alias. */
+function columnSpec({ column, type, notNull, folded }: StoredColumn): ColumnSpec {
+  // The ETag as served (RFC 7644 §3.14), so `meta.version eq "W/\"3\""` works; sorted by the number.
+  if (type === 'etag') return { column: 'text', notNull, sql: (a) => `('W/"' || ${a}.${column} || '"')`, sortSql: (a) => `${a}.${column}` };
+  return { column: type, notNull, sql: (a) => `${a}.${column}`, foldedSql: folded === undefined ? undefined : (a) => `${a}.${folded}` };
+}
+
+/** The columns a filter or sort key of the type may read: the descriptor's, and meta.resourceType. */
+function columnsOf(type: ResourceDescriptor): ReadonlyMap<string, ColumnSpec> {
+  const name = sqlLiteral(type.resourceType);
+  const columns = new Map(Object.entries(type.attributes).map(([path, stored]) => [path, columnSpec(stored)]));
   // PostgreSQL refuses a bare string constant in ORDER BY, hence the cast when sorting.
-  'meta.resourceType': {
-    column: 'text',
-    notNull: true,
-    sql: (_, resourceType) => sqlLiteral(resourceType),
-    sortSql: (_, resourceType) => `${sqlLiteral(resourceType)}::text`,
-  },
-  // The ETag as served (RFC 7644 §3.14), so `meta.version eq "W/\"3\""` works.
-  'meta.version': {
-    column: 'text',
-    notNull: true,
-    sql: (a) => `('W/"' || ${a}.version || '"')`,
-    sortSql: (a) => `${a}.version`,
-  },
-};
+  columns.set('meta.resourceType', { column: 'text', notNull: true, sql: () => name, sortSql: () => `${name}::text` });
+  return columns;
+}
 
-const columns = (own: Record<string, ColumnSpec>): ReadonlyMap<string, ColumnSpec> => new Map(Object.entries({ ...COMMON_COLUMNS, ...own }));
-
+// Built once: a filter only looks its paths up.
 const COLUMNS: Record<ResourceTypeName, ReadonlyMap<string, ColumnSpec>> = {
-  User: columns({
-    userName: { column: 'text', notNull: true, sql: (a) => `${a}.user_name`, foldedSql: (a) => `${a}.user_name_folded` },
-    displayName: { column: 'text', notNull: false, sql: (a) => `${a}.display_name`, foldedSql: (a) => `${a}.display_name_folded` },
-    active: { column: 'boolean', notNull: true, sql: (a) => `${a}.active` },
-  }),
-  Group: columns({
-    displayName: { column: 'text', notNull: true, sql: (a) => `${a}.display_name`, foldedSql: (a) => `${a}.display_name_folded` },
-  }),
-};
-
-// Group.members and User.groups are rows of group_members, not part of `data`.
-const MEMBERSHIPS: Record<ResourceTypeName, { attribute: string; own: string; other: string }> = {
-  Group: { attribute: 'members', own: 'group_id', other: 'user_id' },
-  User: { attribute: 'groups', own: 'user_id', other: 'group_id' },
+  User: columnsOf(RESOURCE_TYPES.User),
+  Group: columnsOf(RESOURCE_TYPES.Group),
 };
 
 function resolveRowPath(target: SqlTarget, path: string, scimType: 'invalidFilter' | 'invalidPath'): RowPath {
@@ -132,22 +114,22 @@ function resolveRowPath(target: SqlTarget, path: string, scimType: 'invalidFilte
   if (resolved.extension === undefined) {
     const key = sub ? `${attribute.name}.${sub.name}` : attribute.name;
     const spec = COLUMNS[schemas.resourceType].get(key);
-    if (spec) return { kind: 'column', operand: columnOperand(spec, alias, schemas.resourceType, sub ?? attribute) };
-    if (attribute.name === MEMBERSHIPS[schemas.resourceType].attribute) return { kind: 'membership', attribute, sub };
+    if (spec) return { kind: 'column', operand: columnOperand(spec, alias, sub ?? attribute) };
+    if (attribute.name === RESOURCE_TYPES[schemas.resourceType].membership.attribute) return { kind: 'membership', attribute, sub };
     if (resolved.common) throw fail('is not stored in a form that can be filtered or sorted by');
   }
   const base = resolved.extension === undefined ? `${alias}.data` : `${alias}.data->${sqlLiteral(resolved.extension)}`;
   return { kind: 'json', base, attribute, sub, label: path };
 }
 
-function columnOperand(spec: ColumnSpec, alias: string, resourceType: ResourceTypeName, def: AttributeDef): ColumnOperand {
+function columnOperand(spec: ColumnSpec, alias: string, def: AttributeDef): ColumnOperand {
   return {
     kind: 'column',
-    sql: spec.sql(alias, resourceType),
+    sql: spec.sql(alias),
     column: spec.column,
     notNull: spec.notNull,
     def,
-    sortSql: spec.sortSql?.(alias, resourceType),
+    sortSql: spec.sortSql?.(alias),
     foldedSql: spec.foldedSql?.(alias),
   };
 }
@@ -208,9 +190,9 @@ function reachSql(reach: Reach, predicate: (operand: Operand) => string): string
 
 function membershipExists(target: SqlTarget, condition: string | undefined): string {
   const { alias, schemas } = target;
-  const own = MEMBERSHIPS[schemas.resourceType].own;
+  const { table, own } = RESOURCE_TYPES[schemas.resourceType].membership;
   const where = `gm.directory_id = ${alias}.directory_id AND gm.${own} = ${alias}.id${condition ? ` AND ${condition}` : ''}`;
-  return `EXISTS (SELECT 1 FROM group_members gm WHERE ${where})`;
+  return `EXISTS (SELECT 1 FROM ${table} gm WHERE ${where})`;
 }
 
 function rowScope(target: SqlTarget): Scope {
@@ -292,7 +274,7 @@ function membershipOperand(parent: AttributeDef, sub: AttributeDef, target: SqlT
   if (sub.name !== 'value') {
     throw invalidFilter(`"${parent.name}.${sub.name}" cannot be filtered; filter ${parent.name} by "value" (the id)`);
   }
-  const column = `gm.${MEMBERSHIPS[target.schemas.resourceType].other}`;
+  const column = `gm.${RESOURCE_TYPES[target.schemas.resourceType].membership.other}`;
   return { kind: 'column', sql: column, column: 'uuid', notNull: true, def: sub };
 }
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { config } from '../../shared/config';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
+import { newId } from '../../shared/ids';
 import { makeTestApp, type TestApp } from '../support/app';
 import { makeDirectory, type TestDirectory } from '../support/factories';
 import { createUser, type Scim } from '../support/scim-helpers';
@@ -59,6 +60,8 @@ describe('row-level security › statements', () => {
     await t.close();
   });
 
+  /** PostgreSQL's insufficient_privilege, raised for a row its policy refuses; Sequelize keeps it as the cause. */
+  const refusedByPolicy = (err: { parent?: { code?: string } }) => err.parent?.code === '42501';
   const directoriesOfUsers = async (rows: Promise<{ directory_id: string }[]>) => [...new Set((await rows).map((r) => r.directory_id))].sort();
 
   it('a pooled connection › runs as scim_app', async () => {
@@ -127,6 +130,50 @@ describe('row-level security › statements', () => {
       /roll back/,
     );
     assert.deepEqual(await directoriesOfUsers(db.forDirectory(b).query('SELECT directory_id FROM scim_users')), [b.directoryId]);
+  });
+
+  it('a model query outside any transaction › sees nothing and writes nothing', async () => {
+    const operator = db.acrossTenants();
+    const { models } = operator;
+    // The one pooled connection now has the operator's scope: a model call without a transaction must drop it.
+    const [{ n }] = await operator.query<{ n: number }>('SELECT count(*)::int AS n FROM directories');
+    assert.ok(n >= 3);
+
+    assert.equal(await models.Directory.count(), 0);
+    assert.deepEqual(await models.ApiKey.findAll({ where: { directoryId: a.directoryId } }), []);
+    await assert.rejects(models.AuditExport.create({ id: newId(), tenantId: a.tenantId, fromTime: new Date(0), toTime: new Date() }), refusedByPolicy);
+    assert.deepEqual(await models.ApiKey.update({ revokedAt: new Date() }, { where: { directoryId: a.directoryId } }), [0]);
+    assert.equal(await models.ApiKey.destroy({ where: { directoryId: a.directoryId } }), 0);
+
+    // The same calls in an executor's transaction see its scope's rows.
+    assert.equal(await operator.transaction((transaction) => models.Directory.count({ transaction })), n);
+    assert.equal(await db.forTenant(a.tenantId).transaction((transaction) => models.Directory.count({ transaction })), 2);
+    const keys = await db.forDirectory(a).transaction((transaction) => models.ApiKey.findAll({ where: { directoryId: a.directoryId }, transaction }));
+    assert.deepEqual(
+      keys.map((k) => [k.id, k.revokedAt]),
+      [[a.keyId, null]],
+      'the key the unscoped update tried to revoke',
+    );
+  });
+
+  it("a model call in a transaction opened by one directory's executor › sees and changes none of another directory's api keys", async () => {
+    const { models } = db.acrossTenants();
+    const others = [aSibling.directoryId, b.directoryId];
+    const seen = await db.forDirectory(a).transaction(async (transaction) => {
+      // A statement of another executor in the same transaction puts its own scope on the
+      // connection; the model call after it must run in the transaction's again.
+      await db.acrossTenants().query('SELECT 1', [], transaction);
+      return models.ApiKey.findAll({ transaction });
+    });
+    assert.deepEqual(
+      seen.map((k) => [k.id, k.directoryId]),
+      [[a.keyId, a.directoryId]],
+    );
+    const [revoked] = await db
+      .forDirectory(a)
+      .transaction((transaction) => models.ApiKey.update({ revokedAt: new Date() }, { where: { directoryId: others }, transaction }));
+    assert.equal(revoked, 0);
+    for (const d of [aSibling, b]) assert.equal((await t.repos.operator.keys.resolve(d.token))?.directoryId, d.directoryId);
   });
 
   it('a scope that is not an id › refused before any statement', async () => {

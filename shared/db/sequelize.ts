@@ -73,18 +73,20 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
         if (appRole) await (connection as ClientBase).query(`SET ROLE ${APP_ROLE}`);
       },
       // Every statement Sequelize itself runs (models, transactions) passes here. One in a
-      // transaction takes the scope of the executor that opened it; one outside any transaction
-      // runs with no scope at all, so row-level security shows it nothing and lets it write
-      // nothing: a model call that forgot its transaction fails closed.
+      // transaction takes the scope of the executor that opened it; one outside any transaction,
+      // or in a transaction no executor opened, runs with no scope at all, so row-level security
+      // shows it nothing and lets it write nothing: a model call that forgot its executor fails
+      // closed.
       beforeQuery: (queryOptions, query) => {
         const connection = query.connection as ClientBase;
         const t = queryOptions.transaction;
-        if (t) {
+        if (t && !transactionConnections.has(t)) {
+          // START TRANSACTION, which reads nothing; the executor records its scope right after.
           transactionConnections.set(t, connection);
-          const scope = transactionScopes.get(t);
-          return scope && ensureScope(connection, scope);
+          return undefined;
         }
-        return appRole ? ensureScope(connection, NO_SCOPE) : undefined;
+        const scope = (t && transactionScopes.get(t)) ?? (appRole ? NO_SCOPE : undefined);
+        return scope && ensureScope(connection, scope);
       },
     },
   });

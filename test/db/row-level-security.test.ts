@@ -176,6 +176,15 @@ describe('row-level security › statements', () => {
     for (const d of [aSibling, b]) assert.equal((await t.repos.operator.keys.resolve(d.token))?.directoryId, d.directoryId);
   });
 
+  it('a model call in a transaction no executor opened › sees nothing, whatever scope the connection had', async () => {
+    const operator = db.acrossTenants();
+    const { models } = operator;
+    // The one pooled connection now has the operator's scope, which sees every key.
+    assert.ok((await operator.query('SELECT id FROM api_keys')).length >= 3);
+    const seen = await db.sequelize.transaction((transaction) => models.ApiKey.findAll({ transaction }));
+    assert.deepEqual(seen, []);
+  });
+
   it('a scope that is not an id › refused before any statement', async () => {
     assert.throws(() => db.forDirectory({ directoryId: "x' OR true --" }), /not an id/);
   });

@@ -48,7 +48,7 @@ const view = (r: ApiKeyRecord): ApiKeyView => ({
   revokedAt: r.revokedAt?.toISOString() ?? null,
 });
 
-/** One directory's API keys: issue, list, revoke. */
+/** One directory's API keys: issue, list, regenerate, revoke. */
 export class DirectoryKeys {
   constructor(
     private readonly sql: Sql,

@@ -29,7 +29,7 @@ const schema = z
       .default('us'),
     /** External base URL used for `scimUrl` and `meta.location`. Default http://localhost:$PORT. */
     PUBLIC_BASE_URL: z.string().url().optional(),
-    /** Largest accepted request body, in bytes. Default 1 MiB (RFC 7644 maxPayloadSize). */
+    /** Largest accepted request body, in bytes; advertised as bulk.maxPayloadSize. Default 1 MiB. */
     MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** Largest page a list answers; advertised in ServiceProviderConfig. Default 1000. */
     MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),

@@ -10,14 +10,14 @@ export type UserId = Brand<string, 'UserId'>;
 export type GroupId = Brand<string, 'GroupId'>;
 export type EventId = Brand<string, 'EventId'>;
 
-/** Time-ordered UUIDs (RFC 9562 v7): inserts land at the right edge of the primary key index. */
+/** Time-ordered UUIDs (version 7): inserts land at the right edge of the primary key index. */
 export const newId = <T extends string>(): T => uuidv7() as T;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A syntactically valid UUID (any version); used before a value reaches a uuid column. */
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
-/** Namespace of delivery ids (issue 4 delivery contract); never change it, ids are stored. */
+/** Namespace of delivery ids, which every producer derives alike (deliveryIdOf); never change it, ids are stored. */
 const DELIVERY_NAMESPACE = '6f1d6b3e-3c2b-4b8e-9a53-2f6a1c9b7e10';
 
 /**

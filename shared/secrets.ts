@@ -2,20 +2,20 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { decodeEncryptionKey } from './config';
 
 /**
- * Webhook signing secrets: generated as Standard Webhooks `whsec_<base64>` strings and stored only
+ * Webhook signing secrets: generated as `whsec_<base64>` strings and stored only
  * encrypted (AES-256-GCM) under WEBHOOK_ENCRYPTION_KEY (its format is config.ts's, which checks it
  * at boot). A leaf beside ids.ts, not in shared/webhooks/: the database layer creates and seals
  * secrets with their endpoints, and the database layer must not import the webhooks module.
  */
 
 const SECRET_PREFIX = 'whsec_';
-/** Standard Webhooks asks for 24 to 64 random bytes; 32 matches the HMAC-SHA256 block of security. */
+/** A signing secret holds 24 to 64 random bytes; 32 matches the HMAC-SHA256 block of security. */
 const SECRET_BYTES = 32;
 
 /** A new signing secret, `whsec_` + base64 of 32 random bytes. */
 export const generateSecret = (): string => SECRET_PREFIX + randomBytes(SECRET_BYTES).toString('base64');
 
-/** The HMAC key of a `whsec_…` secret: the bytes its base64 part encodes (Standard Webhooks). */
+/** The HMAC key of a `whsec_…` secret: the bytes its base64 part encodes, not the text. */
 export function signingKeyOf(secret: string): Buffer {
   const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
   if (key.length === 0) throw new Error('webhook secret is empty');

@@ -49,9 +49,10 @@ interface CallResult {
 
 /**
  * Delivers webhook jobs: loads the delivery, its endpoint and event (tenant-scoped), signs the
- * body with the endpoint's secret(s) per Standard Webhooks, POSTs it with a timeout, logs the
- * attempt, and decides what happens next: delivered; retried on the schedule (or after the
- * receiver's Retry-After); dead after the last attempt; or, on 410 Gone, the endpoint disabled.
+ * body with the endpoint's secret(s) (webhook-id, webhook-timestamp and webhook-signature
+ * headers), POSTs it with a timeout, logs the attempt, and decides what happens next: delivered;
+ * retried on the schedule (or after the receiver's Retry-After); dead after the last attempt; or,
+ * on 410 Gone, the endpoint disabled.
  * An endpoint whose deliveries have failed without a success for WEBHOOK_FAILING_AFTER is marked
  * failing, for WEBHOOK_DISABLE_AFTER disabled, each with an event to the tenant.
  *
@@ -128,7 +129,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     try {
       const res = await sendWebhook({ url: endpoint.url, body, headers, timeoutMs: config.WEBHOOK_TIMEOUT_MS, policy });
       const ok = res.status >= 200 && res.status <= 299;
-      // RFC 9110 §10.2.3 / RFC 6585 §4: a receiver that is overloaded says when to come back.
+      // A receiver answering 429 or 503 may say in Retry-After when to come back.
       const retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.retryAfter) : undefined;
       return {
         startedAt,
@@ -220,7 +221,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   };
 };
 
-/** The webhook body (PRODUCT.md): the event as the vendor's app sees it. */
+/** The webhook body, as the README documents it for receivers: the event as the vendor's app sees it. */
 function bodyOf({ event, endpoint }: DeliveryTarget): string {
   return JSON.stringify({
     id: event.id,

@@ -27,8 +27,8 @@ const IN_TENANT = 'tenant_id = ANY ((SELECT scim_scope_tenants())::uuid[])';
  * A tenant's scope reaches the resource tables through its directories, so their policy reads
  * directory_id alone: a page that skips a thousand ids then stays an index-only scan of the
  * primary key. With `tenant_id` in the policy every skipped row was fetched from the table to be
- * checked (measured: deep pages took twice PostgreSQL's CPU). The subquery is only run, once,
- * for a tenant's scope; a directory's scope is decided by the first comparison.
+ * checked, which made deep pages far dearer (BENCHMARKS.md has the figures). The subquery is only
+ * run, once, for a tenant's scope; a directory's scope is decided by the first comparison.
  */
 const IN_TENANT_DIRECTORIES = 'directory_id IN (SELECT d.id FROM directories d WHERE d.tenant_id = ANY ((SELECT scim_scope_tenants())::uuid[]))';
 

@@ -5,9 +5,9 @@ import type { Migration } from '../scripts/migrator';
  * security. The indexes of 0001 are on `lower(user_name)` and `lower(display_name)`, but
  * PostgreSQL runs a condition that calls a function it does not know to be leakproof (lower() is
  * not) only after the row-level policy, never as an index condition: every `userName eq` became
- * a scan of the directory (measured: 9 ms of PostgreSQL CPU per lookup at 100,000 users). A
- * generated column compared with `=` (leakproof) is an index condition again. The new indexes
- * keep the old names, which 409 answers map to attributes.
+ * a scan of the directory (BENCHMARKS.md has the cost). A generated column compared with `=`
+ * (leakproof) is an index condition again. The new indexes keep the old names, which 409 answers
+ * map to attributes.
  */
 const FOLDED = [
   { table: 'scim_users', column: 'user_name', index: 'scim_users_user_name_idx', unique: true },

@@ -140,8 +140,9 @@ export function createApp(options: AppOptions): ApiHandler {
   scim.use(
     discoveryRoutes(contextOf, { maxPageSize: options.maxPageSize, maxBulkOperations: options.maxBulkOperations, maxPayloadBytes: options.maxPayloadBytes }),
   );
-  // The seeds' tenant URL ends in /scim/v1; RFC 7644 clients use /scim/v2. Same API. Mounted
-  // first: nearly all traffic is SCIM, and every layer before it is a path test per request.
+  // The Tenant URL customers paste into Entra (scimUrl) ends in /scim/v1; other SCIM 2.0 clients
+  // use /scim/v2. Same API. Mounted first: nearly all traffic is SCIM, and every layer before it
+  // is a path test per request.
   app.use('/scim/v2', scim);
   app.use('/scim/v1', scim);
 

@@ -134,7 +134,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     },
     (req, res) => {
       // A request that arrives on a kept-alive socket while draining is still answered, with
-      // `Connection: close` so the client opens its next request elsewhere (RFC 9112 §9.6).
+      // `Connection: close`, which tells the client to open its next request elsewhere.
       if (draining) res.setHeader('Connection', 'close');
       closeIfAnsweredEarly(req, res);
       inFlight.add(res);

@@ -32,7 +32,7 @@ export interface StoredColumn {
   readonly column: string;
   /**
    * The column's type as filters compare it. `etag` is the integer version, which SCIM shows and
-   * compares as the ETag `W/"<n>"` (RFC 7644 §3.14) and which sorts as the number.
+   * compares as the ETag `W/"<n>"` and which sorts as the number.
    */
   readonly type: 'uuid' | 'text' | 'boolean' | 'timestamptz' | 'etag';
   readonly notNull: boolean;
@@ -88,7 +88,7 @@ export const USER_RESOURCE: ResourceDescriptor = defineResource({
     active: { column: 'active', type: 'boolean', notNull: true },
   },
   dataColumns: ['user_name', 'external_id', 'display_name', 'active'],
-  // active is true unless stated otherwise (RFC 7643 leaves the default to the provider).
+  // active is true unless stated otherwise (SCIM leaves that default to the service provider).
   extract: (d: JsonObject) => [d.userName, str(d.externalId), str(d.displayName), d.active !== false],
   unique: [
     { index: 'scim_users_user_name_idx', attribute: 'userName' },

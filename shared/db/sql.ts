@@ -6,7 +6,7 @@
 export const NOW_MS = "date_trunc('milliseconds', now())";
 
 /**
- * A UUID v7 (RFC 9562) made in SQL, for statements that write one event per row: the clock's
+ * A UUID v7 (time-ordered) made in SQL, for statements that write one event per row: the clock's
  * milliseconds in the first 48 bits over gen_random_uuid()'s random ones, version nibble 4 → 7
  * (PostgreSQL 15 has no uuidv7()). Matches newId() in shared/ids.ts, so every event id is v7.
  */

@@ -19,7 +19,7 @@ export type ExportStorageConfig = Pick<
  */
 export function createExportStorage(config: ExportStorageConfig): ExportStorage {
   if (config.EXPORT_S3_BUCKET) {
-    // Loaded only when configured: the AWS SDK adds about 20 MiB to every process that imports it.
+    // Loaded only when configured: the AWS SDK adds to the memory of every process that imports it.
     const { S3ExportStorage: Storage } = require('./s3') as { S3ExportStorage: typeof S3ExportStorage };
     return new Storage({
       bucket: config.EXPORT_S3_BUCKET,

@@ -48,7 +48,7 @@ export class S3ExportStorage implements ExportStorage {
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? false,
       // Since SDK 3.729 every upload carries a CRC32 checksum header that stores such as R2
-      // refuse (aws/aws-sdk-js-v3#6810); with a custom endpoint, only where the API requires one.
+      // refuse; with a custom endpoint, only where the API requires one.
       ...(options.endpoint && { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
     });
   }

@@ -4,7 +4,7 @@ import { compileFilter, compileSortKey, SqlParams } from '../db/scim-filter/to-s
 import { resolvePath, type ResourceSchemas } from '../scim/schema-registry';
 import type { ListQuery } from '../db/repositories/resource-table';
 
-/** RFC 7644 §3.4.2 query parameters as they arrive (query string or POST /.search body). */
+/** SCIM list parameters as they arrive (query string or POST /.search body). */
 export interface ListParams {
   readonly filter?: unknown;
   readonly sortBy?: unknown;
@@ -15,14 +15,14 @@ export interface ListParams {
 
 export interface Page {
   readonly query: ListQuery;
-  /** 1-based, as RFC 7644 §3.4.2.4 defines it. */
+  /** 1-based, as SCIM defines it. */
   readonly startIndex: number;
 }
 
 /** Compiles filter, sort and pagination into one parameterised list query. */
 export function buildListQuery(schemas: ResourceSchemas, params: ListParams, maxPageSize: number): Page {
   const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
-  // A count above the maximum is cut to it (RFC 7644 §3.4.2.4); negative counts mean 0.
+  // A count above the maximum is cut to it, not refused; negative counts mean 0.
   const count = Math.min(maxPageSize, Math.max(0, integerParam('count', params.count) ?? maxPageSize));
 
   const sqlParams = new SqlParams(1);
@@ -71,6 +71,6 @@ function integerParam(name: string, raw: unknown): number | undefined {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isInteger(n)) throw new ScimError(400, 'invalidValue', `"${name}" must be an integer`);
   // A huge count is capped like any count above the maximum, and a huge startIndex is simply
-  // past the end (RFC 7644 §3.4.2.4); neither is an error.
+  // past the end (an empty page); neither is an error.
   return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, n));
 }

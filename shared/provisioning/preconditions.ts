@@ -2,8 +2,8 @@ import { ScimError } from '../scim/errors';
 import { etagOf } from '../scim/render';
 
 /**
- * RFC 7644 §3.14 / RFC 7232: `If-Match` with a list of ETags or `*`. Weak and strong forms of
- * the same version match, since our versions are exact row versions.
+ * `If-Match` with a list of ETags or `*`; a version none of them matches is a 412. Weak and
+ * strong forms of the same version match, since our versions are exact row versions.
  */
 export function checkPrecondition(ifMatch: string | undefined, version: number): void {
   if (ifMatch === undefined || ifMatch.trim() === '*') return;

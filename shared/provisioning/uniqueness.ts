@@ -11,7 +11,7 @@ interface UniqueAttribute {
 }
 
 /**
- * Extension attributes an operator declared `uniqueness: server` or `global` (RFC 7643 §2.2).
+ * Extension attributes an operator declared `uniqueness: server` or `global`.
  * Core ones (userName, externalId, group displayName) have unique indexes instead, and their
  * writers take the same kind of lock in the repository (resource-table.ts, UNIQUE_LOCKS), so
  * the index never has to refuse a value and log it.

@@ -64,7 +64,7 @@ export interface GroupReconcileJob {
   readonly trace?: TraceCarrier;
 }
 
-/** The payload each queue carries (STYLE §6: ids and the trace carrier, never rows). */
+/** The payload each queue carries: ids and the trace carrier, never rows. */
 export interface QueueJobData {
   [QUEUES.webhookDelivery]: WebhookDeliveryJob;
   [QUEUES.groupReconcile]: GroupReconcileJob;
@@ -95,7 +95,7 @@ export interface JobSpec<T> {
   readonly options: Readonly<Omit<JobsOptions, 'jobId'>>;
 }
 
-/** BullMQ job name of a delivery (issue 4 delivery contract). */
+/** BullMQ job name of a delivery, the same for every producer (relay, replay, sweeper). */
 export const DELIVER_JOB = 'deliver';
 
 /**

@@ -1,6 +1,6 @@
 import { attr, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, type AttributeDef, type SchemaDef } from './schema-types';
 
-// RFC 7643 §4 and §8.7.1, written as data.
+// The standard User, enterprise User and Group schemas, attribute by attribute, written as data.
 
 const multiValued = (name: string, extra: AttributeDef[] = [], options: Partial<AttributeDef> = {}) =>
   attr(name, 'complex', {
@@ -106,7 +106,7 @@ export const enterpriseUserSchema: SchemaDef = {
   ],
 };
 
-/** Attributes every resource has (RFC 7643 §3.1), resolvable in filters and sortBy. */
+/** Attributes every resource has, whatever its schemas (id, externalId, meta), resolvable in filters and sortBy. */
 export const commonAttributes: readonly AttributeDef[] = [
   attr('id', 'string', { mutability: 'readOnly', returned: 'always', caseExact: true, uniqueness: 'server' }),
   attr('externalId', 'string', { caseExact: true }),

@@ -1,4 +1,4 @@
-/** RFC 7644 §3.12 scimType values. */
+/** The scimType values a SCIM error body may carry. */
 export type ScimType =
   | 'invalidFilter'
   | 'tooMany'
@@ -13,7 +13,7 @@ export type ScimType =
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-// Which status each scimType may travel with (RFC 7644 Table 9). uniqueness is only 409.
+// Which status each scimType may travel with: 400 for all but uniqueness (only 409) and sensitive (also 403).
 const ALLOWED_STATUS: Record<ScimType, readonly number[]> = {
   invalidFilter: [400],
   tooMany: [400],

@@ -5,8 +5,8 @@ import type { AttributeDef } from './schema-types';
 import { isObject, type JsonObject } from './values';
 
 /**
- * RFC 7643 §2.2 "immutable": set once, never changed. A PUT that changes an immutable attribute
- * that already has a value is refused with 400 mutability (RFC 7644 §3.5.1).
+ * An "immutable" attribute is set once and never changed. A PUT that changes an immutable
+ * attribute that already has a value is refused with 400 mutability.
  */
 export function checkImmutable(schemas: ResourceSchemas, before: JsonObject, after: JsonObject): void {
   const scan = (defs: readonly AttributeDef[], a: unknown, b: unknown, prefix: string) => {

@@ -2,7 +2,7 @@ import { ScimError } from './errors';
 import { resolvePath, type ResolvedPath, type ResourceSchemas } from './schema-registry';
 import { isObject, type JsonObject } from './values';
 
-/** RFC 7644 §3.9 `attributes` / `excludedAttributes`, resolved once per request. */
+/** The `attributes` / `excludedAttributes` parameters, resolved once per request. */
 export interface Projection {
   readonly mode: 'default' | 'include' | 'exclude';
   readonly paths: readonly ResolvedPath[];
@@ -10,7 +10,7 @@ export interface Projection {
 
 export const DEFAULT_PROJECTION: Projection = { mode: 'default', paths: [] };
 
-/** Parses the comma-separated lists; `attributes` wins when both are given (RFC 7644 §3.9). */
+/** Parses the comma-separated lists; `attributes` wins when both are given. */
 export function parseProjection(schemas: ResourceSchemas, attributes?: unknown, excluded?: unknown): Projection {
   // A query string gives a string (or several); a SearchRequest body an array of strings.
   const list = (name: string, v: unknown) => {

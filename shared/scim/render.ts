@@ -22,10 +22,10 @@ export interface RenderOptions {
 
 const ENDPOINT: Record<ResourceTypeName, string> = { User: 'Users', Group: 'Groups' };
 
-/** Weak ETag from the row version (RFC 7644 §3.14); the same string is meta.version. */
+/** Weak ETag from the row version; the same string is meta.version. */
 export const etagOf = (version: number) => `W/"${version}"`;
 
-/** Builds the SCIM representation (RFC 7643 §3) of a stored resource. */
+/** Builds the SCIM representation (schemas, id, attributes, meta) of a stored resource. */
 export function renderResource(schemas: ResourceSchemas, row: StoredResource, options: RenderOptions): JsonObject {
   const present = schemas.extensions.filter((e) => row.data[e.schema.id] !== undefined).map((e) => e.schema.id);
   const location = `${options.baseUrl}/${ENDPOINT[schemas.resourceType]}/${row.id}`;

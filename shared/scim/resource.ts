@@ -16,7 +16,7 @@ export interface NormalizedResource {
 
 const IGNORED_TOP_LEVEL = new Set(['schemas', 'id', 'meta']);
 
-/** Validates and normalises a POST or PUT body (RFC 7644 §3.3, §3.5.1). */
+/** Validates and normalises a POST or PUT body. */
 export function normalizeResource(schemas: ResourceSchemas, body: unknown): NormalizedResource {
   if (!isObject(body)) throw new ScimError(400, 'invalidSyntax', 'the request body must be a JSON object');
   checkDeclaredSchemas(body.schemas);
@@ -24,8 +24,8 @@ export function normalizeResource(schemas: ResourceSchemas, body: unknown): Norm
   let members: JsonObject[] | undefined;
   for (const [key, value] of Object.entries(body)) {
     if (IGNORED_TOP_LEVEL.has(key.toLowerCase())) continue;
-    // null means unassigned (RFC 7643 §2.5), so it sets nothing, whatever the key. Microsoft's
-    // reference-code create sample sends `"department": null, "manager": null` at top level.
+    // null means unassigned, so it sets nothing, whatever the key. Microsoft's reference code
+    // creates users with `"department": null, "manager": null` at top level.
     if (value === null) continue;
     const resolved = resolveBodyKey(schemas, key);
     if (!resolved.attribute) {
@@ -69,10 +69,10 @@ function setAttribute(data: JsonObject, extension: string | undefined, def: Attr
 
 /**
  * `schemas` must be an array of strings. Entries this directory does not know are ignored: they
- * declare nothing that is stored, and Entra's tutorial group create sends the non-URN
+ * declare nothing that is stored, and Entra's group create sends the non-URN
  * `http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group` beside the core URN
- * (Microsoft's reference-code user sample even has a mistyped `…enterprise:2.0User`). Attributes
- * are still checked key by key, so an unknown extension's data is refused.
+ * (Microsoft's reference code even declares a mistyped `…enterprise:2.0User` on users).
+ * Attributes are still checked key by key, so an unknown extension's data is refused.
  */
 function checkDeclaredSchemas(declared: unknown): void {
   if (declared === undefined) return;
@@ -101,7 +101,7 @@ export function checkRequired(schemas: ResourceSchemas, data: JsonObject): void 
 
 const isBlank = (v: Json | undefined) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 
-/** An attribute the schemas do not define is a body that does not fit them (RFC 7644 §3.12). */
+/** An attribute the schemas do not define is a body that does not fit them: invalidSyntax, not invalidPath. */
 function resolveBodyKey(schemas: ResourceSchemas, key: string) {
   try {
     return resolvePath(schemas, key);

@@ -16,7 +16,7 @@ const MUTABILITY = ['readOnly', 'readWrite', 'immutable', 'writeOnly'] as const;
 const RETURNED = ['always', 'never', 'default', 'request'] as const;
 const UNIQUENESS = ['none', 'server', 'global'] as const;
 const RESERVED = [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA].map((s) => s.toLowerCase());
-// RFC 7643 §2.1 ATTRNAME = ALPHA *(nameChar); "$ref" is the one reserved exception.
+// An attribute name is a letter followed by letters, digits, "_" and "-"; "$ref" is the one reserved exception.
 const ATTRNAME = /^(\$ref|[A-Za-z][A-Za-z0-9_-]*)$/;
 const URN = /^urn:[a-z0-9][a-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+$/i;
 
@@ -29,7 +29,7 @@ export interface ExtensionSchemaInput {
 const invalid = (detail: string) => new ScimError(400, 'invalidValue', detail);
 
 /**
- * Validates an operator's RFC 7643 §7 schema resource once, when posted. `resourceType`
+ * Validates an operator's SCIM Schema resource once, when posted. `resourceType`
  * ("User" or "Group") and `required` are ours; without them the URN's last segment decides.
  */
 export function parseExtensionSchema(body: unknown): ExtensionSchemaInput {
@@ -92,7 +92,7 @@ function parseAttribute(raw: unknown, where: string, depth: number): AttributeDe
 
   let subAttributes: AttributeDef[] | undefined;
   if (type === 'complex') {
-    // RFC 7643 §2.3.8: a complex attribute's sub-attributes are not complex themselves.
+    // A complex attribute's sub-attributes may not be complex themselves.
     if (depth > 0) throw invalid(`${at}: a sub-attribute cannot be complex`);
     if (!Array.isArray(raw.subAttributes) || raw.subAttributes.length === 0) throw invalid(`${at}: a complex attribute needs "subAttributes"`);
     subAttributes = parseAttributes(raw.subAttributes, at, depth + 1);

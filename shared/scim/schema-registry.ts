@@ -4,7 +4,7 @@ import type { AttributeDef, ResourceTypeName, SchemaDef } from './schema-types';
 
 export interface ExtensionBinding {
   readonly schema: SchemaDef;
-  /** RFC 7643 §6 schemaExtensions[].required. */
+  /** Whether every resource of the type must carry it (schemaExtensions[].required on /ResourceTypes). */
   readonly required: boolean;
 }
 
@@ -22,7 +22,7 @@ export interface ResolvedPath {
   /** Undefined when the path names a whole extension object (`urn:…:User`). */
   readonly attribute?: AttributeDef;
   readonly subAttribute?: AttributeDef;
-  /** True for id, externalId and meta (RFC 7643 §3.1). */
+  /** True for id, externalId and meta, which every resource has whatever its schemas. */
   readonly common: boolean;
 }
 
@@ -62,7 +62,7 @@ export const findAttribute = (list: readonly AttributeDef[] | undefined, name: s
   return list?.find((a) => a.name.toLowerCase() === lower);
 };
 
-/** The extension whose URN the key names, compared case-insensitively (RFC 7643 §2.1). */
+/** The extension whose URN the key names, compared case-insensitively (schema URNs are). */
 export function findExtension(schemas: ResourceSchemas, urn: string): ExtensionBinding | undefined {
   const lower = urn.toLowerCase();
   return schemas.extensions.find((e) => e.schema.id.toLowerCase() === lower);
@@ -71,7 +71,7 @@ export function findExtension(schemas: ResourceSchemas, urn: string): ExtensionB
 /**
  * Resolves `userName`, `name.givenName`, `urn:…:enterprise:2.0:User:manager.value`,
  * `urn:…:core:2.0:User:userName`, and Entra's `urn:…:activtrak:2.0:User.tracking`
- * (a dot where RFC 7644 §3.10 has a colon; the seeds' mapping targets use it).
+ * (a dot where SCIM puts a colon; the README's ActivTrak mapping targets use it).
  * Throws invalidPath naming the culprit; `scimType` lets filters report invalidFilter instead.
  */
 export function resolvePath(schemas: ResourceSchemas, path: string, scimType: 'invalidPath' | 'invalidFilter' = 'invalidPath'): ResolvedPath {
@@ -109,7 +109,7 @@ export function resolvePath(schemas: ResourceSchemas, path: string, scimType: 'i
     common = attribute !== undefined;
   }
   if (!attribute && rest === path) {
-    // A bare name the core schema lacks but exactly one extension has: Entra's tutorial sends
+    // A bare name the core schema lacks but exactly one extension has: Entra sends
     // `"path": "manager"` and filters `manager eq "…"` for the enterprise extension's manager.
     const owners = schemas.extensions.filter((e) => findAttribute(e.schema.attributes, name));
     if (owners.length === 1) {

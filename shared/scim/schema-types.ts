@@ -1,4 +1,4 @@
-/** RFC 7643 §7 attribute characteristics. */
+/** The characteristics of a SCIM schema attribute, as /Schemas lists them. */
 export type AttributeType = 'string' | 'boolean' | 'decimal' | 'integer' | 'dateTime' | 'reference' | 'complex' | 'binary';
 export type Mutability = 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';
 export type Returned = 'always' | 'never' | 'default' | 'request';
@@ -37,7 +37,7 @@ export const SEARCH_REQUEST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Sear
 export const BULK_REQUEST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 export const BULK_RESPONSE_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 
-/** Fills RFC 7643 §2.2 defaults so schema literals stay short. */
+/** Fills SCIM's default characteristics (single-valued, optional, case-insensitive, readWrite, …) so schema literals stay short. */
 export function attr(name: string, type: AttributeType, options: Partial<Omit<AttributeDef, 'name' | 'type'>> = {}): AttributeDef {
   return {
     name,

@@ -9,11 +9,11 @@ export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' &
 
 const invalid = (path: string, why: string) => new ScimError(400, 'invalidValue', `"${path}" ${why}`);
 
-// RFC 3339 date-time, as xsd:dateTime allows (RFC 7643 §2.3.5); the offset may be omitted.
+// A SCIM dateTime (`2024-01-31T12:00:00.5Z`): fractional seconds optional, and the offset may be omitted.
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$/i;
 
 /**
- * xsd:dateTime with field ranges checked, so that what passes here never makes a `::timestamptz`
+ * A SCIM dateTime with field ranges checked, so that what passes here never makes a `::timestamptz`
  * cast fail: Date.parse accepts "2024-02-30T…" and year 0, PostgreSQL refuses them (and day 31
  * of April, and offsets past ±15:59). Used for stored values and filter values alike.
  */
@@ -28,7 +28,7 @@ export function isDateTime(text: string): boolean {
 
 const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
-/** True when a value means "unassigned" (RFC 7643 §2.5: null and empty arrays are). */
+/** True when a value means "unassigned" (null and empty arrays do, and so does an empty object here). */
 export const isUnassigned = (v: unknown): boolean =>
   v === undefined || v === null || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 
@@ -111,8 +111,8 @@ function coerceComplex(def: AttributeDef, value: unknown, path: string): JsonObj
 }
 
 /**
- * Entra's AppRoleAssignmentsComplex mapping sends `roles[].displayName`, and Microsoft's sample
- * tests send `members[].displayName`, where RFC 7643 §4.1.2 names the sub-attribute `display`.
+ * Entra's AppRoleAssignmentsComplex mapping sends `roles[].displayName`, and Microsoft's reference
+ * code sends `members[].displayName`, where the schemas name the sub-attribute `display`.
  */
 function displayAlias(def: AttributeDef, key: string): AttributeDef | undefined {
   if (key.toLowerCase() !== 'displayname' || findAttribute(def.subAttributes, 'displayName')) return undefined;
@@ -120,9 +120,9 @@ function displayAlias(def: AttributeDef, key: string): AttributeDef | undefined 
 }
 
 /**
- * Attributes Entra addresses by kind (`emails[type eq "work"].value`). Its tutorial asks that a
- * type appear once in each, so such a path names one value. Not roles: Entra sends several roles
- * of type "WindowsAzureActiveDirectoryRole".
+ * Attributes Entra addresses by kind (`emails[type eq "work"].value`). Entra expects a type to
+ * appear once in each, so such a path names one value. Not roles: Entra sends several roles of
+ * type "WindowsAzureActiveDirectoryRole".
  */
 const TYPED_BY_KIND = new Set(['emails', 'phoneNumbers', 'addresses', 'ims', 'photos']);
 
@@ -143,7 +143,7 @@ function checkUniqueTypes(items: Json[], path: string): void {
 
 function checkSinglePrimary(items: Json[], path: string): void {
   const primaries = items.filter((i) => isObject(i) && i.primary === true).length;
-  // RFC 7643 §2.4: the primary value "true" MUST appear no more than once.
+  // At most one element of a multi-valued attribute may be primary.
   if (primaries > 1) throw invalid(path, 'has more than one element with primary true');
 }
 

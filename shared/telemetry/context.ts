@@ -7,7 +7,7 @@ const tracer = () => trace.getTracer('scim-platform');
 
 /**
  * The active trace context as a carrier, for storing with an event or putting in a job; undefined
- * when tracing is off. Jobs carry this, never rows (STYLE §6).
+ * when tracing is off. Jobs carry this beside ids, never rows.
  */
 export function captureTraceContext(): TraceCarrier | undefined {
   const carrier: TraceCarrier = {};

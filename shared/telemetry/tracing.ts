@@ -11,7 +11,7 @@ let sdk: NodeSDK | undefined;
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Span attributes must carry no secrets or PII (STYLE §7). SCIM filters name users
+ * Span attributes must carry no secrets or PII. SCIM filters name users
  * (`filter=userName eq "…"`) and a webhook URL may embed a token, so query strings are recorded
  * with parameter names only.
  */
@@ -22,8 +22,8 @@ function namesOnly(query: string): string {
 /**
  * Starts tracing for one process; `serviceName` is used unless OTEL_SERVICE_NAME is set.
  * Only when spans have somewhere to go (OTEL_EXPORTER_OTLP_ENDPOINT, or an explicit
- * OTEL_TRACES_EXPORTER): the instrumentations' patching and context propagation cost about a
- * fifth of a simple request's CPU even when nothing is recorded, which is waste with no reader.
+ * OTEL_TRACES_EXPORTER): the instrumentations' patching and context propagation cost CPU on
+ * every request even when nothing is recorded, which is waste with no reader (BENCHMARKS.md).
  */
 export function startTracing(serviceName: string): void {
   if (sdk || process.env.OTEL_SDK_DISABLED === 'true') return;
@@ -35,7 +35,7 @@ export function startTracing(serviceName: string): void {
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
   // Required here, not imported at the top: a process that exports nothing never loads the SDK
-  // (about 30 MiB of resident memory).
+  // (and never holds its memory).
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
   const { ExpressInstrumentation, ExpressLayerType } =

@@ -92,7 +92,7 @@ function describe(err: Error & { code?: string }): string {
 }
 
 /**
- * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP date → ms from `now`, or undefined
+ * Retry-After (whole seconds to wait, or an HTTP date) → ms from `now`, or undefined
  * when absent or unreadable. Never negative.
  */
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { signingKeyOf } from '../secrets';
 
 /**
- * The Standard Webhooks signature header: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for
+ * The `webhook-signature` header: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for
  * each secret, space-separated. During a secret rotation both secrets sign, so a receiver that
  * still has either one verifies the call.
  */

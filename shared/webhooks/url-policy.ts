@@ -33,7 +33,7 @@ export class WebhookUrlRefused extends Error {
 }
 
 /**
- * Why an address is not a public unicast one: the name of its IANA special-purpose range as
+ * Why an address is not a public unicast one: the name of its special-purpose range as
  * ipaddr.js gives it (`private`, `loopback`, `linkLocal`, `carrierGradeNat`, `reserved`,
  * `uniqueLocal`, `multicast`, `benchmarking`, `teredo`, …).
  */
@@ -43,11 +43,12 @@ const lastFourBytes = (p: readonly number[]) => [p[6] >> 8, p[6] & 0xff, p[7] >>
 
 /**
  * The IPv4 address an IPv6 address hands its traffic to, for the ranges that do: IPv4-mapped
- * (::ffff:a.b.c.d), RFC 6145 (::ffff:0:a.b.c.d), NAT64's well-known prefix (64:ff9b::/96,
- * RFC 6052) and 6to4 (2002:aabb:ccdd::/48). Such an address is exactly as internal as that IPv4
- * host; without this ::ffff:127.0.0.1 would pass as public. The local-use NAT64 prefix
- * (64:ff9b:1::/48) has no fixed layout and Teredo (2001::/32) obfuscates its client address and
- * is obsolete: neither is read, so both stay refused, as no webhook receiver needs them.
+ * (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d, ipaddr.js's `rfc6145`), NAT64's well-known
+ * prefix (64:ff9b::/96, ipaddr.js's `rfc6052`) and 6to4 (2002:aabb:ccdd::/48). Such an address
+ * is exactly as internal as that IPv4 host; without this ::ffff:127.0.0.1 would pass as public.
+ * The local-use NAT64 prefix (64:ff9b:1::/48) has no fixed layout and Teredo (2001::/32)
+ * obfuscates its client address and is obsolete: neither is read, so both stay refused, as no
+ * webhook receiver needs them.
  */
 function embeddedV4(range: string, p: readonly number[]): string | undefined {
   if (range === 'ipv4Mapped' || range === 'rfc6145') return lastFourBytes(p).join('.');
@@ -56,13 +57,13 @@ function embeddedV4(range: string, p: readonly number[]): string | undefined {
   return undefined;
 }
 
-// ipaddr.js files ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291 §2.5.5.1) under unicast.
+// ipaddr.js files ::a.b.c.d (IPv4-compatible, a long-deprecated form) under unicast.
 // Old automatic-tunnelling stacks deliver it to the IPv4 host; no receiver needs it: refused.
 const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96');
 
 /**
  * The special-purpose range of an address, or undefined when it is globally reachable unicast
- * (ipaddr.js follows the IANA IPv4 and IPv6 special-purpose registries, so documentation,
+ * (ipaddr.js names every special-purpose range of IPv4 and IPv6, so documentation,
  * benchmarking, CGNAT, 192.0.0.0/24, 240/4 and the like are all refused). Throws on a non-address.
  */
 export function classifyAddress(address: string): AddressClass | undefined {

@@ -17,7 +17,7 @@ const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const SCIM_JSON = /^application\/scim\+json/;
 const UNKNOWN_URN = 'urn:ietf:params:scim:schemas:extension:nobody:2.0:User';
 
-/** RFC 7644 §3.12 error body with the right status, scimType and media type. */
+/** A SCIM error body with the right status, scimType and media type. */
 function assertScimError(res: Response, status: number, scimType?: string) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text?.slice(0, 300)}`);
   assert.match(res.headers['content-type'] ?? '', SCIM_JSON);
@@ -169,7 +169,7 @@ const CASES: readonly BadCase[] = [
     scimType: 'invalidValue',
     send: (c) => c.scim.post('/Groups', { schemas: [GROUP_SCHEMA] }),
   },
-  // RFC 7644 §3.12: a body that does not conform to the request schema is invalidSyntax.
+  // A body that does not conform to the request's schemas is invalidSyntax.
   {
     name: 'POST /Users › unknown attribute › 400 invalidSyntax',
     status: 400,
@@ -233,7 +233,7 @@ const CASES: readonly BadCase[] = [
         }),
       ),
   },
-  // Unknown URNs in "schemas" alone are tolerated (Entra's tutorial group create sends a non-URN
+  // Unknown URNs in "schemas" alone are tolerated (Entra's group create sends a non-URN
   // Microsoft schema), but attributes under an unknown schema are not.
   {
     name: 'POST /Users › attributes under an unknown schema URN › 400 invalidSyntax',
@@ -485,7 +485,7 @@ const CASES: readonly BadCase[] = [
     send: (c) => c.scim.post('/Users/.search', { schemas: [SEARCH_REQUEST], count: 'ten' }),
   },
 
-  // --- PATCH bodies (RFC 7644 §3.5.2)
+  // --- PATCH bodies
   {
     name: 'PATCH /Users/{id} › no Operations › 400 invalidSyntax',
     status: 400,

@@ -1,4 +1,4 @@
-/** POST /Bulk through HTTP (RFC 7644 §3.7): bulkId references, per-operation errors, failOnErrors, the operation limit. */
+/** POST /Bulk through HTTP: bulkId references, per-operation errors, failOnErrors, the operation limit. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomUUID } from 'node:crypto';

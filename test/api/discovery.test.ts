@@ -1,4 +1,4 @@
-/** Discovery through HTTP (RFC 7644 §4, RFC 7643 §5–7): /ServiceProviderConfig, /ResourceTypes, /Schemas. */
+/** Discovery through HTTP: /ServiceProviderConfig, /ResourceTypes, /Schemas. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomUUID } from 'node:crypto';
@@ -77,7 +77,7 @@ describe('discovery', () => {
     assert.equal(res.body.totalResults, res.body.Resources.length);
     const ids = res.body.Resources.map((s: { id: string }) => s.id);
     for (const urn of [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE]) assert.ok(ids.includes(urn), urn);
-    // Entra reads the characteristics' values as written in RFC 7643 §7 and chokes on nulls.
+    // Entra expects every characteristic of an attribute to hold a value, and chokes on nulls.
     assert.doesNotMatch(JSON.stringify(res.body), /:null[,}\]]/);
     const walk = (attrs: Record<string, unknown>[]) => {
       for (const a of attrs) {

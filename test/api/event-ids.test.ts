@@ -8,7 +8,7 @@ import { UUID_V7 as UUID_V7_SQL } from '../../shared/db/sql';
 import { makeTestApp, type TestApp } from '../support/app';
 import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient } from '../support/factories';
 
-// RFC 9562 §5.7: version nibble 7, variant bits 10.
+// UUID v7: version nibble 7, variant bits 10.
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('event ids', () => {
@@ -40,7 +40,7 @@ describe('event ids', () => {
     );
     for (const e of events) {
       assert.match(e.id, UUID_V7, `${e.type} ${e.id}`);
-      // The first 48 bits are the Unix time in milliseconds (RFC 9562 §5.7).
+      // A v7 UUID's first 48 bits are the Unix time in milliseconds.
       const ms = parseInt(e.id.replace(/-/g, '').slice(0, 12), 16);
       assert.ok(Math.abs(ms - e.occurred_at.getTime()) < 60_000, `${e.type} ${e.id} carries its time`);
     }

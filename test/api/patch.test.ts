@@ -1,5 +1,5 @@
 /**
- * PATCH of Users and Groups through HTTP (RFC 7644 §3.5.2): paths, value filters, path-less
+ * PATCH of Users and Groups through HTTP: paths, value filters, path-less
  * operations, the shapes Entra sends, PATCHes that change nothing, and all-or-nothing failures.
  * The parse and apply steps alone are table-tested in test/unit/patch-parse and patch-apply.
  */

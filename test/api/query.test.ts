@@ -1,5 +1,5 @@
 /**
- * Listing through HTTP (RFC 7644 §3.4): filter, sort, paging, attributes/excludedAttributes and
+ * Listing through HTTP: filter, sort, paging, attributes/excludedAttributes and
  * POST /.search, on Users and Groups.
  */
 import assert from 'node:assert/strict';
@@ -329,7 +329,7 @@ describe('sort', () => {
     const down = await userNames(scim, 'sortBy=name.familyName&sortOrder=descending');
 
     assert.deepEqual(up, [m.userName, z.userName, none.userName]);
-    // RFC 7644 §3.4.2.3: resources without a value are ordered last ascending and first descending.
+    // Resources without a value are ordered last ascending and first descending.
     assert.deepEqual(down, [none.userName, z.userName, m.userName]);
   });
 

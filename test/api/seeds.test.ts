@@ -1,10 +1,11 @@
 /**
- * The two seed guides (/work/shared/seeds), step by step, through the admin API and the SCIM API
- * at the Tenant URL the operator hands out (`…/scim/v1`):
- *   000 (ActivTrak): "+ Add Instance" with an API key name, a key shown once and regenerable,
+ * Two vendors' Entra setups as their customers follow them (the README's "Connecting Microsoft
+ * Entra ID"), step by step, through the admin API and the SCIM API at the Tenant URL the operator
+ * hands out (`…/scim/v1`):
+ *   ActivTrak: "+ Add Instance" with an API key name, a key shown once and regenerable,
  *       the vendor extension (userPrincipalNames[value eq null].value, tracking), the enterprise
  *       employeeNumber, groups without externalId whose members are users only.
- *   003 (Hellotracks): the key as Entra's Secret Token, "Test connection", create users,
+ *   Hellotracks: the key as Entra's Secret Token, "Test connection", create users,
  *       update their attributes, deactivate them (logical delete, the user stays).
  * Every step also checks the events it writes to the tenant's feed.
  */
@@ -20,13 +21,14 @@ const SCHEMA_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Schema';
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 
-// The guide's custom attribute mapping targets, verbatim (note the "." after the URN in the first two).
+// The ActivTrak custom attribute mapping targets as customers enter them in Entra, verbatim (note
+// the "." after the URN in the first two).
 const UPN_TARGET = `${ACTIVTRAK}.userPrincipalNames[value eq null].value`;
 const TRACKING_TARGET = `${ACTIVTRAK}.tracking`;
 const TRACKING_COLON = `${ACTIVTRAK}:tracking`;
 const EMPLOYEE_TARGET = `${ENTERPRISE}:employeeNumber`;
 
-/** The ActivTrak extension as an RFC 7643 §7 Schema resource. */
+/** The ActivTrak extension as a SCIM Schema resource. */
 const activTrakSchema = () => ({
   schemas: [SCHEMA_SCHEMA],
   id: ACTIVTRAK,
@@ -71,7 +73,7 @@ interface Instance {
   readonly body: Record<string, any>;
 }
 
-/** The guide's "+ Add Instance": a tenant, a directory, and a key with the name the operator typed. */
+/** The vendor's "+ Add Instance" step: a tenant, a directory, and a key with the name the operator typed. */
 async function addInstance(t: TestApp, keyName = `Entra ID via SCIM ${uniqueSuffix()}`): Promise<Instance> {
   const tenant = await asAdmin(request(t.app).post('/admin/v1/tenants')).send({ name: `Customer ${uniqueSuffix()}` });
   assert.equal(tenant.status, 201);
@@ -531,8 +533,8 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       assert.deepEqual(upns, [{ value: 'after@contoso.example' }]);
     });
 
-    // The guide maps one UPN to a list through `[value eq null].value`: after any sequence of
-    // writes the list holds the current UPN only, and each change's event carries the one before.
+    // The ActivTrak mapping writes one UPN into a list through `[value eq null].value`: after any
+    // sequence of writes the list holds the current UPN only, and each change's event carries the one before.
     type Step = { patch: Record<string, unknown> } | { put: string[] };
     const UPN_KEY = `${ACTIVTRAK}:userPrincipalNames`;
     const list = (...upns: string[]) => upns.map((value) => ({ value }));
@@ -746,7 +748,7 @@ describe('Seed guides (ActivTrak 000, Hellotracks 003)', () => {
       const u2 = (await scim.post('/Users', entraUser())).body.id as string;
       const name = `Sales ${uniqueSuffix()}`;
 
-      // externalId is not mapped (the guide removes it), and Entra creates groups empty.
+      // externalId is not mapped (customers remove it from the group mapping), and Entra creates groups empty.
       const created = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: name, members: [] });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const gid = created.body.id as string;

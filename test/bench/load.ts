@@ -55,7 +55,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     name: o.name,
     requests: result.requests.total,
     // Up to the last response, on our own clock: autocannon's figures are per whole second, and an
-    // amount-bound run only ends at the next second's tick, which skews a short run by a quarter.
+    // amount-bound run only ends at the next second's tick, which skews a short run.
     rps: result.requests.total / ((lastResponse - started) / 1000),
     p50: result.latency.p50,
     p99: result.latency.p99,

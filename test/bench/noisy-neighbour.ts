@@ -55,7 +55,7 @@ let created = 0;
  * mix at its pace (nine `userName eq` lookups, of which a third miss, to one create): after a
  * warm-up that is not counted, three rounds of alone, then beside a directory offering ten times
  * its limit. Each side's samples are pooled over the rounds, because on this shared machine a
- * single phase's p99 (its 6th-worst of 600 samples) drifts by half between two identical runs.
+ * single phase's p99 (its 6th-worst of 600 samples) drifts too far between two identical runs.
  * Paced, open-loop load (see paced), so latency is measured at a fixed offered rate, as Entra
  * offers it, not at saturation; the noisy load comes from a process of its own.
  */
@@ -91,7 +91,7 @@ export async function runNoisyNeighbourBench(o: NoisyNeighbourOptions): Promise<
 
   const roundSeconds = Math.max(1, Math.round(o.seconds / ROUNDS));
   // Both directories: the noisy client's code and the API's refusal path are cold until then
-  // (stalls of 100 to 400 ms in a first round that started cold).
+  // (a first round that started cold stalled).
   o.log(`noisy neighbour: warm-up, both directories for ${roundSeconds} s (not counted)`);
   await Promise.all([quietRun(roundSeconds), noisyProcess.run(roundSeconds)]);
   const rounds: NoisyNeighbourFigures['rounds'] = [];
@@ -161,7 +161,7 @@ function startNoisyProcess(load: NoisyLoad): Promise<{ run(seconds: number): Pro
   const child = fork(__filename, [JSON.stringify(load)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   // The lowest CPU priority: the noisy directory is another customer's Entra, sending from
   // Microsoft's machines. On this 2-core machine its client at normal priority took the CPU
-  // from the API and from PostgreSQL in turn (scavenges of 1 ms took 9 ms of wall time), which
+  // from the API and from PostgreSQL in turn (their garbage collections stretched), which
   // measures the load generator, not the platform's isolation.
   if (child.pid !== undefined) os.setPriority(child.pid, 19);
   return new Promise((resolve, reject) => {

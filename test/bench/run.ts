@@ -24,8 +24,8 @@ import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 const root = path.resolve(__dirname, '..', '..');
 /**
  * PostgreSQL's Unix socket when there is one: API, worker and pgbench all reach the same server
- * the way a co-located deployment would, without loopback TCP's cost on every query (about 15 %
- * of the filter figure here). The raw baseline uses the same path, so ratios stay fair.
+ * the way a co-located deployment would, without loopback TCP's cost on every query (its share of
+ * the filter figure is in BENCHMARKS.md). The raw baseline uses the same path, so ratios stay fair.
  */
 const PG_SOCKET_DIR = '/var/run/postgresql';
 const DB_URL =
@@ -248,7 +248,7 @@ async function main() {
       );
 
     // The three group sizes run in interleaved rounds (100, 10,000, 100,000, 100, …): the machine
-    // drifts by ±15 % within minutes, and back-to-back runs would compare the drift, not the sizes.
+    // drifts within minutes, and back-to-back runs would compare the drift, not the sizes.
     const sizes = want('PATCH') ? [100, 10_000, USERS] : [];
     const ROUNDS = 3;
     const perRound = Math.floor(Math.min(createdIds.length, 15_000) / ROUNDS);

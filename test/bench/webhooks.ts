@@ -1,5 +1,5 @@
 /**
- * Issue 4's figures: sustained SCIM writes with every webhook delivered to a local receiver
+ * The webhook and worker figures: sustained SCIM writes with every webhook delivered to a local receiver
  * (missing, duplicates, commit → receiver lag, outbox backlog over time, worker RSS); a
  * 50,000-member group replace (time to store, time until every per-member webhook is out); and a
  * 1,000,000-event audit export (time, worker peak RSS). Everything on loopback, bounded in time.

@@ -2,7 +2,7 @@
  * A real OTLP/HTTP trace receiver on 127.0.0.1 for end-to-end tests: accepts POST /v1/traces in
  * both encodings the SDK speaks (http/json and http/protobuf) and keeps every span, flattened.
  * The protobuf side is a small wire-format reader for the few fields the tests look at
- * (opentelemetry/proto/trace/v1/trace.proto field numbers), so no generated code is needed.
+ * (by the field numbers of OTLP's trace messages), so no generated code is needed.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

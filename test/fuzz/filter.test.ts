@@ -140,7 +140,7 @@ const valueText = fc.oneof(
   },
 );
 
-/** Filters shaped by RFC 7644's grammar (and Entra's extensions of it), nested a few levels; a few tokens are junk. */
+/** Filters shaped by SCIM's filter grammar (and Entra's extensions of it), nested a few levels; a few tokens are junk. */
 function grammarFilter(paths: readonly string[], valuePaths: readonly string[]): fc.Arbitrary<string> {
   const junk = hostileString(10);
   const pick = (words: readonly string[]) => fc.oneof({ weight: 19, arbitrary: fc.constantFrom(...words) }, { weight: 1, arbitrary: junk });

@@ -57,7 +57,7 @@ export const SEARCH_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:SearchReque
 /** The group schema Entra sends beside, or instead of, the core Group URN. */
 export const ADSCIM_GROUP = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group';
 
-/** A user body as Entra's tutorial sends it, with a unique userName. */
+/** A user body as Entra sends it, with a unique userName. */
 export function entraUser(overrides: Record<string, unknown> = {}) {
   const name = unique('user');
   return {

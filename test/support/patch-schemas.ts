@@ -2,7 +2,7 @@ import { parseExtensionSchema } from '../../shared/scim/schema-definition';
 import { DirectorySchemas } from '../../shared/scim/schema-registry';
 import { PATCH_OP_SCHEMA } from '../../shared/scim/schema-types';
 
-/** An extension as the ActivTrak guide defines it: Entra writes the UPN into `userPrincipalNames`. */
+/** The README's ActivTrak extension: Entra writes the UPN into `userPrincipalNames`. */
 export const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 

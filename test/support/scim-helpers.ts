@@ -104,7 +104,7 @@ export function assertScimJson(res: request.Response) {
   assert.match(String(res.headers['content-type']), SCIM_JSON);
 }
 
-/** RFC 7644 §3.12: the error body in application/scim+json, its status as a string, and the scimType (or none). */
+/** A SCIM error: the error body in application/scim+json, its status as a string, and the scimType (or none). */
 export function assertScimError(res: request.Response, status: number, scimType?: string) {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
   assertScimJson(res);

@@ -84,7 +84,7 @@ describe('filter parser', () => {
         filter: { op: 'and', filters: [cmp('eq', 'type', 'work'), cmp('eq', 'primary', true)] },
       },
     ],
-    // Microsoft's tutorial filters users this way, outside the RFC's ABNF.
+    // Entra filters users this way, outside SCIM's filter grammar.
     [
       'a value path then a sub-attribute comparison',
       'emails[type eq "work"].value eq "x"',

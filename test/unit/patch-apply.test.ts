@@ -353,9 +353,9 @@ describe('PATCH apply › errors › 400 with the scimType', () => {
 });
 
 /**
- * Entra's single-value path, as the ActivTrak guide maps the UPN:
+ * Entra's single-value path, as the ActivTrak mapping writes the UPN:
  * `urn:…:activtrak:2.0:User.userPrincipalNames[value eq null].value` means "the single value of
- * this list", with 0, 1 and several elements; ordinary value filters keep RFC 7644 §3.5.2.
+ * this list", with 0, 1 and several elements; ordinary value filters keep their ordinary meaning.
  */
 describe('PATCH apply › the single-value path, with 0, 1 and several elements', () => {
   const UPN = `${ACTIVTRAK}.userPrincipalNames[value eq null].value`;

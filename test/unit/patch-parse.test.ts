@@ -218,7 +218,7 @@ describe('PATCH parse › invalid requests › 400 with the scimType', () => {
 });
 
 // Entra writes one source value into a multi-valued attribute with `attr[sub eq null].sub`
-// (the ActivTrak guide maps the UPN that way); parse marks that form, apply gives it its meaning.
+// (the ActivTrak mapping writes the UPN that way); parse marks that form, apply gives it its meaning.
 describe("PATCH parse › which paths are Entra's single-value form", () => {
   const upns = `${ACTIVTRAK}.userPrincipalNames`;
   const cases: [string, boolean][] = [

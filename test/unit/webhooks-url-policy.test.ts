@@ -16,7 +16,7 @@ const resolving = (policy: UrlPolicy, table: Record<string, string[]>): UrlPolic
 });
 
 describe('webhook url policy › addresses', () => {
-  // One case per IANA special-purpose entry (IPv4 and IPv6 registries) the policy relies on,
+  // One case per special-purpose address range (IPv4 and IPv6) the policy relies on,
   // then the IPv6 forms that carry an IPv4 address. `undefined` is a public unicast address.
   for (const [address, expected] of [
     ['8.8.8.8', undefined],

@@ -23,8 +23,8 @@ export interface BearerAuthOptions<T> {
 const TOO_MANY_FAILURES = 'too many failed authentication attempts from this address';
 
 /**
- * passport-http-bearer behind a SCIM-shaped 401: RFC 6750 `WWW-Authenticate: Bearer` plus an
- * RFC 7644 error body, so Entra's "Test connection" shows a readable reason.
+ * passport-http-bearer behind a SCIM-shaped 401: the bearer scheme's `WWW-Authenticate: Bearer`
+ * challenge plus a SCIM error body, so Entra's "Test connection" shows a readable reason.
  */
 export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
   if (!options.realm) throw new TypeError('bearerAuth: realm is required');
@@ -45,8 +45,8 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
       next(tooManyRequests(res, blocked, TOO_MANY_FAILURES));
       return;
     }
-    // passport-http-bearer also reads `?access_token=` and a body field (RFC 6750 §2.2–2.3);
-    // keys in URLs end up in proxy logs, so only the Authorization header is accepted.
+    // passport-http-bearer also reads the token from `?access_token=` and from an `access_token`
+    // body field; keys in URLs end up in proxy logs, so only the Authorization header is accepted.
     if (typeof req.query?.access_token !== 'undefined') {
       next(new ScimError(400, 'invalidSyntax', 'send the token in the Authorization header, not the query string'));
       return;

@@ -39,7 +39,7 @@ export interface ErrorHandlerOptions {
 }
 
 /**
- * The only error → HTTP mapper. ScimErrors become RFC 7644 §3.12 bodies (4xx logged at info).
+ * The only error → HTTP mapper. ScimErrors become SCIM error bodies (4xx logged at info).
  * PostgreSQL being unreachable or refusing work is a 503 with Retry-After, so Entra retries the
  * request instead of counting it as failed; it is logged once per interval, not per request.
  * Anything else is a bug: a bland 500, logged at error with its stack.
@@ -131,7 +131,7 @@ export function clientErrorHandler(err: Error & { code?: string; rawPacket?: Buf
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const detail = status === 400 ? `the request is not valid HTTP/1.1 (${err.code ?? 'unparsable'})` : STATUS_CODES[status]!;
   const body = JSON.stringify(new ScimError(status, status === 400 ? 'invalidSyntax' : undefined, detail).toJSON());
-  // A HEAD's answer has no body (RFC 9110 §9.3.2); a client would read one as the next response.
+  // A HEAD's answer never has a body; a client would read one as the next response.
   const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,

@@ -29,7 +29,7 @@ export function parseQueryOnce(app: Express): void {
 /**
  * Rejects a request URL that cannot mean anything: a malformed percent-escape (`%`, `%zz`) or
  * one that is not UTF-8 (`%E2%82`, an encoded lone surrogate `%ED%A0%80`) in the path or the
- * query, and a `.` or `..` path segment, which clients remove before sending (RFC 3986 §5.2.4).
+ * query, and a `.` or `..` path segment, which a URL client resolves away before sending.
  * Otherwise Express fails to decode a route parameter (a 500), and node:querystring silently
  * turns a bad escape into U+FFFD, so a filter would look for a value nobody sent. A URL without
  * `%` or `/.` costs two substring searches; one with them (Entra's filtered lookups) one native

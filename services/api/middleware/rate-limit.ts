@@ -9,7 +9,7 @@ import type { DirectoryPrincipal } from '../directory-resolver';
 import { sendScim } from './scim-json';
 import { recordHttpRequest } from '../../../shared/telemetry/metrics';
 
-/** Platform default: four times the 25 requests/s Microsoft asks SCIM apps to take per Entra tenant. */
+/** Platform default: four times the 25 requests/s a SCIM app must accept from each Entra tenant. */
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 200 });
 
 /**
@@ -255,7 +255,7 @@ function refusalSummary(logger: Logger, intervalMs = SUMMARY_INTERVAL_MS) {
   };
 }
 
-/** A 429 with `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3); the caller passes it to next(). */
+/** A 429 with `Retry-After` in whole seconds (the header has no fractions), at least 1; the caller passes it to next(). */
 export function tooManyRequests(res: ServerResponse, msBeforeNext: number, detail: string): ScimError {
   res.setHeader('Retry-After', String(retryAfterSeconds(msBeforeNext)));
   return new ScimError(429, undefined, detail);

@@ -31,7 +31,7 @@ export function sendScim(res: ServerResponse, status: number, body?: unknown, et
 }
 
 /**
- * Parses JSON bodies of `application/scim+json` and `application/json` (RFC 7644 §3.1); a body
+ * Parses JSON bodies of `application/scim+json` and `application/json` (SCIM accepts both); a body
  * without a Content-Type is read as JSON too. Any other media type on a body gets 415. One
  * middleware, and a request without a body (a GET) passes straight through.
  */

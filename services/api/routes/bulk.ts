@@ -25,8 +25,8 @@ interface BulkResult {
 }
 
 /**
- * RFC 7644 §3.7 /Bulk. Operations run in order, each in its own transaction (bulk is not
- * atomic); `bulkId:<id>` references to resources created earlier in the request are resolved.
+ * SCIM /Bulk. Operations run in order, each in its own transaction (bulk is not atomic);
+ * `bulkId:<id>` references to resources created earlier in the request are resolved.
  */
 export function bulkRoutes(contextOf: (req: Request) => DirectoryContext, maxOperations: number): Router {
   const router = Router();
@@ -66,7 +66,7 @@ function parseBulkRequest(body: unknown, maxOperations: number): BulkOperation[]
   }
   const ops = body.Operations;
   if (!Array.isArray(ops) || ops.length === 0) throw new ScimError(400, 'invalidSyntax', '"Operations" must be a non-empty array');
-  // RFC 7644 §3.7.4: more operations than maxOperations is 413.
+  // More operations than the advertised maxOperations is 413 Payload Too Large.
   if (ops.length > maxOperations) throw new ScimError(413, undefined, `"Operations" has ${ops.length} entries; maxOperations is ${maxOperations}`);
   return ops.map((op, i) => {
     if (!isObject(op) || typeof op.method !== 'string' || typeof op.path !== 'string') {

@@ -19,8 +19,8 @@ export interface DiscoveryLimits {
 export const DOCS_PATH = '/docs';
 
 /**
- * RFC 7643 §5: what every directory's endpoint supports. One source for /ServiceProviderConfig
- * and the /docs page, so the page never tells a different story.
+ * What every directory's endpoint supports (the ServiceProviderConfig). One source for
+ * /ServiceProviderConfig and the /docs page, so the page never tells a different story.
  */
 export function serviceProviderConfig(limits: DiscoveryLimits, publicBaseUrl: string) {
   return {
@@ -73,14 +73,14 @@ const schemaResource = (ctx: DirectoryContext, s: SchemaDef) => ({
 });
 
 /**
- * RFC 7644 §4: what this directory supports, told truthfully, its own extension schemas
+ * Discovery: what this directory supports, told truthfully, its own extension schemas
  * included. Entra reads /Schemas during "Test connection" for gallery validation.
  */
 export function discoveryRoutes(contextOf: (req: Request) => DirectoryContext, limits: DiscoveryLimits): Router {
   const router = Router();
 
-  // RFC 7644 §4: these endpoints ignore paging and sorting, and SHOULD answer a filter with 403,
-  // so that a client cannot believe its conditions were applied.
+  // Discovery endpoints ignore paging and sorting, and answer a filter with 403, so that a
+  // client cannot believe its conditions were applied.
   router.use(['/ServiceProviderConfig', '/ResourceTypes', '/Schemas'], (req, _res, next) => {
     if (req.query.filter !== undefined) throw new ScimError(403, undefined, `${req.baseUrl}${req.path}: discovery endpoints cannot be filtered`);
     next();

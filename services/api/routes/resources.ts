@@ -27,7 +27,7 @@ function listResponse(result: { total: number; startIndex: number; resources: un
 }
 
 /**
- * /Users or /Groups (RFC 7644 §3): create, read, list, search, replace, patch, delete.
+ * /Users or /Groups: create, read, list, search, replace, patch, delete.
  * The directory comes from the bearer key alone; services are built per request around it.
  */
 export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Router {

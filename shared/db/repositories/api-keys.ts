@@ -48,7 +48,7 @@ const view = (r: ApiKeyRecord): ApiKeyView => ({
   revokedAt: r.revokedAt?.toISOString() ?? null,
 });
 
-/** One directory's API keys: issue, list, revoke. */
+/** One directory's API keys: issue, list, regenerate, revoke. */
 export class DirectoryKeys {
   constructor(
     private readonly sql: Sql,
@@ -77,9 +77,8 @@ export class DirectoryKeys {
   }
 
   /**
-   * The seeds' "If lost, it can be regenerated": a new token under the old key's name, the old
-   * one revoked, in one transaction (the customer is never left with neither). Undefined when the
-   * key is unknown.
+   * A lost key can be regenerated: a new token under the old key's name, the old one revoked, in
+   * one transaction (the customer is never left with neither). Undefined when the key is unknown.
    */
   async regenerate(keyId: string, region: string): Promise<(ApiKeyView & { token: string }) | undefined> {
     return this.sql.transaction(async (t) => {

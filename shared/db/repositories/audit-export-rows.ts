@@ -31,9 +31,8 @@ export class AuditExportRows {
    * The tenant's events in [from, to) as NDJSON lines, `batchSize` lines at a time, in
    * (occurred_at, seq) order, read through a server-side cursor in the caller's transaction: one
    * query, one snapshot, planned for fast start (cursor_tuple_fraction), so PostgreSQL walks
-   * events_tenant_time_idx in order and hands over one batch per FETCH. Keyset paging was tried
-   * first: with stale statistics (right after a bulk load) its planner chose to sort the
-   * remaining range for every page.
+   * events_tenant_time_idx in order and hands over one batch per FETCH. Not keyset paging: with
+   * stale statistics (right after a bulk load) its planner sorts the remaining range for every page.
    */
   async *lineBatches(t: Transaction, range: { from: Date; to: Date }, batchSize: number): AsyncGenerator<string[]> {
     await this.db.exec(

@@ -65,7 +65,7 @@ type TargetRow = DeliveryRow & {
  * Each (tenant, delivery) pair of the batch is matched on both columns: a job naming another
  * tenant's delivery finds nothing, exactly as the one-row statement did. The LIMIT 1 lateral
  * pins the plan to one primary-key probe per pair: joined plainly, a table analyzed while it was
- * small was planned as a walk over every delivery of the endpoint, 45 ms a batch.
+ * small was planned as a walk over every delivery of the endpoint, for every batch.
  */
 const LOAD_SQL = `
   SELECT k.tenant_id AS k_tenant_id, ${DELIVERY_COLUMNS},
@@ -106,8 +106,8 @@ const keyOf = (x: Load) => `${x.tenantId}/${x.deliveryId}`;
 
 /**
  * The delivery worker's two statements per delivery (read the target, log the attempt), each
- * run for every delivery in flight at once (see Coalescer). Shared by all tenants' views of
- * one WebhookRepository; reached only through TenantDeliveries, which supplies the tenant.
+ * run for every delivery in flight at once (see Coalescer). One per process (Repositories),
+ * shared by every tenant; reached only through TenantDeliveries, which supplies the tenant.
  */
 export class DeliveryBatches {
   private readonly loads: Coalescer<Load, DeliveryTarget | undefined>;

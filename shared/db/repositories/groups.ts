@@ -94,7 +94,7 @@ export class GroupRepository extends ResourceTable {
   }
 }
 
-/** Members are users of this directory only (the seeds: "only the User object remains"). */
+/** Members are users of this directory only: Entra is set up to send users, never groups, as members. */
 function notAUser(id: string, isGroup: boolean): ScimError {
   return isGroup
     ? new ScimError(400, 'invalidValue', `member "${id}" is a group; this directory's groups hold users only`)

@@ -4,9 +4,9 @@ import { USER_RESOURCE } from '../resource-types';
 import { ResourceTable } from './resource-table';
 import type { DirectoryScope } from './scope';
 
-// The read-only User `groups` attribute (RFC 7643 §4.1.2), from the membership table; null
-// when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for every
-// user of a page (about a third of this subquery's cost), and the service orders them instead.
+// The read-only User `groups` attribute (the groups it is a member of), from the membership
+// table; null when there are none. Unordered: an ORDER BY inside the aggregate sets up a sort for
+// every user of a page, a large share of this subquery's cost, and the service orders them instead.
 const USER_GROUPS = `(SELECT json_agg(json_build_object('value', g.id, 'display', g.display_name))
                FROM group_members gm JOIN scim_groups g ON g.directory_id = gm.directory_id AND g.id = gm.group_id
               WHERE gm.directory_id = t.directory_id AND gm.user_id = t.id)`;

@@ -112,7 +112,7 @@ export class TenantWebhooks extends TenantDeliveries {
     });
   }
 
-  // ---- deliveries: the operator's view ----
+  // ---- endpoint health, as the delivery worker's outcomes move it ----
 
   /** A success ends a failure streak: a failing endpoint is active again. Writes only when needed. */
   async noteEndpointSuccess(endpointId: string): Promise<void> {

@@ -4,7 +4,7 @@ import { isDateTime } from '../../scim/values';
 import type { CompareOp } from '../../scim/filter/parser';
 
 // The leaves of a compiled filter: where a value lives (a column or a JSON node) and the SQL
-// predicate comparing it with a bound value, by SCIM type (RFC 7644 §3.4.2.2).
+// predicate comparing it with a bound value, by SCIM type (string, boolean, number, dateTime, …).
 
 /** Collects bind values; every value from a filter reaches PostgreSQL as `$n`, never as SQL text. */
 export class SqlParams {
@@ -53,7 +53,7 @@ export type Operand = ColumnOperand | JsonOperand;
 const SQL_OPS: Partial<Record<CompareOp, string>> = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' };
 const isSubstringOp = (op: CompareOp) => op === 'co' || op === 'sw' || op === 'ew';
 
-/** RFC 7644 §3.4.2.2 "pr": a non-empty value, or a non-empty node for complex and multi-valued attributes. */
+/** `pr` (present): a non-empty value, or a non-empty node for complex and multi-valued attributes. */
 export function presentSql(operand: Operand): string {
   if (operand.kind === 'json') {
     return `${jsonNode(operand)} NOT IN ('null'::jsonb, '""'::jsonb, '[]'::jsonb, '{}'::jsonb)`;
@@ -90,7 +90,7 @@ function textComparison(text: string, op: CompareOp, value: string, caseInsensit
 
 /**
  * `id eq "not-a-uuid"` must not make PostgreSQL fail the cast: it is simply FALSE.
- * UUIDs are case-insensitive (RFC 4122 §3), so substring and ordering compare the lowercase text.
+ * UUIDs are case-insensitive (hex digits in either case), so substring and ordering compare the lowercase text.
  */
 function uuidComparison(column: string, op: CompareOp, value: string | number | boolean, params: SqlParams): string {
   const text = String(value);

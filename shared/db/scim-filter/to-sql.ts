@@ -33,7 +33,7 @@ export interface SqlTarget {
  * Compiles a parsed filter into a PostgreSQL boolean expression over `target.alias`.
  * Throws ScimError 400 invalidFilter for unknown attributes and operator/type mismatches.
  *
- * Semantics (RFC 7644 §3.4.2.2): strings compare case-insensitively unless caseExact; an absent
+ * Semantics, as SCIM defines them: strings compare case-insensitively unless caseExact; an absent
  * attribute matches no comparison, `ne` included, so `not (x eq "a")` is the way to include rows
  * without x; `x eq null` means `not (x pr)` and `x ne null` means `x pr`; a multi-valued
  * attribute matches when any element does.
@@ -44,9 +44,9 @@ export function compileFilter(node: FilterNode, target: SqlTarget, params: SqlPa
 }
 
 /**
- * An ORDER BY expression for sortBy (RFC 7644 §3.4.2.3): strings lower()-ed unless caseExact,
- * multi-valued attributes by their primary element, else their first. Rows without a value give
- * NULL, which PostgreSQL's defaults already put last ascending and first descending, as the RFC asks.
+ * An ORDER BY expression for sortBy: strings lower()-ed unless caseExact, multi-valued attributes
+ * by their primary element, else their first. Rows without a value give NULL, which PostgreSQL's
+ * defaults already put last ascending and first descending, where SCIM wants them.
  * Throws ScimError 400 invalidPath for paths that cannot be sorted by.
  */
 export function compileSortKey(path: string, target: SqlTarget): string {
@@ -83,7 +83,7 @@ interface ColumnSpec {
 
 /** How a stored attribute of the descriptor reads in SQL over a table alias. */
 function columnSpec({ column, type, notNull, folded }: StoredColumn): ColumnSpec {
-  // The ETag as served (RFC 7644 §3.14), so `meta.version eq "W/\"3\""` works; sorted by the number.
+  // The ETag as served (`W/"3"`), so `meta.version eq "W/\"3\""` works; sorted by the number.
   if (type === 'etag') return { column: 'text', notNull, sql: (a) => `('W/"' || ${a}.${column} || '"')`, sortSql: (a) => `${a}.${column}` };
   return { column: type, notNull, sql: (a) => `${a}.${column}`, foldedSql: folded === undefined ? undefined : (a) => `${a}.${folded}` };
 }
@@ -291,7 +291,7 @@ function jsonLeaf(row: Extract<RowPath, { kind: 'json' }>, presence: boolean): R
   return attribute.multiValued ? { via: 'array', array: node, operand } : { via: 'row', operand };
 }
 
-/** `emails co "x"` compares each email's `value` (RFC 7644 §3.4.2.2 example `emails co "example.com"`). */
+/** `emails co "x"` compares each email's `value`: `emails co "example.com"` finds addresses at that domain. */
 function valueSubAttribute(attribute: AttributeDef, path: string, scimType: 'invalidFilter' | 'invalidPath' = 'invalidFilter'): AttributeDef {
   const value = findAttribute(attribute.subAttributes, 'value');
   if (!value) throw new ScimError(400, scimType, `attribute path "${path}" is complex; name one of its sub-attributes`);
@@ -304,7 +304,7 @@ function valueSubAttribute(attribute: AttributeDef, path: string, scimType: 'inv
 function jsonSortKey(row: Extract<RowPath, { kind: 'json' }>, fail: (why: string) => ScimError): string {
   const { base, attribute, label } = row;
   const node = `${base}->${sqlLiteral(attribute.name)}`;
-  // RFC 7644 §3.4.2.3: a complex attribute sorts by a sub-attribute; `emails` means `emails.value`.
+  // A complex attribute sorts by a sub-attribute; `emails` means `emails.value`.
   const sub = attribute.type === 'complex' ? (row.sub ?? valueSubAttribute(attribute, label, 'invalidPath')) : undefined;
   if (!attribute.multiValued) {
     const operand: JsonOperand = sub

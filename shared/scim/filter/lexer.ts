@@ -1,7 +1,7 @@
 import { ScimError } from '../errors';
 
 /**
- * Tokens of an RFC 7644 §3.4.2.2 filter. Keywords (`and`, `eq`, `true`…) are plain words here:
+ * Tokens of a SCIM filter. Keywords (`and`, `eq`, `true`…) are plain words here:
  * whether `pr` is an operator or an attribute name depends on where it stands, so the parser decides.
  */
 export type Token =
@@ -24,13 +24,13 @@ export function describeToken(token: Token): string {
 
 const PUNCTUATION: Record<string, '(' | ')' | '[' | ']'> = { '(': '(', ')': ')', '[': '[', ']': ']' };
 
-// RFC 7159 §6 number grammar; the lexer scans a run of number-ish characters, then checks it here.
+// A JSON number; the lexer scans a run of number-ish characters, then checks it here.
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
-// ATTRNAME is ALPHA *(ALPHA / DIGIT / "-" / "_") (RFC 7643 §2.1); `$ref` starts with "$";
+// An attribute name is a letter followed by letters, digits, "-" and "_"; `$ref` starts with "$";
 // ":" and "." join URN prefixes and sub-attributes into one path word.
 const isWordStart = (c: number) => isLetter(c) || c === 36 /* $ */ || c === 95 /* _ */;
 const isWordPart = (c: number) => isWordStart(c) || isDigit(c) || c === 45 /* - */ || c === 58 /* : */ || c === 46 /* . */;
@@ -78,7 +78,7 @@ type WellFormed = string & { isWellFormed(): boolean };
 
 const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
-/** A JSON string literal (RFC 7159 §7) starting at the opening quote. */
+/** A JSON string literal starting at the opening quote. */
 function readString(text: string, start: number): Token {
   let value = '';
   let chunkStart = start + 1;

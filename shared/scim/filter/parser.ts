@@ -1,8 +1,8 @@
 import { describeToken, filterError, tokenize, type Token } from './lexer';
 
-/** RFC 7644 §3.4.2.2 Table 3 comparison operators. */
+/** The comparison operators of a SCIM filter. */
 export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
-/** compValue = false / null / true / number / string (RFC 7644 §3.4.2.2). */
+/** A comparison's value: false, null, true, a number or a string. */
 export type FilterValue = string | number | boolean | null;
 
 export interface ComparisonNode {
@@ -48,10 +48,11 @@ const LITERALS = new Map<string, FilterValue>([
  * Parses a `filter` query parameter or SearchRequest filter. Throws ScimError 400 invalidFilter
  * naming the position and the culprit.
  *
- * Decisions beyond the ABNF: operators, `and`/`or`/`not` and the literals true/false/null are
- * case-insensitive (Entra and Okta send `Eq`); any whitespace separates tokens; a value path
- * followed by `.subAttr op value` (Entra's `emails[type eq "work"].value eq "x"`, outside the ABNF)
- * means the sub-attribute comparison joins the bracket filter; value paths do not nest.
+ * Decisions beyond SCIM's filter grammar: operators, `and`/`or`/`not` and the literals
+ * true/false/null are case-insensitive (Entra and Okta send `Eq`); any whitespace separates
+ * tokens; a value path followed by `.subAttr op value` (Entra's `emails[type eq "work"].value eq "x"`,
+ * which the grammar lacks) means the sub-attribute comparison joins the bracket filter; value
+ * paths do not nest.
  */
 export function parseFilter(text: string): FilterNode {
   return parseText(text, false);
@@ -59,7 +60,7 @@ export function parseFilter(text: string): FilterNode {
 
 /**
  * Parses the inside of a value path's brackets, e.g. `type eq "work"` from the PATCH path
- * `emails[type eq "work"].value`: the same grammar minus nested value paths (RFC 7644 valFilter).
+ * `emails[type eq "work"].value`: the same grammar minus nested value paths.
  * Its paths name sub-attributes; evaluate the result with matchesFilter.
  */
 export function parseValuePathFilter(text: string): FilterNode {
@@ -94,7 +95,7 @@ class Parser {
     return this.parseLogical('or', () => this.parseAnd());
   }
 
-  // RFC 7644 §3.4.2.2 Table 5: "and" binds tighter than "or".
+  // "and" binds tighter than "or".
   private parseAnd(): FilterNode {
     return this.parseLogical('and', () => this.parseUnary());
   }
@@ -146,8 +147,8 @@ class Parser {
     });
     const next = this.peek();
     if (next.kind === 'word' && next.text.startsWith('.')) {
-      // `emails[type eq "work"].value eq "x"` is not in RFC 7644's FILTER grammar, but Microsoft's
-      // tutorial queries users that way; it means `emails[type eq "work" and value eq "x"]`.
+      // `emails[type eq "work"].value eq "x"` is not in SCIM's filter grammar, but Entra queries
+      // users that way; it means `emails[type eq "work" and value eq "x"]`.
       this.i++;
       const sub = this.parseAttrExp({ ...next, text: next.text.slice(1) });
       return { op: 'valuePath', path: path.text, filter: { op: 'and', filters: [filter, sub] } };
@@ -238,7 +239,7 @@ function matchesComparison(node: ComparisonNode, actual: unknown): boolean {
     if (node.op === 'ne') return isPresent(actual);
     return false;
   }
-  // `emails eq "x"` on a complex attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
+  // `emails eq "x"` on a complex attribute compares its `value` sub-attribute, as SCIM defines it.
   const candidates = asList(actual).map((item) => (isRecord(item) ? lookup(item, 'value') : item));
   return candidates.some((candidate) => compareScalar(node.op, candidate, node.value as string | number | boolean));
 }
@@ -288,7 +289,7 @@ function asBoolean(v: unknown): boolean | undefined {
   return lower === 'true' ? true : lower === 'false' ? false : undefined;
 }
 
-/** RFC 7644 §3.4.2.2 "pr": a non-empty value, or a non-empty node for complex and multi-valued attributes. */
+/** `pr` (present): a non-empty value, or a non-empty node for complex and multi-valued attributes. */
 function isPresent(v: unknown): boolean {
   if (v === null || v === undefined || v === '') return false;
   if (Array.isArray(v)) return v.some(isPresent);
@@ -297,7 +298,7 @@ function isPresent(v: unknown): boolean {
 }
 
 /**
- * Finds `path` in `obj` case-insensitively (RFC 7643 §2.1), descending through `.` and `:`,
+ * Finds `path` in `obj` case-insensitively (attribute names are), descending through `.` and `:`,
  * so `name.givenName` and `urn:…:2.0:User:employeeNumber` both work; the longest key wins.
  */
 function lookup(obj: Record<string, unknown>, path: string): unknown {

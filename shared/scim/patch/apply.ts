@@ -10,7 +10,7 @@ import { templateFromFilter } from './template';
 
 /**
  * Applies operations to a copy of a stored resource and returns the copy; the input is never
- * touched, so a failing operation leaves nothing half-applied (RFC 7644 §3.5.2: all or none).
+ * touched, so a failing operation leaves nothing half-applied (a PATCH applies all or none).
  */
 export function applyPatch(schemas: ResourceSchemas, data: JsonObject, operations: readonly PatchOperation[]): JsonObject {
   const next = structuredClone(data);
@@ -74,7 +74,7 @@ function holderOf(data: JsonObject, extension: string | undefined, create: boole
   return (data[extension] = {});
 }
 
-/** add/replace/remove of a whole attribute (RFC 7644 §3.5.2.1–3). */
+/** add/replace/remove of a whole attribute. */
 function applyWhole(holder: JsonObject, def: AttributeDef, op: PatchOperation, where: string): void {
   const current = holder[def.name];
   if (op.op === 'remove') {
@@ -110,7 +110,7 @@ function applyWhole(holder: JsonObject, def: AttributeDef, op: PatchOperation, w
     return;
   }
   if (def.type === 'complex' && isObject(current) && isObject(value)) {
-    // Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.1 and §3.5.2.3).
+    // Sub-attributes not given are left unchanged, for add and replace alike.
     holder[def.name] = { ...current, ...value };
     return;
   }
@@ -176,7 +176,7 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
   }
   if (value === undefined) return;
   // No element matches. Entra expects the element to be created from the filter's equalities
-  // ("Known issues": PATCH emails[type eq "work"].value on a user without a work email).
+  // (it sends PATCH emails[type eq "work"].value for a user without a work email).
   const template = templateFromFilter(filter!);
   if (!template) {
     throw new ScimError(400, 'noTarget', `${where} matches no value and its filter is not a plain equality to create one from`);
@@ -194,18 +194,19 @@ function applyFiltered(holder: JsonObject, def: AttributeDef, op: PatchOperation
 }
 
 /**
- * `attr[sub eq null].sub`, as the ActivTrak guide maps the UPN:
+ * `attr[sub eq null].sub`, as the README's ActivTrak mapping writes the UPN:
  * `urn:ietf:params:scim:schemas:extension:activtrak:2.0:User.userPrincipalNames[value eq null].value`.
  * Entra uses it to write one source value into a multi-valued attribute, so it means "the
- * single value of this list". Taken as RFC 7644 ("set `value` on the elements without one"),
- * each UPN change would add an element, and the list would keep every UPN the user ever had.
+ * single value of this list". Taken literally as a value filter ("set `value` on the elements
+ * without one"), each UPN change would add an element, and the list would keep every UPN the
+ * user ever had.
  * - add or replace v, whatever the list holds (0, 1 or several elements): the list becomes one
  *   element holding v; that element is the one already holding v (ignoring case unless the
  *   sub-attribute is caseExact), else the first one, so its other sub-attributes stay; with
  *   none, a new `{sub: v}`.
- * - remove, or add or replace with null (unassigned, RFC 7643 §2.5): the attribute is cleared,
+ * - remove, or add or replace with null (null means unassigned): the attribute is cleared,
  *   as when the source value of Entra's mapping goes away.
- * Any other value filter keeps RFC 7644 §3.5.2 semantics (applyFiltered).
+ * Any other value filter keeps its ordinary meaning: the elements it matches (applyFiltered).
  */
 function applySingleValue(holder: JsonObject, def: AttributeDef, sub: AttributeDef, op: PatchOperation, where: string): void {
   const value = op.op === 'remove' ? undefined : coerceValue(sub, op.value, where);
@@ -241,7 +242,7 @@ function sameElement(a: Json, b: Json): boolean {
   return isDeepStrictEqual(a, b);
 }
 
-/** A newly added or updated primary value takes primary from the others (RFC 7643 §2.4, RFC 7644 §3.5.2.1). */
+/** A newly added or updated primary value takes primary from the others: at most one element is primary. */
 function demoteOtherPrimaries(items: Json[], incoming: Json[]): void {
   const added = incoming.find((el) => isObject(el) && el.primary === true);
   if (!added) return;

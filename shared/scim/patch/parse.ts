@@ -6,7 +6,7 @@ import { isObject } from '../values';
 
 export type PatchOpName = 'add' | 'replace' | 'remove';
 
-/** `attrPath`, `attrPath[valFilter]` or `attrPath[valFilter].subAttr` (RFC 7644 §3.5.2). */
+/** A PATCH path: `attrPath`, `attrPath[valFilter]` or `attrPath[valFilter].subAttr`. */
 export interface PatchPath {
   readonly text: string;
   readonly target: ResolvedPath;
@@ -15,7 +15,8 @@ export interface PatchPath {
   readonly filteredSub?: AttributeDef;
   /**
    * `attr[sub eq null].sub` on a multi-valued complex attribute: Entra's spelling of "the single
-   * value of this list", not RFC 7644's "the elements without a sub" (apply.ts has the rule).
+   * value of this list", not the value filter's literal "the elements without a sub" (apply.ts
+   * has the rule).
    */
   readonly singleValue?: true;
 }
@@ -43,11 +44,11 @@ export function parsePatchRequest(schemas: ResourceSchemas, body: unknown, maxOp
   ) {
     throw new ScimError(400, 'invalidSyntax', `"schemas" must contain "${PATCH_OP_SCHEMA}"`);
   }
-  // Some clients capitalise the key ("Operations" is the RFC's spelling).
+  // Some clients capitalise the key ("Operations" is the standard spelling).
   const key = Object.keys(body).find((k) => k.toLowerCase() === 'operations');
   const raw = key ? body[key] : undefined;
-  // RFC 7644 §3.5.2 wants at least one operation, but Microsoft's SCIM validator sends an empty
-  // array (scimmyjs/scimmy#59); nothing to apply is answered as a no-op rather than a failed test.
+  // SCIM wants at least one operation, but Microsoft's SCIM validator sends an empty array;
+  // nothing to apply is answered as a no-op rather than a failed test.
   if (!Array.isArray(raw)) throw new ScimError(400, 'invalidSyntax', '"Operations" must be an array');
   if (raw.length > maxOperations) throw new ScimError(400, 'tooMany', `"Operations" has ${raw.length} entries; at most ${maxOperations} are accepted`);
 

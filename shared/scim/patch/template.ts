@@ -3,8 +3,8 @@ import type { FilterNode, FilterValue } from '../filter/parser';
 /**
  * The equalities of a value filter as an element: `type eq "work" and primary eq true`
  * → `{ type: "work", primary: true }`. Undefined when the filter is anything else, since only
- * equalities say what a new element should hold. `value eq null` (the seeds'
- * `userPrincipalNames[value eq null].value`) contributes nothing.
+ * equalities say what a new element should hold. `value eq null` (the ActivTrak mapping's
+ * `userPrincipalNames[value eq null].value`, see the README) contributes nothing.
  */
 export function templateFromFilter(node: FilterNode): Record<string, FilterValue> | undefined {
   const terms = node.op === 'and' ? node.filters : [node];

@@ -93,7 +93,7 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
     sendScim(res, 200, { data: await keysOf(directory).list() });
   });
 
-  // The seeds' "If lost, it can be regenerated": a new token under the same name, the old one revoked.
+  // A lost key can be regenerated: a new token under the same name, the old one revoked.
   router.post('/directories/:directoryId/keys/:keyId/regenerate', async (req, res) => {
     const directory = await findDirectory(req.params.directoryId);
     const issued = await keysOf(directory).regenerate(pathId(req.params.keyId, 'key'), deps.region);

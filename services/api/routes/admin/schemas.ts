@@ -17,8 +17,9 @@ const view = (s: StoredExtensionSchema) => ({
 });
 
 /**
- * Extension schemas (RFC 7643 §7 Schema resources): platform-wide for every directory, or for
- * one directory. Validated when posted; enforced on every write of the directories they reach.
+ * Extension schemas (SCIM Schema resources: an id, a name and attributes): platform-wide for
+ * every directory, or for one directory. Validated when posted; enforced on every write of the
+ * directories they reach.
  */
 export function schemaRoutes(deps: { tenants: TenantRepository; schemas: ExtensionSchemaRepository; onAuthChange: () => Promise<void> }): Router {
   const router = Router();

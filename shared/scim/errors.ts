@@ -27,6 +27,8 @@ const ALLOWED_STATUS: Record<ScimType, readonly number[]> = {
   sensitive: [400, 403],
 };
 
+export const SCIM_TYPES = Object.keys(ALLOWED_STATUS) as readonly ScimType[];
+
 /**
  * The one error of the SCIM layer. Shared code throws it; only the API's error middleware turns
  * it into an HTTP response. Impossible status/scimType pairs fail at construction.

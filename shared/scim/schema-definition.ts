@@ -11,10 +11,20 @@ import {
 } from './schema-types';
 import { isObject } from './values';
 
-const TYPES: readonly AttributeType[] = ['string', 'boolean', 'decimal', 'integer', 'dateTime', 'reference', 'complex', 'binary'];
-const MUTABILITY = ['readOnly', 'readWrite', 'immutable', 'writeOnly'] as const;
-const RETURNED = ['always', 'never', 'default', 'request'] as const;
-const UNIQUENESS = ['none', 'server', 'global'] as const;
+// Exported for the admin API's description of what this parser accepts.
+export const ATTRIBUTE_TYPES = [
+  'string',
+  'boolean',
+  'decimal',
+  'integer',
+  'dateTime',
+  'reference',
+  'complex',
+  'binary',
+] as const satisfies readonly AttributeType[];
+export const MUTABILITY = ['readOnly', 'readWrite', 'immutable', 'writeOnly'] as const;
+export const RETURNED = ['always', 'never', 'default', 'request'] as const;
+export const UNIQUENESS = ['none', 'server', 'global'] as const;
 const RESERVED = [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA].map((s) => s.toLowerCase());
 // An attribute name is a letter followed by letters, digits, "_" and "-"; "$ref" is the one reserved exception.
 const ATTRNAME = /^(\$ref|[A-Za-z][A-Za-z0-9_-]*)$/;
@@ -70,7 +80,7 @@ function parseAttribute(raw: unknown, where: string, depth: number): AttributeDe
   const { name, type } = raw;
   if (typeof name !== 'string' || !ATTRNAME.test(name)) throw invalid(`${where}: "name" must match ALPHA *(ALPHA / DIGIT / "-" / "_")`);
   const at = `${where} ("${name}")`;
-  if (!TYPES.includes(type as AttributeType)) throw invalid(`${at}: "type" must be one of ${TYPES.join(', ')}`);
+  if (!(ATTRIBUTE_TYPES as readonly unknown[]).includes(type)) throw invalid(`${at}: "type" must be one of ${ATTRIBUTE_TYPES.join(', ')}`);
   const bool = (k: string, dflt: boolean) => {
     const v = raw[k];
     if (v === undefined) return dflt;

@@ -11,22 +11,30 @@ import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
 import { sendScim } from '../../middleware/scim-json';
-import { parseBody, pathId, tenantOr404 } from './validate';
+import { adminRoute, PATH_PARAMS } from './route-catalog';
+import { deliveryDetailShape, deliveryPageShape, listOf, replayResultShape, webhookEndpointShape, webhookWithSecretShape } from './shapes';
+import { pathId, tenantOr404 } from './validate';
 
+const EVENTS_DOC = 'The event types sent to the endpoint; omit or null for every type, including types added later';
 const eventTypes = z
   .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
   .min(1, 'must name at least one event type; omit it (or send null) for every type')
   .refine((types) => new Set(types).size === types.length, 'lists an event type twice');
-const url = z.string().trim().min(1).max(2048);
+const url = z
+  .string()
+  .trim()
+  .min(1)
+  .max(2048)
+  .describe('Where deliveries are POSTed: https in production; a private or internal address only when allow-listed (WEBHOOK_ALLOWED_HOSTS)');
 const description = z.string().trim().max(500);
 
-const createEndpoint = z.object({ url, events: eventTypes.nullish(), description: description.nullish() }).strict();
+const createEndpoint = z.object({ url, events: eventTypes.nullish().describe(EVENTS_DOC), description: description.nullish() }).strict();
 const updateEndpoint = z
   .object({
     url: url.optional(),
-    events: eventTypes.nullable().optional(),
+    events: eventTypes.nullable().optional().describe(EVENTS_DOC),
     description: description.nullable().optional(),
-    status: z.enum(['active', 'disabled']).optional(),
+    status: z.enum(['active', 'disabled']).optional().describe('"disabled" stops deliveries; "active" resumes them'),
   })
   .strict();
 /** Default overlap: a day, time for every receiver to pick up the new secret. */
@@ -38,15 +46,19 @@ const rotate = z
       .int()
       .min(0)
       .max(7 * 24 * 3600)
-      .default(DEFAULT_OVERLAP_SECONDS),
+      .default(DEFAULT_OVERLAP_SECONDS)
+      .describe('How long the previous secret keeps signing too, in seconds'),
   })
   .strict();
 const deliveriesQuery = z.object({
-  status: z.enum(DELIVERY_STATUSES).optional(),
-  after: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  status: z.enum(DELIVERY_STATUSES).optional().describe('Only deliveries with this status'),
+  after: z.string().max(200).optional().describe('The `next` of the page before'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('Deliveries per page'),
 });
-const replay = z.union([z.object({ status: z.literal('dead') }).strict(), z.object({ after: z.string().min(1).max(200) }).strict()]);
+const replay = z.union([
+  z.object({ status: z.literal('dead').describe('Every dead delivery') }).strict(),
+  z.object({ after: z.string().min(1).max(200).describe('An events cursor: every event after it') }).strict(),
+]);
 
 /** Replays are read and enqueued a page at a time, so a large replay never sits in memory whole. */
 const REPLAY_PAGE = 500;
@@ -120,109 +132,245 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     }
   };
 
-  router.post('/tenants/:tenantId/webhooks', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const input = parseBody(createEndpoint, req.body);
-    const { endpoint, secret } = await webhooks.createEndpoint({
-      url: await allowedUrl(input.url),
-      events: input.events ?? null,
-      description: input.description ?? null,
-    });
-    sendScim(res, 201, { ...endpoint, secret });
-  });
+  const tag = 'Webhooks';
+  const tenantId = PATH_PARAMS.tenantId;
+  const webhookId = { description: "The webhook endpoint's id", schema: z.uuid() };
+  const deliveryId = { description: "The delivery's id", schema: z.uuid() };
+  const loadWebhooks = ({ tenantId }: { tenantId: string }) => tenantWebhooks(tenantId);
+  const loadEndpoint = async ({ tenantId, webhookId }: { tenantId: string; webhookId: string }) => {
+    const webhooks = await tenantWebhooks(tenantId);
+    return { webhooks, endpoint: await endpointOf(webhooks, webhookId) };
+  };
+  const loadActiveEndpoint = async ({ tenantId, webhookId }: { tenantId: string; webhookId: string }) => {
+    const webhooks = await tenantWebhooks(tenantId);
+    return { webhooks, endpoint: await activeEndpoint(webhooks, webhookId) };
+  };
+  const badUrl = 'The body is invalid, or the URL is not one webhooks may be sent to';
+  const disabled = 'The endpoint is disabled; enable it before replaying';
+  const noQueue = 'This API was started without the delivery queue';
 
-  router.get('/tenants/:tenantId/webhooks', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    sendScim(res, 200, { data: await webhooks.listEndpoints() });
-  });
+  adminRoute(
+    router,
+    {
+      method: 'post',
+      path: '/tenants/{tenantId}/webhooks',
+      operationId: 'createWebhook',
+      tag,
+      summary: 'Add a webhook endpoint',
+      description: "The answer holds the endpoint's signing secret (whsec_…), which only this answer and a rotation show.",
+      params: { tenantId },
+      load: loadWebhooks,
+      body: createEndpoint,
+      responses: { 201: { description: 'The endpoint, with its secret', schema: webhookWithSecretShape }, 400: badUrl },
+    },
+    async ({ loaded: webhooks, body }, _req, res) => {
+      const { endpoint, secret } = await webhooks.createEndpoint({
+        url: await allowedUrl(body.url),
+        events: body.events ?? null,
+        description: body.description ?? null,
+      });
+      sendScim(res, 201, { ...endpoint, secret });
+    },
+  );
 
-  router.get('/tenants/:tenantId/webhooks/:webhookId', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    sendScim(res, 200, await endpointOf(webhooks, req.params.webhookId));
-  });
+  adminRoute(
+    router,
+    {
+      method: 'get',
+      path: '/tenants/{tenantId}/webhooks',
+      operationId: 'listWebhooks',
+      tag,
+      summary: "List the tenant's webhook endpoints",
+      params: { tenantId },
+      load: loadWebhooks,
+      responses: { 200: { description: 'The endpoints, without secrets', schema: listOf(webhookEndpointShape, 'WebhookEndpoint') } },
+    },
+    async ({ loaded: webhooks }, _req, res) => {
+      sendScim(res, 200, { data: await webhooks.listEndpoints() });
+    },
+  );
 
-  router.patch('/tenants/:tenantId/webhooks/:webhookId', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const id = (await endpointOf(webhooks, req.params.webhookId)).id;
-    const input = parseBody(updateEndpoint, req.body);
-    const updated = await webhooks.updateEndpoint(id, { ...input, url: input.url === undefined ? undefined : await allowedUrl(input.url) });
-    if (!updated) throw new ScimError(404, undefined, `webhook "${id}" not found`);
-    sendScim(res, 200, updated);
-  });
+  adminRoute(
+    router,
+    {
+      method: 'get',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}',
+      operationId: 'getWebhook',
+      tag,
+      summary: 'Get a webhook endpoint and its health',
+      params: { tenantId, webhookId },
+      load: loadEndpoint,
+      responses: { 200: { description: 'The endpoint', schema: webhookEndpointShape } },
+    },
+    async ({ loaded: { endpoint } }, _req, res) => {
+      sendScim(res, 200, endpoint);
+    },
+  );
 
-  router.delete('/tenants/:tenantId/webhooks/:webhookId', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    if (!(await webhooks.deleteEndpoint(pathId(req.params.webhookId, 'webhook')))) {
-      throw new ScimError(404, undefined, `webhook "${req.params.webhookId}" not found`);
-    }
-    sendScim(res, 204);
-  });
+  adminRoute(
+    router,
+    {
+      method: 'patch',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}',
+      operationId: 'updateWebhook',
+      tag,
+      summary: 'Change a webhook endpoint, or disable and enable it',
+      params: { tenantId, webhookId },
+      load: loadEndpoint,
+      body: updateEndpoint,
+      responses: { 200: { description: 'The endpoint', schema: webhookEndpointShape }, 400: badUrl },
+    },
+    async ({ loaded: { webhooks, endpoint }, body }, _req, res) => {
+      const updated = await webhooks.updateEndpoint(endpoint.id, { ...body, url: body.url === undefined ? undefined : await allowedUrl(body.url) });
+      if (!updated) throw new ScimError(404, undefined, `webhook "${endpoint.id}" not found`);
+      sendScim(res, 200, updated);
+    },
+  );
 
-  router.post('/tenants/:tenantId/webhooks/:webhookId/rotate-secret', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const { overlapSeconds } = parseBody(rotate, req.body);
-    const rotated = await webhooks.rotateSecret(pathId(req.params.webhookId, 'webhook'), overlapSeconds);
-    if (!rotated) throw new ScimError(404, undefined, `webhook "${req.params.webhookId}" not found`);
-    sendScim(res, 200, { ...rotated.endpoint, secret: rotated.secret });
-  });
+  adminRoute(
+    router,
+    {
+      method: 'delete',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}',
+      operationId: 'deleteWebhook',
+      tag,
+      summary: 'Remove a webhook endpoint and its deliveries',
+      params: { tenantId, webhookId },
+      load: loadWebhooks,
+      responses: { 204: 'Removed' },
+    },
+    async ({ loaded: webhooks, params }, _req, res) => {
+      if (!(await webhooks.deleteEndpoint(pathId(params.webhookId, 'webhook')))) {
+        throw new ScimError(404, undefined, `webhook "${params.webhookId}" not found`);
+      }
+      sendScim(res, 204);
+    },
+  );
 
-  router.get('/tenants/:tenantId/webhooks/:webhookId/deliveries', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const endpoint = await endpointOf(webhooks, req.params.webhookId);
-    const query = parseBody(deliveriesQuery, req.query);
-    const { deliveries, next, hasMore } = await webhooks.listDeliveries(endpoint.id, query);
-    sendScim(res, 200, { data: deliveries, next, hasMore });
-  });
+  adminRoute(
+    router,
+    {
+      method: 'post',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/rotate-secret',
+      operationId: 'rotateWebhookSecret',
+      tag,
+      summary: "Rotate a webhook endpoint's signing secret",
+      description: 'Deliveries carry a signature by the old secret too until the overlap ends, so receivers switch without a gap.',
+      params: { tenantId, webhookId },
+      load: loadWebhooks,
+      body: rotate,
+      responses: { 200: { description: 'The endpoint, with its new secret', schema: webhookWithSecretShape } },
+    },
+    async ({ loaded: webhooks, params, body }, _req, res) => {
+      const rotated = await webhooks.rotateSecret(pathId(params.webhookId, 'webhook'), body.overlapSeconds);
+      if (!rotated) throw new ScimError(404, undefined, `webhook "${params.webhookId}" not found`);
+      sendScim(res, 200, { ...rotated.endpoint, secret: rotated.secret });
+    },
+  );
 
-  router.get('/tenants/:tenantId/webhooks/:webhookId/deliveries/:deliveryId', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const endpoint = await endpointOf(webhooks, req.params.webhookId);
-    const delivery = await webhooks.getDelivery(endpoint.id, pathId(req.params.deliveryId, 'delivery'));
-    if (!delivery) throw new ScimError(404, undefined, `delivery "${req.params.deliveryId}" not found`);
-    sendScim(res, 200, delivery);
-  });
+  adminRoute(
+    router,
+    {
+      method: 'get',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/deliveries',
+      operationId: 'listDeliveries',
+      tag,
+      summary: "List an endpoint's deliveries, newest first",
+      params: { tenantId, webhookId },
+      load: loadEndpoint,
+      query: deliveriesQuery,
+      responses: { 200: { description: 'A page of deliveries', schema: deliveryPageShape } },
+    },
+    async ({ loaded: { webhooks, endpoint }, query }, _req, res) => {
+      const { deliveries, next, hasMore } = await webhooks.listDeliveries(endpoint.id, query);
+      sendScim(res, 200, { data: deliveries, next, hasMore });
+    },
+  );
+
+  adminRoute(
+    router,
+    {
+      method: 'get',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/deliveries/{deliveryId}',
+      operationId: 'getDelivery',
+      tag,
+      summary: 'Get a delivery and every attempt',
+      params: { tenantId, webhookId, deliveryId },
+      load: loadEndpoint,
+      responses: { 200: { description: 'The delivery', schema: deliveryDetailShape } },
+    },
+    async ({ loaded: { webhooks, endpoint }, params }, _req, res) => {
+      const delivery = await webhooks.getDelivery(endpoint.id, pathId(params.deliveryId, 'delivery'));
+      if (!delivery) throw new ScimError(404, undefined, `delivery "${params.deliveryId}" not found`);
+      sendScim(res, 200, delivery);
+    },
+  );
 
   // Sends one delivery again, whatever its status (a receiver that lost it may ask).
-  router.post('/tenants/:tenantId/webhooks/:webhookId/deliveries/:deliveryId/replay', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const endpoint = await activeEndpoint(webhooks, req.params.webhookId);
-    const ref = await webhooks.deliveryRef(endpoint.id, pathId(req.params.deliveryId, 'delivery'));
-    if (!ref) throw new ScimError(404, undefined, `delivery "${req.params.deliveryId}" not found`);
-    await enqueue(queue(), webhooks, [ref], { ok: true });
-    sendScim(res, 202, await webhooks.getDelivery(endpoint.id, ref.deliveryId));
-  });
+  adminRoute(
+    router,
+    {
+      method: 'post',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/deliveries/{deliveryId}/replay',
+      operationId: 'replayDelivery',
+      tag,
+      summary: 'Send one delivery again, whatever its status',
+      params: { tenantId, webhookId, deliveryId },
+      load: loadActiveEndpoint,
+      responses: { 202: { description: 'Queued again', schema: deliveryDetailShape }, 409: disabled, 503: noQueue },
+    },
+    async ({ loaded: { webhooks, endpoint }, params }, _req, res) => {
+      const ref = await webhooks.deliveryRef(endpoint.id, pathId(params.deliveryId, 'delivery'));
+      if (!ref) throw new ScimError(404, undefined, `delivery "${params.deliveryId}" not found`);
+      await enqueue(queue(), webhooks, [ref], { ok: true });
+      sendScim(res, 202, await webhooks.getDelivery(endpoint.id, ref.deliveryId));
+    },
+  );
 
   // {"status":"dead"}: every dead letter. {"after":"<events cursor>"}: every event of the
   // tenant after that point that the endpoint subscribes to, delivered or not.
-  router.post('/tenants/:tenantId/webhooks/:webhookId/replay', async (req, res) => {
-    const webhooks = await tenantWebhooks(req.params.tenantId);
-    const endpoint = await activeEndpoint(webhooks, req.params.webhookId);
-    const input = parseBody(replay, req.body);
-    const q = queue();
-    const redis = { ok: true };
-    let replayed = 0;
-    if ('status' in input) {
-      // Paged by id, so each dead letter is read once even while the worker changes statuses.
-      let after: string | undefined;
-      for (;;) {
-        const page = await webhooks.deadLetters(endpoint.id, { after, limit: REPLAY_PAGE });
-        if (page.length === 0) break;
-        await enqueue(q, webhooks, page, redis);
-        replayed += page.length;
-        after = page.at(-1)!.deliveryId;
+  adminRoute(
+    router,
+    {
+      method: 'post',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/replay',
+      operationId: 'replayDeliveries',
+      tag,
+      summary: 'Send the dead deliveries again, or every event after a cursor',
+      description:
+        '`{"status": "dead"}` replays every dead letter; `{"after": "<events cursor>"}` every event of the tenant after that point that the endpoint subscribes to, delivered or not.',
+      params: { tenantId, webhookId },
+      load: loadActiveEndpoint,
+      body: replay,
+      responses: { 202: { description: 'Queued again', schema: replayResultShape }, 409: disabled, 503: noQueue },
+    },
+    async ({ loaded: { webhooks, endpoint }, body }, _req, res) => {
+      const q = queue();
+      const redis = { ok: true };
+      let replayed = 0;
+      if ('status' in body) {
+        // Paged by id, so each dead letter is read once even while the worker changes statuses.
+        let after: string | undefined;
+        for (;;) {
+          const page = await webhooks.deadLetters(endpoint.id, { after, limit: REPLAY_PAGE });
+          if (page.length === 0) break;
+          await enqueue(q, webhooks, page, redis);
+          replayed += page.length;
+          after = page.at(-1)!.deliveryId;
+        }
+      } else {
+        let cursor: string | undefined = body.after;
+        while (cursor) {
+          const page: { refs: DeliveryRef[]; next: string | undefined } = await webhooks.deliveriesAfter(endpoint.id, { after: cursor, limit: REPLAY_PAGE });
+          if (page.refs.length === 0) break;
+          await enqueue(q, webhooks, page.refs, redis);
+          replayed += page.refs.length;
+          cursor = page.next;
+        }
       }
-    } else {
-      let cursor: string | undefined = input.after;
-      while (cursor) {
-        const page: { refs: DeliveryRef[]; next: string | undefined } = await webhooks.deliveriesAfter(endpoint.id, { after: cursor, limit: REPLAY_PAGE });
-        if (page.refs.length === 0) break;
-        await enqueue(q, webhooks, page.refs, redis);
-        replayed += page.refs.length;
-        cursor = page.next;
-      }
-    }
-    sendScim(res, 202, { replayed });
-  });
+      sendScim(res, 202, { replayed });
+    },
+  );
 
   /** Replaying to a disabled endpoint would only turn the deliveries dead again. */
   async function activeEndpoint(webhooks: TenantWebhooks, id: string): Promise<WebhookEndpoint> {

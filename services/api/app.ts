@@ -22,6 +22,7 @@ import { declaredLengthLimit } from './middleware/declared-length';
 import { securityHeaders } from './middleware/security-headers';
 import { directoryRoutes } from './routes/admin/directories';
 import { exportRoutes } from './routes/admin/exports';
+import { buildOpenApiDocument, type OpenApiDocument, openApiRoute } from './routes/admin/openapi';
 import { reconcileRoutes } from './routes/admin/reconcile';
 import { schemaRoutes } from './routes/admin/schemas';
 import { tenantRoutes } from './routes/admin/tenants';
@@ -148,8 +149,6 @@ export function createApp(options: AppOptions): ApiHandler {
 
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
   for (const [path, handler] of Object.entries(healthRoutes({ postgres: repos.operator.health, redis: options.redis, logger }))) app.get(path, handler);
-  // ServiceProviderConfig's documentationUri, public like the discovery it describes.
-  app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options }));
 
   const admin = express.Router();
   admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken), throttle }));
@@ -164,6 +163,14 @@ export function createApp(options: AppOptions): ApiHandler {
   admin.use(exportRoutes({ repos, storage: options.exportStorage, queue: options.queues?.auditExport }));
   admin.use(reconcileRoutes({ repos, queue: options.queues?.groupReconcile }));
   admin.use(webhookRoutes({ repos, queue: () => options.queues?.webhookDelivery }));
+  // Described from the routes declared on `admin`, when first asked for (building it takes tens
+  // of ms, which every createApp would pay). Public (routes/admin/openapi.ts says why), so
+  // mounted before the admin router, whose token check would answer first.
+  let adminApiDocument: OpenApiDocument | undefined;
+  const adminApi = () => (adminApiDocument ??= buildOpenApiDocument(admin, { publicBaseUrl: options.publicBaseUrl }));
+  app.get('/admin/v1/openapi.json', openApiRoute(adminApi));
+  // ServiceProviderConfig's documentationUri, public like the discovery it describes.
+  app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options, adminApi }));
   app.use('/admin/v1', admin);
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);

@@ -1,15 +1,25 @@
+import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { enterpriseUserSchema, groupSchema, userSchema } from '../../../shared/scim/core-schemas';
 import type { SchemaDef } from '../../../shared/scim/schema-types';
+import type { OpenApiDocument } from './admin/openapi';
 import { serviceProviderConfig, type DiscoveryLimits } from './discovery';
+import { adminApiHtml } from './docs-admin-api';
+import { escapeHtml } from './html';
 
 export interface DocsPageOptions {
   /** External base URL, as in ServiceProviderConfig's documentationUri. */
   readonly publicBaseUrl: string;
   readonly limits: DiscoveryLimits;
+  /** The admin API's OpenAPI document (routes/admin/openapi.ts), for the Admin API section; asked for on the first request. */
+  readonly adminApi: () => OpenApiDocument;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const STYLE =
+  'body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2em;overflow-wrap:anywhere}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}h4{margin-bottom:.3em}';
+// Nothing may load or run but the one inline style, named by its hash: the page needs nothing
+// else, so the policy costs nothing and still holds if an escape ever slips.
+const CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
 const yesNo = (supported: boolean) => (supported ? 'yes' : 'no');
 
@@ -17,20 +27,21 @@ const schemaItem = (s: SchemaDef) => `<li><code>${escapeHtml(s.id)}</code>: ${s.
 
 /**
  * The page ServiceProviderConfig's documentationUri advertises (GET /docs): plain HTML with no
- * scripts or third-party assets, built from the same discovery data, so it cannot drift from
- * what /ServiceProviderConfig says. Public like the discovery it describes: no directory data.
+ * scripts or third-party assets, built from the same discovery data and the admin API's OpenAPI
+ * document, so it cannot drift from what /ServiceProviderConfig and the routes say. Public like
+ * the discovery it describes: no directory data.
  */
 export function docsPage(options: DocsPageOptions): RequestHandler {
   const base = options.publicBaseUrl;
   const spc = serviceProviderConfig(options.limits, base);
   const scimUrl = `${base}/scim/v1`;
-  const html = `<!doctype html>
+  const render = () => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>SCIM Platform: SCIM 2.0 endpoint</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}</style>
+<style>${STYLE}</style>
 </head>
 <body>
 <h1>SCIM 2.0 endpoint</h1>
@@ -72,16 +83,16 @@ application you don't find in the gallery", then Provisioning, Automatic.</li>
 <li>Secret Token: the directory's key. Press Test connection, then Save.</li>
 </ol>
 
-<h2>Admin API</h2>
-<p>Operators create tenants, directories, keys, extension schemas and webhooks under
-<code>${escapeHtml(base)}/admin/v1</code>, with <code>Authorization: Bearer $ADMIN_TOKEN</code>.
-The project's README lists every admin endpoint.</p>
+${adminApiHtml(options.adminApi(), `${base}/admin/v1/openapi.json`)}
 </body>
 </html>
 `;
+  let html: string | undefined;
   return (_req, res) => {
+    html ??= render();
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Content-Security-Policy', CSP);
     res.send(html);
   };
 }

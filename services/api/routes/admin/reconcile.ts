@@ -16,7 +16,7 @@ import { directoryOr404, pathId } from './validate';
 
 const requestReconcile = z.object({
   reemitGroupIds: z
-    .array(z.string().refine(isUuid, 'must be a group id'))
+    .array(z.string().refine(isUuid, 'must be a group id').describe("A group's id"))
     .max(1000)
     .default([])
     .transform((ids) => [...new Set(ids.map((id) => id.toLowerCase()))])

@@ -18,6 +18,7 @@ export const METRICS = {
   deliveriesOverdue: 'scim_webhook_deliveries_overdue',
   jobsOverdue: 'scim_jobs_overdue',
   collectErrors: 'scim_metrics_collect_errors_total',
+  activityDropped: 'scim_activity_dropped_total',
 } as const;
 
 /** The process's registry: `GET /metrics` on the API and the worker's metrics server serve it. */
@@ -62,6 +63,21 @@ const collectErrors = new Counter({
   labelNames: ['source'] as const,
   registers: [registry],
 });
+
+const activityDropped = new Counter({
+  name: METRICS.activityDropped,
+  help: "SCIM requests left out of the setup page's request log: overflow (the API's buffer was full, e.g. while PostgreSQL was down) or shutdown (not written before exit)",
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+/** Why recorded SCIM requests were dropped before reaching PostgreSQL. */
+export type ActivityDropReason = 'overflow' | 'shutdown';
+
+/** Counts `n` SCIM requests the activity recorder dropped. */
+export function recordActivityDropped(reason: ActivityDropReason, n = 1): void {
+  if (n > 0) activityDropped.inc({ reason }, n);
+}
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

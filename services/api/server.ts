@@ -17,6 +17,7 @@ import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
 import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
+import { ScimActivityRecorder } from './scim-activity';
 
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -104,6 +105,8 @@ export async function startApi(options: ApiServerOptions = {}) {
   ];
   // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
   const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
+  // Answered SCIM requests for the setup page, written once a second off the request path.
+  const activity = new ScimActivityRecorder({ writer: repos.operator.scimActivity, logger });
   const app = createApp({
     repos,
     authChanges,
@@ -120,6 +123,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     rateLimits: { redis: limitsRedis, defaults: { requestsPerSecond: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST } },
     authThrottle: { redis: limitsRedis, failures: config.AUTH_FAILURES_PER_MINUTE },
     trustProxy: config.TRUST_PROXY,
+    activity,
   });
   let draining = false;
   const inFlight = new Set<ServerResponse>();
@@ -192,6 +196,8 @@ export async function startApi(options: ApiServerOptions = {}) {
         await stopped;
       }
       for (const stop of unwatch) stop();
+      // After the last request, before the pool closes: what was gathered is written.
+      await activity.close();
       await authChanges.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       queueRedis.disconnect();

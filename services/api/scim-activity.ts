@@ -255,7 +255,7 @@ export function attributeNamed(detail: string, schemas: DirectorySchemas, resour
   const text = detail.replace(/^operation \d+: /, '');
   const candidates = [/^([A-Za-z][\w:.$-]*)/.exec(text)?.[1], ...[...text.matchAll(/"([^"]{1,200})"/g)].map((m) => m[1])];
   for (const candidate of candidates) {
-    const path = candidate?.split('[')[0];
+    const path = candidate?.split('[')[0].replace(/[:.,;]+$/, '');
     if (!path) continue;
     try {
       const resolved = resolvePath(schemas.of(resourceType), path);

@@ -47,8 +47,9 @@ export class ScimActivityWriter {
   constructor(private readonly operator: Sql) {}
 
   /**
-   * Appends the requests, keeps only the newest REQUESTS_KEPT_PER_DIRECTORY of each directory in
-   * the batch, and moves the directories' times forward, in one statement:
+   * Appends the requests (in the batch's order, which is the order they were answered in), keeps
+   * only the newest REQUESTS_KEPT_PER_DIRECTORY of each directory in the batch, and moves the
+   * directories' times forward, in one statement:
    * - a 401's directory is the one its (revoked) key belonged to; a token that never was a key
    *   names no directory and is left out, as are directories deleted meanwhile (the joins with
    *   directories drop them, so a late batch never fails on their foreign keys);
@@ -65,10 +66,10 @@ export class ScimActivityWriter {
     const [row] = await this.operator.query<{ logged: number }>(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::boolean[])
-           AS u(directory_id, key_hash, at, method, route, status, scim_type, attribute, test_connection)
+           WITH ORDINALITY AS u(directory_id, key_hash, at, method, route, status, scim_type, attribute, test_connection, n)
        ), located AS (
-         SELECT d.id AS directory_id, d.tenant_id, i.at, i.method, i.route, i.status, i.scim_type, i.attribute, i.test_connection,
-                row_number() OVER (PARTITION BY d.id ORDER BY i.at DESC) AS newest
+         SELECT d.id AS directory_id, d.tenant_id, i.at, i.method, i.route, i.status, i.scim_type, i.attribute, i.test_connection, i.n,
+                row_number() OVER (PARTITION BY d.id ORDER BY i.at DESC, i.n DESC) AS newest
            FROM input i
            LEFT JOIN api_keys k ON i.directory_id IS NULL AND k.token_hash = i.key_hash
            JOIN directories d ON d.id = coalesce(i.directory_id, k.directory_id)
@@ -76,7 +77,7 @@ export class ScimActivityWriter {
          SELECT * FROM located WHERE newest <= $14
        ), logged AS (
          INSERT INTO scim_request_log (directory_id, tenant_id, at, method, route, status, scim_type, attribute, test_connection)
-         SELECT directory_id, tenant_id, at, method, route, status, scim_type, attribute, test_connection FROM kept ORDER BY directory_id, at
+         SELECT directory_id, tenant_id, at, method, route, status, scim_type, attribute, test_connection FROM kept ORDER BY directory_id, at, n
          RETURNING 1
        ), added AS (
          SELECT directory_id, count(*)::int AS n FROM kept GROUP BY directory_id

@@ -105,9 +105,9 @@ describe('setup links › admin API', () => {
     assert.deepEqual(Object.keys(listed).sort(), ['createdAt', 'directoryId', 'expiresAt', 'id', 'lastOpenedAt', 'revokedAt', 'status']);
     assert.equal(listed.status, 'active');
     for (const link of [first, second]) assert.ok(!res.text.includes(link.secret.slice(6)), 'no secret in the list');
-    const [row] = await t.db.acrossTenants().query<{ secret_hash: Buffer; row: string }>('SELECT secret_hash, row_to_json(l)::text AS row FROM setup_links l WHERE id = $1', [
-      first.id,
-    ]);
+    const [row] = await t.db
+      .acrossTenants()
+      .query<{ secret_hash: Buffer; row: string }>('SELECT secret_hash, row_to_json(l)::text AS row FROM setup_links l WHERE id = $1', [first.id]);
     assert.deepEqual(row.secret_hash, createHash('sha256').update(first.secret).digest());
     assert.ok(!row.row.includes(first.secret.slice(6)), 'the secret itself is in no column');
   });
@@ -257,7 +257,10 @@ describe('setup links › the setup page API', () => {
     const dir = await makeDirectory(t.app);
     const link = await createLink(t.app, dir.directoryId);
 
-    const answers = await Promise.all([setup(t.app, link.secret).post('/token', { confirm: true }), setup(t.app, link.secret).post('/token', { confirm: true })]);
+    const answers = await Promise.all([
+      setup(t.app, link.secret).post('/token', { confirm: true }),
+      setup(t.app, link.secret).post('/token', { confirm: true }),
+    ]);
 
     assert.deepEqual(answers.map((a) => a.status).sort(), [201, 201]);
     const live = await Promise.all(answers.map(async (a) => (await scimClient(t.app, a.body.token, '/scim/v1').get('/Users')).status));
@@ -267,14 +270,18 @@ describe('setup links › the setup page API', () => {
   it('setup requests › an unknown, an expired and a revoked link, and none › 401 with a SCIM error', async () => {
     const dir = await makeDirectory(t.app);
     const expired = await createLink(t.app, dir.directoryId);
-    await t.db.acrossTenants().exec(`UPDATE setup_links SET created_at = now() - interval '8 days', expires_at = now() - interval '1 second' WHERE id = $1`, [
-      expired.id,
-    ]);
+    await t.db
+      .acrossTenants()
+      .exec(`UPDATE setup_links SET created_at = now() - interval '8 days', expires_at = now() - interval '1 second' WHERE id = $1`, [expired.id]);
     const revoked = await createLink(t.app, dir.directoryId);
     await asAdmin(request(t.app).delete(`/admin/v1/directories/${dir.directoryId}/setup-links/${revoked.id}`)).expect(204);
 
     for (const secret of [expired.secret, revoked.secret, `setup_${'A'.repeat(43)}`, dir.token]) {
-      const answers = { directory: await setup(t.app, secret).get('/directory'), status: await setup(t.app, secret).get('/status'), token: await setup(t.app, secret).post('/token') };
+      const answers = {
+        directory: await setup(t.app, secret).get('/directory'),
+        status: await setup(t.app, secret).get('/status'),
+        token: await setup(t.app, secret).post('/token'),
+      };
       for (const [what, res] of Object.entries(answers)) {
         assert.equal(res.status, 401, `${what}: ${JSON.stringify(res.body)}`);
         assert.deepEqual(res.body.schemas, [ERROR_SCHEMA]);
@@ -392,10 +399,23 @@ describe('setup links › the setup page API', () => {
     await scim.get(`/Users?filter=${encodeURIComponent(`userName eq "${alice.userName}`)}`).expect(400);
     await t.activity!.flush();
 
-    const rows = await t.db.acrossTenants().query<Record<string, unknown>>('SELECT * FROM scim_request_log WHERE directory_id = $1 ORDER BY id', [dir.directoryId]);
+    const rows = await t.db
+      .acrossTenants()
+      .query<Record<string, unknown>>('SELECT * FROM scim_request_log WHERE directory_id = $1 ORDER BY id', [dir.directoryId]);
 
     assert.equal(rows.length, 6);
-    assert.deepEqual(Object.keys(rows[0]).sort(), ['at', 'attribute', 'directory_id', 'id', 'method', 'route', 'scim_type', 'status', 'tenant_id', 'test_connection']);
+    assert.deepEqual(Object.keys(rows[0]).sort(), [
+      'at',
+      'attribute',
+      'directory_id',
+      'id',
+      'method',
+      'route',
+      'scim_type',
+      'status',
+      'tenant_id',
+      'test_connection',
+    ]);
     const text = JSON.stringify(rows);
     for (const personal of [guid, alice.userName, alice.externalId, created.id, 'filter', 'eq ', '@']) {
       assert.ok(!text.includes(personal), `"${personal}" is stored: ${text}`);
@@ -444,7 +464,9 @@ describe('setup links › the setup page API', () => {
     await asAdmin(request(t.app).delete(`/admin/v1/directories/${dir.directoryId}/keys/${dir.keyId}`)).expect(204);
 
     await testConnection(t.app, dir.token).expect(401);
-    await scimClient(t.app, `scim_us_${'B'.repeat(43)}`, '/scim/v1').get('/Users').expect(401);
+    await scimClient(t.app, `scim_us_${'B'.repeat(43)}`, '/scim/v1')
+      .get('/Users')
+      .expect(401);
     await t.activity!.flush();
 
     const status = (await setup(t.app, link.secret).get('/status')).body;
@@ -545,7 +567,14 @@ describe('setup links › custom attribute mappings of the seeds’ extension', 
       .send({
         id: urn,
         attributes: [
-          { name: 'badge', type: 'complex', subAttributes: [{ name: 'number', type: 'integer' }, { name: 'issued', type: 'dateTime' }] },
+          {
+            name: 'badge',
+            type: 'complex',
+            subAttributes: [
+              { name: 'number', type: 'integer' },
+              { name: 'issued', type: 'dateTime' },
+            ],
+          },
           { name: 'serial', type: 'string', mutability: 'readOnly' },
         ],
       })

@@ -49,7 +49,7 @@ describe('setup links › bound to one directory', () => {
   });
   after(() => t.close());
 
-  it("created by one directory › listed and resolved there; another directory lists none and cannot revoke it", async () => {
+  it('created by one directory › listed and resolved there; another directory lists none and cannot revoke it', async () => {
     const link = await reposOf(t, a).setupLinks.create(3);
     assert.ok((await reposOf(t, a).setupLinks.list()).some((l) => l.id === link.id));
 
@@ -68,7 +68,9 @@ describe('setup links › bound to one directory', () => {
     const expired = await reposOf(t, a).setupLinks.create();
     const open = await reposOf(t, a).setupLinks.create();
     await reposOf(t, a).setupLinks.revoke(revoked.id);
-    await t.db.acrossTenants().exec(`UPDATE setup_links SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day' WHERE id = $1`, [expired.id]);
+    await t.db
+      .acrossTenants()
+      .exec(`UPDATE setup_links SET created_at = now() - interval '2 days', expires_at = now() - interval '1 day' WHERE id = $1`, [expired.id]);
 
     assert.equal(await t.repos.operator.setupLinks.resolve(revoked.secret), undefined);
     assert.equal(await t.repos.operator.setupLinks.resolve(expired.secret), undefined);
@@ -141,7 +143,13 @@ describe('SCIM request log › writer and reader', () => {
     await asAdmin(request(t.app).delete(`/admin/v1/directories/${d.directoryId}/keys/${d.keyId}`)).expect(204);
     const refused = { at: new Date(), method: 'GET', route: '/scim/v1/Users', status: 401, testConnection: false };
 
-    const written = await writer().append({ requests: [{ ...refused, keyHash: hashToken(d.token) }, { ...refused, keyHash: hashToken(`scim_us_${randomUUID()}`) }], marks: [] });
+    const written = await writer().append({
+      requests: [
+        { ...refused, keyHash: hashToken(d.token) },
+        { ...refused, keyHash: hashToken(`scim_us_${randomUUID()}`) },
+      ],
+      marks: [],
+    });
 
     assert.equal(written, 1);
     assert.deepEqual(

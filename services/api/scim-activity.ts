@@ -9,6 +9,7 @@ import {
   type ScimRequestRecord,
 } from '../../shared/db/repositories/scim-activity';
 import type { DirectoryId } from '../../shared/ids';
+import { assertPositiveIntegers, withTimeout } from '../../shared/polling-loop';
 import { type DirectorySchemas, resolvePath } from '../../shared/scim/schema-registry';
 import type { ResourceTypeName } from '../../shared/scim/schema-types';
 import type { Logger } from '../../shared/telemetry/logger';
@@ -29,6 +30,8 @@ export interface ScimActivityOptions {
   readonly maxDirectories?: number;
   /** Requests held per directory: the newest, as many as PostgreSQL keeps of it. Default REQUESTS_KEPT_PER_DIRECTORY. */
   readonly keepPerDirectory?: number;
+  /** Longest close() waits for the last batch, in ms, so a hung PostgreSQL cannot hold shutdown. Default 2,000. */
+  readonly closeTimeoutMs?: number;
 }
 
 /** What is held for one directory (or, for 401s, one token hash) until the next flush. */
@@ -66,9 +69,13 @@ export class ScimActivityRecorder {
     this.maxDirectories = options.maxDirectories ?? 5_000;
     this.keep = options.keepPerDirectory ?? REQUESTS_KEPT_PER_DIRECTORY;
     const interval = options.flushIntervalMs ?? 1_000;
-    for (const [name, value] of Object.entries({ maxBuffered: this.maxBuffered, maxDirectories: this.maxDirectories, keepPerDirectory: this.keep, interval })) {
-      if (!Number.isInteger(value) || value < 1) throw new TypeError(`ScimActivityRecorder: ${name} must be a positive integer, got ${value}`);
-    }
+    assertPositiveIntegers('ScimActivityRecorder', {
+      maxBuffered: this.maxBuffered,
+      maxDirectories: this.maxDirectories,
+      keepPerDirectory: this.keep,
+      flushIntervalMs: interval,
+      closeTimeoutMs: options.closeTimeoutMs ?? 2_000,
+    });
     // A tick while a batch is still being written waits for the next one.
     this.timer = setInterval(() => {
       if (!this.flushing) void this.flush();
@@ -109,11 +116,14 @@ export class ScimActivityRecorder {
     return this.flushing;
   }
 
-  /** Stops the timer and writes what is left; what cannot be written is counted as dropped. */
+  /** Stops the timer and writes what is left, within closeTimeoutMs; what is not written is counted as dropped. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.timer);
-      await this.flush();
+      const timeoutMs = this.options.closeTimeoutMs ?? 2_000;
+      await withTimeout(this.flush(), timeoutMs, () => new Error(`the last batch was not written within ${timeoutMs} ms`)).catch((err: unknown) =>
+        this.options.logger.warn({ err }, 'SCIM request log: last batch not written at shutdown'),
+      );
       recordActivityDropped('shutdown', this.buffered);
       this.pending.clear();
       this.buffered = 0;

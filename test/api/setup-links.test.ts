@@ -240,6 +240,20 @@ describe('setup links › the setup page API', () => {
     assert.equal((await scimClient(t.app, dir.token, '/scim/v1').get('/Users')).status, 200);
   });
 
+  it("the operator regenerates the setup page's token › the new one is still the page's: shown there, and replaced only when confirmed", async () => {
+    const dir = await makeDirectory(t.app);
+    const link = await createLink(t.app, dir.directoryId);
+    const first = (await setup(t.app, link.secret).post('/token')).body;
+
+    const regenerated = await asAdmin(request(t.app).post(`/admin/v1/directories/${dir.directoryId}/keys/${first.id}/regenerate`)).send({});
+
+    assert.equal(regenerated.status, 201);
+    assert.equal((await setup(t.app, link.secret).get('/directory')).body.token.id, regenerated.body.id);
+    assert.equal((await setup(t.app, link.secret).post('/token')).status, 409);
+    assert.equal((await setup(t.app, link.secret).post('/token', { confirm: true })).status, 201);
+    assert.equal((await scimClient(t.app, regenerated.body.token, '/scim/v1').get('/Users')).status, 401);
+  });
+
   it("POST /setup/v1/token › another link of the same directory › regenerates the first link's token only when confirmed", async () => {
     const dir = await makeDirectory(t.app);
     const one = await createLink(t.app, dir.directoryId);

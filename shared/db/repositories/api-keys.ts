@@ -115,12 +115,19 @@ export class DirectoryKeys {
 
   /**
    * A lost key can be regenerated: a new token under the old key's name, the old one revoked, in
-   * one transaction (the customer is never left with neither). Undefined when the key is unknown.
+   * one transaction (the customer is never left with neither). A key a setup link issued stays
+   * the setup page's. Undefined when the key is unknown.
    */
   async regenerate(keyId: string, region: string): Promise<(ApiKeyView & { token: string }) | undefined> {
     return this.sql.transaction(async (t) => {
       const old = await this.revoke(keyId, t);
-      return old && this.issue(old.name, region, t);
+      if (!old) return undefined;
+      const origin = await this.sql.models.ApiKey.findOne({
+        where: { directoryId: this.scope.directoryId, id: keyId },
+        attributes: ['setupLinkId'],
+        transaction: t,
+      });
+      return this.issue(old.name, region, t, origin?.setupLinkId ?? undefined);
     });
   }
 

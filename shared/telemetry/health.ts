@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../polling-loop';
 import type { Logger } from './logger';
-import { registry } from './metrics';
+import { metricsText, registry } from './metrics';
 
 /** One dependency a process needs to do its work; `check` rejects when it cannot be used. */
 export interface DependencyCheck {
@@ -102,6 +102,16 @@ export function healthEndpoints(options: HealthEndpointsOptions): Record<HealthP
       const readiness = await checkReadiness(options.checks, options.logger);
       sendHealthJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks });
     },
-    '/metrics': async (res) => sendHealthAnswer(res, 200, registry.contentType, await registry.metrics()),
+    // In a cluster a partial answer would read to Prometheus as counters reset: all or a 503.
+    '/metrics': async (res) => {
+      let text: string;
+      try {
+        text = await metricsText();
+      } catch (err) {
+        options.logger.warn({ err: (err as Error).message }, 'metrics of the other API processes did not arrive');
+        return sendHealthAnswer(res, 503, 'text/plain; charset=utf-8', 'metrics unavailable\n');
+      }
+      sendHealthAnswer(res, 200, registry.contentType, text);
+    },
   };
 }

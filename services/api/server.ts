@@ -1,6 +1,7 @@
 import { startTracing, stopTracing } from '../../shared/telemetry/tracing';
 startTracing('scim-api');
 
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { config, parseDuration } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
@@ -15,6 +16,7 @@ import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
+import { runPrimary } from './cluster';
 import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
 import { ScimActivityRecorder } from './scim-activity';
@@ -207,10 +209,16 @@ export async function startApi(options: ApiServerOptions = {}) {
   return { server, close };
 }
 
-if (require.main === module) {
+/** One API process: listens on PORT until SIGTERM or SIGINT, then drains and exits. */
+function runProcess(): void {
   startApi().then(
     ({ close }) => {
+      let stopping = false;
       const shutdown = (signal: string) => {
+        // A second signal (a terminal's Ctrl+C reaches a cluster's primary and its processes
+        // alike, and the primary passes it on) must not cut the drain short.
+        if (stopping) return;
+        stopping = true;
         logger.info({ signal }, 'api shutting down');
         close()
           .then(() => stopTracing())
@@ -222,12 +230,17 @@ if (require.main === module) {
             },
           );
       };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+      process.on('SIGINT', shutdown);
     },
     (err: unknown) => {
       logger.fatal({ err }, 'api failed to start');
       process.exit(1);
     },
   );
+}
+
+if (require.main === module) {
+  if (cluster.isPrimary && config.WEB_CONCURRENCY > 1) runPrimary(config.WEB_CONCURRENCY, logger);
+  else runProcess();
 }

@@ -10,6 +10,11 @@ const schema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     /** HTTP port of the API. Default 3000. */
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /**
+     * API processes `npm run api` runs on PORT (Node's cluster module shares the socket); one of
+     * them answering /metrics reports the sum of all. Default 1: one process, no cluster.
+     */
+    WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
     /** Default: a local database named `scim`. */
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/scim'),
     /** Default: the local Redis. */

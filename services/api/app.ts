@@ -25,6 +25,7 @@ import { exportRoutes } from './routes/admin/exports';
 import { buildOpenApiDocument, type OpenApiDocument, openApiRoute } from './routes/admin/openapi';
 import { reconcileRoutes } from './routes/admin/reconcile';
 import { schemaRoutes } from './routes/admin/schemas';
+import { setupLinkRoutes } from './routes/admin/setup-links';
 import { tenantRoutes } from './routes/admin/tenants';
 import { webhookRoutes } from './routes/admin/webhooks';
 import { bulkRoutes } from './routes/bulk';
@@ -33,6 +34,8 @@ import { docsPage } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { queuesDashboard } from './routes/queues-dashboard';
 import { resourceRoutes } from './routes/resources';
+import { setupRoutes } from './routes/setup';
+import { type ScimActivityRecorder, scimActivityObserver } from './scim-activity';
 
 export interface AppOptions {
   /** The data layer (shared/db/repositories): bound repositories, never the database itself. */
@@ -66,6 +69,11 @@ export interface AppOptions {
   readonly authThrottle?: AuthThrottleOptions;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For gives the client address. Default false (the socket's address). */
   readonly trustProxy?: boolean | number | string;
+  /**
+   * Gathers answered SCIM requests for the setup page's status (scim-activity.ts); server.ts
+   * builds it and closes it after the last request. Default: none (nothing is recorded).
+   */
+  readonly activity?: ScimActivityRecorder;
 }
 
 /** The API as a `node:http` request listener (supertest and server.ts take it alike). */
@@ -90,7 +98,7 @@ export function createApp(options: AppOptions): ApiHandler {
   });
   const resolveDirectory = directoryResolver({ operator: repos.operator, logger, changes: options.authChanges });
   const rateLimit = options.rateLimits && directoryRateLimit({ ...options.rateLimits, logger });
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, options.activity && scimActivityObserver(options.activity)));
   app.use(declaredLengthLimit(options.maxPayloadBytes));
   app.use(rejectMalformedUrl);
 
@@ -160,6 +168,7 @@ export function createApp(options: AppOptions): ApiHandler {
   };
   admin.use(directoryRoutes({ repos, region: options.region, scimUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
   admin.use(schemaRoutes({ tenants: repos.operator.tenants, schemas: repos.operator.extensionSchemas, onAuthChange }));
+  admin.use(setupLinkRoutes({ repos, setupPageUrl: `${options.publicBaseUrl}/setup` }));
   admin.use(exportRoutes({ repos, storage: options.exportStorage, queue: options.queues?.auditExport }));
   admin.use(reconcileRoutes({ repos, queue: options.queues?.groupReconcile }));
   admin.use(webhookRoutes({ repos, queue: () => options.queues?.webhookDelivery }));
@@ -172,6 +181,24 @@ export function createApp(options: AppOptions): ApiHandler {
   // ServiceProviderConfig's documentationUri, public like the discovery it describes.
   app.get(DOCS_PATH, docsPage({ publicBaseUrl: options.publicBaseUrl, limits: options, adminApi }));
   app.use('/admin/v1', admin);
+
+  // The setup page's API for a customer's IT admin, authenticated by a setup link's secret and
+  // scoped to that link's directory. Links are looked up on every request (never cached), so a
+  // revoked or expired one is refused at once; failures count against the same throttle.
+  const setup = express.Router();
+  setup.use(
+    bearerAuth({
+      realm: 'setup',
+      property: 'setupLink',
+      resolve: (secret) => repos.operator.setupLinks.resolve(secret),
+      rejectedDetail: 'this setup link is unknown, expired or revoked; ask for a new one',
+      throttle,
+      onAuthenticated: (req, link) => logDirectory(req, link.directoryId),
+    }),
+  );
+  setup.use(scimJson({ limit: options.maxPayloadBytes }));
+  setup.use(setupRoutes({ repos, tenantUrl: `${options.publicBaseUrl}/scim/v1`, onAuthChange }));
+  app.use('/setup/v1', setup);
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
   if (dashboardQueues.length > 0) {

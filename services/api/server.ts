@@ -1,6 +1,7 @@
 import { startTracing, stopTracing } from '../../shared/telemetry/tracing';
 startTracing('scim-api');
 
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { config, parseDuration } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
@@ -15,8 +16,10 @@ import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
+import { runPrimary } from './cluster';
 import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
+import { ScimActivityRecorder } from './scim-activity';
 
 /** How long shutdown lets in-flight requests finish before cutting their connections. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -104,6 +107,8 @@ export async function startApi(options: ApiServerOptions = {}) {
   ];
   // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
   const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
+  // Answered SCIM requests for the setup page, written once a second off the request path.
+  const activity = new ScimActivityRecorder({ writer: repos.operator.scimActivity, logger });
   const app = createApp({
     repos,
     authChanges,
@@ -120,6 +125,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     rateLimits: { redis: limitsRedis, defaults: { requestsPerSecond: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST } },
     authThrottle: { redis: limitsRedis, failures: config.AUTH_FAILURES_PER_MINUTE },
     trustProxy: config.TRUST_PROXY,
+    activity,
   });
   let draining = false;
   const inFlight = new Set<ServerResponse>();
@@ -192,6 +198,8 @@ export async function startApi(options: ApiServerOptions = {}) {
         await stopped;
       }
       for (const stop of unwatch) stop();
+      // After the last request, before the pool closes: what was gathered is written.
+      await activity.close();
       await authChanges.close();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       queueRedis.disconnect();
@@ -201,10 +209,16 @@ export async function startApi(options: ApiServerOptions = {}) {
   return { server, close };
 }
 
-if (require.main === module) {
+/** One API process: listens on PORT until SIGTERM or SIGINT, then drains and exits. */
+function runProcess(): void {
   startApi().then(
     ({ close }) => {
+      let stopping = false;
       const shutdown = (signal: string) => {
+        // A second signal (a terminal's Ctrl+C reaches a cluster's primary and its processes
+        // alike, and the primary passes it on) must not cut the drain short.
+        if (stopping) return;
+        stopping = true;
         logger.info({ signal }, 'api shutting down');
         close()
           .then(() => stopTracing())
@@ -216,12 +230,17 @@ if (require.main === module) {
             },
           );
       };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+      process.on('SIGINT', shutdown);
     },
     (err: unknown) => {
       logger.fatal({ err }, 'api failed to start');
       process.exit(1);
     },
   );
+}
+
+if (require.main === module) {
+  if (cluster.isPrimary && config.WEB_CONCURRENCY > 1) runPrimary(config.WEB_CONCURRENCY, logger);
+  else runProcess();
 }

@@ -51,6 +51,20 @@ export interface ApiKeyRecord extends Model<InferAttributes<ApiKeyRecord>, Infer
   createdAt: CreationOptional<Date>;
   lastUsedAt: CreationOptional<Date | null>;
   revokedAt: CreationOptional<Date | null>;
+  /** The setup link that issued the key; null for keys the operator issued. */
+  setupLinkId: CreationOptional<string | null>;
+}
+
+/** A customer's setup link (migration 0010): only a hash of its secret is stored. */
+export interface SetupLinkRecord extends Model<InferAttributes<SetupLinkRecord>, InferCreationAttributes<SetupLinkRecord>> {
+  id: string;
+  tenantId: string;
+  directoryId: string;
+  secretHash: Buffer;
+  createdAt: CreationOptional<Date>;
+  expiresAt: Date;
+  revokedAt: CreationOptional<Date | null>;
+  lastOpenedAt: CreationOptional<Date | null>;
 }
 
 export interface WebhookEndpointRecord extends Model<InferAttributes<WebhookEndpointRecord>, InferCreationAttributes<WebhookEndpointRecord>> {
@@ -105,6 +119,7 @@ export interface Models {
   readonly Tenant: ModelStatic<TenantRecord>;
   readonly Directory: ModelStatic<DirectoryRecord>;
   readonly ApiKey: ModelStatic<ApiKeyRecord>;
+  readonly SetupLink: ModelStatic<SetupLinkRecord>;
   readonly WebhookEndpoint: ModelStatic<WebhookEndpointRecord>;
   readonly AuditExport: ModelStatic<AuditExportRecord>;
   readonly ReconcileReport: ModelStatic<ReconcileReportRecord>;
@@ -147,6 +162,18 @@ const apiKey = (): Attributes<ApiKeyRecord> => ({
   createdAt: createdAt(),
   lastUsedAt: optionalTime(),
   revokedAt: optionalTime(),
+  setupLinkId: { type: DataTypes.UUID },
+});
+
+const setupLink = (): Attributes<SetupLinkRecord> => ({
+  id: id(),
+  tenantId: uuid(),
+  directoryId: uuid(),
+  secretHash: { type: DataTypes.BLOB, allowNull: false },
+  createdAt: createdAt(),
+  expiresAt: { type: DataTypes.DATE, allowNull: false },
+  revokedAt: optionalTime(),
+  lastOpenedAt: optionalTime(),
 });
 
 const webhookEndpoint = (): Attributes<WebhookEndpointRecord> => ({
@@ -201,6 +228,7 @@ export function defineModels(sequelize: Sequelize): Models {
     Tenant: sequelize.define<TenantRecord>('Tenant', tenant(), { tableName: 'tenants' }),
     Directory: sequelize.define<DirectoryRecord>('Directory', directory(), { tableName: 'directories' }),
     ApiKey: sequelize.define<ApiKeyRecord>('ApiKey', apiKey(), { tableName: 'api_keys' }),
+    SetupLink: sequelize.define<SetupLinkRecord>('SetupLink', setupLink(), { tableName: 'setup_links' }),
     WebhookEndpoint: sequelize.define<WebhookEndpointRecord>('WebhookEndpoint', webhookEndpoint(), { tableName: 'webhook_endpoints' }),
     AuditExport: sequelize.define<AuditExportRecord>('AuditExport', auditExport(), { tableName: 'audit_exports' }),
     ReconcileReport: sequelize.define<ReconcileReportRecord>('ReconcileReport', reconcileReport(), { tableName: 'reconcile_reports' }),

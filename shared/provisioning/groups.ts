@@ -1,35 +1,24 @@
-import type { EventWriter } from '../db/repositories/events';
 import type { GroupRepository } from '../db/repositories/groups';
 import type { Transaction } from '../db/sequelize';
 import { newId, type GroupId } from '../ids';
-import { ScimError } from '../scim/errors';
 import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest, type PatchOperation } from '../scim/patch/parse';
-import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
 import { etagOf, renderResource, type StoredResource } from '../scim/render';
 import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
-import { buildListQuery, type ListParams } from './list-query';
 import { memberChangeOf, memberIds, MembershipDelta, type MemberChange } from './membership';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
 import type { PatchResult, ResourceService, WriteResult } from './resource-service';
+import { StoredResources } from './stored-resources';
 
 /** SCIM Group operations of one directory. Members live in their own table. */
-export class GroupService implements ResourceService {
-  private readonly groups: GroupRepository;
-  private readonly events: EventWriter;
-
-  constructor(private readonly ctx: DirectoryContext) {
-    this.groups = ctx.repos.groups;
-    this.events = ctx.repos.events(ctx.actor);
-  }
-
-  private get schemas() {
-    return this.ctx.schemas.group;
+export class GroupService extends StoredResources<GroupRepository> implements ResourceService {
+  constructor(ctx: DirectoryContext) {
+    super(ctx, ctx.repos.groups, { name: 'Group', schemas: 'group', related: 'members' });
   }
 
   async create(body: unknown): Promise<WriteResult> {
@@ -38,8 +27,8 @@ export class GroupService implements ResourceService {
     return this.ctx.repos.transaction(async (t) => {
       const id = newId<GroupId>();
       await checkUnique(this.ctx.repos.uniqueValues, t, 'Group', uniqueAttributes(this.schemas), data, id);
-      const row = await this.groups.insert(id, data, t);
-      const added = await this.groups.addMembers(row.id, ids, t);
+      const row = await this.table.insert(id, data, t);
+      const added = await this.table.addMembers(row.id, ids, t);
       const resource = this.render(row);
       await this.events.append(t, { type: 'group.created', resourceType: 'Group', resourceId: row.id, data: { resource } });
       await this.events.appendMembership(t, 'group.user_added', this.ref(row), added);
@@ -47,24 +36,12 @@ export class GroupService implements ResourceService {
     });
   }
 
-  async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
-    const row = await this.groups.find(id, undefined, { withRelated: projects(projection, 'members') });
-    if (!row) throw notFound(id);
-    return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
-  }
-
-  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
-    const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    const { total, rows } = await this.groups.list({ ...page.query, withRelated: projects(projection, 'members') });
-    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
-  }
-
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
     const { data, members } = normalizeResource(this.schemas, body);
     const ids = memberIds(members);
     return this.ctx.repos.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
-      const { added, removed } = await this.groups.replaceMembers(current.id, ids, t);
+      const { added, removed } = await this.table.replaceMembers(current.id, ids, t);
       const row = await this.storeChanges(current, data, new MembershipDelta(added, removed), t);
       return { resource: this.render({ ...row, related: await this.membersOf(row.id, t) }), etag: etagOf(row.version) };
     });
@@ -85,24 +62,24 @@ export class GroupService implements ResourceService {
     }
     const single = memberOps.length === 1 && attributeOps.length === 0 && ifMatch === undefined ? memberOps[0] : undefined;
     if (single && (single.kind === 'add' || single.kind === 'remove')) {
-      const done = await this.groups.changeMembers(id, single.kind, single.ids, this.ctx.actor);
-      if (!done) throw notFound(id);
+      const done = await this.table.changeMembers(id, single.kind, single.ids, this.ctx.actor);
+      if (!done) throw this.notFound(id);
       return { etag: etagOf(done.version), id };
     }
     return this.ctx.repos.transaction(async (t) => {
       // Member-only changes lock the group row last (in storeChanges), so concurrent member
       // PATCHes to one group hold its lock only for the final statements, not the whole request.
       const lockFirst = attributeOps.length > 0 || ifMatch !== undefined;
-      const current = lockFirst ? await this.lockCurrent(id, ifMatch, t) : await this.groups.find(id, t);
-      if (!current) throw notFound(id);
+      const current = lockFirst ? await this.lockCurrent(id, ifMatch, t) : await this.table.find(id, t);
+      if (!current) throw this.notFound(id);
       const data = attributeOps.length ? applyPatch(this.schemas, current.data, attributeOps) : current.data;
       const delta = new MembershipDelta();
       for (const change of memberOps) {
-        if (change.kind === 'add') delta.added(await this.groups.addMembers(current.id, change.ids, t));
-        else if (change.kind === 'remove') delta.removed(await this.groups.removeMembers(current.id, change.ids, t));
-        else if (change.kind === 'removeAll') delta.removed(await this.groups.removeAllMembers(current.id, t));
+        if (change.kind === 'add') delta.added(await this.table.addMembers(current.id, change.ids, t));
+        else if (change.kind === 'remove') delta.removed(await this.table.removeMembers(current.id, change.ids, t));
+        else if (change.kind === 'removeAll') delta.removed(await this.table.removeAllMembers(current.id, t));
         else {
-          const { added, removed } = await this.groups.replaceMembers(current.id, change.ids, t);
+          const { added, removed } = await this.table.replaceMembers(current.id, change.ids, t);
           delta.removed(removed);
           delta.added(added);
         }
@@ -115,14 +92,14 @@ export class GroupService implements ResourceService {
   async delete(id: string, ifMatch?: string): Promise<void> {
     await this.ctx.repos.transaction(async (t) => {
       const current = await this.lockCurrent(id, ifMatch, t);
-      await this.groups.delete(current.id, t);
+      await this.table.delete(current.id, t);
       await this.events.append(t, { type: 'group.deleted', resourceType: 'Group', resourceId: current.id, data: { resource: this.render(current) } });
     });
   }
 
   private async lockCurrent(id: string, ifMatch: string | undefined, t: Transaction): Promise<StoredResource> {
-    const current = await this.groups.find(id, t, { lock: true });
-    if (!current) throw notFound(id);
+    const current = await this.table.find(id, t, { lock: true });
+    if (!current) throw this.notFound(id);
     checkPrecondition(ifMatch, current.version);
     return current;
   }
@@ -140,8 +117,8 @@ export class GroupService implements ResourceService {
     const ref = { id: current.id, displayName: String(data.displayName) };
     await this.events.appendMembership(t, 'group.user_removed', ref, delta.removedIds());
     await this.events.appendMembership(t, 'group.user_added', ref, delta.addedIds());
-    if (changed.length === 0) return delta.isEmpty() ? current : this.groups.touch(current.id, t);
-    const row = await this.groups.update(current.id, data, t, { previous: current.data });
+    if (changed.length === 0) return delta.isEmpty() ? current : this.table.touch(current.id, t);
+    const row = await this.table.update(current.id, data, t, { previous: current.data });
     await this.events.append(t, {
       type: 'group.updated',
       resourceType: 'Group',
@@ -156,11 +133,11 @@ export class GroupService implements ResourceService {
   }
 
   private async membersOf(id: string, t: Transaction): Promise<unknown> {
-    return (await this.groups.find(id, t, { withRelated: true }))?.related;
+    return (await this.table.find(id, t, { withRelated: true }))?.related;
   }
 
   /** Members are rendered only when fetched (`related`); events and 204s never carry them. */
-  private render(row: StoredResource): JsonObject {
+  protected render(row: StoredResource): JsonObject {
     const members = row.related as { value: string; display: string | null }[] | undefined;
     return renderResource(this.schemas, row, {
       baseUrl: this.ctx.baseUrl,
@@ -173,5 +150,3 @@ export class GroupService implements ResourceService {
     });
   }
 }
-
-const notFound = (id: string) => new ScimError(404, undefined, `Group "${id}" not found`);

@@ -1,34 +1,23 @@
-import type { EventWriter } from '../db/repositories/events';
 import type { UserRepository } from '../db/repositories/users';
 import type { EventType } from '../events/catalog';
 import { newId, type UserId } from '../ids';
-import { ScimError } from '../scim/errors';
 import { checkImmutable } from '../scim/mutability';
 import { applyPatch } from '../scim/patch/apply';
 import { parsePatchRequest } from '../scim/patch/parse';
-import { applyProjection, DEFAULT_PROJECTION, projects, type Projection } from '../scim/projection';
 import { etagOf, renderResource, type StoredResource } from '../scim/render';
 import { normalizeResource } from '../scim/resource';
 import type { JsonObject } from '../scim/values';
 import { diffAttributes } from './changes';
 import type { DirectoryContext } from './context';
 import type { PatchResult, ResourceService, WriteResult } from './resource-service';
-import { buildListQuery, type ListParams } from './list-query';
+import { StoredResources } from './stored-resources';
 import { checkPrecondition } from './preconditions';
 import { checkUnique, uniqueAttributes } from './uniqueness';
 
 /** SCIM User operations of one directory: each write and its event commit together. */
-export class UserService implements ResourceService {
-  private readonly users: UserRepository;
-  private readonly events: EventWriter;
-
-  constructor(private readonly ctx: DirectoryContext) {
-    this.users = ctx.repos.users;
-    this.events = ctx.repos.events(ctx.actor);
-  }
-
-  private get schemas() {
-    return this.ctx.schemas.user;
+export class UserService extends StoredResources<UserRepository> implements ResourceService {
+  constructor(ctx: DirectoryContext) {
+    super(ctx, ctx.repos.users, { name: 'User', schemas: 'user', related: 'groups' });
   }
 
   /** One statement writes the user and its user.created event (atomic, one round trip). */
@@ -42,22 +31,10 @@ export class UserService implements ResourceService {
     const row = unique.length
       ? await this.ctx.repos.transaction(async (t) => {
           await checkUnique(this.ctx.repos.uniqueValues, t, 'User', unique, data, id);
-          return this.users.insert(id, data, t, { createdAt: now, event });
+          return this.table.insert(id, data, t, { createdAt: now, event });
         })
-      : await this.users.insert(id, data, undefined, { createdAt: now, event });
+      : await this.table.insert(id, data, undefined, { createdAt: now, event });
     return { resource, etag: etagOf(row.version) };
-  }
-
-  async get(id: string, projection: Projection = DEFAULT_PROJECTION): Promise<WriteResult> {
-    const row = await this.users.find(id, undefined, { withRelated: projects(projection, 'groups') });
-    if (!row) throw notFound(id);
-    return { resource: applyProjection(this.render(row), projection), etag: etagOf(row.version) };
-  }
-
-  async list(params: ListParams, projection: Projection): Promise<{ total: number; startIndex: number; resources: JsonObject[] }> {
-    const page = buildListQuery(this.schemas, params, this.ctx.limits.maxPageSize);
-    const { total, rows } = await this.users.list({ ...page.query, withRelated: projects(projection, 'groups') });
-    return { total, startIndex: page.startIndex, resources: rows.map((r) => applyProjection(this.render(r), projection)) };
   }
 
   async replace(id: string, body: unknown, ifMatch?: string): Promise<WriteResult> {
@@ -74,12 +51,12 @@ export class UserService implements ResourceService {
 
   async delete(id: string, ifMatch?: string): Promise<void> {
     await this.ctx.repos.transaction(async (t) => {
-      const current = await this.users.find(id, t, { lock: true });
-      if (!current) throw notFound(id);
+      const current = await this.table.find(id, t, { lock: true });
+      if (!current) throw this.notFound(id);
       checkPrecondition(ifMatch, current.version);
-      const left = await this.users.leaveAllGroups(current.id, t);
+      const left = await this.table.leaveAllGroups(current.id, t);
       for (const group of left) await this.events.appendMembership(t, 'group.user_removed', group, [current.id]);
-      await this.users.delete(current.id, t);
+      await this.table.delete(current.id, t);
       const resource = this.render(current);
       await this.events.append(t, { type: 'user.deleted', resourceType: 'User', resourceId: current.id, data: { resource } });
     });
@@ -91,15 +68,15 @@ export class UserService implements ResourceService {
    */
   private async write(id: string, ifMatch: string | undefined, next: (current: JsonObject) => JsonObject): Promise<WriteResult> {
     return this.ctx.repos.transaction(async (t) => {
-      const current = await this.users.find(id, t, { lock: true, withRelated: true });
-      if (!current) throw notFound(id);
+      const current = await this.table.find(id, t, { lock: true, withRelated: true });
+      if (!current) throw this.notFound(id);
       checkPrecondition(ifMatch, current.version);
       const data = next(current.data);
       const { changed, previous } = diffAttributes(current.data, data);
       if (changed.length === 0) return { resource: this.render(current), etag: etagOf(current.version) };
       checkImmutable(this.schemas, current.data, data);
       await checkUnique(this.ctx.repos.uniqueValues, t, 'User', uniqueAttributes(this.schemas), data, current.id);
-      const row = await this.users.update(current.id, data, t, { withRelated: true, previous: current.data });
+      const row = await this.table.update(current.id, data, t, { withRelated: true, previous: current.data });
       const resource = this.render(row);
       await this.events.append(t, {
         type: eventTypeFor(current.data, data),
@@ -111,7 +88,7 @@ export class UserService implements ResourceService {
     });
   }
 
-  private render(row: StoredResource): JsonObject {
+  protected render(row: StoredResource): JsonObject {
     // By name, as a person reads them; display names are unique in a directory, and the query leaves the order to us.
     const groups = ((row.related ?? []) as { value: string; display: string }[]).sort((a, b) => (a.display < b.display ? -1 : a.display > b.display ? 1 : 0));
     return renderResource(this.schemas, row, {
@@ -128,5 +105,3 @@ function eventTypeFor(before: JsonObject, after: JsonObject): EventType {
   if (!wasActive && isActive) return 'user.reactivated';
   return 'user.updated';
 }
-
-const notFound = (id: string) => new ScimError(404, undefined, `User "${id}" not found`);

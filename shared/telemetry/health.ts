@@ -2,18 +2,25 @@ import type { ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../polling-loop';
 import type { Logger } from './logger';
-import { registry } from './metrics';
+import { metricsText, registry } from './metrics';
 
 /** One dependency a process needs to do its work; `check` rejects when it cannot be used. */
 export interface DependencyCheck {
   readonly name: string;
   check(): Promise<unknown>;
+  /**
+   * Whether the process is unready without it. Default true. A dependency the process can serve
+   * without (the API's Redis: SCIM needs only PostgreSQL) is reported, and makes it `degraded`.
+   */
+  readonly required?: boolean;
 }
 
 export type CheckResult = 'ok' | 'failed' | 'timeout';
 
 export interface Readiness {
   readonly ready: boolean;
+  /** Ready, but a dependency it can do without failed. */
+  readonly degraded: boolean;
   /** Per dependency; deliberately no error text: /readyz answers without auth (addresses, hosts). */
   readonly checks: Record<string, CheckResult>;
 }
@@ -62,7 +69,8 @@ export async function checkReadiness(checks: readonly DependencyCheck[], logger:
     }),
   );
   const byName = Object.fromEntries(results);
-  return { ready: results.every(([, r]) => r === 'ok'), checks: byName };
+  const failed = checks.filter((c) => byName[c.name] !== 'ok');
+  return { ready: failed.every((c) => c.required === false), degraded: failed.length > 0, checks: byName };
 }
 
 /** Writes one whole answer. No answer here may be cached: a probe or a scrape must see the process as it is now. */
@@ -100,8 +108,19 @@ export function healthEndpoints(options: HealthEndpointsOptions): Record<HealthP
     '/readyz': async (res) => {
       if (options.draining?.()) return sendHealthJson(res, 503, { status: 'draining', checks: {} });
       const readiness = await checkReadiness(options.checks, options.logger);
-      sendHealthJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks });
+      const status = !readiness.ready ? 'unavailable' : readiness.degraded ? 'degraded' : 'ready';
+      sendHealthJson(res, readiness.ready ? 200 : 503, { status, checks: readiness.checks });
     },
-    '/metrics': async (res) => sendHealthAnswer(res, 200, registry.contentType, await registry.metrics()),
+    // In a cluster a partial answer would read to Prometheus as counters reset: all or a 503.
+    '/metrics': async (res) => {
+      let text: string;
+      try {
+        text = await metricsText();
+      } catch (err) {
+        options.logger.warn({ err: (err as Error).message }, 'metrics of the other API processes did not arrive');
+        return sendHealthAnswer(res, 503, 'text/plain; charset=utf-8', 'metrics unavailable\n');
+      }
+      sendHealthAnswer(res, 200, registry.contentType, text);
+    },
   };
 }

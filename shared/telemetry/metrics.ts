@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { withTimeout } from '../polling-loop';
 
 /**
@@ -18,6 +19,7 @@ export const METRICS = {
   deliveriesOverdue: 'scim_webhook_deliveries_overdue',
   jobsOverdue: 'scim_jobs_overdue',
   collectErrors: 'scim_metrics_collect_errors_total',
+  activityDropped: 'scim_activity_dropped_total',
 } as const;
 
 /** The process's registry: `GET /metrics` on the API and the worker's metrics server serve it. */
@@ -62,6 +64,21 @@ const collectErrors = new Counter({
   labelNames: ['source'] as const,
   registers: [registry],
 });
+
+const activityDropped = new Counter({
+  name: METRICS.activityDropped,
+  help: "SCIM requests left out of the setup page's request log: overflow (the API's buffer was full, e.g. while PostgreSQL was down) or shutdown (not written before exit)",
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+/** Why recorded SCIM requests were dropped before reaching PostgreSQL. */
+export type ActivityDropReason = 'overflow' | 'shutdown';
+
+/** Counts `n` SCIM requests the activity recorder dropped. */
+export function recordActivityDropped(reason: ActivityDropReason, n = 1): void {
+  if (n > 0) activityDropped.inc({ reason }, n);
+}
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -131,6 +148,8 @@ export function registerScrapedGauges<T>(read: () => Promise<T | undefined>, gau
       help: gauge.help,
       labelNames: gauge.labelNames,
       registers: [registry],
+      // Every process of a cluster reads the same source: the reading, not their sum.
+      aggregator: 'max',
       async collect() {
         // Reset first: when the source cannot be read, the series disappear instead of repeating old values.
         this.reset();
@@ -138,5 +157,71 @@ export function registerScrapedGauges<T>(read: () => Promise<T | undefined>, gau
         if (reading !== undefined) gauge.report(reading, (labels, value) => this.set(labels, value));
       },
     });
+  }
+}
+
+// ---- several processes (WEB_CONCURRENCY): one scrape answers for all of them ----
+
+const CLUSTER_METRICS = 'scim:cluster-metrics';
+/** Longest a process waits for its siblings' metrics; prom-client's own limit is 5 s. */
+const CLUSTER_METRICS_TIMEOUT_MS = 6_000;
+
+interface ClusterMetricsMessage {
+  readonly type: typeof CLUSTER_METRICS;
+  readonly id: number;
+  readonly text?: string;
+  readonly error?: string;
+}
+
+const isClusterMetricsMessage = (m: unknown): m is ClusterMetricsMessage => (m as ClusterMetricsMessage | null)?.type === CLUSTER_METRICS;
+
+/**
+ * In the primary of a cluster: answers each process's request for the metrics of all, which
+ * prom-client gathers from every process and adds up (counters and histograms summed; scraped
+ * gauges, which all read the same source, by their maximum).
+ */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: unknown) => {
+    if (!isClusterMetricsMessage(message)) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: CLUSTER_METRICS, id: message.id, text }),
+      (err: Error) => worker.send({ type: CLUSTER_METRICS, id: message.id, error: err.message }),
+    );
+  });
+}
+
+let pendingRequests: Map<number, (reply: ClusterMetricsMessage) => void> | undefined;
+let nextRequest = 0;
+
+/** In a process of a cluster: answers the primary's collection, and listens for its replies. */
+function joinClusterMetrics(): Map<number, (reply: ClusterMetricsMessage) => void> {
+  if (pendingRequests) return pendingRequests;
+  const pending = new Map<number, (reply: ClusterMetricsMessage) => void>();
+  pendingRequests = pending;
+  // Constructed for its side effect in a cluster's process: it answers the primary with this
+  // registry's metrics.
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry();
+  process.on('message', (message: unknown) => {
+    if (isClusterMetricsMessage(message)) pending.get(message.id)?.(message);
+  });
+  return pending;
+}
+if (cluster.isWorker) joinClusterMetrics();
+
+/** The text of `GET /metrics`: this process's metrics, or, in a cluster, every process's added up. */
+export async function metricsText(): Promise<string> {
+  if (!cluster.isWorker || !process.send) return registry.metrics();
+  const pending = joinClusterMetrics();
+  const id = nextRequest++;
+  const reply = new Promise<ClusterMetricsMessage>((resolve) => pending.set(id, resolve));
+  process.send({ type: CLUSTER_METRICS, id });
+  try {
+    const answer = await withTimeout(reply, CLUSTER_METRICS_TIMEOUT_MS, () => new Error(`no answer within ${CLUSTER_METRICS_TIMEOUT_MS} ms`));
+    if (answer.error !== undefined || answer.text === undefined) throw new Error(answer.error ?? 'empty answer');
+    return answer.text;
+  } finally {
+    pending.delete(id);
   }
 }

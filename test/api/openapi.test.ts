@@ -120,7 +120,7 @@ describe('admin API › OpenAPI 3.1 document', () => {
 
   it('every route on the admin router › compared with the document › each is documented and each operation is served', () => {
     const served = adminRoutesOf(t.app);
-    assert.ok(served.length >= 35, `found ${served.length} admin routes`);
+    assert.ok(served.length >= 38, `found ${served.length} admin routes`);
     assert.deepEqual(drift(t.app, doc), { undocumented: [], notServed: [] });
   });
 
@@ -203,6 +203,9 @@ describe('admin API › OpenAPI 3.1 document', () => {
     await call('get', '/directories/{directoryId}/keys', { directoryId });
     const regenerated = (await call('post', '/directories/{directoryId}/keys/{keyId}/regenerate', { directoryId, keyId: key.id })).body;
     await call('delete', '/directories/{directoryId}/keys/{keyId}', { directoryId, keyId: regenerated.id });
+    const link = (await call('post', '/directories/{directoryId}/setup-links', { directoryId }, {})).body;
+    await call('get', '/directories/{directoryId}/setup-links', { directoryId });
+    await call('delete', '/directories/{directoryId}/setup-links/{linkId}', { directoryId, linkId: link.id });
 
     // Extension schemas; the platform-wide one optional and removed at once (it reaches every directory of the test database).
     const urn = (scope: string) => `urn:ietf:params:scim:schemas:extension:openapi${scope}${Date.now().toString(36)}${process.pid}:2.0:User`;

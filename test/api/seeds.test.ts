@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import type { StoredEvent } from '../../shared/db/repositories/events';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, USER_SCHEMA } from '../support/factories';
 
@@ -96,16 +97,8 @@ async function addInstance(t: TestApp, keyName = `Entra ID via SCIM ${uniqueSuff
 
 const client = (t: TestApp, inst: Pick<Instance, 'token' | 'base'>, token = inst.token) => scimClient(t.app, token, inst.base);
 
-interface FeedEvent {
-  id: string;
-  type: string;
-  tenantId: string;
-  directoryId: string;
-  resourceType: string;
-  resourceId: string;
-  cursor: string;
-  data: any;
-}
+/** An event of the feed as the admin API returns it, its `data` read freely. */
+type FeedEvent = Omit<StoredEvent, 'data'> & { data: any };
 
 async function feedPage(t: TestApp, tenantId: string, query: Record<string, string | number>) {
   const res = await asAdmin(request(t.app).get(`/admin/v1/tenants/${tenantId}/events`)).query(query);

@@ -11,6 +11,20 @@ function cpuMs(pid: number): number {
   }
 }
 
+/** Pids of the processes whose parent is `pid` (the API processes of a cluster primary). */
+export function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** Pids of the processes whose command name is `name` (all of PostgreSQL's backends, say). */
 function pidsNamed(name: string): number[] {
   return readdirSync('/proc')
@@ -32,12 +46,19 @@ function pidsNamed(name: string): number[] {
  */
 export function cpuMeter(apiPid: number) {
   const pg = pidsNamed('postgres');
-  const api0 = cpuMs(apiPid);
+  // With WEB_CONCURRENCY > 1 the API is a primary and its processes: all of them count.
+  const apiPids = [apiPid, ...childPids(apiPid)];
+  const apiCpu = () =>
+    apiPids
+      .map(cpuMs)
+      .filter(Number.isFinite)
+      .reduce((sum, ms) => sum + ms, 0);
+  const api0 = apiCpu();
   const pg0 = new Map(pg.map((p) => [p, cpuMs(p)]));
   return () => {
     // A backend that ended meanwhile reads NaN and is left out (its time with it).
     const deltas = pidsNamed('postgres').map((p) => cpuMs(p) - (pg0.get(p) ?? 0));
     const pgMs = deltas.filter(Number.isFinite).reduce((sum, d) => sum + d, 0);
-    return { apiMs: cpuMs(apiPid) - api0, pgMs };
+    return { apiMs: apiCpu() - api0, pgMs };
   };
 }

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { runLoad, type LoadOptions, type LoadResult } from './load';
-import { cpuMeter } from './process-cpu';
+import { childPids, cpuMeter } from './process-cpu';
 import { prefillDirectory } from './prefill';
 import { peakRssMiB } from './process-memory';
 import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
@@ -288,7 +288,8 @@ async function main() {
         }),
       );
 
-    const rss = peakRssMiB(api.pid!);
+    // With WEB_CONCURRENCY > 1: the primary and every API process, added up.
+    const rss = [api.pid!, ...childPids(api.pid!)].reduce((sum, pid) => sum + peakRssMiB(pid), 0);
     report(results, rss);
 
     if (want('noisy')) {

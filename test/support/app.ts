@@ -1,4 +1,5 @@
 import { createApp } from '../../services/api/app';
+import { ScimActivityRecorder } from '../../services/api/scim-activity';
 import { config } from '../../shared/config';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { type Repositories, repositoriesFor } from '../../shared/db/repositories';
@@ -13,14 +14,23 @@ export interface TestApp {
   readonly db: Database;
   /** The repositories the app uses, for tests that read or write beside it. */
   readonly repos: Repositories;
+  /** The SCIM request recorder, when asked for with `recordActivity` (tests call its flush()). */
+  readonly activity?: ScimActivityRecorder;
   close(): Promise<void>;
 }
 
+export interface TestAppOptions extends Partial<Parameters<typeof createApp>[0]> {
+  readonly db?: Database;
+  /** Record SCIM requests for the setup page, as server.ts does. Default: off. */
+  readonly recordActivity?: boolean;
+}
+
 /** The real Express app on the real test database; close() in after(). */
-export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> & { readonly db?: Database } = {}): TestApp {
-  const { db: given, ...options } = overrides;
+export function makeTestApp(overrides: TestAppOptions = {}): TestApp {
+  const { db: given, recordActivity, ...options } = overrides;
   const db = given ?? createDatabase({ poolMax: 5 });
   const repos = repositoriesFor(db, config);
+  const activity = recordActivity ? new ScimActivityRecorder({ writer: repos.operator.scimActivity, logger }) : undefined;
   // The same key cache as production, invalidated by PostgreSQL notifications, so revocation
   // tests prove the cache cannot serve a revoked key.
   const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
@@ -35,13 +45,16 @@ export function makeTestApp(overrides: Partial<Parameters<typeof createApp>[0]> 
     maxPayloadBytes: 1_048_576,
     maxPageSize: 1000,
     maxBulkOperations: 1000,
+    activity,
     ...options,
   });
   return {
     app,
     db,
     repos,
+    activity,
     close: async () => {
+      await activity?.close();
       await authChanges.close();
       await db.close();
     },

@@ -13,7 +13,9 @@ export interface BearerAuthOptions<T> {
   /** Realm announced in WWW-Authenticate. */
   readonly realm: string;
   /** Where the principal is stored on the request. */
-  readonly property: 'directory' | 'operator';
+  readonly property: 'directory' | 'operator' | 'setupLink';
+  /** The 401's detail when a token was given but resolved to nothing. Default: the token is unknown or revoked. */
+  readonly rejectedDetail?: string;
   /** Runs once the principal is known, before the next handler (request-scoped logging, span attributes). */
   readonly onAuthenticated?: (req: Request, principal: T) => void;
   /** Counts rejected tokens per client address and refuses an address that sent too many. Default: none. */
@@ -57,7 +59,7 @@ export function bearerAuth<T>(options: BearerAuthOptions<T>): RequestHandler {
         const given = /^bearer\s+\S/i.test(req.headers.authorization ?? '');
         const unauthorized = () => {
           res.setHeader('WWW-Authenticate', `Bearer realm="${options.realm}"${given ? ', error="invalid_token"' : ''}`);
-          const detail = given ? 'the bearer token is unknown or revoked' : 'send Authorization: Bearer <token>';
+          const detail = given ? (options.rejectedDetail ?? 'the bearer token is unknown or revoked') : 'send Authorization: Bearer <token>';
           sendScim(res, 401, new ScimError(401, undefined, detail).toJSON());
         };
         // A request without a token guesses nothing; only rejected tokens count.

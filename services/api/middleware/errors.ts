@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable } from '../../../shared/db/errors';
@@ -52,6 +52,7 @@ export function errorHandler(logger: Logger, options: ErrorHandlerOptions = {}):
     const log = requestLogger(req, logger);
     if (scim) {
       log.info({ status: scim.status, scimType: scim.scimType }, 'request rejected');
+      answered.set(res, scim);
       sendScim(res, scim.status, scim.toJSON());
       return;
     }
@@ -66,6 +67,14 @@ export function errorHandler(logger: Logger, options: ErrorHandlerOptions = {}):
     if (res.headersSent) return;
     sendScim(res, 500, new ScimError(500, undefined, 'internal error; it has been logged').toJSON());
   };
+}
+
+/** The SCIM error each response was answered with; only error answers are noted. */
+const answered = new WeakMap<ServerResponse, ScimError>();
+
+/** The SCIM error `res` was answered with, if errorHandler answered it (the setup page's request log reads its scimType). */
+export function answeredError(res: ServerResponse): ScimError | undefined {
+  return answered.get(res);
 }
 
 /**
@@ -103,13 +112,13 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * 404 for every path no router took. A path outside /scim/v1|v2 (and /admin) is most often a
+ * 404 for every path no router took. A path outside /scim/v1|v2 (and /admin, /setup) is most often a
  * Tenant URL pasted without its base path, so the detail says what the Tenant URL looks like.
  */
 export function notFoundHandler(options: { publicBaseUrl: string }): RequestHandler {
   const hint = `; the SCIM base URL (Entra's Tenant URL) ends in /scim/v1, e.g. ${options.publicBaseUrl}/scim/v1`;
   return (req, _res, next) => {
-    const versioned = /^\/(scim\/v[12]|admin)(\/|$)/.test(req.path);
+    const versioned = /^\/(scim\/v[12]|admin|setup)(\/|$)/.test(req.path);
     next(new ScimError(404, undefined, `no endpoint ${req.method} ${req.path}${versioned ? '' : hint}`));
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../../shared/telemetry/logger';
 import { recordHttpRequest } from '../../../shared/telemetry/metrics';
 import { routeTemplateOf } from './metrics';
@@ -25,6 +25,12 @@ interface LogScope {
 type ScopedRequest = Request & { [SCOPE]?: LogScope };
 
 /**
+ * Also called once per answered request, from the same 'finish' listener, with the route
+ * template; it must only note what it needs and return (app.ts: the setup page's request log).
+ */
+export type RequestObserver = (req: Request, res: Response, route: string) => void;
+
+/**
  * Observes every request once it is answered: the latency sample by method, route template and
  * status class, and a log line (method, route template, status, duration, directory; 5xx at
  * error, 4xx but 429 at info, the rest at debug). The request id is echoed in `x-request-id`. Never the
@@ -32,7 +38,7 @@ type ScopedRequest = Request & { [SCOPE]?: LogScope };
  * listener per request; the log line's fields, and the request's child logger, are only built
  * when their level is enabled.
  */
-export function requestLog(logger: Logger): RequestHandler {
+export function requestLog(logger: Logger, observe?: RequestObserver): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const incoming = req.headers['x-request-id'];
@@ -45,6 +51,7 @@ export function requestLog(logger: Logger): RequestHandler {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const route = routeTemplateOf(req);
       recordHttpRequest(req.method, route, res.statusCode, ms / 1000);
+      observe?.(req, res, route);
       // 429s come in floods; the limiter that answered them logs one summary per interval.
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 && res.statusCode !== 429 ? 'info' : 'debug';
       if (!logger.isLevelEnabled(level)) return;

@@ -20,7 +20,9 @@ export interface HealthRoutesOptions {
  */
 export function healthRoutes(options: HealthRoutesOptions): Record<HealthPath, RequestHandler> {
   const endpoints = healthEndpoints({
-    checks: [options.postgres, ...(options.redis ? [redisCheck(options.redis)] : [])],
+    // Redis is reported but not required: SCIM reads and writes need only PostgreSQL (events wait
+    // in the outbox), so a Redis outage must not take every API process out of its load balancer.
+    checks: [options.postgres, ...(options.redis ? [{ ...redisCheck(options.redis), required: false }] : [])],
     logger: options.logger,
   });
   return {

@@ -7,6 +7,7 @@ import { parseProjection, type Projection } from '../../../shared/scim/projectio
 import { LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA, type ResourceTypeName } from '../../../shared/scim/schema-types';
 import { isObject } from '../../../shared/scim/values';
 import { sendScim } from '../middleware/scim-json';
+import { noteListTotal } from '../scim-activity';
 
 type ContextOf = (req: Request) => DirectoryContext;
 
@@ -43,6 +44,7 @@ export function resourceRoutes(type: ResourceTypeName, contextOf: ContextOf): Ro
   router.get('/', async (req, res) => {
     const ctx = contextOf(req);
     const result = await serviceOf(req).list(req.query, projectionOf(ctx, type, req.query));
+    noteListTotal(res, result.total);
     sendScim(res, 200, listResponse(result));
   });
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Op } from 'sequelize';
 import { newId, type ApiKeyId, type DirectoryId, type TenantId } from '../../ids';
 import { announceAuthChange } from '../auth-changes';
 import type { ApiKeyRecord } from '../models';
@@ -55,17 +56,53 @@ export class DirectoryKeys {
     private readonly scope: DirectoryScope,
   ) {}
 
-  /** In `t` when given (the caller's transaction, e.g. the one creating the directory). */
-  async issue(name: string, region: string, t?: Transaction): Promise<ApiKeyView & { token: string }> {
-    if (!t) return this.sql.transaction((tx) => this.issue(name, region, tx));
+  /**
+   * In `t` when given (the caller's transaction, e.g. the one creating the directory).
+   * `setupLinkId`: the setup link issuing it (see issueThroughSetupLink).
+   */
+  async issue(name: string, region: string, t?: Transaction, setupLinkId?: string): Promise<ApiKeyView & { token: string }> {
+    if (!t) return this.sql.transaction((tx) => this.issue(name, region, tx, setupLinkId));
     const token = generateToken(region);
     const prefix = `${token.slice(0, `scim_${region}_`.length + 6)}…`;
     const { tenantId, directoryId } = this.scope;
     const key = await this.sql.models.ApiKey.create(
-      { id: newId(), tenantId, directoryId, name, prefix, tokenHash: hashToken(token) },
+      { id: newId(), tenantId, directoryId, name, prefix, tokenHash: hashToken(token), setupLinkId: setupLinkId ?? null },
       { returning: true, transaction: t },
     );
     return { ...view(key), token };
+  }
+
+  /** The live key a setup link issued, if any (at most one per directory, migration 0010). */
+  async liveSetupToken(t?: Transaction): Promise<ApiKeyView | undefined> {
+    const find = (transaction: Transaction) =>
+      this.sql.models.ApiKey.findOne({
+        where: { directoryId: this.scope.directoryId, setupLinkId: { [Op.ne]: null }, revokedAt: null },
+        transaction,
+      });
+    const key = t ? await find(t) : await this.sql.transaction(find, { readOnly: true });
+    return key ? view(key) : undefined;
+  }
+
+  /**
+   * The setup page's "Generate secret token": a new key issued through `setupLinkId`. When a key
+   * a setup link issued is still live, it is revoked in the same transaction, but only if
+   * `replace` says the customer confirmed; otherwise nothing changes and that key is returned
+   * as `existing`. Keys the operator issued are never touched. Concurrent calls for one
+   * directory take turns, so two tabs cannot leave two live setup tokens.
+   */
+  async issueThroughSetupLink(
+    setupLinkId: string,
+    region: string,
+    options: { name: string; replace: boolean },
+  ): Promise<{ issued: ApiKeyView & { token: string }; revoked?: ApiKeyView } | { existing: ApiKeyView }> {
+    return this.sql.transaction(async (t) => {
+      await this.sql.exec('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`setup-token|${this.scope.directoryId}`], t);
+      const existing = await this.liveSetupToken(t);
+      if (existing && !options.replace) return { existing };
+      const revoked = existing && (await this.revoke(existing.id, t));
+      const issued = await this.issue(options.name, region, t, setupLinkId);
+      return revoked ? { issued, revoked } : { issued };
+    });
   }
 
   async list(): Promise<ApiKeyView[]> {
@@ -78,12 +115,19 @@ export class DirectoryKeys {
 
   /**
    * A lost key can be regenerated: a new token under the old key's name, the old one revoked, in
-   * one transaction (the customer is never left with neither). Undefined when the key is unknown.
+   * one transaction (the customer is never left with neither). A key a setup link issued stays
+   * the setup page's. Undefined when the key is unknown.
    */
   async regenerate(keyId: string, region: string): Promise<(ApiKeyView & { token: string }) | undefined> {
     return this.sql.transaction(async (t) => {
       const old = await this.revoke(keyId, t);
-      return old && this.issue(old.name, region, t);
+      if (!old) return undefined;
+      const origin = await this.sql.models.ApiKey.findOne({
+        where: { directoryId: this.scope.directoryId, id: keyId },
+        attributes: ['setupLinkId'],
+        transaction: t,
+      });
+      return this.issue(old.name, region, t, origin?.setupLinkId ?? undefined);
     });
   }
 

@@ -4,7 +4,9 @@ import { EventWriter } from './events';
 import { GroupRepository } from './groups';
 import { ReconcileRepository } from './reconcile';
 import { DirectoryReconcileReports } from './reconcile-reports';
+import { DirectoryActivity } from './scim-activity';
 import type { DirectoryScope } from './scope';
+import { DirectorySetupLinks } from './setup-links';
 import { UniqueValues } from './uniqueness';
 import { UserRepository } from './users';
 
@@ -19,6 +21,8 @@ export class DirectoryRepositories {
   private uniqueRepository?: UniqueValues;
   private keyRepository?: DirectoryKeys;
   private reportRepository?: DirectoryReconcileReports;
+  private setupLinkRepository?: DirectorySetupLinks;
+  private activityRepository?: DirectoryActivity;
 
   constructor(
     private readonly db: Database,
@@ -53,6 +57,18 @@ export class DirectoryRepositories {
   get reconcileReports(): DirectoryReconcileReports {
     this.reportRepository ??= new DirectoryReconcileReports(this.sql, this.scope);
     return this.reportRepository;
+  }
+
+  /** The links the operator hands the customer's IT admin, and the setup page they open. */
+  get setupLinks(): DirectorySetupLinks {
+    this.setupLinkRepository ??= new DirectorySetupLinks(this.sql, this.scope);
+    return this.setupLinkRepository;
+  }
+
+  /** The directory's recent SCIM requests and latest times, as its setup page shows them. */
+  get activity(): DirectoryActivity {
+    this.activityRepository ??= new DirectoryActivity(this.sql, this.scope.directoryId);
+    return this.activityRepository;
   }
 
   reconcile(): ReconcileRepository {

@@ -97,6 +97,6 @@ export class GroupRepository extends ResourceTable {
 /** Members are users of this directory only: Entra is set up to send users, never groups, as members. */
 function notAUser(id: string, isGroup: boolean): ScimError {
   return isGroup
-    ? new ScimError(400, 'invalidValue', `member "${id}" is a group; this directory's groups hold users only`)
-    : new ScimError(400, 'invalidValue', `member "${id}" is not a user of this directory`);
+    ? new ScimError(400, 'invalidValue', `members: "${id}" is a group; this directory's groups hold users only`)
+    : new ScimError(400, 'invalidValue', `members: "${id}" is not a user of this directory`);
 }

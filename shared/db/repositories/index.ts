@@ -14,7 +14,9 @@ import { listTenantEvents, type StoredEvent } from './events';
 import { ExtensionSchemaRepository } from './extension-schemas';
 import { CrossTenantOutbox } from './outbox-positions';
 import { reconcileReportSweep } from './reconcile-reports';
+import { ScimActivityWriter } from './scim-activity';
 import type { DirectoryScope } from './scope';
+import { SetupLinkResolver } from './setup-links';
 import { TenantRepository } from './tenants';
 import { TenantWebhooks } from './webhooks';
 
@@ -39,7 +41,7 @@ export class Repositories {
     this.batches = new DeliveryBatches(db, secrets);
   }
 
-  /** One directory's users, groups, events, keys and reconciliation. */
+  /** One directory's users, groups, events, keys, reconciliation, setup links and activity. */
   forDirectory(scope: DirectoryScope): DirectoryRepositories {
     return new DirectoryRepositories(this.db, scope);
   }
@@ -61,6 +63,10 @@ export class OperatorRepositories {
   readonly tenants: TenantRepository;
   /** API keys by token: the key is all a request has until it is resolved. */
   readonly keys: KeyResolver;
+  /** Setup links by secret, likewise: the secret is all the setup page's request has. */
+  readonly setupLinks: SetupLinkResolver;
+  /** The API processes' record of answered SCIM requests, written for many directories at once. */
+  readonly scimActivity: ScimActivityWriter;
   /** Platform-wide and per-directory extension schemas. */
   readonly extensionSchemas: ExtensionSchemaRepository;
   /** The rows whose jobs the sweepers re-drive when Redis lost them. */
@@ -75,6 +81,8 @@ export class OperatorRepositories {
   constructor(private readonly db: Database) {
     this.tenants = new TenantRepository(db);
     this.keys = new KeyResolver(db.acrossTenants());
+    this.setupLinks = new SetupLinkResolver(db.acrossTenants());
+    this.scimActivity = new ScimActivityWriter(db.acrossTenants());
     this.extensionSchemas = new ExtensionSchemaRepository(db);
     this.sweeps = { deliveries: new DeliverySweep(db), auditExports: auditExportSweep(db), groupReconciles: reconcileReportSweep(db) };
     this.health = postgresCheck(db);

@@ -238,13 +238,16 @@ function prefixedScope(row: Scope, prefix: string): Scope {
   };
 }
 
-/** Paths inside `emails[…]`: sub-attributes of the array element `e.v`. */
-function elementScope(parent: AttributeDef, label: string): Scope {
+/**
+ * Paths inside `label[…]` of a multi-valued complex attribute: each names one of its
+ * sub-attributes, compiled by `operandOf`; brackets do not nest.
+ */
+function subAttributeScope(parent: AttributeDef, label: string, operandOf: (sub: AttributeDef) => Operand): Scope {
   return {
     leaf(path) {
       const sub = findAttribute(parent.subAttributes, path);
       if (!sub) throw invalidFilter(`"${path}" in "${label}[…]" is not a sub-attribute of "${parent.name}"`);
-      return { via: 'row', operand: { kind: 'json', parent: 'e.v', key: sub.name, def: sub } };
+      return { via: 'row', operand: operandOf(sub) };
     },
     valuePath: () => {
       throw invalidFilter(`value paths cannot nest inside "${label}[…]"`);
@@ -252,19 +255,13 @@ function elementScope(parent: AttributeDef, label: string): Scope {
   };
 }
 
+/** Paths inside `emails[…]`: sub-attributes of the array element `e.v`. */
+const elementScope = (parent: AttributeDef, label: string): Scope =>
+  subAttributeScope(parent, label, (sub) => ({ kind: 'json', parent: 'e.v', key: sub.name, def: sub }));
+
 /** Paths inside `members[…]`, evaluated per group_members row `gm`. */
-function membershipScope(parent: AttributeDef, target: SqlTarget): Scope {
-  return {
-    leaf(path) {
-      const sub = findAttribute(parent.subAttributes, path);
-      if (!sub) throw invalidFilter(`"${path}" in "${parent.name}[…]" is not a sub-attribute of "${parent.name}"`);
-      return { via: 'row', operand: membershipOperand(parent, sub, target) };
-    },
-    valuePath: () => {
-      throw invalidFilter(`value paths cannot nest inside "${parent.name}[…]"`);
-    },
-  };
-}
+const membershipScope = (parent: AttributeDef, target: SqlTarget): Scope =>
+  subAttributeScope(parent, parent.name, (sub) => membershipOperand(parent, sub, target));
 
 /**
  * Only `value` (the member's or group's id) is stored in group_members. `display`, `type` and

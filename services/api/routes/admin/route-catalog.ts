@@ -4,22 +4,23 @@
  * of /docs) is built from what is served and cannot drift from it. test/api/openapi.test.ts fails
  * for a route registered on the admin router any other way.
  *
- * A new route, e.g. in a new `setup-links.ts` mounted with `admin.use(...)` in app.ts:
+ * A route, in a router that app.ts mounts with `admin.use(...)` (setup-links.ts is a small,
+ * complete example):
  *
- *   const createSetupLink = z.object({ expiresInDays: z.number().int().min(1).max(30).default(7) });
+ *   const createLink = z.object({ expiresInDays: z.number().int().min(1).max(30).default(7) });
  *
  *   adminRoute(router, {
  *     method: 'post',
  *     path: '/directories/{directoryId}/setup-links',   // OpenAPI style; Express gets :directoryId
  *     operationId: 'createSetupLink',                    // unique in the document
  *     tag: 'Directories',
- *     summary: 'Create a setup link for the customer's IT admin',
+ *     summary: "Create a setup link for the customer's IT admin",
  *     params: { directoryId: PATH_PARAMS.directoryId }, // one per {name} in the path; tsc checks it
- *     load: ({ directoryId }) => findDirectory(directoryId),
- *     body: createSetupLink,
- *     responses: { 201: { description: 'The link', schema: setupLinkShape } },
+ *     load: ({ directoryId }) => directoryOr404(tenants, directoryId),
+ *     body: createLink,
+ *     responses: { 201: { description: 'The link, with its URL', schema: createdSetupLinkShape } },
  *   }, async ({ loaded: directory, body }, _req, res) => {
- *     sendScim(res, 201, await links.create(directory, body.expiresInDays));
+ *     sendScim(res, 201, await linksOf(directory).create(body.expiresInDays));
  *   });
  *
  * - `load` (optional) runs first: what the path names is looked up (404) before the body or
@@ -31,7 +32,8 @@
  *   5xx answers carry the SCIM error body. 400 (with a body or query), 401, 404 (with path
  *   parameters), 413 and 415 (with a body), 429 and 5XX are added unless the route describes them.
  *   Response schemas document, they do not check at run time; name a new one with
- *   `.meta({ id })` (see shapes.ts) and add a test against a real answer in openapi.test.ts.
+ *   `.meta({ id })` (see shapes.ts), and call the route in openapi.test.ts's walk through every
+ *   operation, which checks the real answer against it.
  */
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';

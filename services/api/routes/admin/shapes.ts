@@ -9,6 +9,7 @@ import type { AuditExport } from '../../../../shared/db/repositories/audit-expor
 import type { ApiKeyView } from '../../../../shared/db/repositories/api-keys';
 import type { StoredEvent } from '../../../../shared/db/repositories/events';
 import type { ReconcileReportView } from '../../../../shared/db/repositories/reconcile-reports';
+import type { SetupLinkView } from '../../../../shared/db/repositories/setup-links';
 import { PROVIDERS, type Directory, type Tenant } from '../../../../shared/db/repositories/tenants';
 import { DELIVERY_STATUSES, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
 import { EVENT_TYPES } from '../../../../shared/events/catalog';
@@ -259,6 +260,24 @@ export const schemaShape = schemaInputShape
   })
   .meta({ id: 'ExtensionSchema', description: 'An extension schema as stored, every characteristic filled in' });
 
+const SETUP_LINK_STATUSES = ['active', 'expired', 'revoked'] as const satisfies readonly SetupLinkView['status'][];
+
+export const setupLinkShape = z
+  .object({
+    id,
+    directoryId: id,
+    status: z.enum(SETUP_LINK_STATUSES),
+    createdAt: instant,
+    expiresAt: instant,
+    revokedAt: instant.nullable(),
+    lastOpenedAt: instant.nullable().describe('When the setup page last used the link'),
+  })
+  .meta({ id: 'SetupLink', description: "A link to one directory's setup page, for the customer's IT admin" });
+
+export const createdSetupLinkShape = setupLinkShape
+  .extend({ url: z.url().describe('The setup page, the secret in its fragment: shown in this answer only') })
+  .meta({ id: 'CreatedSetupLink', description: 'A new setup link with its URL' });
+
 /** `{ data: [...] }`, the admin API's list answer. */
 export const listOf = (item: z.ZodType, name: string) => z.object({ data: z.array(item) }).meta({ id: `${name}List` });
 
@@ -279,3 +298,4 @@ sameKeys<SameKeys<WebhookAttempt, typeof attemptShape>>(true);
 sameKeys<SameKeys<StoredEvent, typeof eventShape>>(true);
 sameKeys<SameKeys<Omit<AuditExport, 'storageKey'>, typeof auditExportShape>>(true);
 sameKeys<SameKeys<ReconcileReportView, typeof reconcileShape>>(true);
+sameKeys<SameKeys<SetupLinkView, typeof setupLinkShape>>(true);

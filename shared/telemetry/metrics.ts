@@ -191,16 +191,13 @@ export function serveClusterMetrics(): void {
   });
 }
 
-let pendingRequests: Map<number, (reply: ClusterMetricsMessage) => void> | undefined;
-let nextRequest = 0;
-
-/** In a process of a cluster: answers the primary's collection, and listens for its replies. */
+/**
+ * In a process of a cluster: answers the primary's collection with this registry's metrics (the
+ * AggregatorRegistry is constructed for that side effect), and routes the primary's replies to
+ * the scrapes waiting for them.
+ */
 function joinClusterMetrics(): Map<number, (reply: ClusterMetricsMessage) => void> {
-  if (pendingRequests) return pendingRequests;
   const pending = new Map<number, (reply: ClusterMetricsMessage) => void>();
-  pendingRequests = pending;
-  // Constructed for its side effect in a cluster's process: it answers the primary with this
-  // registry's metrics.
   AggregatorRegistry.setRegistries([registry]);
   new AggregatorRegistry();
   process.on('message', (message: unknown) => {
@@ -208,12 +205,13 @@ function joinClusterMetrics(): Map<number, (reply: ClusterMetricsMessage) => voi
   });
   return pending;
 }
-if (cluster.isWorker) joinClusterMetrics();
+const pendingReplies = cluster.isWorker ? joinClusterMetrics() : undefined;
+let nextRequest = 0;
 
 /** The text of `GET /metrics`: this process's metrics, or, in a cluster, every process's added up. */
 export async function metricsText(): Promise<string> {
-  if (!cluster.isWorker || !process.send) return registry.metrics();
-  const pending = joinClusterMetrics();
+  const pending = pendingReplies;
+  if (!pending || !process.send) return registry.metrics();
   const id = nextRequest++;
   const reply = new Promise<ClusterMetricsMessage>((resolve) => pending.set(id, resolve));
   process.send({ type: CLUSTER_METRICS, id });

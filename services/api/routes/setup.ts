@@ -17,6 +17,10 @@ export const SETUP_TOKEN_NAME = 'Setup link token';
 /** Requests the status lists unless asked for fewer or more (at most what is kept). */
 const DEFAULT_RECENT = 20;
 
+const statusQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(REQUESTS_KEPT_PER_DIRECTORY).default(DEFAULT_RECENT),
+});
+
 const generateToken = z.object({
   /** Regenerating revokes the token a setup link issued before; the customer confirms it. */
   confirm: z.boolean().optional(),
@@ -82,7 +86,7 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   // Live status: Test connection, the latest activity, the counts, the last requests explained.
   router.get('/status', async (req, res) => {
     const link = linkOf(req);
-    const limit = recentLimit(req.query.limit);
+    const { limit } = parseBody(statusQuery, req.query);
     const repos = reposOf(link);
     const [times, recent, users, groups] = await Promise.all([
       repos.activity.times(),
@@ -102,13 +106,4 @@ export function setupRoutes(deps: SetupRouteDeps): Router {
   });
 
   return router;
-}
-
-function recentLimit(value: unknown): number {
-  if (value === undefined) return DEFAULT_RECENT;
-  const n = typeof value === 'string' && /^\d{1,3}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= 1 && n <= REQUESTS_KEPT_PER_DIRECTORY)) {
-    throw new ScimError(400, 'invalidValue', `"limit" must be an integer from 1 to ${REQUESTS_KEPT_PER_DIRECTORY}`);
-  }
-  return n;
 }

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { config } from '../../shared/config';
 import { createDatabase } from '../../shared/db/sequelize';
+import { buildWeb } from './build-web';
 import { prepareDemoDirectory } from './demo-directory';
 import { ensureServices } from './ensure-services';
 import { migrate } from './migrate';
@@ -101,6 +102,7 @@ async function main() {
   const demo = production ? undefined : await withDemoDirectory();
   // The API and worker run compiled (npm run build): no TypeScript loader in their memory.
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  buildWeb();
   children.push(run('api', 'dist/services/api/server.js', env), run('worker', 'dist/workers/main.js', env));
   process.once('SIGINT', () => stop(0));
   process.once('SIGTERM', () => stop(0));

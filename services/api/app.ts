@@ -10,12 +10,13 @@ import type { Redis } from 'ioredis';
 import type { ExportStorage } from '../../shared/exports';
 import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/catalog';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
-import { adminTokenResolver, bearerAuth } from './middleware/auth';
+import { bearerAuth } from './middleware/auth';
 import { authThrottle, type AuthThrottleOptions } from './middleware/auth-throttle';
 import { directoryRateLimit, overLimitGate, type DirectoryRateLimitOptions } from './middleware/rate-limit';
 import { errorHandler, notFoundHandler } from './middleware/errors';
 import { trackRouteTemplates } from './middleware/metrics';
 import { parseQueryOnce, rejectMalformedUrl } from './middleware/query';
+import { operatorSessions } from './middleware/operator-session';
 import { logDirectory, requestLog } from './middleware/request-log';
 import { scimJson, sendScim } from './middleware/scim-json';
 import { declaredLengthLimit } from './middleware/declared-length';
@@ -35,6 +36,7 @@ import { healthRoutes } from './routes/health';
 import { queuesDashboard } from './routes/queues-dashboard';
 import { resourceRoutes } from './routes/resources';
 import { setupRoutes } from './routes/setup';
+import { webPages } from './routes/web-pages';
 import { type ScimActivityRecorder, scimActivityObserver } from './scim-activity';
 
 export interface AppOptions {
@@ -74,6 +76,8 @@ export interface AppOptions {
    * builds it and closes it after the last request. Default: none (nothing is recorded).
    */
   readonly activity?: ScimActivityRecorder;
+  /** The built browser pages (routes/web-pages.ts). Default: dist/web. */
+  readonly webRoot?: string;
 }
 
 /** The API as a `node:http` request listener (supertest and server.ts take it alike). */
@@ -158,8 +162,11 @@ export function createApp(options: AppOptions): ApiHandler {
   // /healthz, /readyz and /metrics, without auth (see routes/health.ts for why that is safe).
   for (const [path, handler] of Object.entries(healthRoutes({ postgres: repos.operator.health, redis: options.redis, logger }))) app.get(path, handler);
 
+  // The operator signs in once for the console, the queue dashboard and /admin/v1 alike.
+  const sessions = operatorSessions({ adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), throttle });
+  app.use('/admin', sessions.routes);
   const admin = express.Router();
-  admin.use(bearerAuth({ realm: 'admin', property: 'operator', resolve: adminTokenResolver(options.adminToken), throttle }));
+  admin.use(sessions.authenticate);
   admin.use(scimJson({ limit: options.maxPayloadBytes }));
   admin.use(tenantRoutes({ repos }));
   const onAuthChange = async () => {
@@ -202,11 +209,11 @@ export function createApp(options: AppOptions): ApiHandler {
   // Every queue the API was given, on bull-board, behind the same admin token.
   const dashboardQueues = Object.values(options.queues ?? {}).filter((q): q is Queue => q !== undefined);
   if (dashboardQueues.length > 0) {
-    app.use(
-      '/admin/queues',
-      queuesDashboard({ queues: dashboardQueues, adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), logger, throttle }),
-    );
+    app.use('/admin/queues', queuesDashboard({ queues: dashboardQueues, sessions, logger }));
   }
+
+  // The setup page and the console, with their assets (services/web, built by npm run build).
+  app.use(webPages({ root: options.webRoot }));
 
   app.use(notFoundHandler({ publicBaseUrl: options.publicBaseUrl }));
   app.use(errorHandler(logger));

@@ -67,23 +67,22 @@ describe('auth throttle › failed authentication per client address (defaults: 
     assertScimThrottled(await asAdmin(request(t.app).get('/admin/v1/tenants')));
   });
 
-  it('failed dashboard sign-ins › the 21st › 429 page with Retry-After; the right token refused while blocked', async () => {
+  it('failed console sign-ins › the 21st › 429 with Retry-After; the right token refused while blocked', async () => {
     const connection = createRedis(config.REDIS_URL);
     const queue = createQueue(QUEUES.auditExport, { connection, prefix: `scim-test-throttle-${process.pid}` });
     try {
       const t = fresh({ queues: { auditExport: queue } });
       for (let i = 0; i < 20; i++) {
         await request(t.app)
-          .post('/admin/queues/login')
-          .type('form')
+          .post('/admin/session')
           .send({ token: `guess-${i}` })
           .expect(401);
       }
-      const refused = await request(t.app).post('/admin/queues/login').type('form').send({ token: 'guess-21' });
+      const refused = await request(t.app).post('/admin/session').send({ token: 'guess-21' });
       assertThrottled(refused);
-      assert.match(refused.headers['content-type'], /text\/html/);
+      assert.match(refused.headers['content-type'], /application\/scim\+json/);
       assert.equal(refused.headers['set-cookie'], undefined);
-      const right = await request(t.app).post('/admin/queues/login').type('form').send({ token: ADMIN_TOKEN });
+      const right = await request(t.app).post('/admin/session').send({ token: ADMIN_TOKEN });
       assertThrottled(right);
       assert.equal(right.headers['set-cookie'], undefined, 'no session while blocked');
     } finally {

@@ -291,22 +291,20 @@ describe('observability › /admin/queues dashboard', () => {
     assert.deepEqual(names, Object.values(QUEUES).sort());
   });
 
-  it('GET /admin/queues/ › a browser without a session › 401 sign-in form, token not asked in the URL', async () => {
-    const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').expect(401);
-    assert.match(res.headers['content-type'], /text\/html/);
-    assert.match(res.text, /<form method="post" action="\/admin\/queues\/login">/);
+  it("GET /admin/queues/ › a browser without a session › sent to the console's sign-in, which returns it here", async () => {
+    const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').expect(303);
+    assert.equal(res.headers.location, '/admin/console/?next=%2Fadmin%2Fqueues%2F');
   });
 
-  it('POST /admin/queues/login › wrong token › 401 and no cookie', async () => {
-    const res = await request(t.app).post('/admin/queues/login').type('form').send({ token: 'wrong-token-0123456789' }).expect(401);
+  it('POST /admin/session › wrong token › 401 and no cookie', async () => {
+    const res = await request(t.app).post('/admin/session').send({ token: 'wrong-token-0123456789' }).expect(401);
     assert.equal(res.headers['set-cookie'], undefined);
   });
 
-  it('POST /admin/queues/login › admin token › HttpOnly SameSite=Strict cookie scoped to the dashboard opens it', async () => {
-    const res = await request(t.app).post('/admin/queues/login').type('form').send({ token: ADMIN_TOKEN }).expect(303);
-    assert.equal(res.headers.location, '/admin/queues/');
+  it('POST /admin/session › admin token › HttpOnly SameSite=Strict cookie on the operator pages opens the dashboard', async () => {
+    const res = await request(t.app).post('/admin/session').send({ token: ADMIN_TOKEN }).expect(201);
     const cookie = (res.headers['set-cookie'] as unknown as string[])[0];
-    assert.match(cookie, /; Path=\/admin\/queues(;|$)/);
+    assert.match(cookie, /; Path=\/admin(;|$)/);
     assert.match(cookie, /; HttpOnly(;|$)/);
     assert.match(cookie, /; SameSite=Strict(;|$)/);
     assert.match(cookie, /; Secure(;|$)/, 'PUBLIC_BASE_URL is https in tests');
@@ -324,11 +322,11 @@ describe('observability › /admin/queues dashboard', () => {
   });
 
   it('GET /admin/queues/api/queues › tampered or expired session cookie › 401', async () => {
-    const res = await request(t.app).post('/admin/queues/login').type('form').send({ token: ADMIN_TOKEN }).expect(303);
+    const res = await request(t.app).post('/admin/session').send({ token: ADMIN_TOKEN }).expect(201);
     const [name, value] = (res.headers['set-cookie'] as unknown as string[])[0].split(';')[0].split('=');
-    const [expires, mac] = value.split('.');
-    const longer = `${name}=${Number(expires) + 86_400}.${mac}`;
-    const expired = `${name}=${Math.floor(Date.now() / 1000) - 10}.${mac}`;
+    const [expires, nonce, mac] = value.split('.');
+    const longer = `${name}=${Number(expires) + 86_400}.${nonce}.${mac}`;
+    const expired = `${name}=${Math.floor(Date.now() / 1000) - 10}.${nonce}.${mac}`;
     await request(t.app).get('/admin/queues/api/queues').set('Cookie', longer).expect(401);
     await request(t.app).get('/admin/queues/api/queues').set('Cookie', expired).expect(401);
   });

@@ -31,7 +31,7 @@ describe('queue dashboard › Redis down', () => {
     queue = createQueue(QUEUES.webhookDelivery, { connection, prefix: `board-down-${process.pid}` });
     await queue.waitUntilReady();
     t = makeTestApp({ queues: { webhookDelivery: queue } });
-    const login = await request(t.app).post('/admin/queues/login').type('form').send({ token: ADMIN_TOKEN }).expect(303);
+    const login = await request(t.app).post('/admin/session').send({ token: ADMIN_TOKEN }).expect(201);
     session = (login.headers['set-cookie'] as unknown as string[])[0].split(';')[0];
   });
   after(async () => {
@@ -70,8 +70,8 @@ describe('queue dashboard › Redis down', () => {
     assert.equal(res.headers['retry-after'], '10');
   });
 
-  it('GET /admin/queues/ › Redis killed, no session › still the sign-in form (401), which needs no Redis', async () => {
-    await request(t.app).get('/admin/queues/').set('Accept', 'text/html').timeout(PROMPT_MS).expect(401);
+  it('GET /admin/queues/ › Redis killed, no session › still sent to the sign-in (303), which needs no Redis', async () => {
+    await request(t.app).get('/admin/queues/').set('Accept', 'text/html').timeout(PROMPT_MS).expect(303);
   });
 
   it('GET /admin/queues/api/queues › Redis back (empty) › 200 again', async () => {

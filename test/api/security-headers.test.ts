@@ -90,7 +90,7 @@ describe('security headers › /admin/queues dashboard', () => {
   let session: string;
   before(async () => {
     t = makeTestApp({ queues });
-    const login = await request(t.app).post('/admin/queues/login').type('form').send({ token: ADMIN_TOKEN }).expect(303);
+    const login = await request(t.app).post('/admin/session').send({ token: ADMIN_TOKEN }).expect(201);
     session = (login.headers['set-cookie'] as unknown as string[])[0].split(';')[0];
   });
   after(async () => {
@@ -110,11 +110,31 @@ describe('security headers › /admin/queues dashboard', () => {
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
   };
 
-  it('GET /admin/queues/ › the sign-in form (401) › CSP, X-Frame-Options DENY, no-referrer, no-store', async () => {
-    const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').expect(401);
-    assertPageHeaders(res);
+  it('GET /admin/queues/ › no session › to the console\'s sign-in, no-store', async () => {
+    const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').expect(303);
     assert.equal(res.headers['cache-control'], 'no-store');
   });
+
+  for (const path of ['/admin/console/', '/admin/console/tenants/x', '/setup']) {
+    it(`GET ${path} › the built page › strict CSP: nothing inline, nothing of another origin, no frames`, async () => {
+      const res = await request(t.app).get(path).expect(200);
+      const csp = res.headers['content-security-policy'] ?? '';
+      assert.match(csp, /(^|;)default-src 'none'(;|$)/);
+      assert.match(csp, /(^|;)script-src 'self'(;|$)/);
+      assert.match(csp, /(^|;)style-src 'self'(;|$)/);
+      assert.match(csp, /(^|;)frame-ancestors 'none'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      assert.equal(res.headers['referrer-policy'], 'no-referrer');
+      assert.equal(res.headers['cache-control'], 'no-cache');
+      assert.deepEqual(foreignReferences(res.text), []);
+      assert.doesNotMatch(res.text, /<script>|<style>| style=/, 'nothing inline');
+      for (const asset of [...res.text.matchAll(/(?:href|src)="(\/ui\/[^"]+)"/g)].map((m) => m[1])) {
+        const file = await request(t.app).get(asset).expect(200);
+        assert.match(file.headers['cache-control'] ?? '', /immutable/);
+      }
+    });
+  }
 
   it('GET /admin/queues/ › signed in › the page and every asset it references name no other origin', async () => {
     const page = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').set('Cookie', session).expect(200);

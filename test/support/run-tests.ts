@@ -41,6 +41,10 @@ async function main() {
   const { migrate } = require('../../infra/scripts/migrate') as typeof import('../../infra/scripts/migrate');
   await migrate(process.env.DATABASE_URL!);
 
+  // The browser tests and the page routes serve the built pages.
+  const { buildWeb } = require('../../infra/scripts/build-web') as typeof import('../../infra/scripts/build-web');
+  buildWeb();
+
   const filter = process.argv.slice(2);
   const files = findTests(path.join(root, 'test'))
     .filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)))

@@ -1,109 +1,47 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import { ScimError } from '../../../shared/scim/errors';
 import { checkReadiness, redisCheck, type DependencyCheck } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
-import { adminTokenResolver, bearerAuth } from '../middleware/auth';
-import type { AuthThrottle } from '../middleware/auth-throttle';
-import { declaredLengthLimit } from '../middleware/declared-length';
-import { retryAfterSeconds } from '../middleware/rate-limit';
+import type { OperatorSessions } from '../middleware/operator-session';
 
 export interface QueuesDashboardOptions {
   /** Every queue to show (one per name in QUEUES); the caller owns and closes them. */
   readonly queues: readonly Queue[];
-  /** The operator secret of /admin/v1; without one the dashboard refuses everyone. */
-  readonly adminToken?: string;
+  /** The operator's sign-in, shared with the console and /admin/v1. */
+  readonly sessions: OperatorSessions;
   /** Where the router is mounted. Default /admin/queues. */
   readonly basePath?: string;
-  /** Mark the session cookie Secure (set when PUBLIC_BASE_URL is https). Default true. */
-  readonly secureCookie?: boolean;
-  /** How long a dashboard session lasts, seconds. Default 8 hours. */
-  readonly sessionSeconds?: number;
   /** Where a Redis check that times out is logged. */
   readonly logger: Logger;
   /** How long the dashboard waits for Redis to answer PING before it answers 503, ms. Default 1,000. */
   readonly redisTimeoutMs?: number;
-  /** Failed sign-ins and bad bearer tokens count here, as on /admin/v1. Default: none. */
-  readonly throttle?: AuthThrottle;
 }
 
-const COOKIE = 'scim_queues_session';
-/** The sign-in form carries one token. */
-const LOGIN_LIMIT_BYTES = 4096;
-
 /**
- * bull-board behind the admin token. Scripts send `Authorization: Bearer $ADMIN_TOKEN` as for
- * /admin/v1. A browser cannot, so GET without credentials shows a small form that POSTs the
- * token once (never in a URL: URLs end up in proxy logs and history) and gets an HttpOnly,
- * SameSite=Strict session cookie scoped to the dashboard's path. The cookie holds an expiry and
- * an HMAC of it keyed by the admin token, not the token: rotating ADMIN_TOKEN ends every session.
+ * bull-board behind the operator's sign-in. Scripts send `Authorization: Bearer $ADMIN_TOKEN` as
+ * for /admin/v1; a browser without a session is sent to the console's sign-in, which returns it
+ * here with the session cookie (middleware/operator-session.ts).
  * Read-only: retries and removals would bypass webhook_deliveries; replay goes through /admin/v1.
  */
 export function queuesDashboard(options: QueuesDashboardOptions): Router {
   const basePath = options.basePath ?? '/admin/queues';
-  const sessionSeconds = options.sessionSeconds ?? 8 * 3600;
-  const resolveToken = adminTokenResolver(options.adminToken);
-  const bearer = bearerAuth({ realm: 'admin', property: 'operator', resolve: resolveToken, throttle: options.throttle });
-  const sign = (expires: number) =>
-    createHmac('sha256', options.adminToken ?? '')
-      .update(`queues-dashboard:${expires}`)
-      .digest('base64url');
-
-  const hasSession = (req: Request): boolean => {
-    if (!options.adminToken) return false;
-    const value = readCookie(req.headers.cookie, COOKIE);
-    const [expires, mac] = value?.split('.') ?? [];
-    if (!expires || !mac || !/^\d+$/.test(expires) || Number(expires) * 1000 < Date.now()) return false;
-    const expected = Buffer.from(sign(Number(expires)));
-    const offered = Buffer.from(mac);
-    return offered.length === expected.length && timingSafeEqual(offered, expected);
-  };
-
   const guard: RequestHandler = (req, res, next) => {
-    if (hasSession(req)) return next();
     const browser = req.method === 'GET' && !req.headers.authorization && (req.headers.accept ?? '').includes('text/html');
-    if (browser) {
-      res.status(401).type('html').setHeader('Cache-Control', 'no-store');
-      res.send(loginPage(`${basePath}/login`));
+    if (browser && !options.sessions.has(req)) {
+      res.redirect(303, `/admin/console/?next=${encodeURIComponent(`${basePath}/`)}`);
       return;
     }
-    bearer(req, res, next);
+    options.sessions.authenticate(req, res, next);
   };
 
   const router = Router();
   router.use(pageHeaders);
-  // SameSite=Strict makes a cross-site form unable to ride on the cookie; the form only
-  // trades a token the sender already knows for a session.
-  router.post('/login', declaredLengthLimit(LOGIN_LIMIT_BYTES), express.urlencoded({ extended: false, limit: LOGIN_LIMIT_BYTES }), async (req, res) => {
-    const tooMany = (ms: number) => {
-      res.status(429).type('html').setHeader('Cache-Control', 'no-store');
-      res.setHeader('Retry-After', String(retryAfterSeconds(ms)));
-      res.send(loginPage(`${basePath}/login`, `Too many failed sign-ins from this address. Try again in ${retryAfterSeconds(ms)} seconds.`));
-    };
-    // Refused before the token is compared, so a guess made while blocked learns nothing.
-    const blocked = options.throttle?.blockedFor(req) ?? 0;
-    if (blocked > 0) return tooMany(blocked);
-    const token = typeof req.body?.token === 'string' ? req.body.token : '';
-    if (!token || !(await resolveToken(token))) {
-      const wait = token ? ((await options.throttle?.failed(req)) ?? 0) : 0;
-      if (wait > 0) return tooMany(wait);
-      res.status(401).type('html').setHeader('Cache-Control', 'no-store');
-      res.send(loginPage(`${basePath}/login`, 'That is not the admin token.'));
-      return;
-    }
-    const expires = Math.floor(Date.now() / 1000) + sessionSeconds;
-    const attributes = [`Path=${basePath}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${sessionSeconds}`];
-    if (options.secureCookie ?? true) attributes.push('Secure');
-    res.setHeader('Set-Cookie', `${COOKIE}=${expires}.${sign(expires)}; ${attributes.join('; ')}`);
-    res.redirect(303, `${basePath}/`);
-  });
-
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
@@ -180,29 +118,6 @@ function queueStoreAvailable(options: QueuesDashboardOptions): RequestHandler {
     }
     next(new ScimError(503, undefined, 'the queue store (Redis) is not reachable; SCIM provisioning is unaffected'));
   };
-}
-
-function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-function loginPage(action: string, error?: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SCIM queues: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto">
-<h1 style="font-size: 1.3rem">SCIM queues</h1>
-${error ? `<p role="alert" style="color: #b00020">${error}</p>` : ''}
-<form method="post" action="${action}">
-<label>Admin token <input type="password" name="token" autocomplete="current-password" required autofocus style="width: 100%"></label>
-<p><button type="submit">Open the dashboard</button></p>
-</form>
-<p style="color: #555; font-size: .9rem">Scripts may instead send <code>Authorization: Bearer $ADMIN_TOKEN</code>.</p>
-</body></html>`;
 }
 
 function unavailablePage(): string {

@@ -1,0 +1,83 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import express, { type RequestHandler, Router } from 'express';
+import helmet from 'helmet';
+
+export interface WebPagesOptions {
+  /** The Vite build of services/web (npm run build). Default: dist/web beside the running code. */
+  readonly root?: string;
+}
+
+/** Where the assets are served; services/web/vite.config.ts builds with the same base. */
+export const ASSETS_PATH = '/ui';
+
+/**
+ * The browser pages: the customer's setup page (`/setup`, its secret in the URL's fragment) and
+ * the operator's console (`/admin/console/…`, one page whose script routes by path). The HTML
+ * holds no data: each app fetches it from its API, with the setup link's secret or the
+ * operator's session. Assets carry a content hash in their names, so they are cached for a year;
+ * the pages are revalidated on each visit so a deploy takes effect at once.
+ */
+export function webPages(options: WebPagesOptions = {}): Router {
+  const root = options.root ?? defaultRoot();
+  const router = Router();
+  // The app-wide no-store (security-headers.ts) is for answers with data; send keeps a header it finds.
+  const cacheable: RequestHandler = (_req, res, next) => {
+    res.removeHeader('Cache-Control');
+    next();
+  };
+  router.use(`${ASSETS_PATH}/assets`, cacheable, express.static(path.join(root, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: false }));
+  const setup = page(root, 'setup.html');
+  const console = page(root, 'console.html');
+  router.get('/setup', pageHeaders, setup);
+  router.get(['/admin/console', '/admin/console/{*rest}'], pageHeaders, console);
+  return router;
+}
+
+/**
+ * Strict CSP: scripts, styles and calls only from this origin, nothing inline, no frames, no
+ * plugins. A name a user typed that slipped past React's escaping would still not run.
+ */
+const pageHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      manifestSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      objectSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  xFrameOptions: { action: 'deny' },
+  referrerPolicy: { policy: 'no-referrer' },
+  // HSTS is the app's, sent only when PUBLIC_BASE_URL is https (security-headers.ts).
+  strictTransportSecurity: false,
+});
+
+/** One built page, read on first request; a 503 that says what to run when it was never built. */
+function page(root: string, file: string): RequestHandler {
+  let html: string | undefined;
+  return (_req, res) => {
+    const full = path.join(root, file);
+    if (html === undefined && existsSync(full)) html = readFileSync(full, 'utf8');
+    res.setHeader('Cache-Control', 'no-cache');
+    if (html === undefined) {
+      res.status(503).type('text/plain').send(`This page is not built: run "npm run build" (${file} is missing from ${root}).\n`);
+      return;
+    }
+    res.type('html').send(html);
+  };
+}
+
+/** dist/web whether this runs compiled (dist/services/api/routes) or from source (services/api/routes). */
+function defaultRoot(): string {
+  const compiled = path.resolve(__dirname, '../../../web');
+  return existsSync(path.join(compiled, 'setup.html')) ? compiled : path.resolve(__dirname, '../../../dist/web');
+}

@@ -110,7 +110,7 @@ describe('security headers › /admin/queues dashboard', () => {
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
   };
 
-  it('GET /admin/queues/ › no session › to the console\'s sign-in, no-store', async () => {
+  it("GET /admin/queues/ › no session › to the console's sign-in, no-store", async () => {
     const res = await request(t.app).get('/admin/queues/').set('Accept', 'text/html').expect(303);
     assert.equal(res.headers['cache-control'], 'no-store');
   });

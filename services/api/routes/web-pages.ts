@@ -26,7 +26,11 @@ export function webPages(options: WebPagesOptions = {}): Router {
     res.removeHeader('Cache-Control');
     next();
   };
-  router.use(`${ASSETS_PATH}/assets`, cacheable, express.static(path.join(root, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: false }));
+  router.use(
+    `${ASSETS_PATH}/assets`,
+    cacheable,
+    express.static(path.join(root, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: false }),
+  );
   const setup = page(root, 'setup.html');
   const console = page(root, 'console.html');
   router.get('/setup', pageHeaders, setup);

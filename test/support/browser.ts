@@ -10,7 +10,7 @@
  *   await expectAccessible(page);                  // axe-core: no violations
  *   await screenshot(page, 'console-tenants');     // SCREENSHOTS_DIR or a temporary directory
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -20,7 +20,8 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Queue } from 'bullmq';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { config, type Config } from '../../shared/config';
-import { QUEUES, type WebhookDeliveryJob } from '../../shared/queue/catalog';
+import { createExportStorage } from '../../shared/exports';
+import { type AuditExportJob, type GroupReconcileJob, QUEUES, type WebhookDeliveryJob } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { startWorker } from '../../workers/main';
 import { makeTestApp, type TestApp } from './app';
@@ -49,9 +50,24 @@ export async function startPlatform(options: { retrySchedule?: string } = {}): P
   const connections = redisConnections();
   const prefix = `test-browser-${process.pid}-${Date.now().toString(36)}`;
   const webhookDelivery: Queue<WebhookDeliveryJob> = createQueue(QUEUES.webhookDelivery, { connection: connections.connect(), prefix });
-  const t = makeTestApp({ publicBaseUrl: url, recordActivity: true, queues: { webhookDelivery } });
+  const auditExport: Queue<AuditExportJob> = createQueue(QUEUES.auditExport, { connection: connections.connect(), prefix });
+  const groupReconcile: Queue<GroupReconcileJob> = createQueue(QUEUES.groupReconcile, { connection: connections.connect(), prefix });
+  // Exports are written (worker) and read (downloads) in a directory of this run's own.
+  const exportDir = mkdtempSync(path.join(os.tmpdir(), 'scim-browser-exports-'));
+  const workerConfig: Config = Object.freeze({
+    ...config,
+    WEBHOOK_RETRY_SCHEDULE: options.retrySchedule ?? '100ms,200ms',
+    WEBHOOK_TIMEOUT_MS: 1000,
+    EXPORT_DIR: exportDir,
+    EXPORT_S3_BUCKET: undefined,
+  });
+  const t = makeTestApp({
+    publicBaseUrl: url,
+    recordActivity: true,
+    queues: { webhookDelivery, auditExport, groupReconcile },
+    exportStorage: createExportStorage(workerConfig),
+  });
   server.on('request', t.app);
-  const workerConfig: Config = Object.freeze({ ...config, WEBHOOK_RETRY_SCHEDULE: options.retrySchedule ?? '100ms,200ms', WEBHOOK_TIMEOUT_MS: 1000 });
   const worker = await startWorker({ db: t.db, redis: connections.connect, queuePrefix: prefix, config: workerConfig });
   return {
     url,
@@ -60,8 +76,11 @@ export async function startPlatform(options: { retrySchedule?: string } = {}): P
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await worker.close();
-      await webhookDelivery.obliterate({ force: true }).catch(() => undefined);
-      await webhookDelivery.close();
+      for (const queue of [webhookDelivery, auditExport, groupReconcile] as Queue[]) {
+        await queue.obliterate({ force: true }).catch(() => undefined);
+        await queue.close();
+      }
+      rmSync(exportDir, { recursive: true, force: true });
       connections.disconnectAll();
       await t.close();
     },

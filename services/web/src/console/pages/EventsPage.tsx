@@ -146,7 +146,7 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
                         <td>
                           <Time value={event.timestamp} />
                         </td>
-                        <td>
+                        <td className="nowrap">
                           <code>{event.type}</code>
                         </td>
                         <td>{directoryName(event.directoryId)}</td>
@@ -155,15 +155,12 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
                         </td>
                         <td className="wrap-anywhere">{event.actor ?? <span className="empty">unknown</span>}</td>
                         <td>
-                          <button
-                            type="button"
-                            className="secondary nowrap"
-                            aria-expanded={expanded}
-                            aria-controls={dataId}
-                            aria-label={`Data of ${event.type} ${event.resourceId}`}
-                            onClick={() => toggle(event.id)}
-                          >
+                          <button type="button" className="secondary nowrap" aria-expanded={expanded} aria-controls={dataId} onClick={() => toggle(event.id)}>
                             {expanded ? 'Hide data' : 'Data'}
+                            <span className="visually-hidden">
+                              {' '}
+                              of {event.type} {event.resourceId}
+                            </span>
                           </button>
                         </td>
                       </tr>

@@ -382,7 +382,7 @@ function DeliveryLog({ path, version, canReplay, onReplayed }: { path: string; v
                 return (
                   <Fragment key={delivery.id}>
                     <tr>
-                      <td>
+                      <td className="nowrap">
                         <code>{delivery.eventType}</code>
                       </td>
                       <td>
@@ -407,24 +407,19 @@ function DeliveryLog({ path, version, canReplay, onReplayed }: { path: string; v
                       </td>
                       <td>
                         <div className="actions nowrap">
-                          <button
-                            type="button"
-                            className="secondary"
-                            aria-expanded={expanded}
-                            aria-controls={detailsId}
-                            onClick={() => toggle(delivery.id)}
-                            aria-label={`Attempts of the ${delivery.eventType} delivery queued ${new Date(delivery.createdAt).toLocaleString()}`}
-                          >
+                          <button type="button" className="secondary" aria-expanded={expanded} aria-controls={detailsId} onClick={() => toggle(delivery.id)}>
                             {expanded ? 'Hide attempts' : 'Attempts'}
+                            <span className="visually-hidden">
+                              {' '}
+                              of the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
+                            </span>
                           </button>
-                          <button
-                            type="button"
-                            className="secondary"
-                            disabled={!canReplay}
-                            onClick={() => replayOne(delivery)}
-                            aria-label={`Replay the ${delivery.eventType} delivery queued ${new Date(delivery.createdAt).toLocaleString()}`}
-                          >
+                          <button type="button" className="secondary" disabled={!canReplay} onClick={() => replayOne(delivery)}>
                             Replay
+                            <span className="visually-hidden">
+                              {' '}
+                              the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
+                            </span>
                           </button>
                         </div>
                       </td>

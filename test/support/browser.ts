@@ -40,7 +40,7 @@ export interface Platform {
 
 /**
  * The API on a real listening socket, recording SCIM activity for the setup page, and a worker
- * (relay, deliveries, sweeper) on a queue prefix of its own, retrying fast so a dead delivery
+ * (relay, deliveries, audit exports, group reconciliation, sweeper) on a queue prefix of its own, retrying fast so a dead delivery
  * happens within seconds.
  */
 export async function startPlatform(options: { retrySchedule?: string } = {}): Promise<Platform> {

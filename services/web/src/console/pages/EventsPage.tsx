@@ -75,6 +75,7 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
       <ErrorAlert error={tenant.error} />
       <section className="card" aria-labelledby="event-filters">
         <h2 id="event-filters">Show only</h2>
+        <p className="hint">The feed is read a page at a time; these filters narrow the events loaded so far.</p>
         <div className="inline-form">
           <Field label="Type">
             {({ id }) => (

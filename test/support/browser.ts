@@ -40,8 +40,8 @@ export interface Platform {
 
 /**
  * The API on a real listening socket, recording SCIM activity for the setup page, and a worker
- * (relay, deliveries, audit exports, group reconciliation, sweeper) on a queue prefix of its own, retrying fast so a dead delivery
- * happens within seconds.
+ * (relay, deliveries, audit exports, group reconciliation, sweeper) on a queue prefix of its
+ * own, retrying fast so a dead delivery happens within seconds.
  */
 export async function startPlatform(options: { retrySchedule?: string } = {}): Promise<Platform> {
   const server = http.createServer();

@@ -93,14 +93,14 @@ describe('admin API › OpenAPI 3.1 document', () => {
     assert.equal((await new Validator().validate(broken)).valid, false);
   });
 
-  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer, the SCIM error on every 4xx and 5xx', () => {
+  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer or the console's session, the SCIM error on every 4xx and 5xx', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(
       doc.servers.map((s) => s.url),
       [`${PUBLIC_BASE_URL}/admin/v1`],
     );
     assert.deepEqual(doc.components.securitySchemes.adminToken, { type: 'http', scheme: 'bearer', description: 'The operator secret, ADMIN_TOKEN' });
-    assert.deepEqual(doc.security, [{ adminToken: [] }]);
+    assert.deepEqual(doc.security, [{ adminToken: [] }, { operatorSession: [] }]);
     assert.deepEqual(doc.components.schemas.ScimError.properties?.schemas, {
       type: 'array',
       prefixItems: [{ type: 'string', const: 'urn:ietf:params:scim:api:messages:2.0:Error' }],

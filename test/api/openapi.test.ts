@@ -93,7 +93,7 @@ describe('admin API › OpenAPI 3.1 document', () => {
     assert.equal((await new Validator().validate(broken)).valid, false);
   });
 
-  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer or the console's session, the SCIM error on every 4xx and 5xx', () => {
+  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer or the console session, the SCIM error on every 4xx and 5xx', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(
       doc.servers.map((s) => s.url),

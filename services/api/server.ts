@@ -115,6 +115,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     logger,
     adminToken: config.ADMIN_TOKEN,
     publicBaseUrl: config.publicBaseUrl,
+    tracesUiUrl: config.TRACES_UI_URL,
     region: config.REGION,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
     maxPageSize: config.MAX_PAGE_SIZE,

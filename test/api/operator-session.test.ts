@@ -40,6 +40,17 @@ describe('operator session (console sign-in)', () => {
     assert.deepEqual(out.body.schemas, [SCIM_ERROR]);
   });
 
+  it('GET /admin/session › the traces UI the console links to › TRACES_UI_URL, or null', async () => {
+    assert.deepEqual((await request(t.app).get('/admin/session').set('Cookie', cookie).expect(200)).body.links, { traces: null });
+    const withTraces = makeTestApp({ tracesUiUrl: 'http://localhost:16686' });
+    try {
+      const res = await request(withTraces.app).get('/admin/session').set('Cookie', cookie).expect(200);
+      assert.deepEqual(res.body.links, { traces: 'http://localhost:16686' });
+    } finally {
+      await withTraces.close();
+    }
+  });
+
   it('GET /admin/v1/tenants › session cookie › 200 (reads need no CSRF token)', async () => {
     await request(t.app).get('/admin/v1/tenants').set('Cookie', cookie).expect(200);
   });

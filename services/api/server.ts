@@ -10,6 +10,7 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
 import { withTimeout } from '../../shared/polling-loop';
+import { watchFailingDirectories } from '../../shared/setup/metrics';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
@@ -96,6 +97,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   const unwatch = [
     watchQueues(Object.values(queues)),
     watchOutbox(repos.operator),
+    watchFailingDirectories(repos.operator),
     watchOverdue({
       deliveries: sweeps.deliveries,
       jobs: [

@@ -194,6 +194,7 @@ describe('admin API › OpenAPI 3.1 document', () => {
     const created = (await call('post', '/tenants/{tenantId}/directories', { tenantId }, { name: 'Contoso', provider: 'entra' })).body;
     const directoryId: string = created.id;
     await call('get', '/tenants/{tenantId}/directories', { tenantId });
+    await call('get', '/failing-directories', {});
     await call('get', '/directories/{directoryId}', { directoryId });
     assert.deepEqual((await call('patch', '/directories/{directoryId}', { directoryId }, { rateLimit: { requestsPerSecond: 50 } })).body.rateLimit, {
       requestsPerSecond: 50,

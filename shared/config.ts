@@ -34,6 +34,8 @@ const schema = z
       .default('us'),
     /** External base URL used for `scimUrl` and `meta.location`. Default http://localhost:$PORT. */
     PUBLIC_BASE_URL: z.string().url().optional(),
+    /** Where operators look at traces (Jaeger, Grafana Tempo…), linked from the console. Default: no link. */
+    TRACES_UI_URL: z.string().url().optional(),
     /** Largest accepted request body, in bytes; advertised as bulk.maxPayloadSize. Default 1 MiB. */
     MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** Largest page a list answers; advertised in ServiceProviderConfig. Default 1000. */

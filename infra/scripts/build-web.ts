@@ -15,6 +15,8 @@ export function buildWeb(): void {
     {
       cwd: root,
       stdio: 'inherit',
+      // Vite follows NODE_ENV: under npm test's NODE_ENV=test it would bundle React's development build.
+      env: { ...process.env, NODE_ENV: 'production' },
     },
   );
 }

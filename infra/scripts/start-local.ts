@@ -112,6 +112,7 @@ async function main() {
     const scimUrl = `${config.publicBaseUrl}/scim/v1`;
     console.log(`
 SCIM Platform (development), ready
+  Console      ${config.publicBaseUrl}/admin/console   (sign in with the admin token)
   Admin API    ${config.publicBaseUrl}/admin/v1   Authorization: Bearer ${adminToken}
   Demo tenant  ${demo.tenantId}
   Directory    ${demo.directoryId}

@@ -76,6 +76,8 @@ export interface AppOptions {
    * builds it and closes it after the last request. Default: none (nothing is recorded).
    */
   readonly activity?: ScimActivityRecorder;
+  /** The traces UI the console links to. Default: none. */
+  readonly tracesUiUrl?: string;
   /** The built browser pages (routes/web-pages.ts). Default: dist/web. */
   readonly webRoot?: string;
 }
@@ -163,7 +165,12 @@ export function createApp(options: AppOptions): ApiHandler {
   for (const [path, handler] of Object.entries(healthRoutes({ postgres: repos.operator.health, redis: options.redis, logger }))) app.get(path, handler);
 
   // The operator signs in once for the console, the queue dashboard and /admin/v1 alike.
-  const sessions = operatorSessions({ adminToken: options.adminToken, secureCookie: options.publicBaseUrl.startsWith('https:'), throttle });
+  const sessions = operatorSessions({
+    adminToken: options.adminToken,
+    secureCookie: options.publicBaseUrl.startsWith('https:'),
+    throttle,
+    links: { traces: options.tracesUiUrl },
+  });
   app.use('/admin', sessions.routes);
   const admin = express.Router();
   admin.use(sessions.authenticate);

@@ -10,6 +10,7 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { watchOutbox } from '../../shared/events/metrics';
 import { createExportStorage } from '../../shared/exports';
 import { withTimeout } from '../../shared/polling-loop';
+import { watchFailingDirectories } from '../../shared/setup/metrics';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
@@ -96,6 +97,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   const unwatch = [
     watchQueues(Object.values(queues)),
     watchOutbox(repos.operator),
+    watchFailingDirectories(repos.operator),
     watchOverdue({
       deliveries: sweeps.deliveries,
       jobs: [
@@ -115,6 +117,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     logger,
     adminToken: config.ADMIN_TOKEN,
     publicBaseUrl: config.publicBaseUrl,
+    tracesUiUrl: config.TRACES_UI_URL,
     region: config.REGION,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
     maxPageSize: config.MAX_PAGE_SIZE,

@@ -20,6 +20,7 @@ export const METRICS = {
   jobsOverdue: 'scim_jobs_overdue',
   collectErrors: 'scim_metrics_collect_errors_total',
   activityDropped: 'scim_activity_dropped_total',
+  directoriesFailing: 'scim_directories_failing',
 } as const;
 
 /** The process's registry: `GET /metrics` on the API and the worker's metrics server serve it. */

@@ -93,14 +93,14 @@ describe('admin API › OpenAPI 3.1 document', () => {
     assert.equal((await new Validator().validate(broken)).valid, false);
   });
 
-  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer, the SCIM error on every 4xx and 5xx', () => {
+  it('the document › its server, security and errors › PUBLIC_BASE_URL/admin/v1, the admin token as bearer or the console session, the SCIM error on every 4xx and 5xx', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(
       doc.servers.map((s) => s.url),
       [`${PUBLIC_BASE_URL}/admin/v1`],
     );
     assert.deepEqual(doc.components.securitySchemes.adminToken, { type: 'http', scheme: 'bearer', description: 'The operator secret, ADMIN_TOKEN' });
-    assert.deepEqual(doc.security, [{ adminToken: [] }]);
+    assert.deepEqual(doc.security, [{ adminToken: [] }, { operatorSession: [] }]);
     assert.deepEqual(doc.components.schemas.ScimError.properties?.schemas, {
       type: 'array',
       prefixItems: [{ type: 'string', const: 'urn:ietf:params:scim:api:messages:2.0:Error' }],
@@ -194,6 +194,7 @@ describe('admin API › OpenAPI 3.1 document', () => {
     const created = (await call('post', '/tenants/{tenantId}/directories', { tenantId }, { name: 'Contoso', provider: 'entra' })).body;
     const directoryId: string = created.id;
     await call('get', '/tenants/{tenantId}/directories', { tenantId });
+    await call('get', '/failing-directories', {});
     await call('get', '/directories/{directoryId}', { directoryId });
     assert.deepEqual((await call('patch', '/directories/{directoryId}', { directoryId }, { rateLimit: { requestsPerSecond: 50 } })).body.rateLimit, {
       requestsPerSecond: 50,

@@ -8,16 +8,19 @@
  * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF, BENCH_API_DIST and the webhook
  * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS, and the noisy
  * neighbour's BENCH_QUIET_RATE (default 40), BENCH_NOISY_LIMIT (50), BENCH_NOISY_RATE (500) and BENCH_NOISY_SECONDS (6 × BENCH_SECONDS: three rounds of 20 s alone and 20 s beside at the default); BENCH_API_PORT.
+ * The pages scenario (pages.ts) loads the setup page and the console in Debian's chromium.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { buildWeb } from '../../infra/scripts/build-web';
 import { runLoad, type LoadOptions, type LoadResult } from './load';
 import { childPids, cpuMeter } from './process-cpu';
 import { prefillDirectory } from './prefill';
 import { peakRssMiB } from './process-memory';
+import { pageLoadTable, runPageLoadBench } from './pages';
 import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 
@@ -89,6 +92,7 @@ const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${pr
 
 function startApi(): Promise<ChildProcess> {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  buildWeb();
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
   const child = spawn(
     process.execPath,
@@ -340,6 +344,28 @@ async function main() {
         writeResults('webhooks', figures);
       } finally {
         worker.kill('SIGTERM');
+      }
+    }
+    if (want('pages')) {
+      const link = await adminPost(`/directories/${dirA.id}/setup-links`, {});
+      const consoleOf = (p: string) => `/admin/console${p}`;
+      const figures = await runPageLoadBench({
+        apiUrl: `http://127.0.0.1:${API_PORT}`,
+        adminToken: ADMIN,
+        pages: [
+          { name: `setup page (${USERS} users)`, path: `/setup${new URL(link.url).hash}` },
+          { name: 'console: tenants', path: consoleOf('/') },
+          { name: 'console: tenant', path: consoleOf(`/tenants/${a.id}`) },
+          { name: `console: directory (${USERS} users)`, path: consoleOf(`/directories/${dirA.id}`) },
+          { name: 'console: webhooks', path: consoleOf(`/tenants/${a.id}/webhooks`) },
+          { name: 'console: events', path: consoleOf(`/tenants/${a.id}/events`) },
+          { name: 'console: schemas', path: consoleOf('/schemas') },
+        ],
+        log,
+      });
+      if (figures) {
+        console.log(`\n${pageLoadTable(figures)}\n`);
+        writeResults('pages', figures);
       }
     }
     await pg.end();

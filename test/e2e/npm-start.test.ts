@@ -236,6 +236,13 @@ describe('npm start › a first one runs, a second is started, then the first re
       }),
     });
     assert.equal(readme.status, 201, await readme.text());
+    // The console it prints, built and served by the compiled API, with its script.
+    assert.match(first.output(), /Console +http:\/\/\S+\/admin\/console /);
+    const page = await call('/admin/console/', adminToken);
+    assert.equal(page.status, 200);
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    assert.ok(script, 'the console page names its script');
+    assert.equal((await call(script, adminToken)).status, 200);
 
     const second = await runStart(env);
 

@@ -17,12 +17,16 @@ export interface OperatorSessionOptions {
   readonly sessionSeconds?: number;
   /** Failed sign-ins count here, as rejected bearer tokens do. Default: none. */
   readonly throttle?: AuthThrottle;
+  /** Other operator tools the console links to. Default: none. */
+  readonly links?: { readonly traces?: string };
 }
 
 /** What the console learns of its session: when it ends, and the token its writes must carry. */
 export interface OperatorSessionView {
   readonly expiresAt: string;
   readonly csrfToken: string;
+  /** Operator tools outside the platform (TRACES_UI_URL), or null. */
+  readonly links: { readonly traces: string | null };
 }
 
 export interface OperatorSessions {
@@ -77,6 +81,7 @@ export function operatorSessions(options: OperatorSessionOptions): OperatorSessi
   const viewOf = (session: string): OperatorSessionView => ({
     expiresAt: new Date(Number(session.split('.')[0]) * 1000).toISOString(),
     csrfToken: mac('csrf', session),
+    links: { traces: options.links?.traces ?? null },
   });
   const cookie = (value: string, maxAge: number) => {
     const attributes = [`Path=${COOKIE_PATH}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAge}`];

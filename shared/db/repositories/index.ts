@@ -14,7 +14,7 @@ import { listTenantEvents, type StoredEvent } from './events';
 import { ExtensionSchemaRepository } from './extension-schemas';
 import { CrossTenantOutbox } from './outbox-positions';
 import { reconcileReportSweep } from './reconcile-reports';
-import { ScimActivityWriter } from './scim-activity';
+import { FailingDirectories, ScimActivityWriter } from './scim-activity';
 import type { DirectoryScope } from './scope';
 import { SetupLinkResolver } from './setup-links';
 import { TenantRepository } from './tenants';
@@ -67,6 +67,8 @@ export class OperatorRepositories {
   readonly setupLinks: SetupLinkResolver;
   /** The API processes' record of answered SCIM requests, written for many directories at once. */
   readonly scimActivity: ScimActivityWriter;
+  /** Directories whose recent SCIM requests mostly failed, read from that record. */
+  readonly failingDirectories: FailingDirectories;
   /** Platform-wide and per-directory extension schemas. */
   readonly extensionSchemas: ExtensionSchemaRepository;
   /** The rows whose jobs the sweepers re-drive when Redis lost them. */
@@ -83,6 +85,7 @@ export class OperatorRepositories {
     this.keys = new KeyResolver(db.acrossTenants());
     this.setupLinks = new SetupLinkResolver(db.acrossTenants());
     this.scimActivity = new ScimActivityWriter(db.acrossTenants());
+    this.failingDirectories = new FailingDirectories(db.acrossTenants());
     this.extensionSchemas = new ExtensionSchemaRepository(db);
     this.sweeps = { deliveries: new DeliverySweep(db), auditExports: auditExportSweep(db), groupReconciles: reconcileReportSweep(db) };
     this.health = postgresCheck(db);

@@ -190,3 +190,68 @@ export class DirectoryActivity {
     }));
   }
 }
+
+/** How a directory's recent SCIM requests went, when most of them failed. */
+export interface FailingDirectory {
+  readonly directoryId: DirectoryId;
+  readonly tenantId: string;
+  readonly directoryName: string;
+  readonly tenantName: string;
+  readonly requests: number;
+  readonly failed: number;
+  readonly lastFailureAt: string;
+}
+
+/** Which recent requests count as failed, and over what window (FailingDirectories.list). */
+export interface FailureWindow {
+  readonly minutes: number;
+  /** Fewer requests than this in the window say nothing either way. */
+  readonly minRequests: number;
+  /** The failed share from which a directory is listed, 0..1. */
+  readonly minRatio: number;
+}
+
+/**
+ * Directories whose identity provider is failing, across tenants: the operator's view of who is
+ * heading for Entra's quarantine (a provisioning job whose calls mostly fail is run only once a
+ * day). Failed means a 5xx or a 4xx other than 404 (Entra's lookups of users that do not exist
+ * yet) and 429 (retried by Entra, not counted against the job).
+ */
+export class FailingDirectories {
+  constructor(private readonly sql: Sql) {}
+
+  async list(window: FailureWindow): Promise<FailingDirectory[]> {
+    const rows = await this.sql.query<{
+      directory_id: DirectoryId;
+      tenant_id: string;
+      directory_name: string;
+      tenant_name: string;
+      requests: number;
+      failed: number;
+      last_failure_at: Date;
+    }>(
+      `WITH recent AS (
+         SELECT directory_id, count(*)::int AS requests,
+                count(*) FILTER (WHERE status >= 500 OR (status >= 400 AND status NOT IN (404, 429)))::int AS failed,
+                max(at) FILTER (WHERE status >= 500 OR (status >= 400 AND status NOT IN (404, 429))) AS last_failure_at
+           FROM scim_request_log
+          WHERE at > now() - make_interval(mins => $1)
+          GROUP BY directory_id
+         HAVING count(*) >= $2)
+       SELECT r.directory_id, d.tenant_id, d.name AS directory_name, t.name AS tenant_name, r.requests, r.failed, r.last_failure_at
+         FROM recent r JOIN directories d ON d.id = r.directory_id JOIN tenants t ON t.id = d.tenant_id
+        WHERE r.failed >= r.requests * $3::float8
+        ORDER BY r.failed::float8 / r.requests DESC, r.requests DESC`,
+      [window.minutes, window.minRequests, window.minRatio],
+    );
+    return rows.map((x) => ({
+      directoryId: x.directory_id,
+      tenantId: x.tenant_id,
+      directoryName: x.directory_name,
+      tenantName: x.tenant_name,
+      requests: x.requests,
+      failed: x.failed,
+      lastFailureAt: x.last_failure_at.toISOString(),
+    }));
+  }
+}

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { Repositories } from '../../../../shared/db/repositories';
 import { PROVIDERS, type Directory } from '../../../../shared/db/repositories/tenants';
 import { ScimError } from '../../../../shared/scim/errors';
+import { QUARANTINE_WATCH } from '../../../../shared/setup/metrics';
 import { sendScim } from '../../middleware/scim-json';
 import { adminRoute, PATH_PARAMS } from './route-catalog';
-import { apiKeyShape, createdDirectoryShape, directoryShape, issuedKeyShape, listOf } from './shapes';
+import { apiKeyShape, createdDirectoryShape, directoryShape, failingDirectoriesShape, issuedKeyShape, listOf } from './shapes';
 import { directoryOr404, pathId, tenantOr404 } from './validate';
 
 const createDirectory = z.object({
@@ -77,6 +78,25 @@ export function directoryRoutes(deps: DirectoryRouteDeps): Router {
         keyName: body.keyName ?? `${body.name} key`,
       });
       sendScim(res, 201, { ...view(directory), key });
+    },
+  );
+
+  // Across tenants, for the operator on call: the metric scim_directories_failing counts them,
+  // this names them (the alert ScimDirectoryNearEntraQuarantine points here).
+  adminRoute(
+    router,
+    {
+      method: 'get',
+      path: '/failing-directories',
+      operationId: 'listFailingDirectories',
+      tag,
+      summary: "Directories whose identity provider's requests mostly failed lately",
+      description:
+        "Heading for Entra's quarantine: at least 10 SCIM requests in the last 15 minutes, half or more answered 5xx, or 4xx but 404 (lookups of users not yet created) and 429 (retried). The setup page's status explains each failure.",
+      responses: { 200: { description: 'The failing directories, worst first', schema: failingDirectoriesShape } },
+    },
+    async (_input, _req, res) => {
+      sendScim(res, 200, { window: QUARANTINE_WATCH, data: await deps.repos.operator.failingDirectories.list(QUARANTINE_WATCH) });
     },
   );
 

@@ -1,3 +1,4 @@
+import { CSRF_HEADER, SESSION_COOKIE } from '../../middleware/operator-session';
 import type { RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { adminOperations, type Operation, type ResponseDoc } from './route-catalog';
@@ -42,7 +43,10 @@ export interface OpenApiDocument {
   readonly tags: { name: string }[];
   readonly paths: Record<string, Record<string, OperationObject>>;
   readonly components: {
-    readonly securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }>;
+    readonly securitySchemes: Record<
+      string,
+      { type: 'http'; scheme: 'bearer'; description: string } | { type: 'apiKey'; in: 'cookie'; name: string; description: string }
+    >;
     readonly schemas: Record<string, JsonSchema>;
   };
 }
@@ -197,11 +201,19 @@ export function buildOpenApiDocument(router: Router, options: OpenApiOptions): O
         "The operator's API: tenants, directories and their keys, extension schemas, webhooks and their deliveries, the events feed, audit exports and reconciliation. Every answer is JSON (application/scim+json); every error is a SCIM error.",
     },
     servers: [{ url: `${options.publicBaseUrl}/admin/v1`, description: 'This platform' }],
-    security: [{ adminToken: [] }],
+    security: [{ adminToken: [] }, { operatorSession: [] }],
     tags: tags.map((name) => ({ name })),
     paths,
     components: {
-      securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The operator secret, ADMIN_TOKEN' } },
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'The operator secret, ADMIN_TOKEN' },
+        operatorSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: `The console's session, from POST /admin/session {"token": ADMIN_TOKEN}; requests other than GET and HEAD must also send its csrfToken in ${CSRF_HEADER}`,
+        },
+      },
       schemas: components.schemas,
     },
   };

@@ -56,6 +56,29 @@ export const directoryShape = z
   })
   .meta({ id: 'Directory', description: 'One SCIM connection of a tenant, with its own users, groups and keys' });
 
+export const failingDirectoryShape = z
+  .object({
+    directoryId: id,
+    tenantId: id,
+    directoryName: z.string(),
+    tenantName: z.string(),
+    requests: z.int().min(1).describe('SCIM requests in the window'),
+    failed: z.int().min(0).describe('Of them, answered 5xx, or 4xx but 404 and 429'),
+    lastFailureAt: instant,
+  })
+  .meta({ id: 'FailingDirectory', description: "A directory whose identity provider's recent requests mostly failed" });
+
+export const failingDirectoriesShape = z
+  .object({
+    window: z.object({
+      minutes: z.int().describe('How far back requests are counted'),
+      minRequests: z.int().describe('Fewer requests than this say nothing'),
+      minRatio: z.number().describe('The failed share from which a directory is listed'),
+    }),
+    data: z.array(failingDirectoryShape).describe('Worst first'),
+  })
+  .meta({ id: 'FailingDirectoryList' });
+
 export const apiKeyShape = z
   .object({
     id,

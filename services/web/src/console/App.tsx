@@ -29,7 +29,7 @@ export function App() {
     return <SignIn onSignedIn={(s) => (returnAfterSignIn() ? undefined : setState({ status: 'signed-in', session: s }))} />;
   }
   setSessionToken(state.session.csrfToken);
-  return <Shell onSignOut={() => setState({ status: 'signed-out' })} />;
+  return <Shell session={state.session} onSignOut={() => setState({ status: 'signed-out' })} />;
 }
 
 /** The queue dashboard sends a browser here to sign in, with where to return in ?next=. */
@@ -40,7 +40,7 @@ function returnAfterSignIn(): boolean {
   return true;
 }
 
-function Shell({ onSignOut }: { onSignOut: () => void }) {
+function Shell({ session: current, onSignOut }: { session: Session; onSignOut: () => void }) {
   const path = usePath();
   const main = useRef<HTMLElement>(null);
   // A new page is announced like a page load: focus moves to its main region.
@@ -82,6 +82,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
             <li>
               <a href="/admin/queues/">Queue dashboard</a>
             </li>
+            {current.links.traces ? (
+              <li>
+                <a href={current.links.traces}>Traces</a>
+              </li>
+            ) : null}
             <li>
               <a href="/docs">API documentation</a>
             </li>

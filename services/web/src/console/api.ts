@@ -1,17 +1,15 @@
 import type { z } from 'zod';
+import type { OperatorSessionView as Session } from '../../../api/middleware/operator-session';
 import type * as shapes from '../../../api/routes/admin/shapes';
 import { callApi } from '../common/api';
+
+export type { Session };
 
 let csrfToken: string | undefined;
 
 /** The session's CSRF token, which every change sent to /admin/v1 carries (middleware/operator-session.ts). */
 export function setSessionToken(token: string | undefined): void {
   csrfToken = token;
-}
-
-export interface Session {
-  readonly expiresAt: string;
-  readonly csrfToken: string;
 }
 
 const withCsrf = (headers: Headers) => {

@@ -171,6 +171,36 @@ describe('operator console › webhooks, events and exports', () => {
     await expectAccessible(page);
   });
 
+  it('Rotate secret, then Replay one › the delivery comes signed by the new secret (and the old one, until the overlap ends)', async () => {
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('dialog', { name: 'Rotate the signing secret?' }).getByRole('button', { name: 'Rotate it' }).click();
+    await page.getByText('The new signing secret.').waitFor();
+    await page.getByText('each delivery carries a signature by the previous secret too').waitFor();
+    await page.getByRole('button', { name: 'Copy signing secret' }).click();
+    const rotated = await page.evaluate(() => navigator.clipboard.readText());
+    assert.match(rotated, /^whsec_/);
+    assert.notEqual(rotated, secret);
+    await expectAccessible(page);
+
+    const before = receiver.requests.length;
+    await page.getByRole('button', { name: /^Replay the user\.created delivery/ }).click();
+    await page.getByRole('status').filter({ hasText: 'The user.created delivery is queued again.' }).waitFor();
+    const requests = await receiver.waitFor(before + 1);
+    assert.equal(verified(rotated, requests[before]).type, 'user.created');
+    assert.equal(verified(secret, requests[before]).type, 'user.created');
+  });
+
+  it('Disable, then Enable › the status says so each time', async () => {
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('dialog', { name: 'Disable this endpoint?' }).getByRole('button', { name: 'Disable it' }).click();
+    await page.getByRole('status').filter({ hasText: 'Endpoint disabled' }).waitFor();
+    await page.getByRole('definition').getByText('disabled', { exact: true }).waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Send test event' }).isDisabled());
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('status').filter({ hasText: 'Endpoint enabled' }).waitFor();
+    await page.getByRole('definition').getByText('active', { exact: true }).waitFor();
+  });
+
   it('the endpoint page at 390 px › fits a phone and stays accessible', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('heading', { level: 1, name: 'Webhook endpoint' }).waitFor();

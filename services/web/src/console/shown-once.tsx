@@ -5,16 +5,17 @@ import { Alert, CopyValue } from '../common/ui';
  * A secret the API answers with once (a key's token, a setup link): copy it now or never. The
  * block takes focus when it appears, so keyboard and screen-reader users land on it.
  */
-export function ShownOnce({ title, children }: { title: string; children: ReactNode }) {
+export function ShownOnce({ title, level = 3, children }: { title: string; level?: 2 | 3; children: ReactNode }) {
   const heading = useRef<HTMLHeadingElement>(null);
+  const Heading = level === 2 ? 'h2' : 'h3';
   useEffect(() => {
     heading.current?.focus();
   }, []);
   return (
     <div className="shown-once">
-      <h3 ref={heading} tabIndex={-1}>
+      <Heading ref={heading} tabIndex={-1}>
         {title}
-      </h3>
+      </Heading>
       {children}
     </div>
   );

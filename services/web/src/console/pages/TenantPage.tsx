@@ -123,7 +123,7 @@ function NewDirectoryForm({ tenantId, onCreated }: { tenantId: string; onCreated
 function CreatedDirectoryCard({ directory, onDone }: { directory: CreatedDirectory; onDone: () => void }) {
   return (
     <section className="card" aria-label={`Directory ${directory.name} created`}>
-      <ShownOnce title={`Directory “${directory.name}” created`}>
+      <ShownOnce level={2} title={`Directory “${directory.name}” created`}>
         <p>
           Give these two values to the customer's IT admin (in Entra: Provisioning → Admin Credentials), or send them a setup link from the directory's page.
         </p>

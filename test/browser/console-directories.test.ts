@@ -144,7 +144,7 @@ describe('operator console › tenants, directories, keys, setup links and exten
     assert.ok(await add.isDisabled(), 'nothing typed: nothing to add');
 
     await editor.fill('{\n  "id": "activtrak",\n  "attributes": [\n');
-    await page.getByText(/Not valid JSON/).waitFor();
+    await page.getByText('Not valid JSON at line 3, column 18').waitFor();
     assert.equal(await editor.getAttribute('aria-invalid'), 'true');
     assert.ok(await add.isDisabled());
     await expectAccessible(page);

@@ -34,10 +34,11 @@ export function checkSchemaText(text: string): SchemaCheck {
 /** JSON.parse's message with the line and column of the fault, which V8 gives only as a character position. */
 export function describeJsonError(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const position = /at position (\d+)/.exec(message);
   const bare = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
-  if (!position) return `Not valid JSON: ${bare}`;
-  const before = text.slice(0, Number(position[1]));
+  // "Unexpected end of JSON input" names no position: the fault is where the text stops.
+  const position = /at position (\d+)/.exec(message)?.[1] ?? (/end of (JSON )?(input|data)/i.test(message) ? text.trimEnd().length : undefined);
+  if (position === undefined) return `Not valid JSON: ${bare}`;
+  const before = text.slice(0, Number(position));
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
   return `Not valid JSON at line ${line}, column ${column}: ${bare}`;

@@ -98,7 +98,7 @@ export function ApiKeysSection({ directory }: { directory: Directory }) {
                 <tr key={key.id}>
                   <td>{key.name}</td>
                   <td>
-                    <code>{key.prefix}…</code>
+                    <code className="nowrap">{key.prefix}…</code>
                   </td>
                   <td>
                     <Time value={key.createdAt} />

@@ -8,7 +8,6 @@ export function SchemasPage() {
       <PageHeader
         title="Extension schemas"
         subtitle="Platform-wide: every directory lists them on /Schemas and /ResourceTypes, and its users carry them. A directory's own schemas are on its page."
-        trail={[{ to: '/schemas', label: 'Extension schemas' }]}
       />
       <section className="card" aria-labelledby="platform-schemas">
         <h2 id="platform-schemas">Platform-wide schemas</h2>

@@ -68,7 +68,7 @@ export function SetupLinksSection({ directory }: { directory: Directory }) {
           />
         </ShownOnce>
       ) : null}
-      <form className="inline-form" onSubmit={create}>
+      <form className="inline-form narrow" onSubmit={create}>
         <Field label="Expires after">
           {({ id, describedBy }) => (
             <select id={id} value={days} onChange={(e) => setDays(Number(e.target.value))} aria-describedby={describedBy}>

@@ -34,7 +34,7 @@ export function TenantPage({ tenantId }: { tenantId: string }) {
       />
       <section className="card" aria-labelledby="directories">
         <h2 id="directories">Directories</h2>
-        <ErrorAlert error={directories.error} />
+        {tenant.error ? null : <ErrorAlert error={directories.error} />}
         {directories.loading && !directories.data ? <p className="hint">Loading directories…</p> : null}
         {directories.data && directories.data.data.length === 0 ? (
           <p className="empty">No directories yet: create one above, then give its Tenant URL and token (or a setup link) to the customer's IT admin.</p>
@@ -122,7 +122,7 @@ function NewDirectoryForm({ tenantId, onCreated }: { tenantId: string; onCreated
 /** The one answer that holds the first key's token: shown until the operator moves on. */
 function CreatedDirectoryCard({ directory, onDone }: { directory: CreatedDirectory; onDone: () => void }) {
   return (
-    <section className="card" aria-label={`Directory ${directory.name} created`}>
+    <section aria-label={`Directory ${directory.name} created`}>
       <ShownOnce level={2} title={`Directory “${directory.name}” created`}>
         <p>
           Give these two values to the customer's IT admin (in Entra: Provisioning → Admin Credentials), or send them a setup link from the directory's page.

@@ -17,13 +17,13 @@ export function CopyValue({ value, label, secret = false }: { value: string; lab
     const timer = setTimeout(() => setCopied(undefined), 2500);
     return () => clearTimeout(timer);
   }, [copied]);
+  const action = copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Select and copy' : 'Copy';
   return (
     <div className={secret ? 'copy-value secret' : 'copy-value'}>
       <code>{value}</code>
-      <button type="button" className="secondary" onClick={copy}>
-        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Select and copy' : 'Copy'}
-        {/* Part of the name, not an aria-label: the visible word stays in the name whatever it says (WCAG 2.5.3). */}
-        <span className="visually-hidden"> {label}</span>
+      {/* The name starts with the visible text, which changes once copied (WCAG 2.5.3, label in name). */}
+      <button type="button" className="secondary" onClick={copy} aria-label={`${action} ${label}`}>
+        {action}
       </button>
       <span className="visually-hidden" role="status">
         {copied === 'yes' ? `${label} copied to the clipboard` : ''}

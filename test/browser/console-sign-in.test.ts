@@ -43,7 +43,9 @@ describe('operator console › sign-in and tenants', () => {
     const name = `<img src=x onerror="document.title='pwned'"> Acme ${Date.now()}`;
     await page.getByLabel('Name').fill(name);
     await page.getByRole('button', { name: 'Create tenant' }).click();
-    await page.getByRole('link', { name: 'Tenants', exact: true }).click();
+    // The new tenant's page opens first; then back to the list by the console's own navigation.
+    await page.waitForURL(/\/admin\/console\/tenants\/[0-9a-f-]+$/);
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Tenants', exact: true }).click();
     await page.getByRole('link', { name }).waitFor();
     assert.notEqual(await page.title(), 'pwned');
     assert.equal(await page.locator('main img').count(), 0);

@@ -71,7 +71,9 @@ function Shell({ session: current, onSignOut }: { session: Session; onSignOut: (
         <nav className="sidenav" aria-label="Console">
           <ul>
             <li>
-              <Link to="/">Tenants</Link>
+              <Link to="/" section={(path) => path === '/' || path.startsWith('/tenants/') || path.startsWith('/directories/')}>
+                Tenants
+              </Link>
             </li>
             <li>
               <Link to="/schemas">Extension schemas</Link>

@@ -55,7 +55,12 @@ export function TenantTabs({ tenantId }: { tenantId: string }) {
       <ul>
         {TENANT_SECTIONS.map((section) => (
           <li key={section.label}>
-            <Link to={`/tenants/${tenantId}${section.path}`}>{section.label}</Link>
+            <Link
+              to={`/tenants/${tenantId}${section.path}`}
+              section={(path) => (section.path ? path.startsWith(`/tenants/${tenantId}${section.path}`) : path === `/tenants/${tenantId}`)}
+            >
+              {section.label}
+            </Link>
           </li>
         ))}
       </ul>

@@ -31,15 +31,20 @@ function currentPath(): string {
   return rest === '' ? '/' : rest;
 }
 
-/** A link to a console page: a real <a href> (open in a new tab works), followed in place on a plain click. */
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+/**
+ * A link to a console page: a real <a href> (open in a new tab works), followed in place on a
+ * plain click. `section` marks it as the current page's for every path it accepts (a navigation
+ * entry stays current on the pages below it); by default only its own path is.
+ */
+export function Link({ to, children, className, section }: { to: string; children: ReactNode; className?: string; section?: (path: string) => boolean }) {
+  const current = section ? section(currentPath()) : currentPath() === to;
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     navigate(to);
   };
   return (
-    <a href={`${BASE}${to}`} onClick={onClick} className={className} aria-current={currentPath() === to ? 'page' : undefined}>
+    <a href={`${BASE}${to}`} onClick={onClick} className={className} aria-current={current ? 'page' : undefined}>
       {children}
     </a>
   );

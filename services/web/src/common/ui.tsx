@@ -20,8 +20,10 @@ export function CopyValue({ value, label, secret = false }: { value: string; lab
   return (
     <div className={secret ? 'copy-value secret' : 'copy-value'}>
       <code>{value}</code>
-      <button type="button" className="secondary" onClick={copy} aria-label={`Copy ${label}`}>
+      {/* The label is hidden text, not aria-label, so the name always begins with what the button shows (WCAG 2.5.3). */}
+      <button type="button" className="secondary" onClick={copy}>
         {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Select and copy' : 'Copy'}
+        <span className="visually-hidden"> {label}</span>
       </button>
       <span className="visually-hidden" role="status">
         {copied === 'yes' ? `${label} copied to the clipboard` : ''}

@@ -54,7 +54,7 @@ export function TestConnectionState({ status, idp }: { status?: SetupStatus; idp
 
 function RequestRow({ request }: { request: RecordedRequest }) {
   return (
-    <tr>
+    <tr className={request.status >= 400 ? 'failed' : undefined}>
       <td className="request-time">
         <Time value={request.at} />
       </td>
@@ -125,7 +125,7 @@ export function LiveStatusSection({ live, idp }: { live: LiveStatus; idp: string
           {status.requests.length === 0 ? (
             <p className="empty">No requests yet. When {idp} sends its first one (Test connection), it shows here within a few seconds.</p>
           ) : (
-            <table className="requests">
+            <table className="requests stack-on-mobile">
               <caption className="visually-hidden">The last requests {idp} sent, newest first</caption>
               <colgroup>
                 <col className="col-time" />

@@ -24,7 +24,7 @@ const shortName = (target: string) =>
 export function MappingsTable({ mappings, caption }: { mappings: AttributeMapping[]; caption: string }) {
   return (
     <div className="table-wrap">
-      <table className="mappings">
+      <table className="mappings stack-on-mobile">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           <tr>
@@ -39,8 +39,8 @@ export function MappingsTable({ mappings, caption }: { mappings: AttributeMappin
               <td>
                 <CopyValue value={m.target} label={`target attribute ${shortName(m.target)}`} />
               </td>
-              <td>{m.type}</td>
-              <td>{noteOf(m)}</td>
+              <td data-label="Type">{m.type}</td>
+              <td data-label="Notes">{noteOf(m)}</td>
             </tr>
           ))}
         </tbody>

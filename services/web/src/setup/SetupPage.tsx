@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useMemo, useState } from 'react';
+import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError } from '../common/api';
 import { ErrorAlert, Time, useLoad } from '../common/ui';
 import { linkSecret, type SetupApi, type SetupDirectory, setupApi } from './api';
@@ -84,12 +84,15 @@ function Frame({ children }: { children: ReactNode }) {
 }
 
 function LinkProblem({ title, children }: { title: string; children: ReactNode }) {
+  const main = useRef<HTMLElement>(null);
+  // The page may replace itself while open (the link was revoked): a screen reader is taken to the news.
   useEffect(() => {
     document.title = title;
+    main.current?.focus();
   }, [title]);
   return (
     <Frame>
-      <main id="main" className="page-narrow">
+      <main id="main" className="page-narrow link-problem-page" ref={main} tabIndex={-1}>
         <div className="card link-problem">
           <h1>{title}</h1>
           {children}

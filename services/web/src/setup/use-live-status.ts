@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError } from '../common/api';
 import type { SetupApi, SetupStatus } from './api';
+import { describeNews } from './status-news';
 
 /** How often the status is asked for while the page is visible: Entra's requests show within seconds. */
 export const POLL_INTERVAL_MS = 3_000;
@@ -79,20 +80,3 @@ export function useLiveStatus(api: SetupApi, onRefused: (error: ApiError) => voi
 
   return { status, stale, announcement };
 }
-
-/**
- * What changed between two polls, in one sentence, or '' when nothing worth saying did: a
- * screen reader hears of the first Test connection, new counts and new failures, not of every
- * successful request.
- */
-export function describeNews(before: SetupStatus, after: SetupStatus): string {
-  const parts: string[] = [];
-  if (!before.testConnection && after.testConnection) parts.push('Test connection received.');
-  if (before.users !== after.users || before.groups !== after.groups) parts.push(`Now ${plural(after.users, 'user')} and ${plural(after.groups, 'group')}.`);
-  const newest = before.requests[0]?.at;
-  const failed = after.requests.filter((r) => r.status >= 400 && (!newest || r.at > newest)).length;
-  if (failed > 0) parts.push(`${plural(failed, 'new failed request')}: see Last requests.`);
-  return parts.join(' ');
-}
-
-export const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { ADMIN_TOKEN } from '../support/app';
 import { expectAccessible, launchChromium, newPage, type Platform, screenshot, startPlatform } from '../support/browser';
+import { eventually } from '../support/eventually';
 import { entraUser, GROUP_SCHEMA } from '../support/factories';
 
 const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
@@ -192,6 +193,46 @@ describe('setup page › the IT admin connects Entra', () => {
     await expectAccessible(page);
   });
 
+  it('polling › every 3 s while visible; nothing while the tab is hidden; at once when shown again', async () => {
+    const polled = await newPage(browser, platform.url);
+    await polled.clock.install();
+    // Counts the page's status calls where they start, in the page, so a count read after the clock moved is exact.
+    await polled.addInitScript(() => {
+      const w = window as unknown as { statusCalls: number; statusDone: number };
+      w.statusCalls = 0;
+      w.statusDone = 0;
+      const original = window.fetch.bind(window);
+      window.fetch = (input, init) => {
+        if (!String(input).includes('/setup/v1/status')) return original(input, init);
+        w.statusCalls++;
+        return original(input, init).finally(() => w.statusDone++);
+      };
+    });
+    const counts = () =>
+      polled.evaluate(() => {
+        const w = window as unknown as { statusCalls: number; statusDone: number };
+        return { statusCalls: w.statusCalls, statusDone: w.statusDone };
+      });
+    const settled = () =>
+      eventually('no status call in flight', async () => {
+        const c = await counts();
+        return c.statusCalls === c.statusDone ? c.statusCalls : undefined;
+      });
+    await polled.goto(link.url);
+    await polled.getByRole('region', { name: 'Live status' }).getByRole('group', { name: 'Users' }).waitFor();
+    const first = await settled();
+
+    await polled.clock.runFor(3_000);
+    await eventually('the next poll', async () => ((await counts()).statusCalls > first ? true : undefined));
+    await setVisibility(polled, 'hidden');
+    const hidden = await settled();
+    await polled.clock.runFor(60_000);
+    assert.equal((await counts()).statusCalls, hidden, 'no call while hidden');
+    await setVisibility(polled, 'visible');
+    assert.equal((await counts()).statusCalls, hidden + 1, 'one call at once when shown');
+    await polled.context().close();
+  });
+
   it('the operator revokes the link while it is open › the page replaces itself with the message to ask for a new link', async () => {
     await asOperator(platform, 'DELETE', `/directories/${directoryId}/setup-links/${link.id}`);
 
@@ -217,6 +258,15 @@ describe('setup page › the IT admin connects Entra', () => {
     await bare.context().close();
   });
 });
+
+/** What a browser does when its tab is hidden or shown again (headless chromium never hides a page by itself). */
+async function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
+  // A string, not a function: tsx would name the getter with a helper the page does not have.
+  await page.evaluate(
+    `Object.defineProperty(document, 'visibilityState', { configurable: true, get() { return ${JSON.stringify(state)}; } });
+     document.dispatchEvent(new Event('visibilitychange'));`,
+  );
+}
 
 /** Waits until the figure labelled `label` shows `value` (the page polls every few seconds). */
 async function figure(region: Locator, label: string, value: string): Promise<void> {

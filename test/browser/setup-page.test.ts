@@ -174,10 +174,17 @@ describe('setup page › the IT admin connects Entra', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
-  it('Regenerate after confirming › the old token is refused with 401, the new one works, and the page explains the 401', async () => {
-    await page.getByRole('button', { name: 'Regenerate secret token' }).click();
+  it('Regenerate › Escape cancels; after confirming, the old token is refused with 401, the new one works, and the page explains the 401', async () => {
     const dialog = page.getByRole('dialog', { name: 'Regenerate the secret token?' });
+    await page.getByRole('button', { name: 'Regenerate secret token' }).focus();
+    await page.keyboard.press('Enter');
     await dialog.getByText('Entra is refused until you paste the new token', { exact: false }).waitFor();
+    await expectAccessible(page);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await entra(tenantUrl, firstToken)('GET', '/Users?count=1')).status, 200, 'cancelled: the token still works');
+
+    await page.getByRole('button', { name: 'Regenerate secret token' }).click();
     await dialog.getByRole('button', { name: 'Regenerate token' }).click();
 
     await page.getByText(`The previous token (${firstToken.slice(0, 14)}…) no longer works.`, { exact: false }).waitFor();

@@ -202,11 +202,11 @@ async function main() {
       log(`prefilling ${USERS} users in each of two tenants, groups of 100, 10,000 and ${USERS} members`);
       A = await prefillDirectory(pg, { tenantId: a.id, directoryId: dirA.id }, 'a', USERS, [100, 10_000, USERS]);
       await prefillDirectory(pg, { tenantId: b.id, directoryId: dirB.id }, 'b', USERS, [10_000]);
+      log(`prefilled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
     await pg.query('VACUUM ANALYZE');
     // The prefill's dirty pages are flushed now, not by a checkpoint in the middle of a scenario.
     await pg.query('CHECKPOINT');
-    log(`prefilled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const url = `http://127.0.0.1:${API_PORT}/scim/v2`;
     const headers = { Authorization: `Bearer ${dirA.key.token}`, 'Content-Type': 'application/scim+json' };

@@ -90,6 +90,7 @@ export interface TenantsFigures {
   readonly rate: number;
   readonly users: number;
   readonly groups: number;
+  /** The window of the cycle each step measured (BENCH_TENANTS_SECONDS, or the whole cycle if shorter). */
   readonly seconds: number;
   readonly steps: readonly TenantsStep[];
   /** The largest N among the steps that met every criterion, or 0. */
@@ -247,7 +248,7 @@ interface TenantRun {
  * so a slow answer or a client that fell behind is counted, not hidden (coordinated omission). An
  * Add whose group or user is not created yet leaves as soon as it is, still timed from its due time.
  */
-async function runTenant(step: StepLoad, t: TenantLoad, startPerf: number): Promise<TenantRun> {
+function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
   const base = new URL(step.scimUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS_PER_TENANT });
   const ops = cycle(step.users, step.groups, Math.round(step.rate * step.seconds));
@@ -294,7 +295,6 @@ async function runTenant(step: StepLoad, t: TenantLoad, startPerf: number): Prom
         resolve();
         return;
       }
-      sendLags.push(sentAt - due);
       const chunks: Buffer[] = [];
       const req = http.request(
         {
@@ -392,26 +392,41 @@ async function runTenant(step: StepLoad, t: TenantLoad, startPerf: number): Prom
   const first = startPerf + t.offsetMs;
   const interval = 1000 / step.rate;
   let sent = 0;
+  return {
+    /** When the next request is due (performance.now() ms); Infinity once all are out. */
+    nextDue: () => (sent < ops.length ? first + sent * interval : Infinity),
+    /** Sends the next request, due at or before `now`; how late it leaves is the generator's own lag. */
+    sendNext: (now: number) => {
+      const due = first + sent * interval;
+      sendLags.push(now - due);
+      inFlight.push(send(ops[sent++], due));
+    },
+    finish: async (): Promise<TenantRun> => {
+      await Promise.all(inFlight);
+      agent.destroy();
+      return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, sendLags, lastAnswerMs: lastAnswer };
+    },
+  };
+}
+
+/** Every tenant of this process from one timer, woken when the earliest next request is due. */
+async function runStepLoad(step: StepLoad): Promise<TenantRun[]> {
+  const startPerf = performance.now() + (step.startAt - Date.now());
+  const tenants = step.tenants.map((t) => tenantClient(step, t, startPerf));
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (sent < ops.length && first + sent * interval <= now) {
-        inFlight.push(send(ops[sent], first + sent * interval));
-        sent++;
+      let next = Infinity;
+      for (const c of tenants) {
+        while (c.nextDue() <= now) c.sendNext(now);
+        next = Math.min(next, c.nextDue());
       }
-      if (sent >= ops.length) resolve();
-      else setTimeout(tick, Math.max(0, Math.min(2, first + sent * interval - now)));
+      if (next === Infinity) resolve();
+      else setTimeout(tick, Math.max(0, next - performance.now()));
     };
     tick();
   });
-  await Promise.all(inFlight);
-  agent.destroy();
-  return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, sendLags, lastAnswerMs: lastAnswer };
-}
-
-async function runStepLoad(step: StepLoad): Promise<TenantRun[]> {
-  const startPerf = performance.now() + (step.startAt - Date.now());
-  return Promise.all(step.tenants.map((t) => runTenant(step, t, startPerf)));
+  return Promise.all(tenants.map((c) => c.finish()));
 }
 
 if (require.main === module) {
@@ -643,8 +658,9 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
   try {
     for (let k = 0; k < Math.max(1, o.clients); k++) clients.push(await startLoadProcess());
     const full = cycleLength(o.users, o.groups) / o.rate;
+    const window = Math.min(o.seconds, full);
     o.log(
-      `tenants at once: ${o.users} users and ${o.groups} groups per tenant (a full cycle is ${cycleLength(o.users, o.groups)} requests, ${full.toFixed(0)} s at ${o.rate}/s); each step measures its first ${Math.min(o.seconds, full).toFixed(0)} s`,
+      `tenants at once: ${o.users} users and ${o.groups} groups per tenant (a full cycle is ${cycleLength(o.users, o.groups)} requests, ${full.toFixed(0)} s at ${o.rate}/s); each step measures its first ${window.toFixed(1)} s`,
     );
     // The load generators' code, the API's and the worker's paths and the receiver are cold until then.
     o.log('tenants at once: warm-up, 2 tenants for 5 s (not counted)');
@@ -653,8 +669,8 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     const steps: TenantsStep[] = [];
     let failures = 0;
     for (const n of o.ramp) {
-      o.log(`tenants at once: ${n} tenants × ${o.rate} requests/s for ${o.seconds} s`);
-      const step = await runStep(n, Math.min(o.seconds, full), `n${n}`);
+      o.log(`tenants at once: ${n} tenants × ${o.rate} requests/s for ${window.toFixed(1)} s`);
+      const step = await runStep(n, window, `n${n}`);
       steps.push(step);
       o.log(
         `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms, webhooks ${step.webhooks.delivered}/${step.webhooks.written}: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
@@ -670,7 +686,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
       rate: o.rate,
       users: o.users,
       groups: o.groups,
-      seconds: o.seconds,
+      seconds: window,
       steps,
       largestPassing: passing.length > 0 ? Math.max(...passing) : 0,
     };
@@ -688,7 +704,7 @@ export function tenantsTable(f: TenantsFigures): string {
     return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
   });
   return [
-    `| tenants at once (${f.rate} req/s each, first ${f.seconds} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | send lag p99 ms | passed |`,
+    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | send lag p99 ms | passed |`,
     '|---:|---:|---:|---:|---:|---|---|---|---|---:|---|',
     ...rows,
     '',

@@ -8,6 +8,12 @@
  * 100000), BENCH_SECONDS (default 10 per scenario), BENCH_ONLY, BENCH_CPU_PROF, BENCH_API_DIST and the webhook
  * figures' BENCH_WEBHOOK_RATE, BENCH_WEBHOOK_SECONDS, BENCH_GROUP_SIZE, BENCH_EXPORT_EVENTS, and the noisy
  * neighbour's BENCH_QUIET_RATE (default 40), BENCH_NOISY_LIMIT (50), BENCH_NOISY_RATE (500) and BENCH_NOISY_SECONDS (6 × BENCH_SECONDS: three rounds of 20 s alone and 20 s beside at the default); BENCH_API_PORT.
+ * Tenants at once (tenants-at-once.ts, BENCH_ONLY=tenants): BENCH_TENANTS_RAMP (tenants per step, default
+ * "10,20,30,40,50,60"), BENCH_TENANTS_SECONDS (the window of each tenant's cycle a step measures, default 60),
+ * BENCH_TENANT_USERS (users per tenant's cycle, default 2000), BENCH_TENANT_GROUPS (50), BENCH_TENANT_RATE
+ * (requests/s per tenant, default 25: Entra's pace), BENCH_TENANTS_DRAIN (longest wait for a step's
+ * webhooks, default 120 s) and BENCH_TENANTS_CLIENTS (load-generator processes, default 2).
+ * When BENCH_ONLY selects tenants alone, the BENCH_USERS prefill is skipped.
  * The pages scenario (pages.ts) loads the setup page and the console in Debian's chromium.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -18,10 +24,11 @@ import { Client } from 'pg';
 import { buildWeb } from '../../infra/scripts/build-web';
 import { runLoad, type LoadOptions, type LoadResult } from './load';
 import { childPids, cpuMeter } from './process-cpu';
-import { prefillDirectory } from './prefill';
+import { type Prefilled, prefillDirectory } from './prefill';
 import { peakRssMiB } from './process-memory';
 import { pageLoadTable, runPageLoadBench } from './pages';
 import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
+import { runTenantsBench, tenantsTable } from './tenants-at-once';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -186,14 +193,20 @@ async function main() {
 
     const pg = new Client({ connectionString: DB_URL });
     await pg.connect();
-    log(`prefilling ${USERS} users in each of two tenants, groups of 100, 10,000 and ${USERS} members`);
+    // Every scenario but tenants-at-once runs beside the two prefilled directories (as its figures
+    // were always measured); tenants-at-once makes its own tenants and does not need them.
+    const prefill = ['raw', 'POST', 'filter', 'PATCH', 'page', 'pages', 'noisy', 'webhook'].some(want);
     const t0 = Date.now();
-    const A = await prefillDirectory(pg, { tenantId: a.id, directoryId: dirA.id }, 'a', USERS, [100, 10_000, USERS]);
-    await prefillDirectory(pg, { tenantId: b.id, directoryId: dirB.id }, 'b', USERS, [10_000]);
+    let A: Prefilled = { tenantId: a.id, directoryId: dirA.id, userNames: [], groups: {} };
+    if (prefill) {
+      log(`prefilling ${USERS} users in each of two tenants, groups of 100, 10,000 and ${USERS} members`);
+      A = await prefillDirectory(pg, { tenantId: a.id, directoryId: dirA.id }, 'a', USERS, [100, 10_000, USERS]);
+      await prefillDirectory(pg, { tenantId: b.id, directoryId: dirB.id }, 'b', USERS, [10_000]);
+      log(`prefilled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
     await pg.query('VACUUM ANALYZE');
     // The prefill's dirty pages are flushed now, not by a checkpoint in the middle of a scenario.
     await pg.query('CHECKPOINT');
-    log(`prefilled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const url = `http://127.0.0.1:${API_PORT}/scim/v2`;
     const headers = { Authorization: `Bearer ${dirA.key.token}`, 'Content-Type': 'application/scim+json' };
@@ -294,7 +307,7 @@ async function main() {
 
     // With WEB_CONCURRENCY > 1: the primary and every API process, added up.
     const rss = [api.pid!, ...childPids(api.pid!)].reduce((sum, pid) => sum + peakRssMiB(pid), 0);
-    report(results, rss);
+    if (results.length > 0) report(results, rss);
 
     if (want('noisy')) {
       const quietTenant = await adminPost('/tenants', { name: 'Quiet tenant' });
@@ -366,6 +379,36 @@ async function main() {
       if (figures) {
         console.log(`\n${pageLoadTable(figures)}\n`);
         writeResults('pages', figures);
+      }
+    }
+    // Last: its hundreds of tenants would change the console pages' figures.
+    if (want('tenants')) {
+      const receiverTls = makeLoopbackCertificate();
+      const worker = spawn(process.execPath, [...profile, path.join(root, 'dist/workers/main.js')], {
+        env: { ...productionEnv(), NODE_EXTRA_CA_CERTS: receiverTls.certFile },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      try {
+        const figures = await runTenantsBench({
+          apiUrl: `http://127.0.0.1:${API_PORT}`,
+          adminToken: ADMIN,
+          pg,
+          apiPid: api.pid!,
+          workerPid: worker.pid!,
+          receiverTls,
+          ramp: (process.env.BENCH_TENANTS_RAMP ?? '10,20,30,40,50,60').split(',').map(Number),
+          seconds: Number(process.env.BENCH_TENANTS_SECONDS ?? 60),
+          users: Number(process.env.BENCH_TENANT_USERS ?? 2000),
+          groups: Number(process.env.BENCH_TENANT_GROUPS ?? 50),
+          rate: Number(process.env.BENCH_TENANT_RATE ?? 25),
+          drainSeconds: Number(process.env.BENCH_TENANTS_DRAIN ?? 120),
+          clients: Number(process.env.BENCH_TENANTS_CLIENTS ?? 2),
+          log,
+        });
+        console.log(`\n${tenantsTable(figures)}\n`);
+        writeResults('tenants', figures);
+      } finally {
+        worker.kill('SIGTERM');
       }
     }
     await pg.end();

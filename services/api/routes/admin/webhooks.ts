@@ -86,9 +86,9 @@ export interface WebhookRouteDeps {
 }
 
 /**
- * Operator API for a tenant's webhook endpoints, their deliveries, and replay. An endpoint's
- * secret is shown in the create and rotate answers only. Every lookup is by the path's tenant:
- * another tenant's endpoint or delivery is a 404, like an unknown one.
+ * Operator API for a tenant's webhook endpoints, their deliveries, replay and test events. An
+ * endpoint's secret is shown in the create and rotate answers only. Every lookup is by the path's
+ * tenant: another tenant's endpoint or delivery is a 404, like an unknown one.
  */
 export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const settings = deps.settings ?? config;

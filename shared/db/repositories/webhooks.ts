@@ -131,6 +131,7 @@ export class TenantWebhooks extends TenantDeliveries {
       actor: event.actor,
       data: event.data,
     });
+    // outboxRow's first value is the event's new id, which names the delivery like the relay's do.
     const eventId = row[0] as string;
     const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
       `WITH e AS (

@@ -60,6 +60,16 @@ export function outboxInsertSelect(select: string): string {
 }
 
 /**
+ * `INSERT INTO events (<columns>, endpoint_id) <select>`: an event addressed to one webhook
+ * endpoint (webhook.test, migration 0011), which the relay does not fan out and the events feed
+ * and audit exports leave out. `select` yields outboxRow's columns, then the endpoint's id; the
+ * caller stores the event's one delivery in the same statement.
+ */
+export function addressedOutboxInsertSelect(select: string): string {
+  return `INSERT INTO events (${OUTBOX_COLUMNS}, endpoint_id)${/^\s/.test(select) ? '' : ' '}${select}`;
+}
+
+/**
  * The `data` of a group.user_added / group.user_removed event, as SQL over a users row `u` and
  * the group's id and displayName expressions. Shared by every statement that writes one.
  */

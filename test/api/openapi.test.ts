@@ -258,6 +258,8 @@ describe('admin API › OpenAPI 3.1 document', () => {
     assert.equal(detail.attempts.length, 1);
     await call('post', '/tenants/{tenantId}/webhooks/{webhookId}/deliveries/{deliveryId}/replay', { tenantId, webhookId, deliveryId });
     await call('post', '/tenants/{tenantId}/webhooks/{webhookId}/replay', { tenantId, webhookId }, { status: 'dead' });
+    const tested = (await call('post', '/tenants/{tenantId}/webhooks/{webhookId}/test', { tenantId, webhookId })).body;
+    assert.equal(tested.eventType, 'webhook.test');
     await call('delete', '/tenants/{tenantId}/webhooks/{webhookId}', { tenantId, webhookId });
 
     // An audit export, queued (not run: its download is the documented 409).

@@ -181,6 +181,19 @@ describe('repositories › bound to one tenant', () => {
     );
   });
 
+  it("test events › another tenant asks for one to this tenant's endpoint › none written; the owner's is its endpoint's webhook.test delivery", async () => {
+    const { endpoint } = await endpointOfA(null);
+
+    assert.equal(await b.webhooks.createTestDelivery(endpoint.id, { actor: 'operator', data: {} }), undefined);
+    assert.deepEqual((await a.webhooks.listDeliveries(endpoint.id, { limit: 10 })).deliveries, []);
+
+    const ref = await a.webhooks.createTestDelivery(endpoint.id, { actor: 'operator', data: {} });
+    assert.deepEqual(
+      (await a.webhooks.listDeliveries(endpoint.id, { limit: 10 })).deliveries.map((d) => [d.id, d.eventType]),
+      [[ref?.deliveryId, 'webhook.test']],
+    );
+  });
+
   it('audit exports › created by one tenant › found and listed there; another tenant sees nothing', async () => {
     const created = await a.exports.create({ from: new Date(Date.now() - 3_600_000), to: new Date() });
     assert.equal((await a.exports.find(created.id))?.status, 'queued');

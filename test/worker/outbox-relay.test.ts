@@ -11,7 +11,7 @@ import { type WebhookDeliveryJob, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
-import { deliveryIdOf } from '../../shared/ids';
+import { deliveryIdOf, type TenantId } from '../../shared/ids';
 import { startOutboxRelay } from '../../workers/outbox-relay';
 import { startWorker } from '../../workers/main';
 import { makeTestApp, type TestApp } from '../support/app';
@@ -227,6 +227,36 @@ describe('outbox relay', () => {
     assert.deepEqual(typesFor(groupsAndDeletes), ['group.created', 'user.deleted']);
     const jobs = await jobsOf(queue, [dir.tenantId]);
     assert.deepEqual(jobs.map((j) => j.id).sort(), rows.map((r) => deliveryIdOf(r.endpoint_id, r.event_id)).sort());
+  });
+
+  it("relay › a webhook.test addressed to one endpoint, then SCIM writes › the position passes it; no delivery or job for the tenant's other endpoint, which gets every write", async () => {
+    const prefix = newPrefix();
+    const queue = readQueue(prefix);
+    await startRelayWorker(prefix);
+    const dir = await makeDirectory(t.app);
+    const tested = await insertEndpoint(dir.tenantId, { eventTypes: ['user.created'] });
+    const other = await insertEndpoint(dir.tenantId);
+
+    // As POST …/webhooks/{id}/test writes it: the event and its one delivery, in one statement.
+    const test = await t.repos.forTenant(dir.tenantId as TenantId).webhooks.createTestDelivery(tested, { actor: 'operator', data: {} });
+    await writeSomeChanges(dir);
+    await relayedPast(prefix, [dir.tenantId]);
+
+    const events = await tenantEvents(dir.tenantId);
+    const testEvent = events.find((e) => e.type === 'webhook.test');
+    assert.ok(test && testEvent);
+    assert.equal(deliveryIdOf(tested, testEvent.id), test.deliveryId);
+    const [{ endpoints }] = await t.db
+      .acrossTenants()
+      .query<{ endpoints: string[] }>('SELECT array_agg(endpoint_id) AS endpoints FROM webhook_deliveries WHERE event_id = $1', [testEvent.id]);
+    assert.deepEqual(endpoints, [tested]);
+    const changes = events.filter((e) => e !== testEvent);
+    const jobs = await jobsOf(queue, [dir.tenantId]);
+    assert.deepEqual(
+      jobs.map((j) => j.id).sort(),
+      [...changes.map((e) => deliveryIdOf(other, e.id)), ...changes.filter((e) => e.type === 'user.created').map((e) => deliveryIdOf(tested, e.id))].sort(),
+      "the relay enqueued the writes, and not the test (its job is the API's)",
+    );
   });
 
   it('relay › a disabled and a failing endpoint › the disabled one gets nothing, the failing one still gets every event', async () => {

@@ -495,6 +495,63 @@ describe('webhook delivery worker', () => {
     assert.ok(logged.every((l) => l.tenant_id === (ofA.some((d) => d.deliveryId === l.delivery_id) ? a.tenantId : b.tenantId)));
   });
 
+  it('POST webhooks/{id}/test › an endpoint filtered to user.created and failing, beside another › only it gets a webhook.test that standardwebhooks verifies; logged, and the endpoint active again', async () => {
+    const tested = await receiver();
+    const bystander = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, tested.url, { events: ['user.created'] });
+    await endpointFor(dir, bystander.url);
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET status = 'failing', failing_since = now() - interval '2 hours' WHERE id = $1`, [endpoint.id]);
+
+    const sent = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/test`)).expect(202);
+    const [call] = await tested.waitFor(1);
+    await until(sent.body.id, 'delivered');
+    await sleep(300);
+
+    const body = new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ['data', 'directoryId', 'id', 'tenantId', 'timestamp', 'type']);
+    assert.equal(call.headers['webhook-id'], sent.body.eventId);
+    assert.deepEqual(
+      { id: body.id, type: body.type, tenantId: body.tenantId, directoryId: body.directoryId, webhookId: (body.data as { webhookId: string }).webhookId },
+      { id: sent.body.eventId, type: 'webhook.test', tenantId: dir.tenantId, directoryId: null, webhookId: endpoint.id },
+    );
+    assert.ok(String((body.data as { message: string }).message).length > 0);
+    assert.equal(tested.requests.length, 1);
+    assert.equal(bystander.requests.length, 0);
+    const logged = (await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}/deliveries/${sent.body.id}`)).body;
+    assert.deepEqual(
+      logged.attempts.map((a: { attempt: number; statusCode: number }) => [a.attempt, a.statusCode]),
+      [[1, 200]],
+    );
+    const health = (await api(`/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`)).body;
+    assert.deepEqual([health.status, health.failingSince], ['active', null], 'a test is how an operator checks a fix');
+  });
+
+  it('POST webhooks/{id}/test › the receiver answering 503 once › retried on the schedule, each attempt logged; a replay sends it again under the same webhook-id', async () => {
+    const rx = await receiver();
+    rx.respond((req) => (rx.requests.indexOf(req) === 0 ? { status: 503, body: 'deploying' } : { status: 204 }));
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const hook = `/admin/v1/tenants/${dir.tenantId}/webhooks/${endpoint.id}`;
+
+    const sent = await asAdmin(request(t.app).post(`${hook}/test`)).expect(202);
+    await until(sent.body.id, 'delivered');
+    const logged = (await api(`${hook}/deliveries/${sent.body.id}`)).body;
+    await asAdmin(request(t.app).post(`${hook}/deliveries/${sent.body.id}/replay`)).expect(202);
+    const calls = await rx.waitFor(3);
+
+    assert.deepEqual(
+      logged.attempts.map((a: { attempt: number; statusCode: number; responseExcerpt: string | null }) => [a.attempt, a.statusCode, a.responseExcerpt]),
+      [
+        [1, 503, 'deploying'],
+        [2, 204, null],
+      ],
+    );
+    assert.deepEqual(ids(calls), [sent.body.eventId, sent.body.eventId, sent.body.eventId]);
+    for (const c of calls)
+      assert.equal((new Webhook(endpoint.secret).verify(c.body, c.headers as Record<string, string>) as { type: string }).type, 'webhook.test');
+  });
+
   it('replay {after: cursor} › three delivered events › exactly the two after the cursor are sent again', async () => {
     const rx = await receiver();
     const dir = await makeDirectory(t.app);

@@ -15,7 +15,10 @@ const LINE = `'{"id":' || to_json(id)::text
   || ',"actor":' || coalesce(to_json(actor)::text, 'null')
   || ',"data":' || data::text || '}'`;
 
-/** The events of one tenant as audit-export lines (workers/audit-export.ts). */
+/**
+ * The events of one tenant as audit-export lines (workers/audit-export.ts); not those addressed to
+ * one webhook endpoint (webhook.test, migration 0011), which record no change.
+ */
 export class AuditExportRows {
   constructor(
     private readonly db: Sql,
@@ -38,7 +41,7 @@ export class AuditExportRows {
     await this.db.exec(
       `DECLARE audit_export NO SCROLL CURSOR FOR
        SELECT ${LINE} AS line FROM events
-        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND endpoint_id IS NULL
         ORDER BY occurred_at, seq`,
       [this.tenantId, range.from, range.to],
       t,

@@ -22,13 +22,14 @@ export interface OutboxPoint {
 /**
  * The next events after the position in commit order, one row per (event, matching endpoint),
  * or one row with a NULL endpoint for an event nobody subscribes to (the position still moves
- * past it). Sequence numbers are taken before commit, so the batch stops below the oldest
+ * past it). An event addressed to one endpoint (webhook.test, migration 0011) matches none: its
+ * writer stored its one delivery with it, and the relay must not fan it out. Sequence numbers are taken before commit, so the batch stops below the oldest
  * transaction still running (pg_snapshot_xmin, as listTenantEvents does): a transaction holding
  * a lower number that commits late is read on a later pass, never skipped.
  */
 const BATCH_SQL = `
   WITH batch AS (
-    SELECT seq, txid, id, tenant_id, type, trace_context, occurred_at
+    SELECT seq, txid, id, tenant_id, type, trace_context, occurred_at, endpoint_id
       FROM events
      WHERE (txid, seq) > ($1::text::xid8, $2::bigint)
        AND txid < pg_snapshot_xmin(pg_current_snapshot())
@@ -41,6 +42,7 @@ const BATCH_SQL = `
     FROM batch b
     LEFT JOIN webhook_endpoints w
       ON w.tenant_id = b.tenant_id
+     AND b.endpoint_id IS NULL
      AND w.status <> 'disabled'
      AND (w.event_types IS NULL OR b.type = ANY (w.event_types))
    ORDER BY b.txid, b.seq, w.id`;

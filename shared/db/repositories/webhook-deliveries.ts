@@ -118,7 +118,7 @@ export class TenantDeliveries {
   /**
    * The next page of the tenant's events after an events-feed cursor that this endpoint
    * subscribes to, each with its delivery: created when missing (as the relay would have),
-   * found when it exists. Below the same commit fence as the events feed, so nothing is skipped;
+   * found when it exists. Like the feed, it skips events addressed to one endpoint (webhook.test). Below the same commit fence as the events feed, so nothing is skipped;
    * events not yet past the fence are the relay's to deliver. `next` is the position after the page.
    */
   async deliveriesAfter(endpointId: string, options: { after: string; limit: number }): Promise<{ refs: DeliveryRef[]; next: string | undefined }> {
@@ -130,6 +130,7 @@ export class TenantDeliveries {
           WHERE e.tenant_id = $1
             AND (e.txid, e.seq) > ($3::text::xid8, $4::bigint)
             AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+            AND e.endpoint_id IS NULL
             AND (w.event_types IS NULL OR e.type = ANY (w.event_types))
           ORDER BY e.txid, e.seq
           LIMIT $5`,

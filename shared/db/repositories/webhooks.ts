@@ -1,10 +1,11 @@
-import type { EventType } from '../../events/catalog';
-import { newId } from '../../ids';
+import { type EventType, WEBHOOK_TEST_EVENT } from '../../events/catalog';
+import { deliveryIdOf, newId } from '../../ids';
 import { generateSecret } from '../../secrets';
-import { appendOutboxEvent } from '../outbox';
+import type { TraceCarrier } from '../../telemetry/context';
+import { addressedOutboxInsertSelect, appendOutboxEvent, outboxRow } from '../outbox';
 import type { Transaction } from '../sequelize';
 import { TenantDeliveries } from './webhook-deliveries';
-import { type EndpointFields, type EndpointStatus, type WebhookEndpoint, iso, endpointView } from './webhook-records';
+import { type DeliveryRef, type EndpointFields, type EndpointStatus, type WebhookEndpoint, iso, endpointView } from './webhook-records';
 
 export * from './webhook-records';
 
@@ -110,6 +111,41 @@ export class TenantWebhooks extends TenantDeliveries {
       );
       return { endpoint: endpointView(endpoint), secret };
     });
+  }
+
+  // ---- test events ----
+
+  /**
+   * A webhook.test event addressed to this endpoint alone, and its delivery (pending, due now),
+   * written by one statement: the relay never fans an addressed event out (migration 0011), so
+   * this delivery is its only one, whatever the endpoint's filter. Returns the delivery to
+   * enqueue, or undefined when the endpoint is not this tenant's (or was deleted meanwhile).
+   */
+  async createTestDelivery(endpointId: string, event: { actor: string; data: unknown }): Promise<DeliveryRef | undefined> {
+    const row = outboxRow({
+      tenantId: this.tenantId,
+      directoryId: null,
+      type: WEBHOOK_TEST_EVENT,
+      resourceType: 'WebhookEndpoint',
+      resourceId: endpointId,
+      actor: event.actor,
+      data: event.data,
+    });
+    // outboxRow's first value is the event's new id, which names the delivery like the relay's do.
+    const eventId = row[0] as string;
+    const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
+      `WITH e AS (
+         ${addressedOutboxInsertSelect(`SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, w.id FROM webhook_endpoints w WHERE w.tenant_id = $2 AND w.id = $10`)}
+         RETURNING id, type, endpoint_id, trace_context
+       ), d AS (
+         INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
+         SELECT $11, $2, e.endpoint_id, e.id, e.type FROM e
+         RETURNING id, event_id
+       )
+       SELECT d.id, e.trace_context FROM d JOIN e ON e.id = d.event_id`,
+      [...row, endpointId, deliveryIdOf(endpointId, eventId)],
+    );
+    return rows[0] && { deliveryId: rows[0].id, trace: rows[0].trace_context };
   }
 
   // ---- endpoint health, as the delivery worker's outcomes move it ----

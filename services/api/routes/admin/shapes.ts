@@ -12,7 +12,7 @@ import type { ReconcileReportView } from '../../../../shared/db/repositories/rec
 import type { SetupLinkView } from '../../../../shared/db/repositories/setup-links';
 import { PROVIDERS, type Directory, type Tenant } from '../../../../shared/db/repositories/tenants';
 import { DELIVERY_STATUSES, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
-import { EVENT_TYPES } from '../../../../shared/events/catalog';
+import { SUBSCRIBABLE_EVENT_TYPES } from '../../../../shared/events/catalog';
 import { ERROR_SCHEMA, SCIM_TYPES } from '../../../../shared/scim/errors';
 import { ATTRIBUTE_TYPES, MUTABILITY, RETURNED, UNIQUENESS } from '../../../../shared/scim/schema-definition';
 
@@ -107,7 +107,10 @@ export const webhookEndpointShape = z
     tenantId: id,
     url: z.string(),
     description: z.string().nullable(),
-    events: z.array(z.enum(EVENT_TYPES)).nullable().describe('null: every event type, including types added later'),
+    events: z
+      .array(z.enum(SUBSCRIBABLE_EVENT_TYPES))
+      .nullable()
+      .describe('null: every event type, including types added later. A webhook.test is sent whatever the filter'),
     status: z.enum(ENDPOINT_STATUSES),
     statusReason: z.string().nullable(),
     failingSince: instant.nullable().describe('Since when deliveries have failed without a success in between'),
@@ -126,7 +129,7 @@ export const deliveryShape = z
     id,
     endpointId: id,
     eventId: id,
-    eventType: z.string(),
+    eventType: z.string().describe("The event's type; webhook.test for a test an operator sent"),
     status: z.enum(DELIVERY_STATUSES),
     attemptCount: z.int().min(0),
     nextAttemptAt: instant.nullable(),
@@ -166,7 +169,7 @@ export const replayResultShape = z.object({ replayed: z.int().min(0).describe('D
 export const eventShape = z
   .object({
     id,
-    type: z.string().describe(`One of ${EVENT_TYPES.join(', ')}`),
+    type: z.string().describe(`One of ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}`),
     tenantId: id,
     directoryId: id,
     resourceType: z.string(),

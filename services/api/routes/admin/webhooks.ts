@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { config, type Config } from '../../../../shared/config';
 import { DELIVERY_STATUSES, type DeliveryRef, type TenantWebhooks, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
 import type { Repositories } from '../../../../shared/db/repositories';
-import { EVENT_TYPES } from '../../../../shared/events/catalog';
-import { type WebhookDeliveryJob, requeueDeliveries } from '../../../../shared/queue/catalog';
+import { SUBSCRIBABLE_EVENT_TYPES } from '../../../../shared/events/catalog';
+import { type WebhookDeliveryJob, enqueueDeliveries, requeueDeliveries } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger, type Logger } from '../../../../shared/telemetry/logger';
@@ -15,9 +15,10 @@ import { adminRoute, PATH_PARAMS } from './route-catalog';
 import { deliveryDetailShape, deliveryPageShape, listOf, replayResultShape, webhookEndpointShape, webhookWithSecretShape } from './shapes';
 import { pathId, tenantOr404 } from './validate';
 
-const EVENTS_DOC = 'The event types sent to the endpoint; omit or null for every type, including types added later';
+const EVENTS_DOC =
+  'The event types sent to the endpoint; omit or null for every type, including types added later. Not webhook.test: a test is sent whatever the filter';
 const eventTypes = z
-  .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }))
+  .array(z.enum(SUBSCRIBABLE_EVENT_TYPES, { message: `must be one of ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}` }))
   .min(1, 'must name at least one event type; omit it (or send null) for every type')
   .refine((types) => new Set(types).size === types.length, 'lists an event type twice');
 const url = z
@@ -62,6 +63,8 @@ const replay = z.union([
 
 /** Replays are read and enqueued a page at a time, so a large replay never sits in memory whole. */
 const REPLAY_PAGE = 500;
+/** Who asked for a test event: the holder of the admin token (the event's actor column). */
+const TEST_ACTOR = 'operator';
 
 export interface WebhookRouteDeps {
   readonly repos: Repositories;
@@ -73,19 +76,19 @@ export interface WebhookRouteDeps {
   /** Which webhook URLs are allowed. Default: from shared/config. */
   readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ALLOWED_HOSTS'>;
   /**
-   * Longest wait for Redis to take a page of replayed jobs, ms. Past it the replay still stands
-   * (the deliveries are pending in PostgreSQL) and the workers' sweeper enqueues them once they
-   * are overdue. Default 5,000.
+   * Longest wait for Redis to take a page of replayed jobs, or a test event's job, ms. Past it
+   * the replay or test still stands (the deliveries are pending in PostgreSQL) and the workers'
+   * sweeper enqueues them once they are overdue. Default 5,000.
    */
   readonly replayEnqueueTimeoutMs?: number;
-  /** Where a replay that Redis did not take is logged. Default: the process logger. */
+  /** Where a replay or test that Redis did not take is logged. Default: the process logger. */
   readonly logger?: Logger;
 }
 
 /**
- * Operator API for a tenant's webhook endpoints, their deliveries, and replay. An endpoint's
- * secret is shown in the create and rotate answers only. Every lookup is by the path's tenant:
- * another tenant's endpoint or delivery is a 404, like an unknown one.
+ * Operator API for a tenant's webhook endpoints, their deliveries, replay and test events. An
+ * endpoint's secret is shown in the create and rotate answers only. Every lookup is by the path's
+ * tenant: another tenant's endpoint or delivery is a 404, like an unknown one.
  */
 export function webhookRoutes(deps: WebhookRouteDeps): Router {
   const settings = deps.settings ?? config;
@@ -143,7 +146,11 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
   };
   const loadActiveEndpoint = async ({ tenantId, webhookId }: { tenantId: string; webhookId: string }) => {
     const webhooks = await tenantWebhooks(tenantId);
-    return { webhooks, endpoint: await activeEndpoint(webhooks, webhookId) };
+    return { webhooks, endpoint: await activeEndpoint(webhooks, webhookId, 'replaying') };
+  };
+  const loadTestableEndpoint = async ({ tenantId, webhookId }: { tenantId: string; webhookId: string }) => {
+    const webhooks = await tenantWebhooks(tenantId);
+    return { webhooks, endpoint: await activeEndpoint(webhooks, webhookId, 'sending a test') };
   };
   const badUrl = 'The body is invalid, or the URL is not one webhooks may be sent to';
   const disabled = 'The endpoint is disabled; enable it before replaying';
@@ -372,10 +379,61 @@ export function webhookRoutes(deps: WebhookRouteDeps): Router {
     },
   );
 
-  /** Replaying to a disabled endpoint would only turn the deliveries dead again. */
-  async function activeEndpoint(webhooks: TenantWebhooks, id: string): Promise<WebhookEndpoint> {
+  // A signed webhook.test to this endpoint alone, by the delivery path of every event: a
+  // delivery row, the one delivery job, the worker's signature, the attempts in the log.
+  adminRoute(
+    router,
+    {
+      method: 'post',
+      path: '/tenants/{tenantId}/webhooks/{webhookId}/test',
+      operationId: 'testWebhook',
+      tag,
+      summary: 'Send a signed webhook.test event to one endpoint',
+      description:
+        'Sends `{"id", "type": "webhook.test", "timestamp", "tenantId", "directoryId": null, "data": {"message", "webhookId"}}`, signed like every delivery, ' +
+        'to this endpoint only, whatever its event filter, and also while it is failing (a success makes it active again). ' +
+        "It is retried like any delivery, listed in the endpoint's deliveries (poll the one answered) and can be replayed; " +
+        "it records no change, so the tenant's events feed and audit exports never list it. A disabled endpoint is refused: enable it first.",
+      params: { tenantId, webhookId },
+      load: loadTestableEndpoint,
+      responses: {
+        202: { description: 'Queued: the delivery, pending', schema: deliveryDetailShape, headers: { Location: "The delivery's URL" } },
+        409: 'The endpoint is disabled; enable it before sending a test',
+        503: noQueue,
+      },
+    },
+    async ({ loaded: { webhooks, endpoint } }, req, res) => {
+      const q = queue();
+      const ref = await webhooks.createTestDelivery(endpoint.id, {
+        actor: TEST_ACTOR,
+        data: { message: 'A test event sent by an operator to check this endpoint; nothing changed in any directory.', webhookId: endpoint.id },
+      });
+      if (!ref) throw new ScimError(404, undefined, `webhook "${endpoint.id}" not found`);
+      try {
+        await redisWithin(
+          enqueueDeliveries(q, [{ deliveryId: ref.deliveryId, tenantId: webhooks.tenantId, ...(ref.trace ? { trace: ref.trace } : {}) }]),
+          enqueueTimeoutMs,
+        );
+      } catch (err) {
+        // The row is the delivery: pending and due, the sweeper gives it a job once Redis is back.
+        log.warn(
+          { 'tenant.id': webhooks.tenantId, 'webhook.delivery.id': ref.deliveryId, err: { message: (err as Error).message } },
+          'test event not enqueued; the sweeper enqueues it once overdue',
+        );
+      }
+      res.setHeader('Location', `${req.baseUrl}/tenants/${webhooks.tenantId}/webhooks/${endpoint.id}/deliveries/${ref.deliveryId}`);
+      sendScim(res, 202, await webhooks.getDelivery(endpoint.id, ref.deliveryId));
+    },
+  );
+
+  /**
+   * Replaying or testing against a disabled endpoint would only make a dead letter: the worker
+   * calls no disabled endpoint (its status says deliveries stop, and it may be disabled because
+   * the URL is no longer the vendor's).
+   */
+  async function activeEndpoint(webhooks: TenantWebhooks, id: string, action: 'replaying' | 'sending a test'): Promise<WebhookEndpoint> {
     const endpoint = await endpointOf(webhooks, id);
-    if (endpoint.status === 'disabled') throw new ScimError(409, undefined, `webhook "${id}" is disabled; enable it (PATCH status "active") before replaying`);
+    if (endpoint.status === 'disabled') throw new ScimError(409, undefined, `webhook "${id}" is disabled; enable it (PATCH status "active") before ${action}`);
     return endpoint;
   }
 

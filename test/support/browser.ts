@@ -24,7 +24,11 @@ import { createExportStorage } from '../../shared/exports';
 import { type AuditExportJob, type GroupReconcileJob, QUEUES, type WebhookDeliveryJob } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { startWorker } from '../../workers/main';
+import { AuthChangeListener } from '../../shared/db/auth-changes';
+import { createDatabase } from '../../shared/db/sequelize';
+import { logger } from '../../shared/telemetry/logger';
 import { makeTestApp, type TestApp } from './app';
+import { createPrivateDatabase } from './private-database';
 import { redisConnections } from './connections';
 
 /** Debian's package (apt-get install chromium); .ci/run installs it when missing. */
@@ -33,7 +37,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export interface Platform {
   /** e.g. http://127.0.0.1:40123, also the app's PUBLIC_BASE_URL (setup links and Tenant URLs point here). */
   readonly url: string;
-  /** The app's repositories and database, for arranging data beside the browser. */
+  /** The app's repositories and database (a private one: closed and dropped by close()), for arranging data beside the browser. */
   readonly t: TestApp;
   close(): Promise<void>;
 }
@@ -44,6 +48,13 @@ export interface Platform {
  * own, retrying fast so a dead delivery happens within seconds.
  */
 export async function startPlatform(options: { retrySchedule?: string } = {}): Promise<Platform> {
+  // A database of its own: the worker's relay reads every tenant's events, and on the shared test
+  // database it would take (and deliver) those of the suites running beside it.
+  const database = await createPrivateDatabase('browser');
+  const db = createDatabase({ url: database.url, poolMax: 5 });
+  // Revoked keys are announced on this database, so the key cache listens to it.
+  const authChanges = new AuthChangeListener({ url: database.url, logger });
+  void authChanges.start();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -62,6 +73,8 @@ export async function startPlatform(options: { retrySchedule?: string } = {}): P
     EXPORT_S3_BUCKET: undefined,
   });
   const t = makeTestApp({
+    db,
+    authChanges,
     publicBaseUrl: url,
     recordActivity: true,
     queues: { webhookDelivery, auditExport, groupReconcile },
@@ -83,6 +96,8 @@ export async function startPlatform(options: { retrySchedule?: string } = {}): P
       rmSync(exportDir, { recursive: true, force: true });
       connections.disconnectAll();
       await t.close();
+      await authChanges.close();
+      await database.drop();
     },
   };
 }

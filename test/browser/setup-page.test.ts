@@ -174,12 +174,14 @@ describe('setup page › the IT admin connects Entra', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
-  it('Regenerate › Escape cancels; after confirming, the old token is refused with 401, the new one works, and the page explains the 401', async () => {
+  it('Regenerate › opens on Cancel, Escape cancels; after confirming, the old token is refused with 401, the new one works, and the page explains the 401', async () => {
     const dialog = page.getByRole('dialog', { name: 'Regenerate the secret token?' });
     await page.getByRole('button', { name: 'Regenerate secret token' }).focus();
     await page.keyboard.press('Enter');
     await dialog.getByText('Entra is refused until you paste the new token', { exact: false }).waitFor();
     await expectAccessible(page);
+    // Destructive: the dialog opens on Cancel, so a second Enter cancels instead of regenerating.
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     assert.equal((await entra(tenantUrl, firstToken)('GET', '/Users?count=1')).status, 200, 'cancelled: the token still works');

@@ -63,8 +63,8 @@ export function Time({ value }: { value: string | null | undefined }) {
 }
 
 /**
- * A confirmation in a native modal <dialog>: focus moves into it and stays there, Escape
- * cancels, and focus returns to the button that opened it.
+ * A confirmation in a native modal <dialog>: focus moves into it (to Cancel when `danger`) and
+ * stays there, Escape cancels, and focus returns to the button that opened it.
  */
 export function ConfirmButton({
   label,
@@ -84,14 +84,20 @@ export function ConfirmButton({
   disabled?: boolean;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const titleId = useId();
+  // A destructive action is never one Enter away: its dialog opens with Cancel focused.
+  const open = () => {
+    dialog.current?.showModal();
+    if (danger) cancel.current?.focus();
+  };
   const confirm = async () => {
     dialog.current?.close();
     await onConfirm();
   };
   return (
     <>
-      <button type="button" className={danger ? 'danger' : 'secondary'} disabled={disabled} onClick={() => dialog.current?.showModal()}>
+      <button type="button" className={danger ? 'danger' : 'secondary'} disabled={disabled} onClick={open}>
         {label}
       </button>
       <dialog ref={dialog} aria-labelledby={titleId}>
@@ -101,7 +107,7 @@ export function ConfirmButton({
           <button type="button" className={danger ? 'danger' : undefined} onClick={confirm}>
             {confirmLabel}
           </button>
-          <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+          <button type="button" className="secondary" ref={cancel} onClick={() => dialog.current?.close()}>
             Cancel
           </button>
         </div>

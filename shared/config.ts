@@ -17,6 +17,18 @@ const schema = z
     WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
     /** Default: a local database named `scim`. */
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/scim'),
+    /**
+     * What DATABASE_URL reaches: `session` (PostgreSQL itself, or a pooler in session mode) or
+     * `transaction` (PgBouncer's pool_mode = transaction, where consecutive statements of one
+     * connection may run on different server connections). Default `session`.
+     */
+    DATABASE_POOL_MODE: z.enum(['session', 'transaction']).default('session'),
+    /**
+     * PostgreSQL itself, for what needs a session of its own: the auth-change LISTEN connection,
+     * migrations, creating the database. Default DATABASE_URL; required when DATABASE_POOL_MODE
+     * is `transaction` (a LISTEN through a transaction pooler is accepted and then hears nothing).
+     */
+    DATABASE_DIRECT_URL: z.string().url().optional(),
     /** Default: the local Redis. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** Operator secret for /admin/v1; required in production. Refused when guessable (see adminTokenWeakness). */
@@ -132,6 +144,13 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.ADMIN_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_TOKEN'], message: 'required in production' });
+    }
+    if (env.DATABASE_POOL_MODE === 'transaction' && !env.DATABASE_DIRECT_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_DIRECT_URL'],
+        message: 'required when DATABASE_POOL_MODE is transaction: PostgreSQL itself, for LISTEN/NOTIFY and migrations',
+      });
     }
     if (env.RATE_LIMIT_BURST < env.RATE_LIMIT_RPS) {
       ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_BURST'], message: `must be at least RATE_LIMIT_RPS (${env.RATE_LIMIT_RPS})` });
@@ -264,7 +283,8 @@ function trustProxy(value: string | undefined): boolean | number | string {
 }
 
 type Env = z.infer<typeof schema>;
-export type Config = Readonly<Omit<Env, 'LOG_LEVEL' | 'TRUST_PROXY'>> & {
+export type Config = Readonly<Omit<Env, 'LOG_LEVEL' | 'TRUST_PROXY' | 'DATABASE_DIRECT_URL'>> & {
+  readonly DATABASE_DIRECT_URL: string;
   readonly LOG_LEVEL: NonNullable<Env['LOG_LEVEL']>;
   readonly TRUST_PROXY: boolean | number | string;
   readonly publicBaseUrl: string;
@@ -286,7 +306,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   }
   const publicBaseUrl = (parsed.data.PUBLIC_BASE_URL ?? `http://localhost:${parsed.data.PORT}`).replace(/\/+$/, '');
   const LOG_LEVEL = parsed.data.LOG_LEVEL ?? (parsed.data.NODE_ENV === 'test' ? 'silent' : 'info');
-  return Object.freeze({ ...parsed.data, LOG_LEVEL, TRUST_PROXY: trustProxy(parsed.data.TRUST_PROXY), publicBaseUrl });
+  const DATABASE_DIRECT_URL = parsed.data.DATABASE_DIRECT_URL ?? parsed.data.DATABASE_URL;
+  return Object.freeze({ ...parsed.data, DATABASE_DIRECT_URL, LOG_LEVEL, TRUST_PROXY: trustProxy(parsed.data.TRUST_PROXY), publicBaseUrl });
 }
 
 /**

@@ -4,11 +4,14 @@ import { createDatabase } from '../../shared/db/sequelize';
 import { ensureDatabase } from './create-db';
 import { createMigrator } from './migrator';
 
-/** Creates the database if missing and applies every pending migration. */
-export async function migrate(url: string = config.DATABASE_URL): Promise<string[]> {
+/**
+ * Creates the database if missing and applies every pending migration, on PostgreSQL itself
+ * (DATABASE_DIRECT_URL): creating a database and running DDL want a session, not a transaction pooler.
+ */
+export async function migrate(url: string = config.DATABASE_DIRECT_URL): Promise<string[]> {
   await ensureDatabase(url);
   // As the login role, not scim_app: migrations create and alter the tables.
-  const db = createDatabase({ url, poolMax: 2, appRole: false });
+  const db = createDatabase({ url, poolMax: 2, appRole: false, poolMode: 'session' });
   try {
     return await db.acrossTenants().transaction(async (t) => {
       await lockMigrations(db, t);

@@ -91,8 +91,8 @@ async function main() {
     console.error(portsInUseMessage(taken));
     process.exit(1);
   }
-  await ensureServices({ database: config.DATABASE_URL, redis: config.REDIS_URL });
-  const applied = await migrate(config.DATABASE_URL);
+  await ensureServices({ database: config.DATABASE_DIRECT_URL, redis: config.REDIS_URL });
+  const applied = await migrate(config.DATABASE_DIRECT_URL);
   if (applied.length) console.log(`migrations applied: ${applied.join(', ')}`);
 
   const production = config.NODE_ENV === 'production';

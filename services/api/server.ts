@@ -79,7 +79,7 @@ export async function startApi(options: ApiServerOptions = {}) {
   const db = createDatabase();
   const repos = repositoriesFor(db, config);
   const { sweeps } = repos.operator;
-  const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
+  const authChanges = new AuthChangeListener({ url: config.DATABASE_DIRECT_URL, logger });
   await authChanges.start();
   // Producers only (no blocking commands), so the queues share one connection. The prefix is the
   // workers' default (WorkerDeps.queuePrefix).

@@ -4,6 +4,10 @@ import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
 import { isUuid } from '../ids';
 import { defineModels, type Models } from './models';
+import { NO_SCOPE, type Scope, scopeOf, sessionScoped, transactionScoped } from './scope-carriers';
+
+/** See DatabaseOptions.poolMode. */
+export type PoolMode = 'session' | 'transaction';
 
 export interface DatabaseOptions {
   /** Connection string. Default: config.DATABASE_URL. */
@@ -19,42 +23,23 @@ export interface DatabaseOptions {
    * migrations, which create and alter the tables.
    */
   appRole?: boolean;
+  /**
+   * What `url` reaches. `session`: connections that are sessions of their own (PostgreSQL, or a
+   * pooler in session mode); the role is set once per connection and the scope only when it
+   * changes. `transaction`: a transaction pooler (PgBouncer, pool_mode = transaction); every
+   * statement runs in a transaction that sets role and scope locally, and no statement is named.
+   * Default: config.DATABASE_POOL_MODE.
+   */
+  poolMode?: PoolMode;
 }
-
-/** The role every pooled connection takes: subject to the row-level policies of migration 0008. */
-const APP_ROLE = 'scim_app';
-
-/**
- * What a statement may see, set on its connection before it runs (see migration 0008): some
- * directories, one tenant, or, explicitly, every tenant.
- */
-type Scope = { readonly directories: string; readonly tenants: string; readonly bypass: boolean; readonly key: string };
-
-const scopeOf = (directories: string, tenants: string, bypass: boolean): Scope => ({
-  directories,
-  tenants,
-  bypass,
-  key: `${directories}|${tenants}|${bypass}`,
-});
-const NO_SCOPE = scopeOf('', '', false);
-const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config('scim.tenants', $2, false), set_config('scim.bypass', $3, false)";
 
 /** One Sequelize instance per process; `close()` is safe to call twice. */
 export function createDatabase(options: DatabaseOptions = {}): Database {
   const appRole = options.appRole ?? true;
-  const statement = preparedStatements();
-  // The scope each connection was last given. A connection carries its holder's scope: every
-  // statement's executor gives it its own before the statement runs, in a round trip of its own
-  // only when it differs from the last one (a process serving one busy directory pays nothing).
-  const scopes = new WeakMap<ClientBase, string>();
-  const setScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
-    scopes.delete(connection);
-    await connection.query(statement(SET_SCOPE, [scope.directories, scope.tenants, scope.bypass ? 'on' : '']));
-    scopes.set(connection, scope.key);
-  };
-  // Synchronous when the connection already has the scope: no promise on the hot path.
-  const ensureScope = (connection: ClientBase, scope: Scope): Promise<void> | undefined =>
-    scopes.get(connection) === scope.key ? undefined : setScope(connection, scope);
+  const poolMode = options.poolMode ?? config.DATABASE_POOL_MODE;
+  // PgBouncer 1.18 cannot follow named statements from one server connection to the next.
+  const statement = preparedStatements(poolMode === 'transaction' ? 0 : undefined);
+  const carrier = poolMode === 'transaction' ? transactionScoped({ appRole }) : sessionScoped({ appRole, named: statement });
   // Each open transaction's connection (learnt from its first statement, START TRANSACTION) and
   // the scope of the executor that opened it.
   const transactionConnections = new WeakMap<Transaction, ClientBase>();
@@ -69,9 +54,7 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
     dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
     define: { underscored: true, timestamps: false },
     hooks: {
-      afterConnect: async (connection) => {
-        if (appRole) await (connection as ClientBase).query(`SET ROLE ${APP_ROLE}`);
-      },
+      afterConnect: (connection) => carrier.opened(connection as ClientBase),
       // Every statement Sequelize itself runs (models, transactions) passes here. One in a
       // transaction takes the scope of the executor that opened it; one outside any transaction,
       // or in a transaction no executor opened, runs with no scope at all, so row-level security
@@ -79,15 +62,18 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
       // closed.
       beforeQuery: (queryOptions, query) => {
         const connection = query.connection as ClientBase;
-        const t = queryOptions.transaction;
+        const t = queryOptions.transaction ?? undefined;
         if (t && !transactionConnections.has(t)) {
           // START TRANSACTION, which reads nothing; the executor records its scope right after.
           transactionConnections.set(t, connection);
           return undefined;
         }
-        const scope = (t && transactionScopes.get(t)) ?? (appRole ? NO_SCOPE : undefined);
-        return scope && ensureScope(connection, scope);
+        // COMMIT and ROLLBACK read nothing either.
+        if ((queryOptions as { completesTransaction?: boolean }).completesTransaction) return undefined;
+        const scope = t && (transactionScopes.get(t) ?? (appRole ? NO_SCOPE : undefined));
+        return carrier.beforeSequelize(connection, scope, t);
       },
+      afterQuery: (_queryOptions, query) => carrier.afterSequelize(query.connection as ClientBase),
     },
   });
   const models = defineModels(sequelize);
@@ -103,17 +89,10 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   // its per-query formatting, which cost as much as the round trip itself in profiles.
   const run = async (scope: Scope, sql: string, bind: unknown[], transaction?: Transaction): Promise<QueryResult> => {
     const query = statement(sql, bind);
-    if (transaction) {
-      const held = connectionOf(transaction);
-      const pending = ensureScope(held, scope);
-      if (pending) await pending;
-      return held.query(query);
-    }
+    if (transaction) return carrier.run(connectionOf(transaction), scope, query, transaction);
     const connection = (await sequelize.connectionManager.getConnection({ type: 'write' })) as ClientBase;
     try {
-      const pending = ensureScope(connection, scope);
-      if (pending) await pending;
-      return await connection.query(query);
+      return await carrier.run(connection, scope, query);
     } finally {
       sequelize.connectionManager.releaseConnection(connection);
     }
@@ -132,14 +111,12 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
         return await sequelize.transaction({ readOnly: settings.readOnly ?? false }, async (t) => {
           transactionScopes.set(t, scope);
           connection = connectionOf(t);
-          const pending = ensureScope(connection, scope);
+          const pending = carrier.began(connection, scope);
           if (pending) await pending;
           return work(t);
         });
       } catch (err) {
-        // A rollback undoes the settings made in the transaction too: what this process believes
-        // the connection's scope is may be wrong now, so its next holder sets it afresh.
-        if (connection) scopes.delete(connection);
+        if (connection) carrier.rolledBack(connection);
         throw err;
       }
     },

@@ -33,7 +33,7 @@ export function makeTestApp(overrides: TestAppOptions = {}): TestApp {
   const activity = recordActivity ? new ScimActivityRecorder({ writer: repos.operator.scimActivity, logger }) : undefined;
   // The same key cache as production, invalidated by PostgreSQL notifications, so revocation
   // tests prove the cache cannot serve a revoked key.
-  const authChanges = new AuthChangeListener({ url: config.DATABASE_URL, logger });
+  const authChanges = new AuthChangeListener({ url: config.DATABASE_DIRECT_URL, logger });
   void authChanges.start();
   const app = createApp({
     repos,

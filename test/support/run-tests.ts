@@ -36,10 +36,12 @@ async function recreateDatabase(url: string) {
 async function main() {
   // Required here, not imported at the top: config must see the env set above.
   const { ensureServices } = require('../../infra/scripts/ensure-services') as typeof import('../../infra/scripts/ensure-services');
-  await ensureServices({ database: process.env.DATABASE_URL!, redis: process.env.REDIS_URL! });
-  await recreateDatabase(process.env.DATABASE_URL!);
+  // PostgreSQL itself, even when DATABASE_URL is a PgBouncer (DATABASE_POOL_MODE=transaction).
+  const direct = process.env.DATABASE_DIRECT_URL || process.env.DATABASE_URL!;
+  await ensureServices({ database: direct, redis: process.env.REDIS_URL! });
+  await recreateDatabase(direct);
   const { migrate } = require('../../infra/scripts/migrate') as typeof import('../../infra/scripts/migrate');
-  await migrate(process.env.DATABASE_URL!);
+  await migrate(direct);
 
   // The browser tests and the page routes serve the built pages.
   const { buildWeb } = require('../../infra/scripts/build-web') as typeof import('../../infra/scripts/build-web');

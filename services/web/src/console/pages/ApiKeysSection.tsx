@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Alert, Badge, ConfirmButton, ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type ApiKey, type Directory, type IssuedKey, type List } from '../api';
+import { ListTable } from '../list-table';
 import { OnceValue, ShownOnce } from '../shown-once';
 
 type Outcome = { kind: 'issued' | 'regenerated'; key: IssuedKey } | { kind: 'revoked'; key: ApiKey };
@@ -74,89 +75,68 @@ export function ApiKeysSection({ directory }: { directory: Directory }) {
           Issue key
         </button>
       </form>
-      <ErrorAlert error={keys.error} />
-      {keys.loading && !keys.data ? <p className="hint">Loading keys…</p> : null}
-      {keys.data && keys.data.data.length === 0 ? <p className="empty">No keys: issue one for the identity provider to connect with.</p> : null}
-      {keys.data && keys.data.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">API keys of {directory.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Prefix</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.data.map((key) => (
-                <tr key={key.id}>
-                  <td>{key.name}</td>
-                  <td>
-                    <code className="nowrap">{key.prefix}…</code>
-                  </td>
-                  <td>
-                    <Time value={key.createdAt} />
-                  </td>
-                  <td>
-                    <Time value={key.lastUsedAt} />
-                  </td>
-                  <td>
-                    {key.revokedAt ? (
-                      <>
-                        <Badge tone="danger">Revoked</Badge> <Time value={key.revokedAt} />
-                      </>
-                    ) : (
-                      <Badge tone="ok">Active</Badge>
-                    )}
-                  </td>
-                  <td>
-                    {key.revokedAt ? null : (
-                      <div className="actions">
-                        <ConfirmButton
-                          label="Regenerate"
-                          title={`Regenerate “${key.name}”?`}
-                          confirmLabel="Regenerate the token"
-                          disabled={busy}
-                          onConfirm={() => regenerate(key)}
-                        >
-                          <p>A new token replaces this key's token, which stops working at once.</p>
-                          <p>
-                            {entra
-                              ? 'Entra’s provisioning is refused (401) until the customer pastes the new token into Provisioning → Admin Credentials → Secret Token and saves.'
-                              : 'The identity provider is refused (401) until the new token is entered there.'}
-                          </p>
-                        </ConfirmButton>
-                        <ConfirmButton
-                          label="Revoke"
-                          title={`Revoke “${key.name}”?`}
-                          confirmLabel="Revoke the key"
-                          danger
-                          disabled={busy}
-                          onConfirm={() => revoke(key)}
-                        >
-                          <p>The token stops working at once and cannot be restored.</p>
-                          <p>
-                            {entra
-                              ? 'If Entra still uses it, every provisioning cycle fails with 401 until another key’s token is pasted into Entra.'
-                              : 'Anything still using it is refused (401) until it is given another key’s token.'}{' '}
-                            Issue another key first if this one is in use.
-                          </p>
-                        </ConfirmButton>
-                      </div>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        list={keys}
+        loadingText="Loading keys…"
+        empty="No keys: issue one for the identity provider to connect with."
+        caption={`API keys of ${directory.name}`}
+        columns={[
+          { header: 'Name', cell: (key) => key.name },
+          { header: 'Prefix', cell: (key) => <code className="nowrap">{key.prefix}…</code> },
+          { header: 'Created', cell: (key) => <Time value={key.createdAt} /> },
+          { header: 'Last used', cell: (key) => <Time value={key.lastUsedAt} /> },
+          {
+            header: 'Status',
+            cell: (key) =>
+              key.revokedAt ? (
+                <>
+                  <Badge tone="danger">Revoked</Badge> <Time value={key.revokedAt} />
+                </>
+              ) : (
+                <Badge tone="ok">Active</Badge>
+              ),
+          },
+          {
+            header: 'Actions',
+            hidden: true,
+            cell: (key) =>
+              key.revokedAt ? null : (
+                <div className="actions">
+                  <ConfirmButton
+                    label="Regenerate"
+                    title={`Regenerate “${key.name}”?`}
+                    confirmLabel="Regenerate the token"
+                    disabled={busy}
+                    onConfirm={() => regenerate(key)}
+                  >
+                    <p>A new token replaces this key's token, which stops working at once.</p>
+                    <p>
+                      {entra
+                        ? 'Entra’s provisioning is refused (401) until the customer pastes the new token into Provisioning → Admin Credentials → Secret Token and saves.'
+                        : 'The identity provider is refused (401) until the new token is entered there.'}
+                    </p>
+                  </ConfirmButton>
+                  <ConfirmButton
+                    label="Revoke"
+                    title={`Revoke “${key.name}”?`}
+                    confirmLabel="Revoke the key"
+                    danger
+                    disabled={busy}
+                    onConfirm={() => revoke(key)}
+                  >
+                    <p>The token stops working at once and cannot be restored.</p>
+                    <p>
+                      {entra
+                        ? 'If Entra still uses it, every provisioning cycle fails with 401 until another key’s token is pasted into Entra.'
+                        : 'Anything still using it is refused (401) until it is given another key’s token.'}{' '}
+                      Issue another key first if this one is in use.
+                    </p>
+                  </ConfirmButton>
+                </div>
+              ),
+          },
+        ]}
+      />
     </section>
   );
 }

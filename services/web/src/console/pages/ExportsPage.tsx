@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Alert, Badge, ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type AuditExport, type List } from '../api';
+import { ListTable } from '../list-table';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
 import { usePoll } from '../poll';
 
@@ -88,55 +89,45 @@ export function ExportsPage({ tenantId }: { tenantId: string }) {
       </section>
       <section className="card" aria-labelledby="export-list">
         <h2 id="export-list">Exports</h2>
-        <ErrorAlert error={exports.error} />
-        {exports.loading && !exports.data ? <p className="hint">Loading the exports…</p> : null}
-        {exports.data && exports.data.data.length === 0 ? (
-          <p className="empty">No exports yet: start one above to keep a record of every change in a time range.</p>
-        ) : null}
         {working ? <p className="hint">Refreshing every few seconds until every export is done.</p> : null}
-        {exports.data && exports.data.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Time range</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Events</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">File</th>
-                </tr>
-              </thead>
-              <tbody>
-                {exports.data.data.map((e) => (
-                  <tr key={e.id}>
-                    <td>
-                      <Time value={e.createdAt} />
-                    </td>
-                    <td>
-                      <Time value={e.from} /> – <Time value={e.to} />
-                    </td>
-                    <td>
-                      <Badge tone={STATUS_TONE[e.status]}>{e.status}</Badge>
-                      {e.error ? <div className="hint">{e.error}</div> : null}
-                    </td>
-                    <td>{e.eventCount ?? '–'}</td>
-                    <td>{formatBytes(e.bytes)}</td>
-                    <td>
-                      {e.status === 'done' ? (
-                        <a href={`/admin/v1${base}/${e.id}/download`} download>
-                          Download<span className="visually-hidden"> the export started {new Date(e.createdAt).toLocaleString()}</span>
-                        </a>
-                      ) : (
-                        <span className="empty">{e.status === 'failed' ? 'none' : 'when done'}</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          list={exports}
+          loadingText="Loading the exports…"
+          empty="No exports yet: start one above to keep a record of every change in a time range."
+          columns={[
+            { header: 'Started', cell: (e) => <Time value={e.createdAt} /> },
+            {
+              header: 'Time range',
+              cell: (e) => (
+                <>
+                  <Time value={e.from} /> – <Time value={e.to} />
+                </>
+              ),
+            },
+            {
+              header: 'Status',
+              cell: (e) => (
+                <>
+                  <Badge tone={STATUS_TONE[e.status]}>{e.status}</Badge>
+                  {e.error ? <div className="hint">{e.error}</div> : null}
+                </>
+              ),
+            },
+            { header: 'Events', cell: (e) => e.eventCount ?? '–' },
+            { header: 'Size', cell: (e) => formatBytes(e.bytes) },
+            {
+              header: 'File',
+              cell: (e) =>
+                e.status === 'done' ? (
+                  <a href={`/admin/v1${base}/${e.id}/download`} download>
+                    Download<span className="visually-hidden"> the export started {new Date(e.createdAt).toLocaleString()}</span>
+                  </a>
+                ) : (
+                  <span className="empty">{e.status === 'failed' ? 'none' : 'when done'}</span>
+                ),
+            },
+          ]}
+        />
       </section>
     </>
   );

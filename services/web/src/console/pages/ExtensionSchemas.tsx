@@ -1,6 +1,7 @@
 import { type FormEvent, useId, useState } from 'react';
 import { Alert, Badge, ConfirmButton, ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type Directory, type List, type Schema } from '../api';
+import { ListTable } from '../list-table';
 import { checkSchemaText, EXAMPLE_SCHEMA } from '../schema-check';
 
 /**
@@ -28,61 +29,57 @@ export function ExtensionSchemas({ path, reach }: { path: string; reach: 'platfo
       <h3>Registered schemas</h3>
       {done ? <Alert kind="success">{done}</Alert> : null}
       <ErrorAlert error={error ?? schemas.error} />
-      {schemas.loading && !schemas.data ? <p className="hint">Loading schemas…</p> : null}
-      {schemas.data && schemas.data.data.length === 0 ? (
-        <p className="empty">No extension schemas yet: add one below, or start from the guides' example (Insert example).</p>
-      ) : null}
-      {schemas.data && schemas.data.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Schema</th>
-                <th scope="col">Applies to</th>
-                <th scope="col">Attributes</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {schemas.data.data.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <strong>{s.name}</strong>
-                    <br />
-                    <code>{s.id}</code>
-                  </td>
-                  <td>
-                    {s.resourceType === 'User' ? 'Users' : 'Groups'} {s.required ? <Badge tone="warn">Required</Badge> : <Badge>Optional</Badge>}
-                  </td>
-                  <td>
-                    <ul className="attribute-list">
-                      {s.attributes.map((a) => (
-                        <li key={a.name}>
-                          <code>{a.name}</code> <span className="hint">{describeAttribute(a)}</span>
-                        </li>
-                      ))}
-                    </ul>
-                  </td>
-                  <td>
-                    <Time value={s.createdAt} />
-                  </td>
-                  <td>
-                    <ConfirmButton label="Delete" title={`Delete ${s.name}?`} confirmLabel="Delete the schema" danger onConfirm={() => remove(s)}>
-                      <p>
-                        <code>{s.id}</code> disappears from /Schemas and /ResourceTypes of {scope}, and its attributes are no longer accepted or returned.
-                      </p>
-                      <p>Identity providers mapping attributes to it (Entra's custom attribute mappings) will have those values refused.</p>
-                    </ConfirmButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        list={schemas}
+        loadingText="Loading schemas…"
+        empty="No extension schemas yet: add one below, or start from the guides' example (Insert example)."
+        showError={false}
+        columns={[
+          {
+            header: 'Schema',
+            cell: (s) => (
+              <>
+                <strong>{s.name}</strong>
+                <br />
+                <code>{s.id}</code>
+              </>
+            ),
+          },
+          {
+            header: 'Applies to',
+            cell: (s) => (
+              <>
+                {s.resourceType === 'User' ? 'Users' : 'Groups'} {s.required ? <Badge tone="warn">Required</Badge> : <Badge>Optional</Badge>}
+              </>
+            ),
+          },
+          {
+            header: 'Attributes',
+            cell: (s) => (
+              <ul className="attribute-list">
+                {s.attributes.map((a) => (
+                  <li key={a.name}>
+                    <code>{a.name}</code> <span className="hint">{describeAttribute(a)}</span>
+                  </li>
+                ))}
+              </ul>
+            ),
+          },
+          { header: 'Added', cell: (s) => <Time value={s.createdAt} /> },
+          {
+            header: 'Actions',
+            hidden: true,
+            cell: (s) => (
+              <ConfirmButton label="Delete" title={`Delete ${s.name}?`} confirmLabel="Delete the schema" danger onConfirm={() => remove(s)}>
+                <p>
+                  <code>{s.id}</code> disappears from /Schemas and /ResourceTypes of {scope}, and its attributes are no longer accepted or returned.
+                </p>
+                <p>Identity providers mapping attributes to it (Entra's custom attribute mappings) will have those values refused.</p>
+              </ConfirmButton>
+            ),
+          },
+        ]}
+      />
       <h3>Add a schema</h3>
       <SchemaForm
         path={path}

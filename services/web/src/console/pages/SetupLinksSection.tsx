@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Alert, Badge, ConfirmButton, ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type CreatedSetupLink, type Directory, type List, type SetupLink } from '../api';
+import { ListTable } from '../list-table';
 import { OnceValue, ShownOnce } from '../shown-once';
 
 // The API takes 1 to 30 days (routes/admin/setup-links.ts) and defaults to 7.
@@ -84,68 +85,49 @@ export function SetupLinksSection({ directory }: { directory: Directory }) {
           Create setup link
         </button>
       </form>
-      <ErrorAlert error={links.error} />
-      {links.loading && !links.data ? <p className="hint">Loading setup links…</p> : null}
-      {links.data && links.data.data.length === 0 ? (
-        <p className="empty">No setup links yet: create one to let the customer's IT admin connect their identity provider on their own.</p>
-      ) : null}
-      {links.data && links.data.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Setup links of {directory.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last opened</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {links.data.data.map((link) => (
-                <tr key={link.id}>
-                  <td>
-                    <Time value={link.createdAt} />
-                  </td>
-                  <td>
-                    <Time value={link.expiresAt} />
-                  </td>
-                  <td>
-                    <Time value={link.lastOpenedAt} />
-                  </td>
-                  <td>
-                    {STATUS[link.status]}
-                    {link.revokedAt ? (
-                      <>
-                        {' '}
-                        <Time value={link.revokedAt} />
-                      </>
-                    ) : null}
-                  </td>
-                  <td>
-                    {link.status === 'active' ? (
-                      <ConfirmButton
-                        label="Revoke"
-                        title="Revoke this setup link?"
-                        confirmLabel="Revoke the link"
-                        danger
-                        disabled={busy}
-                        onConfirm={() => revoke(link)}
-                      >
-                        <p>The setup page it opens stops working at once; the customer's IT admin will need a new link.</p>
-                        <p>Tokens already generated from it keep working: revoke them under API keys if they must stop too.</p>
-                      </ConfirmButton>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        list={links}
+        loadingText="Loading setup links…"
+        empty="No setup links yet: create one to let the customer's IT admin connect their identity provider on their own."
+        caption={`Setup links of ${directory.name}`}
+        columns={[
+          { header: 'Created', cell: (link) => <Time value={link.createdAt} /> },
+          { header: 'Expires', cell: (link) => <Time value={link.expiresAt} /> },
+          { header: 'Last opened', cell: (link) => <Time value={link.lastOpenedAt} /> },
+          {
+            header: 'Status',
+            cell: (link) => (
+              <>
+                {STATUS[link.status]}
+                {link.revokedAt ? (
+                  <>
+                    {' '}
+                    <Time value={link.revokedAt} />
+                  </>
+                ) : null}
+              </>
+            ),
+          },
+          {
+            header: 'Actions',
+            hidden: true,
+            cell: (link) =>
+              link.status === 'active' ? (
+                <ConfirmButton
+                  label="Revoke"
+                  title="Revoke this setup link?"
+                  confirmLabel="Revoke the link"
+                  danger
+                  disabled={busy}
+                  onConfirm={() => revoke(link)}
+                >
+                  <p>The setup page it opens stops working at once; the customer's IT admin will need a new link.</p>
+                  <p>Tokens already generated from it keep working: revoke them under API keys if they must stop too.</p>
+                </ConfirmButton>
+              ) : null,
+          },
+        ]}
+      />
     </section>
   );
 }

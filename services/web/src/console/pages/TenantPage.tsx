@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type CreatedDirectory, type Directory, type List } from '../api';
+import { ListTable } from '../list-table';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
 import { PROVIDER_LABELS, PROVIDERS } from '../providers';
 import { Link } from '../router';
@@ -35,38 +36,18 @@ export function TenantPage({ tenantId }: { tenantId: string }) {
       <section className="card" aria-labelledby="directories">
         <h2 id="directories">Directories</h2>
         {tenant.error ? null : <ErrorAlert error={directories.error} />}
-        {directories.loading && !directories.data ? <p className="hint">Loading directories…</p> : null}
-        {directories.data && directories.data.data.length === 0 ? (
-          <p className="empty">No directories yet: create one above, then give its Tenant URL and token (or a setup link) to the customer's IT admin.</p>
-        ) : null}
-        {directories.data && directories.data.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Provider</th>
-                  <th scope="col">Region</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {directories.data.data.map((d) => (
-                  <tr key={d.id}>
-                    <td>
-                      <Link to={`/directories/${d.id}`}>{d.name}</Link>
-                    </td>
-                    <td>{PROVIDER_LABELS[d.provider]}</td>
-                    <td>{d.region}</td>
-                    <td>
-                      <Time value={d.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          showError={false}
+          list={directories}
+          loadingText="Loading directories…"
+          empty="No directories yet: create one above, then give its Tenant URL and token (or a setup link) to the customer's IT admin."
+          columns={[
+            { header: 'Name', cell: (d) => <Link to={`/directories/${d.id}`}>{d.name}</Link> },
+            { header: 'Provider', cell: (d) => PROVIDER_LABELS[d.provider] },
+            { header: 'Region', cell: (d) => d.region },
+            { header: 'Created', cell: (d) => <Time value={d.createdAt} /> },
+          ]}
+        />
       </section>
     </>
   );

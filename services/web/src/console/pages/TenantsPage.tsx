@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type List, type Tenant } from '../api';
+import { ListTable } from '../list-table';
 import { Link, navigate } from '../router';
 
 /** Every tenant, and a form to add one. */
@@ -42,32 +43,15 @@ export function TenantsPage() {
       </section>
       <section className="card" aria-labelledby="all-tenants">
         <h2 id="all-tenants">All tenants</h2>
-        <ErrorAlert error={tenants.error} />
-        {tenants.data && tenants.data.data.length === 0 ? <p className="empty">No tenants yet.</p> : null}
-        {tenants.data && tenants.data.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {tenants.data.data.map((t) => (
-                  <tr key={t.id}>
-                    <td>
-                      <Link to={`/tenants/${t.id}`}>{t.name}</Link>
-                    </td>
-                    <td>
-                      <Time value={t.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          list={tenants}
+          loadingText="Loading…"
+          empty="No tenants yet."
+          columns={[
+            { header: 'Name', cell: (t) => <Link to={`/tenants/${t.id}`}>{t.name}</Link> },
+            { header: 'Created', cell: (t) => <Time value={t.createdAt} /> },
+          ]}
+        />
       </section>
     </>
   );

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type List, type WebhookEndpoint, type WebhookWithSecret } from '../api';
+import { ListTable } from '../list-table';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
 import { Link } from '../router';
 import { type EventChoice, EndpointStatus, EventTypesField, SecretOnce, SubscribedEvents } from './webhook-parts';
@@ -42,44 +43,26 @@ export function WebhooksPage({ tenantId }: { tenantId: string }) {
       ) : null}
       <section className="card" aria-labelledby="endpoints">
         <h2 id="endpoints">Endpoints</h2>
-        <ErrorAlert error={endpoints.error} />
-        {endpoints.loading && !endpoints.data ? <p className="hint">Loading the endpoints…</p> : null}
-        {endpoints.data && endpoints.data.data.length === 0 ? (
-          <p className="empty">No webhooks yet: add one below to be told of every user and group change, signed and retried until it is received.</p>
-        ) : null}
-        {endpoints.data && endpoints.data.data.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">URL</th>
-                  <th scope="col">Events</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Added</th>
-                </tr>
-              </thead>
-              <tbody>
-                {endpoints.data.data.map((endpoint) => (
-                  <tr key={endpoint.id}>
-                    <td className="wrap-anywhere">
-                      <Link to={`/tenants/${tenantId}/webhooks/${endpoint.id}`}>{endpoint.url}</Link>
-                      {endpoint.description ? <div className="hint">{endpoint.description}</div> : null}
-                    </td>
-                    <td>
-                      <SubscribedEvents events={endpoint.events} />
-                    </td>
-                    <td>
-                      <EndpointStatus endpoint={endpoint} />
-                    </td>
-                    <td>
-                      <Time value={endpoint.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListTable
+          list={endpoints}
+          loadingText="Loading the endpoints…"
+          empty="No webhooks yet: add one below to be told of every user and group change, signed and retried until it is received."
+          columns={[
+            {
+              header: 'URL',
+              className: 'wrap-anywhere',
+              cell: (endpoint) => (
+                <>
+                  <Link to={`/tenants/${tenantId}/webhooks/${endpoint.id}`}>{endpoint.url}</Link>
+                  {endpoint.description ? <div className="hint">{endpoint.description}</div> : null}
+                </>
+              ),
+            },
+            { header: 'Events', cell: (endpoint) => <SubscribedEvents events={endpoint.events} /> },
+            { header: 'Status', cell: (endpoint) => <EndpointStatus endpoint={endpoint} /> },
+            { header: 'Added', cell: (endpoint) => <Time value={endpoint.createdAt} /> },
+          ]}
+        />
       </section>
       <NewWebhook
         base={base}

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import helmet from 'helmet';
 
 export interface SecurityHeadersOptions {
   /** Send Strict-Transport-Security (set when PUBLIC_BASE_URL is https). Default false. */
@@ -14,7 +16,7 @@ const HSTS = 'max-age=31536000; includeSubDomains';
  * proxy or browser cache may keep them; the dashboard's static files set their own. `nosniff`:
  * a JSON body is never run as a script. By hand, not helmet: this runs on every SCIM request,
  * and helmet's default set is a chain of a dozen small middlewares for headers (CSP, COOP, …)
- * that mean nothing to a JSON API; the dashboard, an HTML page, gets helmet (queues-dashboard.ts).
+ * that mean nothing to a JSON API; HTML pages get helmet (pageHeaders below).
  * A function of the response, not a middleware: app.ts sets them first in Express and in the
  * over-limit gate in front of it.
  */
@@ -27,4 +29,23 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): (res: Ser
   return (res) => {
     for (const [name, value] of headers) res.setHeader(name, value);
   };
+}
+
+/** Content-Security-Policy directives, as helmet names them. */
+export type PageDirectives = Record<string, string[]>;
+
+/**
+ * The headers of an HTML page (the console, the setup page, the queue dashboard), on top of the
+ * API-wide ones: a Content-Security-Policy made of `directives` (nothing else is allowed: no
+ * defaults are merged in), no framing (`frame-ancestors 'none'` and `X-Frame-Options: DENY`),
+ * no Referer, and no plugins. HSTS stays the app's (securityHeaders), sent only when
+ * PUBLIC_BASE_URL is https.
+ */
+export function pageHeaders(directives: PageDirectives): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { ...directives, objectSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: false,
+  });
 }

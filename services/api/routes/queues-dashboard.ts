@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Router, type RequestHandler, type Response } from 'express';
-import helmet from 'helmet';
+import { pageHeaders } from '../middleware/security-headers';
 import { ScimError } from '../../../shared/scim/errors';
 import { checkReadiness, redisCheck, type DependencyCheck } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
@@ -41,7 +41,7 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
   };
 
   const router = Router();
-  router.use(pageHeaders);
+  router.use(dashboardPage);
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
@@ -59,26 +59,15 @@ export function queuesDashboard(options: QueuesDashboardOptions): Router {
  * here. Inline styles stay allowed: its page and its React components write <style> elements and
  * style attributes, while scripts, the part an injection would need, are 'self' only.
  */
-const pageHeaders = helmet({
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: {
-      defaultSrc: ["'self'"],
-      baseUri: ["'self'"],
-      scriptSrc: ["'self'"],
-      styleSrc: ["'self'", "'unsafe-inline'"],
-      imgSrc: ["'self'", 'data:'],
-      fontSrc: ["'self'", 'data:'],
-      connectSrc: ["'self'"],
-      formAction: ["'self'"],
-      objectSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-    },
-  },
-  xFrameOptions: { action: 'deny' },
-  referrerPolicy: { policy: 'no-referrer' },
-  // HSTS is the app's, sent only when PUBLIC_BASE_URL is https (security-headers.ts).
-  strictTransportSecurity: false,
+const dashboardPage = pageHeaders({
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  formAction: ["'self'"],
 });
 
 /**

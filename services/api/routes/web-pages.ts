@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type RequestHandler, Router } from 'express';
-import helmet from 'helmet';
+import { pageHeaders } from '../middleware/security-headers';
 
 export interface WebPagesOptions {
   /** The Vite build of services/web (npm run build). Default: dist/web beside the running code. */
@@ -33,36 +33,25 @@ export function webPages(options: WebPagesOptions = {}): Router {
   );
   const setup = page(root, 'setup.html');
   const console = page(root, 'console.html');
-  router.get('/setup', pageHeaders, setup);
-  router.get(['/admin/console', '/admin/console/{*rest}'], pageHeaders, console);
+  router.get('/setup', strictPage, setup);
+  router.get(['/admin/console', '/admin/console/{*rest}'], strictPage, console);
   return router;
 }
 
 /**
- * Strict CSP: scripts, styles and calls only from this origin, nothing inline, no frames, no
- * plugins. A name a user typed that slipped past React's escaping would still not run.
+ * Strict CSP: scripts, styles and calls only from this origin, nothing inline. A name a user
+ * typed that slipped past React's escaping would still not run.
  */
-const pageHeaders = helmet({
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: {
-      defaultSrc: ["'none'"],
-      scriptSrc: ["'self'"],
-      styleSrc: ["'self'"],
-      imgSrc: ["'self'", 'data:'],
-      fontSrc: ["'self'"],
-      connectSrc: ["'self'"],
-      manifestSrc: ["'self'"],
-      baseUri: ["'none'"],
-      formAction: ["'self'"],
-      objectSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-    },
-  },
-  xFrameOptions: { action: 'deny' },
-  referrerPolicy: { policy: 'no-referrer' },
-  // HSTS is the app's, sent only when PUBLIC_BASE_URL is https (security-headers.ts).
-  strictTransportSecurity: false,
+const strictPage = pageHeaders({
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  manifestSrc: ["'self'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
 });
 
 /** One built page, read on first request; a 503 that says what to run when it was never built. */

@@ -11,11 +11,11 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, extensions: readonly string[] = ['.ts']): string[] {
   return readdirSync(path.join(ROOT, dir)).flatMap((name) => {
     const rel = path.posix.join(dir, name);
-    if (statSync(path.join(ROOT, rel)).isDirectory()) return sourceFiles(rel);
-    return name.endsWith('.ts') ? [rel] : [];
+    if (statSync(path.join(ROOT, rel)).isDirectory()) return sourceFiles(rel, extensions);
+    return extensions.some((e) => name.endsWith(e)) ? [rel] : [];
   });
 }
 
@@ -84,5 +84,19 @@ describe('architecture › dependencies point one way', () => {
       violations(SHARED, (t) => under('services')(t) || under('workers')(t)),
       [],
     );
+  });
+
+  it('services/web › reaches the API only through types, and runs only shared code made for any JavaScript runtime', () => {
+    const web = sourceFiles('services/web/src', ['.ts', '.tsx']);
+    assert.ok(web.length >= 10);
+    // Only `import type` may name the API (answer shapes, the session view): no server code ships to browsers.
+    const NODE_BOUND = ['services', 'workers', 'shared/db', 'shared/queue', 'shared/telemetry', 'shared/webhooks', 'shared/exports', 'shared/config'];
+    const runtime = web.flatMap((file) =>
+      [...readFileSync(path.join(ROOT, file), 'utf8').matchAll(/^import\s+(?!type\b)[^'"]*?from\s+['"](\.[^'"]+)['"]/gm)]
+        .map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1])))
+        .filter((target) => !under('services/web')(target) && NODE_BOUND.some((dir) => under(dir)(target)))
+        .map((target) => `${file} → ${target}`),
+    );
+    assert.deepEqual(runtime, []);
   });
 });

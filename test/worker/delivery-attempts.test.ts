@@ -98,6 +98,12 @@ describe('delivery attempts under racing sweeps and two workers', () => {
   });
   after(async () => {
     for (const w of workers) await w.close();
+    // The sweepers opened every queue on the prefix; none keeps a key.
+    for (const name of [QUEUES.auditExport, QUEUES.groupReconcile]) {
+      const other = createQueue(name, { connection: connections.connect(), prefix });
+      await other.obliterate({ force: true }).catch(() => undefined);
+      await other.close();
+    }
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     connections.disconnectAll();

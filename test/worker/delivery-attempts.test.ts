@@ -135,7 +135,7 @@ describe('delivery attempts under racing sweeps and two workers', () => {
     const details = await Promise.all(
       deliveries.map(async (d) => (await asAdmin(request(t.app).get(`${base}/${d.id}`)).expect(200)).body as Delivery & { attempts: Attempt[] }),
     );
-    return { details };
+    return { details, tenantId: dir.tenantId, base };
   }
 
   /** Jobs the sweepers promoted, added, or found still queued or running, over the suite so far. */
@@ -181,5 +181,26 @@ describe('delivery attempts under racing sweeps and two workers', () => {
       calls.set(id, (calls.get(id) ?? 0) + 1);
     }
     for (const d of details) assert.equal(calls.get(d.eventId), ATTEMPTS, `event ${d.eventId}: ${calls.get(d.eventId)} calls`);
+  });
+
+  it('a run that overlapped another (a stalled job run twice) › is logged, but never moves a dead delivery back to pending nor a delivered one back at all', async () => {
+    const { details, tenantId, base } = await failingDeliveries(1);
+    const [dead] = details;
+    const webhooks = t.repos.forTenant(tenantId as never).webhooks;
+    const late = { startedAt: new Date(), durationMs: 3, statusCode: 500, error: 'receiver answered 500' };
+
+    const attempt = await webhooks.recordAttempt(dead.id, late, { status: 'pending', nextAttemptAt: new Date(Date.now() + 60_000) });
+
+    assert.equal(attempt, ATTEMPTS + 1, 'the extra call is in the log');
+    const after = (await asAdmin(request(t.app).get(`${base}/${dead.id}`)).expect(200)).body;
+    assert.equal(after.status, 'dead');
+    assert.equal(after.nextAttemptAt, null);
+
+    // A late success still counts (the receiver has the event); after it, nothing moves it back.
+    await webhooks.recordAttempt(dead.id, { ...late, statusCode: 200, error: undefined }, { status: 'delivered' });
+    await webhooks.recordAttempt(dead.id, late, { status: 'dead' });
+    const final = (await asAdmin(request(t.app).get(`${base}/${dead.id}`)).expect(200)).body;
+    assert.equal(final.status, 'delivered');
+    assert.equal(final.attemptCount, ATTEMPTS + 3);
   });
 });

@@ -208,19 +208,63 @@ describe('operator console › webhooks, events and exports', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
-  it('the events page › lists the user.created event, filtered by type, its data as text', async () => {
-    await page.getByRole('navigation', { name: 'Tenant' }).getByRole('link', { name: 'Events' }).click();
+  it('the events page › filters on the server by type and directory, kept in the URL; Back, a shared link and Clear', async () => {
+    // A second directory of the tenant, with a user of its own.
+    const acquired = await adminCall<{ id: string; key: { token: string } }>(platform, `/tenants/${tenantId}/directories`, {
+      name: 'Entra (acquired)',
+      provider: 'entra',
+    });
+    const otherUser = `grace.${Date.now()}@example.com`;
+    await scimCreate(platform, acquired.key.token, 'Users', { schemas: [USER_SCHEMA], userName: otherUser, active: true });
+    const eventsUrl = `${platform.url}/admin/console/tenants/${tenantId}/events`;
+    await page.goto(eventsUrl);
     await page.getByRole('heading', { level: 1, name: 'Events' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'group.created' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'Entra (acquired)' }).waitFor({ timeout: 10_000 });
+
+    // By type: the server's answer, and the URL says so.
     await page.getByLabel('Type').selectOption('user.created');
-    await page.getByText('1 of the 2 events loaded match.').waitFor();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('2 events match type user.created.').waitFor();
+    assert.equal(new URL(page.url()).search, '?type=user.created');
     assert.equal(await page.getByRole('row').filter({ hasText: 'group.created' }).count(), 0);
+
+    // And by directory, from the keyboard: Enter in the form applies it.
+    await page.getByLabel('Directory').selectOption({ label: 'Entra production' });
+    await page.getByLabel('Resource id').focus();
+    await page.keyboard.press('Enter');
+    await page.getByText('1 event matches type user.created, directory Entra production.').waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('directoryId') !== null, true);
+    assert.equal(await page.getByRole('row').filter({ hasText: 'Entra (acquired)' }).count(), 0);
     const row = page.getByRole('row').filter({ hasText: 'user.created' });
     await row.getByText('Entra production').waitFor();
     await row.getByRole('button', { name: /^Data of user\.created/ }).click();
     await page.locator('pre').filter({ hasText: userName }).waitFor();
     await expectAccessible(page);
     await screenshot(page, 'console-events');
+
+    // Back: the type alone again, in the form too.
+    await page.goBack();
+    await page.getByText('2 events match type user.created.').waitFor();
+    assert.equal(await page.getByLabel('Directory').inputValue(), '');
+    assert.equal(await page.getByLabel('Type').inputValue(), 'user.created');
+
+    // A resource id that is no id is refused before it is sent.
+    await page.getByLabel('Resource id').fill('ada');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('A user or group id is a UUID').waitFor();
+    await page.getByLabel('Resource id').fill('');
+
+    // A shared link matching nothing: says so, and Clear shows every event.
+    await page.goto(`${eventsUrl}?type=group.created&directoryId=${acquired.id}`);
+    await page.getByText('No events match these filters (type group.created, directory Entra (acquired)).').waitFor();
+    assert.equal(await page.getByLabel('Directory').inputValue(), acquired.id);
+    await expectAccessible(page);
+    await screenshot(page, 'console-events-no-match');
+    await page.getByRole('button', { name: 'Clear the filters' }).click();
+    await page.getByRole('row').filter({ hasText: 'group.created' }).waitFor();
+    assert.equal(new URL(page.url()).search, '');
+    assert.equal(await page.getByLabel('Type').inputValue(), '');
   });
 
   it('an audit export › runs to done and its download link answers 200 with the session cookie', async () => {
@@ -239,7 +283,8 @@ describe('operator console › webhooks, events and exports', () => {
       return { status: res.status, type: res.headers.get('content-type') };
     }, href!);
     assert.deepEqual(answer, { status: 200, type: 'application/gzip' });
-    await row.getByRole('cell', { name: '2', exact: true }).waitFor();
+    // Two events of the first directory, one of the acquired directory's (the events step).
+    await row.getByRole('cell', { name: '3', exact: true }).waitFor();
     await expectAccessible(page);
     await screenshot(page, 'console-exports');
   });

@@ -10,7 +10,7 @@ import { auditExportSweep, TenantExports } from './audit-exports';
 import { DeliveryBatches } from './delivery-batches';
 import { DeliverySweep } from './delivery-sweep';
 import { DirectoryRepositories } from './directory';
-import { listTenantEvents, type StoredEvent } from './events';
+import { type EventFeedOptions, type EventFeedPage, listTenantEvents } from './events';
 import { ExtensionSchemaRepository } from './extension-schemas';
 import { CrossTenantOutbox } from './outbox-positions';
 import { reconcileReportSweep } from './reconcile-reports';
@@ -124,8 +124,8 @@ export class TenantRepositories {
     return new AuditExportRows(this.db.forTenant(this.tenantId), this.tenantId);
   }
 
-  /** The tenant's events feed, oldest first, after a cursor. */
-  events(options: { after?: string; limit: number }): Promise<{ events: StoredEvent[]; next: string | undefined }> {
+  /** The tenant's events feed, oldest first, after a cursor, optionally filtered. */
+  events(options: EventFeedOptions): Promise<EventFeedPage> {
     return listTenantEvents(this.db.forTenant(this.tenantId), this.tenantId, options);
   }
 }

@@ -26,6 +26,24 @@ export function usePath(): string {
   return path;
 }
 
+/**
+ * The current page's query string (e.g. "?type=user.created"), kept in step with navigate() and
+ * Back/Forward, for a page whose state lives in its URL so it can be shared and bookmarked.
+ */
+export function useSearch(): string {
+  const [search, setSearch] = useState(() => window.location.search);
+  useEffect(() => {
+    const update = () => setSearch(window.location.search);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return search;
+}
+
 function currentPath(): string {
   const rest = window.location.pathname.startsWith(BASE) ? window.location.pathname.slice(BASE.length) : '/';
   return rest === '' ? '/' : rest;

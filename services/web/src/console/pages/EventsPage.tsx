@@ -1,59 +1,119 @@
-import { Fragment, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, Fragment, useEffect, useRef, useState } from 'react';
 import { ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type Directory, type Event, type EventPage, type List } from '../api';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
-import { Link } from '../router';
+import { Link, navigate, useSearch } from '../router';
 import { SUBSCRIBABLE_TYPES } from './webhook-parts';
 
 const PAGE = 50;
+/**
+ * A filtered page of the feed looks at a bounded stretch of it (FILTERED_WALK events) and may come
+ * back short, even empty, while more remains: the page reads on by itself up to this many times
+ * before it waits for "Load more".
+ */
+const READS_PER_PAGE = 10;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The filters the feed API takes, as the page's URL holds them (?type=…&directoryId=…&resourceId=…). */
+interface Filters {
+  readonly type: string;
+  readonly directoryId: string;
+  readonly resourceId: string;
+}
+
+function filtersOf(search: string): Filters {
+  const params = new URLSearchParams(search);
+  return { type: params.get('type') ?? '', directoryId: params.get('directoryId') ?? '', resourceId: params.get('resourceId') ?? '' };
+}
+
+/** The filters that are set, as a query string (empty when none is). */
+function queryOf(filters: Filters): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  const query = params.toString();
+  return query ? `?${query}` : '';
+}
 
 /**
- * The tenant's events feed in commit order, oldest first, a page at a time from the cursor.
- * The feed API takes no filters, so the filters narrow the events loaded so far (and say so).
+ * The tenant's events feed in commit order, oldest first, a page at a time from the cursor. The
+ * filters are the feed API's own (type, directory, resource), kept in the URL so a filtered view
+ * can be shared and bookmarked and Back returns to the one before; "Load more" goes on with the
+ * same filtered walk.
  */
 export function EventsPage({ tenantId }: { tenantId: string }) {
   const tenant = useTenant(tenantId);
   const base = `/tenants/${encodeURIComponent(tenantId)}`;
   const directories = useLoad(() => admin<List<Directory>>(`${base}/directories`), [base]);
+  const search = useSearch();
+  const query = queryOf(filtersOf(search));
+  const applied = filtersOf(query);
+  const filtering = query !== '';
+  const [draft, setDraft] = useState<Filters>(applied);
+  const [resourceError, setResourceError] = useState<string>();
   const [events, setEvents] = useState<Event[]>();
   const [cursor, setCursor] = useState<{ next: string | null; hasMore: boolean }>({ next: null, hasMore: false });
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const [type, setType] = useState('');
-  const [directoryId, setDirectoryId] = useState('');
-  const [resource, setResource] = useState('');
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  // The filters the newest read is for: an answer for filters since left behind is dropped.
+  const current = useRef(query);
 
-  const read = useCallback(
-    async (after: string | null, into: Event[]) => {
-      setBusy(true);
-      try {
-        const params = new URLSearchParams({ limit: String(PAGE) });
-        if (after) params.set('after', after);
+  const read = async (after: string | null, into: Event[], forQuery: string) => {
+    setBusy(true);
+    try {
+      let next = after;
+      let hasMore = false;
+      const found: Event[] = [];
+      for (let reads = 0; reads < (forQuery ? READS_PER_PAGE : 1); reads++) {
+        const params = new URLSearchParams(forQuery);
+        params.set('limit', String(PAGE - found.length));
+        if (next) params.set('after', next);
         const page = await admin<EventPage>(`${base}/events?${params}`);
-        setEvents([...into, ...page.data]);
+        if (current.current !== forQuery) return;
+        found.push(...page.data);
         // An empty page keeps the cursor: "Check for newer events" asks from the same point.
-        setCursor({ next: page.next ?? after, hasMore: page.hasMore });
-        setError(undefined);
-      } catch (e) {
-        setError(e);
-      } finally {
-        setBusy(false);
+        next = page.next ?? next;
+        hasMore = page.hasMore;
+        if (found.length >= PAGE || !hasMore) break;
       }
-    },
-    [base],
-  );
+      setEvents([...into, ...found]);
+      setCursor({ next, hasMore });
+      setError(undefined);
+    } catch (e) {
+      if (current.current === forQuery) setError(e);
+    } finally {
+      if (current.current === forQuery) setBusy(false);
+    }
+  };
+
+  // A new filter (Apply, Clear, Back, a shared link): the form shows it, the feed starts over.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read is rebuilt each render; the query alone says when to start over
   useEffect(() => {
+    current.current = query;
+    setDraft(filtersOf(query));
+    setResourceError(undefined);
     setEvents(undefined);
-    void read(null, []);
-  }, [read]);
+    setOpen(new Set());
+    void read(null, [], query);
+  }, [query, base]);
+
+  const apply = (event: FormEvent) => {
+    event.preventDefault();
+    const resourceId = draft.resourceId.trim();
+    if (resourceId && !UUID.test(resourceId)) {
+      setResourceError('A user or group id is a UUID, e.g. 0192f1d2-7c3a-7b4e-9f00-2d1c3b4a5e6f.');
+      return;
+    }
+    setResourceError(undefined);
+    navigate(`/tenants/${tenantId}/events${queryOf({ ...draft, resourceId })}`);
+  };
+  const clear = () => navigate(`/tenants/${tenantId}/events`);
 
   const directoryName = (id: string) => directories.data?.data.find((d) => d.id === id)?.name ?? id;
-  const needle = resource.trim().toLowerCase();
-  const shown = (events ?? []).filter(
-    (e) => (!type || e.type === type) && (!directoryId || e.directoryId === directoryId) && (!needle || e.resourceId.toLowerCase().includes(needle)),
-  );
-  const filtering = Boolean(type || directoryId || needle);
+  const describe = (f: Filters) =>
+    [f.type && `type ${f.type}`, f.directoryId && `directory ${directoryName(f.directoryId)}`, f.resourceId && `resource ${f.resourceId}`]
+      .filter(Boolean)
+      .join(', ');
   const toggle = (id: string) =>
     setOpen((was) => {
       const next = new Set(was);
@@ -75,11 +135,10 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
       <ErrorAlert error={tenant.error} />
       <section className="card" aria-labelledby="event-filters">
         <h2 id="event-filters">Show only</h2>
-        <p className="hint">The feed is read a page at a time; these filters narrow the events loaded so far.</p>
-        <div className="inline-form">
+        <form className="inline-form" onSubmit={apply} aria-describedby="event-filters-hint">
           <Field label="Type">
             {({ id }) => (
-              <select id={id} value={type} onChange={(e) => setType(e.target.value)}>
+              <select id={id} value={draft.type} onChange={(e) => setDraft({ ...draft, type: e.target.value })}>
                 <option value="">Every type</option>
                 {SUBSCRIBABLE_TYPES.map((t) => (
                   <option key={t} value={t}>
@@ -91,23 +150,49 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
           </Field>
           <Field label="Directory">
             {({ id }) => (
-              <select id={id} value={directoryId} onChange={(e) => setDirectoryId(e.target.value)}>
+              <select id={id} value={draft.directoryId} onChange={(e) => setDraft({ ...draft, directoryId: e.target.value })}>
                 <option value="">Every directory</option>
                 {directories.data?.data.map((d) => (
                   <option key={d.id} value={d.id}>
                     {d.name}
                   </option>
                 ))}
+                {draft.directoryId && directories.data && !directories.data.data.some((d) => d.id === draft.directoryId) ? (
+                  <option value={draft.directoryId}>{draft.directoryId} (not this tenant's)</option>
+                ) : null}
               </select>
             )}
           </Field>
-          <Field label="Resource id">{({ id }) => <input id={id} type="search" value={resource} onChange={(e) => setResource(e.target.value)} />}</Field>
-        </div>
+          <Field label="Resource id" hint="(a user's or group's id)" error={resourceError}>
+            {({ id, describedBy, invalid }) => (
+              <input
+                id={id}
+                type="text"
+                spellCheck={false}
+                autoComplete="off"
+                value={draft.resourceId}
+                onChange={(e) => setDraft({ ...draft, resourceId: e.target.value })}
+                aria-describedby={describedBy}
+                aria-invalid={invalid || undefined}
+              />
+            )}
+          </Field>
+          <div className="actions">
+            <button type="submit">Apply</button>
+            <button type="button" className="secondary" onClick={clear} disabled={!filtering && draft.type + draft.directoryId + draft.resourceId === ''}>
+              Clear
+            </button>
+          </div>
+        </form>
+        <p className="hint" id="event-filters-hint">
+          The feed filters on the server: "Load more" goes on through the tenant's events with the same filters. The address of this page keeps them, to
+          bookmark or share.
+        </p>
         <p className="hint" role="status">
           {events === undefined
             ? ''
             : filtering
-              ? `${shown.length} of the ${events.length} events loaded match.${cursor.hasMore ? ' Load more to search further.' : ''}`
+              ? `${events.length} ${events.length === 1 ? 'event matches' : 'events match'} ${describe(applied)}${cursor.hasMore ? ' so far' : ''}.`
               : `${events.length} ${events.length === 1 ? 'event' : 'events'} loaded.`}
         </p>
       </section>
@@ -115,14 +200,27 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
         <h2 id="event-list">Feed</h2>
         <ErrorAlert error={error} />
         {events === undefined && !error ? <p className="hint">Loading the events…</p> : null}
-        {events && events.length === 0 ? (
+        {events && events.length === 0 && !filtering ? (
           <p className="empty">
             No events yet: they appear as soon as an identity provider creates, changes or removes a user or group in one of this tenant's{' '}
             <Link to={`/tenants/${tenantId}`}>directories</Link>.
           </p>
         ) : null}
-        {events && events.length > 0 && shown.length === 0 ? <p className="empty">No loaded event matches these filters.</p> : null}
-        {shown.length > 0 ? (
+        {events && events.length === 0 && filtering ? (
+          <>
+            <p className="empty">
+              {cursor.hasMore
+                ? `No events match these filters in the part of the feed searched so far (${describe(applied)}). "Search further" reads on.`
+                : `No events match these filters (${describe(applied)}).`}
+            </p>
+            <p>
+              <button type="button" className="secondary" onClick={clear}>
+                Clear the filters
+              </button>
+            </p>
+          </>
+        ) : null}
+        {events && events.length > 0 ? (
           <div className="table-wrap">
             <table>
               <thead>
@@ -138,7 +236,7 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
                 </tr>
               </thead>
               <tbody>
-                {shown.map((event) => {
+                {events.map((event) => {
                   const expanded = open.has(event.id);
                   const dataId = `event-${event.id}`;
                   return (
@@ -184,8 +282,8 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
         ) : null}
         {events ? (
           <p>
-            <button type="button" className="secondary" disabled={busy} onClick={() => read(cursor.next ?? events.at(-1)?.cursor ?? null, events)}>
-              {cursor.hasMore ? 'Load more' : 'Check for newer events'}
+            <button type="button" className="secondary" disabled={busy} onClick={() => read(cursor.next ?? events.at(-1)?.cursor ?? null, events, query)}>
+              {cursor.hasMore ? (events.length === 0 ? 'Search further' : 'Load more') : 'Check for newer events'}
             </button>
           </p>
         ) : null}

@@ -16,6 +16,7 @@ import { schemaInputShape } from '../../services/api/routes/admin/shapes';
 import { runGroupReconcile } from '../../workers/group-reconcile';
 import { redisConnections } from '../support/connections';
 import { makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
+import { eventually } from '../support/eventually';
 import { asAdmin, entraUser, scimClient } from '../support/factories';
 
 const SPEC = `${PUBLIC_BASE_URL}/admin/v1/openapi.json`;
@@ -230,7 +231,11 @@ describe('admin API › OpenAPI 3.1 document', () => {
 
     // A SCIM write, then its event.
     await scimClient(t.app, created.key.token).post('/Users', entraUser()).expect(201);
-    const events = (await call('get', '/tenants/{tenantId}/events', { tenantId })).body;
+    // The feed shows an event once no older transaction (another suite's) is still open: wait for it.
+    const events = await eventually('the user.created event in the feed', async () => {
+      const page = (await call('get', '/tenants/{tenantId}/events', { tenantId })).body;
+      return page.data.length > 0 ? page : undefined;
+    });
     assert.equal(events.data[0].type, 'user.created');
 
     // Webhooks, with a delivery and an attempt as the relay and the worker write them.

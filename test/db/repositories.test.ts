@@ -2,6 +2,7 @@
  * The directory-bound repositories, used directly (no HTTP): what one directory writes, another
  * directory's repositories, bound the same way, cannot read, change or delete.
  */
+import { eventually } from '../support/eventually';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DirectoryRepositories } from '../../shared/db/repositories/directory';
@@ -66,8 +67,11 @@ describe('repositories › bound to one directory', () => {
   });
 
   it("events › the tenant's feed › only its own directory's events; another tenant sees nothing", async () => {
-    const own = await t.repos.forTenant(a.scope.tenantId).events({ limit: 100 });
-    assert.ok(own.events.some((e) => e.resourceId === userId));
+    // The feed shows an event once no older transaction (another suite's) is still open: wait for it.
+    await eventually('the user event in its tenant feed', async () => {
+      const own = await t.repos.forTenant(a.scope.tenantId).events({ limit: 100 });
+      return own.events.some((e) => e.resourceId === userId) || undefined;
+    });
     const other = await t.repos.forTenant(b.scope.tenantId).events({ limit: 100 });
     assert.ok(!other.events.some((e) => e.resourceId === userId));
   });

@@ -72,7 +72,7 @@ describe('API server › slow clients (headersTimeoutMs 500, requestTimeoutMs 1,
   it('a declared body sent one byte every 100 ms › the connection closed once the request timeout passes', async () => {
     const conn = await rawConnection(portOf(api));
     conn.socket.write(
-      'POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=',
+      'POST /admin/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"token":"',
     );
     trickle(conn.socket, 'a', 100);
     const elapsed = await closedWithin(conn, 5_000);
@@ -122,9 +122,9 @@ describe('API server › answers given before the body was read (default timeout
     assert.match(response, /\r\nconnection: close\r\n/i);
   });
 
-  it('POST /admin/queues/login with 100 KB declared (limit 4 KB) › 413 with Connection: close, and the connection closed', async () => {
+  it('POST /admin/session (console sign-in) with 100 KB declared (limit 4 KB) › 413 with Connection: close, and the connection closed', async () => {
     const { response } = await earlyAnswer(
-      'POST /admin/queues/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n',
+      'POST /admin/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n',
     );
     assert.match(response, /^HTTP\/1\.1 413 /);
     assert.match(response, /\r\nconnection: close\r\n/i);

@@ -71,9 +71,7 @@ describe('API server › slow clients (headersTimeoutMs 500, requestTimeoutMs 1,
 
   it('a declared body sent one byte every 100 ms › the connection closed once the request timeout passes', async () => {
     const conn = await rawConnection(portOf(api));
-    conn.socket.write(
-      'POST /admin/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"token":"',
-    );
+    conn.socket.write('POST /admin/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"token":"');
     trickle(conn.socket, 'a', 100);
     const elapsed = await closedWithin(conn, 5_000);
     assert.ok(elapsed >= 900, `closed after ${elapsed} ms, before the timeout`);

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { OperatorRepositories } from '../db/repositories';
 import type { CrossTenantOutbox, OutboxBatchRow } from '../db/repositories/outbox-positions';
 import type { Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
+import type { RedisClient } from '../queue/redis';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../ids';
@@ -31,7 +31,7 @@ export interface OutboxRelayOptions {
    * enqueue (ioredis would hold every attempt in memory until Redis returns); it backs off.
    * Default: none, only the enqueue timeout applies.
    */
-  readonly connection?: Redis;
+  readonly connection?: RedisClient;
   readonly logger: Logger;
   /**
    * Row of outbox_positions this relay advances. Default `webhooks`. A row that does not

@@ -39,7 +39,10 @@ const schema = z
      */
     REDIS_CLUSTER_NODES: z
       .string()
-      .refine((text) => parseClusterNodes(text) !== undefined, 'comma-separated host:port entries (or redis:// or rediss:// URLs), e.g. redis-0:6379,redis-1:6379')
+      .refine(
+        (text) => parseClusterNodes(text) !== undefined,
+        'comma-separated host:port entries (or redis:// or rediss:// URLs), e.g. redis-0:6379,redis-1:6379',
+      )
       .optional(),
     /** Operator secret for /admin/v1; required in production. Refused when guessable (see adminTokenWeakness). */
     ADMIN_TOKEN: z

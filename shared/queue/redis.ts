@@ -172,7 +172,9 @@ function settingProblems(settings: Map<string, string>): string[] {
 async function readAllSettings(redis: RedisClient): Promise<[string, Map<string, string>][]> {
   if (!isCluster(redis)) return [['', await readSettings(redis)]];
   await redis.ping(); // waits for the slots map, which lists the masters
-  return Promise.all(redis.nodes('master').map(async (node): Promise<[string, Map<string, string>]> => [`${node.options.host}:${node.options.port}`, await readSettings(node)]));
+  return Promise.all(
+    redis.nodes('master').map(async (node): Promise<[string, Map<string, string>]> => [`${node.options.host}:${node.options.port}`, await readSettings(node)]),
+  );
 }
 
 async function readSettings(redis: Redis): Promise<Map<string, string>> {

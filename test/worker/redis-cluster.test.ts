@@ -15,6 +15,7 @@ import { QUEUES } from '../../shared/queue/catalog';
 import { watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis, queuePrefixFor, type RedisClient } from '../../shared/queue/redis';
+import { withTimeout } from '../../shared/polling-loop';
 import { logger } from '../../shared/telemetry/logger';
 import { metricsText } from '../../shared/telemetry/metrics';
 import { startAuditExport } from '../../workers/audit-export';
@@ -23,6 +24,7 @@ import { startOutboxRelay } from '../../workers/outbox-relay';
 import { startWebhookDelivery } from '../../workers/webhook-delivery';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient } from '../support/factories';
+import { eventually } from '../support/eventually';
 import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-cluster';
@@ -55,7 +57,7 @@ const keySlot = async (cluster: Cluster, key: string): Promise<number> => Number
  * built by createRedis from REDIS_CLUSTER_NODES-style seeds. The relay runs on a database of this
  * suite's own, so it never takes another suite's events.
  */
-describe('Redis Cluster › queues, workers, limiters and checks on a 3-master cluster', () => {
+describe('Redis Cluster › queues, workers, limiters and checks on a 3-master cluster', { timeout: 60_000 }, () => {
   const prefix = `test-rcluster-${process.pid}-${Date.now().toString(36)}`;
   let cluster: PrivateRedisCluster;
   let database: PrivateDatabase;
@@ -113,9 +115,11 @@ describe('Redis Cluster › queues, workers, limiters and checks on a 3-master c
   });
   after(async () => {
     unwatch();
-    await worker?.close();
-    await Promise.all(queues.map((q) => q.close()));
+    // Bounded, as the worker's own shutdown is: BullMQ's Worker.close() can wait for a connection
+    // that is still reconnecting after the master's restart. Disconnecting ends whatever is left.
+    await withTimeout(Promise.resolve(worker?.close()), 10_000, () => new Error('worker close')).catch(() => undefined);
     for (const c of opened) c.disconnect();
+    await Promise.all(queues.map((q) => q.close()));
     await t?.close();
     await rx?.close();
     await cluster?.close();
@@ -252,5 +256,49 @@ describe('Redis Cluster › queues, workers, limiters and checks on a 3-master c
     } finally {
       await untagged.close();
     }
+  });
+
+  it('GET /readyz › the queues’ master killed, then back › 200 degraded, redis not ok; then ready, and deliveries resume', async () => {
+    const dir = await makeDirectory(t.app);
+    const endpoint = await asAdmin(request(t.app).post(`/admin/v1/tenants/${dir.tenantId}/webhooks`))
+      .send({ url: rx.url })
+      .expect(201);
+    const slot = await keySlot(connection, queuePrefix);
+    const port = connection.slots[slot].map((address) => Number(address.split(':')[1]))[0];
+    await cluster.stopNode(port);
+
+    const res = await eventually(
+      'the cluster to report the lost master',
+      async () => {
+        const r = await request(t.app).get('/readyz');
+        return r.body.checks.redis === 'ok' ? undefined : r;
+      },
+      15_000,
+      200,
+    );
+
+    assert.equal(res.status, 200);
+    assert.equal(res.body.status, 'degraded');
+    assert.notEqual(res.body.checks.redis, 'ok');
+    assert.equal(res.body.checks.postgres, 'ok');
+    await cluster.restartNode(port);
+    const back = await eventually(
+      'the cluster to serve every slot again',
+      async () => {
+        const r = await request(t.app).get('/readyz');
+        return r.body.checks.redis === 'ok' ? r : undefined;
+      },
+      15_000,
+      200,
+    );
+    assert.equal(back.body.status, 'ready');
+    // The restarted master came back empty; the jobs of this change are new ones.
+    const before = rx.requests.length;
+    const created = await scimClient(t.app, dir.token).post('/Users', entraUser()).expect(201);
+    const calls = await rx.waitFor(before + 1, 30_000);
+    const verified = new Webhook(endpoint.body.secret).verify(calls[before].body, calls[before].headers as Record<string, string>) as {
+      data: { resource: { id: string } };
+    };
+    assert.equal(verified.data.resource.id, created.body.id);
   });
 });

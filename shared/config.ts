@@ -31,6 +31,19 @@ const schema = z
     DATABASE_DIRECT_URL: z.string().url().optional(),
     /** Default: the local Redis. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /**
+     * A Redis Cluster's seed nodes, comma-separated `host:port` (or `redis://` / `rediss://` URLs;
+     * the first entry's user, password and TLS apply to every node), e.g.
+     * `rediss://:secret@redis-0:6379,redis-1:6379,redis-2:6379`. When set every Redis client is a
+     * cluster client, queue keys are hash-tagged (`{scim}`) and REDIS_URL is not used. Default: none.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .refine(
+        (text) => parseClusterNodes(text) !== undefined,
+        'comma-separated host:port entries (or redis:// or rediss:// URLs), e.g. redis-0:6379,redis-1:6379',
+      )
+      .optional(),
     /** Operator secret for /admin/v1; required in production. Refused when guessable (see adminTokenWeakness). */
     ADMIN_TOKEN: z
       .string()
@@ -207,6 +220,46 @@ export function parseDurationList(text: string): number[] {
     .filter((p) => p !== '');
   if (parts.length === 0) throw new Error('the list is empty; give at least one duration, e.g. 5s,30s,2m');
   return parts.map(parseDuration);
+}
+
+/** A Redis Cluster's seeds as REDIS_CLUSTER_NODES gives them: every node, and the first entry's credentials and TLS. */
+export interface ClusterNodes {
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: boolean;
+}
+
+/**
+ * `redis-0:6379,rediss://:pw@redis-1:6379` → seeds and credentials, or undefined when an entry is
+ * neither `host:port` nor a redis:// or rediss:// URL with a port. Only the first entry's user,
+ * password and scheme are used, as every node of one cluster shares them.
+ */
+export function parseClusterNodes(text: string): ClusterNodes | undefined {
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (entries.length === 0) return undefined;
+  const urls: URL[] = [];
+  for (const entry of entries) {
+    let url: URL;
+    try {
+      url = new URL(/^[a-z]+:\/\//i.test(entry) ? entry : `redis://${entry}`);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return undefined;
+    if (!url.hostname || !url.port || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return undefined;
+    urls.push(url);
+  }
+  const [first] = urls;
+  return {
+    nodes: urls.map((u) => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) })),
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    tls: first.protocol === 'rediss:',
+  };
 }
 
 const KEY_BYTES = 32;

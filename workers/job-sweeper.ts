@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { OperatorRepositories } from '../shared/db/repositories';
 import {
   JOBS,
@@ -14,7 +13,7 @@ import {
   type WebhookDeliveryJob,
 } from '../shared/queue/catalog';
 import { createQueue } from '../shared/queue/queues';
-import { redisWithin } from '../shared/queue/redis';
+import { type RedisClient, redisWithin } from '../shared/queue/redis';
 import { assertPositiveIntegers, PollingLoop } from '../shared/polling-loop';
 import type { Logger } from '../shared/telemetry/logger';
 import { parseDuration } from '../shared/config';
@@ -32,7 +31,7 @@ export interface JobSweeperOptions {
   readonly operator: OperatorRepositories;
   readonly queues: SweptQueues;
   /** The Redis connection behind the queues: while it is not ready a pass is skipped, not queued in memory. Default: none. */
-  readonly connection?: Redis;
+  readonly connection?: RedisClient;
   readonly logger: Logger;
   /** A row unfinished this long past its due time is re-driven (JOB_OVERDUE_AFTER). */
   readonly overdueAfterMs: number;

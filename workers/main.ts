@@ -3,7 +3,8 @@ startTracing('scim-worker');
 
 import { config } from '../shared/config';
 import { createDatabase } from '../shared/db/sequelize';
-import { checkRedisServer, createRedis } from '../shared/queue/redis';
+import { checkQueuePrefix } from '../shared/queue/queues';
+import { checkRedisServer, createRedis, queuePrefixFor, type RedisClient, redisTarget } from '../shared/queue/redis';
 import { repositoriesFor } from '../shared/db/repositories';
 import type { Database } from '../shared/db/sequelize';
 import { redisCheck } from '../shared/telemetry/health';
@@ -27,18 +28,22 @@ const PROCESSORS: readonly StartProcessor[] = [startAuditExport, startGroupRecon
 export async function startWorker(overrides: Partial<WorkerDeps> & { readonly db?: Database } = {}, processors: readonly StartProcessor[] = PROCESSORS) {
   const db = overrides.db ?? createDatabase({ poolMax: 10 });
   await db.sequelize.authenticate();
-  const connections: ReturnType<typeof createRedis>[] = [];
+  const connections: RedisClient[] = [];
+  const redisAt = redisTarget(config);
   const redis =
     overrides.redis ??
     (() => {
-      const connection = createRedis(config.REDIS_URL);
+      const connection = createRedis(redisAt);
       connections.push(connection);
       return connection;
     });
   const { db: _given, ...given } = overrides;
   const settings = overrides.config ?? config;
-  const deps: WorkerDeps = { repos: repositoriesFor(db, settings), redis, logger, config: settings, queuePrefix: 'scim', ...given };
-  void checkRedisServer(deps.redis(), deps.logger);
+  const deps: WorkerDeps = { repos: repositoriesFor(db, settings), redis, logger, config: settings, queuePrefix: queuePrefixFor(redisAt), ...given };
+  const first = deps.redis();
+  // The processors' BullMQ Workers take this prefix: refused here, at start, if a cluster needs a hash tag.
+  checkQueuePrefix(first, deps.queuePrefix);
+  void checkRedisServer(first, deps.logger);
   const started: Processor[] = [];
   for (const start of processors) started.push(await start(deps));
   logger.info({ processors: started.map((p) => p.name) }, 'worker ready');

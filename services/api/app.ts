@@ -6,9 +6,9 @@ import type { AuthChangeListener } from '../../shared/db/auth-changes';
 import type { DirectoryContext } from '../../shared/provisioning/context';
 import type { Logger } from '../../shared/telemetry/logger';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ExportStorage } from '../../shared/exports';
 import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/catalog';
+import type { RedisClient } from '../../shared/queue/redis';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { bearerAuth } from './middleware/auth';
 import { authThrottle, type AuthThrottleOptions } from './middleware/auth-throttle';
@@ -62,7 +62,7 @@ export interface AppOptions {
     readonly webhookDelivery?: Queue<WebhookDeliveryJob>;
   };
   /** The queues' Redis connection; /readyz checks it. Default: none (/readyz checks PostgreSQL only). */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Where audit exports are read for download; the worker writes the same store. Default: none (downloads answer 503). */
   readonly exportStorage?: ExportStorage;
   /** Per-directory SCIM request limits (middleware/rate-limit.ts). Default: none; server.ts always sets them. */

@@ -14,7 +14,7 @@ import { watchFailingDirectories } from '../../shared/setup/metrics';
 import { QUEUES } from '../../shared/queue/catalog';
 import { watchOverdue, watchQueues } from '../../shared/queue/metrics';
 import { createQueue } from '../../shared/queue/queues';
-import { checkRedisServer, createRedis } from '../../shared/queue/redis';
+import { checkRedisServer, createRedis, queuePrefixFor, redisTarget } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
 import { runPrimary } from './cluster';
@@ -82,14 +82,16 @@ export async function startApi(options: ApiServerOptions = {}) {
   const authChanges = new AuthChangeListener({ url: config.DATABASE_DIRECT_URL, logger });
   await authChanges.start();
   // Producers only (no blocking commands), so the queues share one connection. The prefix is the
-  // workers' default (WorkerDeps.queuePrefix).
-  const queueRedis = createRedis(config.REDIS_URL);
+  // workers' default (WorkerDeps.queuePrefix): `scim`, or `{scim}` on a Redis Cluster.
+  const redisAt = redisTarget(config);
+  const prefix = queuePrefixFor(redisAt);
+  const queueRedis = createRedis(redisAt);
   void checkRedisServer(queueRedis, logger);
   const queues = {
-    auditExport: createQueue(QUEUES.auditExport, { connection: queueRedis, prefix: 'scim', logger }),
-    groupReconcile: createQueue(QUEUES.groupReconcile, { connection: queueRedis, prefix: 'scim', logger }),
+    auditExport: createQueue(QUEUES.auditExport, { connection: queueRedis, prefix, logger }),
+    groupReconcile: createQueue(QUEUES.groupReconcile, { connection: queueRedis, prefix, logger }),
     // Webhook replays (routes/admin/webhooks.ts) produce here; every queue is also on /admin/queues and /metrics.
-    webhookDelivery: createQueue(QUEUES.webhookDelivery, { connection: queueRedis, prefix: 'scim', logger }),
+    webhookDelivery: createQueue(QUEUES.webhookDelivery, { connection: queueRedis, prefix, logger }),
   };
   // Queue depth and outbox backlog are read on scrape by the API, which stays up when every
   // worker is down: exactly when a growing backlog must be visible.
@@ -108,7 +110,7 @@ export async function startApi(options: ApiServerOptions = {}) {
     }),
   ];
   // Its own connection: limiter commands fail fast instead of waiting through a Redis restart.
-  const limitsRedis = limiterRedis(config.REDIS_URL, { logger });
+  const limitsRedis = limiterRedis(redisAt, { logger });
   // Answered SCIM requests for the setup page, written once a second off the request path.
   const activity = new ScimActivityRecorder({ writer: repos.operator.scimActivity, logger });
   const app = createApp({

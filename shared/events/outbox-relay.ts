@@ -1,17 +1,20 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { OperatorRepositories } from '../db/repositories';
 import type { CrossTenantOutbox, OutboxBatchRow } from '../db/repositories/outbox-positions';
 import type { Transaction } from '../db/sequelize';
 import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
+import type { RedisClient } from '../queue/redis';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
 import { deliveryIdOf } from '../ids';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';
-/** The BullMQ prefix the worker uses in production (workers/main.ts). */
-const PRODUCTION_QUEUE_PREFIX = 'scim';
+/**
+ * The BullMQ prefixes the worker uses in production (workers/main.ts): `scim`, or `{scim}` on a
+ * Redis Cluster. Moving to a cluster keeps the position: the same events feed the new queues.
+ */
+const PRODUCTION_QUEUE_PREFIXES: ReadonlySet<string> = new Set(['scim', '{scim}']);
 
 /**
  * The outbox position of the relay feeding the queues under `queuePrefix`. A position says how
@@ -19,7 +22,7 @@ const PRODUCTION_QUEUE_PREFIX = 'scim';
  * `webhooks`; a test's own prefix gets its own row and never takes another test's events.
  */
 export const outboxPositionFor = (queuePrefix: string): string =>
-  queuePrefix === PRODUCTION_QUEUE_PREFIX ? WEBHOOKS_POSITION : `${WEBHOOKS_POSITION}:${queuePrefix}`;
+  PRODUCTION_QUEUE_PREFIXES.has(queuePrefix) ? WEBHOOKS_POSITION : `${WEBHOOKS_POSITION}:${queuePrefix}`;
 
 export interface OutboxRelayOptions {
   /** The relay reads every tenant's events: the operator's repositories. */
@@ -31,7 +34,7 @@ export interface OutboxRelayOptions {
    * enqueue (ioredis would hold every attempt in memory until Redis returns); it backs off.
    * Default: none, only the enqueue timeout applies.
    */
-  readonly connection?: Redis;
+  readonly connection?: RedisClient;
   readonly logger: Logger;
   /**
    * Row of outbox_positions this relay advances. Default `webhooks`. A row that does not

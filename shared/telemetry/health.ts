@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { withTimeout } from '../polling-loop';
 import type { Logger } from './logger';
 import { metricsText, registry } from './metrics';
@@ -26,12 +26,13 @@ export interface Readiness {
 }
 
 /**
- * Redis answers PING. A connection that lost Redis fails at once: ioredis would otherwise queue
- * the PING until Redis returns, and each probe would add one more waiting command. A factory is
- * called on the first check.
+ * Redis answers PING; a Redis Cluster answers CLUSTER INFO with `cluster_state:ok` (every slot
+ * served: a queue whose slot has no master cannot be used). A connection that lost Redis fails
+ * at once: ioredis would otherwise queue the command until Redis returns, and each probe would
+ * add one more waiting command. A factory is called on the first check.
  */
-export function redisCheck(redis: Redis | (() => Redis)): DependencyCheck {
-  let connection: Redis | undefined;
+export function redisCheck(redis: Redis | Cluster | (() => Redis | Cluster)): DependencyCheck {
+  let connection: Redis | Cluster | undefined;
   return {
     name: 'redis',
     check: async () => {
@@ -42,7 +43,10 @@ export function redisCheck(redis: Redis | (() => Redis)): DependencyCheck {
         await new Promise((resolve) => pending.once('ready', resolve));
       }
       if (connection.status !== 'ready') throw new Error(`redis connection is ${connection.status}`);
-      return connection.ping();
+      if (!connection.isCluster) return connection.ping();
+      const info = await (connection as Cluster).cluster('INFO');
+      if (!/^cluster_state:ok\b/m.test(info)) throw new Error('redis cluster state is not ok');
+      return info;
     },
   };
 }

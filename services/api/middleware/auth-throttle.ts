@@ -1,11 +1,11 @@
 import type { Request } from 'express';
 import ipaddr from 'ipaddr.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/queue/redis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface AuthThrottleOptions {
   /** Redis shared by every API process (see limiterRedis). Default: none, each process counts on its own. */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Failed authentications an address may make per `windowSeconds`. Default 20. */
   readonly failures?: number;
   /** Default 60. */

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import IORedis, { type Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimit } from '../../../shared/db/repositories/tenants';
 import { ScimError } from '../../../shared/scim/errors';
@@ -8,6 +7,7 @@ import type { Logger } from '../../../shared/telemetry/logger';
 import type { DirectoryPrincipal } from '../directory-resolver';
 import { sendScim } from './scim-json';
 import { recordHttpRequest } from '../../../shared/telemetry/metrics';
+import { createRedis, type RedisClient, type RedisTarget } from '../../../shared/queue/redis';
 
 /** Platform default: four times the 25 requests/s a SCIM app must accept from each Entra tenant. */
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 200 });
@@ -31,7 +31,7 @@ export interface DirectoryRateLimitOptions {
    * Redis shared by every API process (see limiterRedis), so a directory's limit holds across
    * processes. Default: none, each process counts on its own.
    */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Limit of directories without one of their own. Default DEFAULT_RATE_LIMIT. */
   readonly defaults?: RateLimit;
   /** Prefix of the counters' Redis keys. Default `scim:rl`. */
@@ -277,23 +277,22 @@ export interface LimiterRedisOptions {
 }
 
 /**
- * The limiters' own Redis connection. Unlike the queues' (which wait through a restart), its
- * commands fail fast: not queued while disconnected, never retried, and timed out after
- * `timeoutMs`, because a limiter that waits would hold every SCIM request with it.
+ * The limiters' own Redis connection (a server's or a cluster's, from createRedis). Unlike the
+ * queues' (which wait through a restart), its commands fail fast: not queued while disconnected,
+ * never retried, and timed out after `timeoutMs`, because a limiter that waits would hold every
+ * SCIM request with it. Each counter is one key, so a cluster needs no hash tag here.
  */
-export function limiterRedis(url: string, options: LimiterRedisOptions): Redis {
-  const redis = new IORedis(url, {
-    commandTimeout: options.timeoutMs ?? 100,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-  });
-  // One warning per outage, not one per reconnection attempt.
+export function limiterRedis(target: RedisTarget, options: LimiterRedisOptions): RedisClient {
+  const redis = createRedis(target, { commandTimeoutMs: options.timeoutMs ?? 100, logErrors: false });
+  // One warning per outage, not one per reconnection attempt (a cluster's nodes report theirs apart).
   let up = true;
-  redis.on('error', (err) => {
+  const down = (err: Error) => {
     if (!up) return;
     up = false;
     options.logger.warn({ err }, 'rate limiter Redis unreachable; limits are counted per process until it is back');
-  });
+  };
+  redis.on('error', down);
+  redis.on('node error', down);
   redis.on('ready', () => {
     if (up) return;
     up = true;

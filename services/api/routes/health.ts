@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/queue/redis';
 import { type DependencyCheck, healthEndpoints, redisCheck, type HealthPath } from '../../../shared/telemetry/health';
 import type { Logger } from '../../../shared/telemetry/logger';
 
@@ -7,7 +7,7 @@ export interface HealthRoutesOptions {
   /** The PostgreSQL check (the data layer's). */
   readonly postgres: DependencyCheck;
   /** The API's Redis connection (the queues'); without one /readyz checks PostgreSQL only. */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   readonly logger: Logger;
 }
 

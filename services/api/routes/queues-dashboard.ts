@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/queue/redis';
 import { Router, type RequestHandler, type Response } from 'express';
 import { pageHeaders } from '../middleware/security-headers';
 import { ScimError } from '../../../shared/scim/errors';
@@ -94,7 +94,7 @@ function queueStoreAvailable(options: QueuesDashboardOptions): RequestHandler {
   const checks: DependencyCheck[] = options.queues.map((queue) => ({
     name: `redis:${queue.name}`,
     // The backend client is ioredis for these queues (createRedis); the cast names what is used.
-    check: async () => redisCheck((await queue.backend.client) as unknown as Redis).check(),
+    check: async () => redisCheck((await queue.backend.client) as unknown as RedisClient).check(),
   }));
   return async (req, res, next) => {
     if (req.path.startsWith('/static/')) return next();

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { config } from '../../shared/config';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient } from '../support/factories';
+import { UUID_V7 } from '../../shared/db/sql';
 
 describe('events feed › cursor', () => {
   let t: TestApp;
@@ -44,7 +45,7 @@ describe('events feed › cursor', () => {
       await slow.query('BEGIN');
       await slow.query(
         `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
-         VALUES (gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}')`,
+         VALUES (${UUID_V7}, $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}')`,
         [dir.tenantId, dir.directoryId],
       );
       // A fast writer commits after it took its number.

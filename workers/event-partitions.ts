@@ -22,8 +22,8 @@ export interface UpkeepPass {
  * Keeps the events table's partitions (migration 0015): every pass creates the current month's
  * and the next ones' unless they exist, then, with a retention set, drops the months wholly older
  * than it that nothing still needs. Each worker process runs one, at start and then every
- * interval; the functions serialise on an advisory lock, so passes of many workers only find the
- * work done. A failed pass (PostgreSQL away, a lock timeout) is logged and tried next interval:
+ * interval; the functions take an advisory lock without waiting, so of many workers' passes at
+ * once one does the work and the others return at once. A failed pass (PostgreSQL away, a lock timeout) is logged and tried next interval:
  * the months made ahead leave time.
  */
 export class PartitionUpkeep {

@@ -18,13 +18,15 @@ import type { Migration } from '../scripts/migrator';
  * of the partition they belong to, and could never be dropped by retention.
  *
  * The partition functions are SECURITY DEFINER: the application's role (scim_app) may not create
- * or drop tables; these may only create the events' next partitions and drop expired ones, each
- * under one advisory lock (any number of workers) and a 1 s lock timeout: creating or detaching a
- * partition locks `events` exclusively, and writers queue behind a waiting lock, so a busy table is
- * tried again next hour rather than stalling every SCIM write behind it. Retention runs with
- * `scim.bypass` on: the tables' row-level security is forced, even for their owner. Each new
- * partition gets the parent's row-level policy, enabled and forced: a statement that names a
- * partition is held to the same scope as one that names `events`.
+ * or drop tables; these may only create the events' next partitions and drop expired ones. Each
+ * takes one advisory lock without waiting (a pass that finds it held leaves the work to the pass
+ * holding it: any number of workers, none queued) and has a 1 s lock timeout: creating or
+ * detaching a partition locks `events` exclusively, and writers queue behind a waiting lock, so a
+ * busy table is tried again next hour rather than stalling every SCIM write. Retention refuses to run
+ * without the operator's scope (`scim.bypass`): row-level security is forced, even for the owner,
+ * and an unscoped check would see no pending delivery. Each new partition gets the parent's
+ * row-level policy, enabled and forced: a statement that names a partition is held to the same
+ * scope as one that names `events`.
  *
  * Retention (events_partitions_drop) drops a partition only when it lies wholly before the
  * cut-off, no delivery of its events is pending and no export still queued or running starts
@@ -65,7 +67,8 @@ export const up: Migration = async ({ context: sql }) => {
       start timestamptz := date_trunc(unit, now(), 'UTC');
       made text;
     BEGIN
-      PERFORM pg_advisory_xact_lock(hashtext('scim.events_partitions'));
+      -- Another worker's pass is doing this very work: nothing to wait for.
+      IF NOT pg_try_advisory_xact_lock(hashtext('scim.events_partitions')) THEN RETURN; END IF;
       FOR k IN 0..ahead LOOP
         made := events_partition_create(start + k * step, start + (k + 1) * step);
         IF made IS NOT NULL THEN RETURN NEXT made; END IF;
@@ -74,11 +77,17 @@ export const up: Migration = async ({ context: sql }) => {
 
     -- Drops the partitions wholly before \`before\` that nothing still needs; one row per partition considered.
     CREATE FUNCTION events_partitions_drop(before timestamptz) RETURNS TABLE (partition text, outcome text, deliveries bigint)
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '1s' SET scim.bypass = 'on' AS $$
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '1s' AS $$
     DECLARE
       p record;
     BEGIN
-      PERFORM pg_advisory_xact_lock(hashtext('scim.events_partitions'));
+      -- Row-level security is forced, even for the owner: without the operator's scope the checks
+      -- below would see no pending delivery and no running export.
+      IF NOT scim_scope_bypass() THEN
+        RAISE EXCEPTION 'events_partitions_drop needs the operator scope (scim.bypass = on)' USING ERRCODE = 'insufficient_privilege';
+      END IF;
+      -- Another worker's pass is doing this very work: nothing to wait for.
+      IF NOT pg_try_advisory_xact_lock(hashtext('scim.events_partitions')) THEN RETURN; END IF;
       FOR p IN
         SELECT c.relname, b[1]::uuid AS lo, b[2]::uuid AS hi
           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
@@ -118,9 +127,10 @@ export const up: Migration = async ({ context: sql }) => {
 
   // The conversion: a partitioned table beside the old one, its partitions, the rows moved, the
   // names swapped, then keys, indexes and constraints built once over the moved rows. The old
-  // table's row-level security is forced, so the move runs with the operator's bypass.
+  // table's row-level security is forced, so the move runs with the operator's bypass, set locally:
+  // it ends with this statement list's transaction, and no session setting is left behind.
   await sql(`
-    SELECT set_config('scim.bypass', 'on', false);
+    SELECT set_config('scim.bypass', 'on', true);
     ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_fk;
     ALTER TABLE events RENAME TO events_unpartitioned;
     CREATE TABLE events (LIKE events_unpartitioned INCLUDING DEFAULTS) PARTITION BY RANGE (id);
@@ -158,13 +168,12 @@ export const up: Migration = async ({ context: sql }) => {
       ADD CONSTRAINT events_addressed_check CHECK ((type = 'webhook.test') = (endpoint_id IS NOT NULL));
     ALTER TABLE webhook_deliveries
       ADD CONSTRAINT webhook_deliveries_event_fk FOREIGN KEY (tenant_id, event_id) REFERENCES events (tenant_id, id) ON DELETE CASCADE;
-    SELECT set_config('scim.bypass', '', false);
   `);
 };
 
 export const down: Migration = async ({ context: sql }) => {
   await sql(`
-    SELECT set_config('scim.bypass', 'on', false);
+    SELECT set_config('scim.bypass', 'on', true);
     ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_fk;
     ALTER TABLE events RENAME TO events_partitioned;
     CREATE TABLE events (LIKE events_partitioned INCLUDING DEFAULTS);
@@ -190,6 +199,5 @@ export const down: Migration = async ({ context: sql }) => {
     DROP INDEX IF EXISTS webhook_deliveries_event_idx;
     DROP FUNCTION IF EXISTS events_partitions_drop(timestamptz), events_partitions_ensure(text, integer), events_partition_create(timestamptz, timestamptz);
     DROP FUNCTION IF EXISTS events_id_time(uuid), events_id_floor(timestamptz);
-    SELECT set_config('scim.bypass', '', false);
   `);
 };

@@ -16,7 +16,8 @@ export interface ExpiredPartition {
 /**
  * Upkeep of the events table's partitions, through the SECURITY DEFINER functions of migration
  * 0015 (the application's role may not create or drop tables). Across tenants by nature; each
- * call takes the same advisory lock, so any number of workers may call at once.
+ * call tries the same advisory lock and returns at once when another holds it, so any number of
+ * workers may call at once.
  */
 export class EventPartitions {
   private readonly db: Sql;

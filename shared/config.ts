@@ -110,6 +110,13 @@ const schema = z
     JOB_OVERDUE_AFTER: z.string().default('2m'),
     /** How often each worker process looks for overdue deliveries, exports and reconciliations. Default 30s. */
     JOB_SWEEP_INTERVAL: z.string().default('30s'),
+    /**
+     * Events (the audit trail and the webhooks' source) older than this many days are dropped a
+     * whole month's partition at a time by the workers' upkeep, once none of their deliveries is
+     * pending and no export is running over them; 0 keeps them for ever. Default 0: dropping the
+     * audit trail is the operator's decision (400 keeps a year and its month edges).
+     */
+    EVENTS_RETENTION_DAYS: z.coerce.number().int().min(0).max(100_000).default(0),
     /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /**

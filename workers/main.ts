@@ -11,6 +11,7 @@ import { redisCheck } from '../shared/telemetry/health';
 import { logger } from '../shared/telemetry/logger';
 import { startAuditExport } from './audit-export';
 import { startJobSweeper } from './job-sweeper';
+import { startEventPartitions } from './event-partitions';
 import type { Processor, StartProcessor, WorkerDeps } from './deps';
 import { startGroupReconcile } from './group-reconcile';
 import { startOutboxRelay } from './outbox-relay';
@@ -18,7 +19,14 @@ import { startWebhookDelivery } from './webhook-delivery';
 import { startMetricsServer } from './metrics-server';
 
 /** Every queue processor this process runs; each lives in its own file under workers/. */
-const PROCESSORS: readonly StartProcessor[] = [startAuditExport, startGroupReconcile, startOutboxRelay, startWebhookDelivery, startJobSweeper];
+const PROCESSORS: readonly StartProcessor[] = [
+  startAuditExport,
+  startGroupReconcile,
+  startOutboxRelay,
+  startWebhookDelivery,
+  startJobSweeper,
+  startEventPartitions,
+];
 
 /**
  * The worker process: connects to PostgreSQL and Redis, starts the processors, and on SIGTERM

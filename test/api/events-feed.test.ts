@@ -7,6 +7,7 @@ import { config } from '../../shared/config';
 import { makeTestApp, type TestApp } from '../support/app';
 import type { TenantId } from '../../shared/ids';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, type TestDirectory } from '../support/factories';
+import { UUID_V7 } from '../../shared/db/sql';
 
 describe('events feed › cursor', () => {
   let t: TestApp;
@@ -46,7 +47,7 @@ describe('events feed › cursor', () => {
       await slow.query('BEGIN');
       await slow.query(
         `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
-         VALUES (gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}')`,
+         VALUES (${UUID_V7}, $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}')`,
         [dir.tenantId, dir.directoryId],
       );
       // A fast writer commits after it took its number.
@@ -265,8 +266,8 @@ describe('events feed › filters', () => {
     try {
       await db.query(
         `INSERT INTO events (txid, id, tenant_id, directory_id, type, resource_type, resource_id, data)
-         VALUES ('1000', gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"n":2}'),
-                ('999', gen_random_uuid(), $1, $2, 'user.created', 'User', gen_random_uuid(), '{"n":1}')`,
+         VALUES ('1000', ${UUID_V7}, $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"n":2}'),
+                ('999', ${UUID_V7}, $1, $2, 'user.created', 'User', gen_random_uuid(), '{"n":1}')`,
         [dir.tenantId, dir.directoryId],
       );
     } finally {

@@ -11,6 +11,7 @@ import { createRedis } from '../../shared/queue/redis';
 import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 import { startPrivateRedis } from '../support/redis';
+import { UUID_V7 } from '../../shared/db/sql';
 
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -301,7 +302,7 @@ describe('admin API › POST /tenants/{tenantId}/webhooks/{webhookId}/test', () 
     const insert = (type: string, endpointId: string | null) =>
       sql().exec(
         `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, endpoint_id)
-         VALUES (gen_random_uuid(), $1, NULL, $2, 'WebhookEndpoint', $3, '{}', $4)`,
+         VALUES (${UUID_V7}, $1, NULL, $2, 'WebhookEndpoint', $3, '{}', $4)`,
         [dir.tenantId, type, endpoint.id, endpointId],
       );
     await assert.rejects(insert('webhook.test', null), /events_addressed_check/);

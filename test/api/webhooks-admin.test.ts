@@ -11,6 +11,7 @@ import { deliveryIdOf } from '../../shared/ids';
 import { makeTestApp, type TestApp } from '../support/app';
 import { startPrivateRedis } from '../support/redis';
 import { asAdmin, makeDirectory, type TestDirectory } from '../support/factories';
+import { newId } from '../../shared/ids';
 
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -42,7 +43,7 @@ describe('admin API › webhooks', () => {
 
   /** An event written straight to the outbox table, as a SCIM write would. */
   async function insertEvent(dir: TestDirectory, type: string): Promise<string> {
-    const id = randomUUID();
+    const id = newId();
     await t.db.acrossTenants().exec(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
        VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), '{"n":1}')`,
@@ -56,7 +57,7 @@ describe('admin API › webhooks', () => {
    * after some attempts), in one statement: a relay running in another test sees both at once.
    */
   async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; status?: string; attempts?: number } = {}) {
-    const eventId = randomUUID();
+    const eventId = newId();
     const id = deliveryIdOf(endpointId, eventId);
     await t.db.acrossTenants().exec(
       `WITH e AS (

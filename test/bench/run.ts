@@ -30,6 +30,7 @@ import { pageLoadTable, runPageLoadBench } from './pages';
 import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
 import { runTenantsBench, tenantsTable } from './tenants-at-once';
 import { makeLoopbackCertificate, runWebhookBench } from './webhooks';
+import { UUID_V7 } from '../../shared/db/sql';
 
 const root = path.resolve(__dirname, '..', '..');
 /**
@@ -162,7 +163,7 @@ function rawCommit(ids: { tenantId: string; directoryId: string }): LoadResult {
     script,
     `BEGIN;
 INSERT INTO scim_users (directory_id, id, tenant_id, user_name, data) VALUES ('${ids.directoryId}', gen_random_uuid(), '${ids.tenantId}', 'raw-' || :client_id || '-' || random(), '{"userName":"raw"}');
-INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data) VALUES (gen_random_uuid(), '${ids.tenantId}', '${ids.directoryId}', 'user.created', 'User', gen_random_uuid(), '{}');
+INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data) VALUES (${UUID_V7}, '${ids.tenantId}', '${ids.directoryId}', 'user.created', 'User', gen_random_uuid(), '{}');
 COMMIT;
 `,
   );

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Client } from 'pg';
 import autocannon from 'autocannon';
 import { peakRssMiB, rssMiB, rssSampler } from './process-memory';
+import { UUID_V7 } from '../../shared/db/sql';
 
 export interface WebhookBenchOptions {
   readonly apiUrl: string;
@@ -241,7 +242,7 @@ export async function runWebhookBench(o: WebhookBenchOptions) {
     const exportDir = await admin(o, 'POST', `/tenants/${exportTenant.id}/directories`, { name: 'Okta', provider: 'okta' });
     await o.pg.query(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, occurred_at)
-       SELECT gen_random_uuid(), $1, $3, 'user.updated', 'User', gen_random_uuid(),
+       SELECT ${UUID_V7}, $1, $3, 'user.updated', 'User', gen_random_uuid(),
               jsonb_build_object('resource', jsonb_build_object('userName', 'u' || n || '@x.example', 'active', true), 'changedAttributes', jsonb_build_array('title')),
               timestamptz '2026-01-01' + (n || ' seconds')::interval
          FROM generate_series(1, $2) AS n`,

@@ -14,6 +14,7 @@ import { deliveryIdOf, type DirectoryId, type TenantId } from '../../shared/ids'
 import { makeTestApp, type TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
 import { makeDirectory, type TestDirectory } from '../support/factories';
+import { newId } from '../../shared/ids';
 
 /** Nothing listens there; deliveries to it are only ever read in these tests. */
 const HOOK_URL = 'http://127.0.0.1:9/hook';
@@ -29,7 +30,7 @@ const directoryRepos = (t: TestApp, d: TestDirectory): DirectoryRepositories =>
  * pending one is due only in an hour, so no sweeper of a suite running beside this one claims it.
  */
 async function eventWithDelivery(t: TestApp, d: TestDirectory, endpointId: string, status: 'pending' | 'dead' = 'pending') {
-  const eventId = randomUUID();
+  const eventId = newId();
   const deliveryId = deliveryIdOf(endpointId, eventId);
   await t.db.acrossTenants().exec(
     `WITH e AS (

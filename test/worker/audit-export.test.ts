@@ -23,6 +23,7 @@ import { logger } from '../../shared/telemetry/logger';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../support/app';
 import { binaryBody, closeWorkerSuite, redisConnections } from '../support/connections';
 import { asAdmin, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient } from '../support/factories';
+import { UUID_V7 } from '../../shared/db/sql';
 
 /** A full garbage collection, without starting node with --expose-gc. */
 function collectGarbage(): () => void {
@@ -158,7 +159,7 @@ describe('audit export worker › NDJSON gzip streamed to storage', () => {
     // Bulk events straight into the table: one per millisecond, so their order is known.
     await t.db.acrossTenants().exec(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, occurred_at)
-       SELECT gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), 'test',
+       SELECT ${UUID_V7}, $1, $2, 'user.updated', 'User', gen_random_uuid(), 'test',
               jsonb_build_object('n', n, 'resource', jsonb_build_object('userName', 'user' || n || '@contoso.example', 'displayName', repeat('x', 300)),
                                  'changedAttributes', jsonb_build_array('displayName')),
               $3::timestamptz + n * interval '1 millisecond'

@@ -1,6 +1,5 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
@@ -24,6 +23,7 @@ import { startPgProxy } from '../support/pg-proxy';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis';
 import { eventually } from '../support/eventually';
+import { newId } from '../../shared/ids';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -127,7 +127,7 @@ describe('durable deliveries', () => {
   async function deliveries(dir: TestDirectory, endpointId: string, n: number) {
     const made: { eventId: string; deliveryId: string }[] = [];
     for (let i = 0; i < n; i++) {
-      const eventId = randomUUID();
+      const eventId = newId();
       const deliveryId = deliveryIdOf(endpointId, eventId);
       await t.db.acrossTenants().exec(
         `WITH e AS (

@@ -18,6 +18,7 @@ import { makeTestApp, type TestApp } from '../support/app';
 import { entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, type TestDirectory } from '../support/factories';
 import { startPrivateRedis } from '../support/redis';
 import { eventually } from '../support/eventually';
+import { UUID_V7 } from '../../shared/db/sql';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -192,7 +193,7 @@ describe('outbox relay', () => {
 
     const [event] = await t.db.acrossTenants().query<{ id: string }>(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, trace_context)
-       VALUES (gen_random_uuid(), $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', $3::jsonb) RETURNING id`,
+       VALUES (${UUID_V7}, $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', $3::jsonb) RETURNING id`,
       [dir.tenantId, dir.directoryId, JSON.stringify(carrier)],
     );
     await relayedPast(prefix, [dir.tenantId]);
@@ -403,7 +404,7 @@ describe('outbox relay', () => {
       await slow.query('BEGIN');
       const inserted = await slow.query<{ id: string }>(
         `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data)
-         VALUES (gen_random_uuid(), $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}') RETURNING id`,
+         VALUES (${UUID_V7}, $1, $2, 'user.updated', 'User', gen_random_uuid(), '{"slow":true}') RETURNING id`,
         [dir.tenantId, dir.directoryId],
       );
       slowEventId = inserted.rows[0].id;
@@ -546,7 +547,7 @@ describe('outbox relay', () => {
     cleanups.push(() => t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
     const [old] = await t.db.acrossTenants().query<{ txid: string; seq: string }>(
       `INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, data, occurred_at)
-       VALUES (gen_random_uuid(), $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', now() - interval '1 hour')
+       VALUES (${UUID_V7}, $1, $2, 'user.created', 'User', gen_random_uuid(), '{}', now() - interval '1 hour')
        RETURNING txid::text AS txid, seq::text AS seq`,
       [dir.tenantId, dir.directoryId],
     );

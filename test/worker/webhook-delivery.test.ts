@@ -17,6 +17,7 @@ import { makeTestApp, type TestApp } from '../support/app';
 import { asAdmin, entraUser, makeDirectory, scimClient, type TestDirectory } from '../support/factories';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { freePort } from '../support/redis';
+import { newId } from '../../shared/ids';
 
 // Spans are recorded in memory, so the test sees the trace the worker continues and the
 // traceparent it sends (the SDK itself is off in tests: OTEL_SDK_DISABLED).
@@ -69,7 +70,7 @@ describe('webhook delivery worker', () => {
 
   /** An event as a SCIM write leaves it (with the request's trace), plus its pending delivery. */
   async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; trace?: Record<string, string> } = {}) {
-    const eventId = randomUUID();
+    const eventId = newId();
     const deliveryId = deliveryIdOf(endpointId, eventId);
     // One statement: a relay running in another test sees the event and its delivery together.
     await t.db.acrossTenants().exec(

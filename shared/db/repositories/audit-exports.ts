@@ -124,5 +124,6 @@ export function auditExportSweep(db: Database): JobSweep<AuditExportJob> {
     ['id', 'tenant_id'],
     (r) => ({ exportId: r.id, tenantId: r.tenant_id }),
     JOBS.auditExport.idOf,
+    (job) => job.tenantId,
   );
 }

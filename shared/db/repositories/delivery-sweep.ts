@@ -25,7 +25,7 @@ export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
   async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<Claim<WebhookDeliveryJob>[]> {
     const rows = await this.db.query<{ id: string; tenant_id: string; trace_context: TraceCarrier | null; due_before: string; claimed_at: string }>(
       `WITH due AS (
-         SELECT d.id, d.next_attempt_at AS due_before
+         SELECT d.tenant_id, d.id, d.next_attempt_at AS due_before
            FROM webhook_deliveries d
           WHERE d.status = 'pending' AND d.next_attempt_at < now() - $1 * interval '1 millisecond'
           ORDER BY d.next_attempt_at
@@ -34,7 +34,7 @@ export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
        ), claimed AS (
          UPDATE webhook_deliveries w SET next_attempt_at = now()
            FROM due
-          WHERE w.id = due.id AND w.status = 'pending' AND w.next_attempt_at < now() - $1 * interval '1 millisecond'
+          WHERE w.tenant_id = due.tenant_id AND w.id = due.id AND w.status = 'pending' AND w.next_attempt_at < now() - $1 * interval '1 millisecond'
          RETURNING w.id, w.tenant_id, w.event_id, due.due_before, w.next_attempt_at
        )
        SELECT c.id, c.tenant_id, e.trace_context, c.due_before::text AS due_before, c.next_attempt_at::text AS claimed_at
@@ -55,9 +55,9 @@ export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
   async releaseClaims(claims: readonly Claim<WebhookDeliveryJob>[]): Promise<void> {
     await this.db.exec(
       `UPDATE webhook_deliveries w SET next_attempt_at = c.due_before
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS c (id, due_before, claimed_at)
-        WHERE w.id = c.id AND w.status = 'pending' AND w.next_attempt_at = c.claimed_at`,
-      [claims.map((c) => c.job.deliveryId), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
+         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS c (tenant_id, id, due_before, claimed_at)
+        WHERE w.tenant_id = c.tenant_id AND w.id = c.id AND w.status = 'pending' AND w.next_attempt_at = c.claimed_at`,
+      [claims.map((c) => c.job.tenantId), claims.map((c) => c.job.deliveryId), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
     );
   }
 

@@ -10,6 +10,7 @@ import { auditExportSweep, TenantExports } from './audit-exports';
 import { DeliveryBatches } from './delivery-batches';
 import { DeliverySweep } from './delivery-sweep';
 import { DirectoryRepositories } from './directory';
+import { EventPartitions } from './event-partitions';
 import { type EventFeedOptions, type EventFeedPage, listTenantEvents } from './events';
 import { ExtensionSchemaRepository } from './extension-schemas';
 import { CrossTenantOutbox } from './outbox-positions';
@@ -77,6 +78,8 @@ export class OperatorRepositories {
     readonly auditExports: JobSweep<AuditExportJob>;
     readonly groupReconciles: JobSweep<GroupReconcileJob>;
   };
+  /** The events table's partitions: the next ones made ahead, expired ones dropped (workers' upkeep). */
+  readonly eventPartitions: EventPartitions;
   /** The readiness probes' PostgreSQL check. */
   readonly health: DependencyCheck;
 
@@ -88,6 +91,7 @@ export class OperatorRepositories {
     this.failingDirectories = new FailingDirectories(db.acrossTenants());
     this.extensionSchemas = new ExtensionSchemaRepository(db);
     this.sweeps = { deliveries: new DeliverySweep(db), auditExports: auditExportSweep(db), groupReconciles: reconcileReportSweep(db) };
+    this.eventPartitions = new EventPartitions(db);
     this.health = postgresCheck(db);
   }
 

@@ -76,7 +76,7 @@ export class DirectoryReconcileReports {
   async start<R>(id: string, reemitGroupIds: readonly string[]): Promise<{ reemitGroupIds: string[]; previous: R | null; runs: number } | undefined> {
     const { tenantId, directoryId } = this.scope;
     await this.sql.exec(
-      `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO reconcile_reports (id, tenant_id, directory_id, reemit_group_ids) VALUES ($1, $2, $3, $4::uuid[]) ON CONFLICT (directory_id, id) DO NOTHING`,
       [id, tenantId, directoryId, reemitGroupIds],
     );
     const [row] = await this.sql.query<{ reemit_group_ids: string[]; report: R | null; runs: number }>(
@@ -123,5 +123,6 @@ export function reconcileReportSweep(db: Database): JobSweep<GroupReconcileJob> 
     ['id', 'tenant_id', 'directory_id', 'reemit_group_ids'],
     (r) => ({ reportId: r.id, tenantId: r.tenant_id, directoryId: r.directory_id, reemitGroupIds: r.reemit_group_ids }),
     JOBS.groupReconcile.idOf,
+    (job) => job.directoryId,
   );
 }

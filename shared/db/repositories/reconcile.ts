@@ -95,14 +95,18 @@ export class ReconcileRepository {
 
   /** Creates the re-emit marker of (report, group) unless it exists. */
   async startReemit(reportId: string, groupId: string): Promise<void> {
-    await this.db.exec(`INSERT INTO reconcile_reemits (report_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [reportId, groupId]);
+    await this.db.exec(`INSERT INTO reconcile_reemits (directory_id, report_id, group_id) VALUES ($3, $1, $2) ON CONFLICT DO NOTHING`, [
+      reportId,
+      groupId,
+      this.scope.directoryId,
+    ]);
   }
 
   /** Locks the re-emit marker for the caller's transaction: two runs of one job take turns. */
   async lockReemit(reportId: string, groupId: string, t: Transaction): Promise<{ lastUserId: string | null; status: ReemitStatus }> {
     const [marker] = await this.db.query<{ last_user_id: string | null; status: ReemitStatus }>(
-      `SELECT last_user_id, status FROM reconcile_reemits WHERE report_id = $1 AND group_id = $2 FOR UPDATE`,
-      [reportId, groupId],
+      `SELECT last_user_id, status FROM reconcile_reemits WHERE directory_id = $3 AND report_id = $1 AND group_id = $2 FOR UPDATE`,
+      [reportId, groupId, this.scope.directoryId],
       t,
     );
     return { lastUserId: marker.last_user_id, status: marker.status };
@@ -149,8 +153,8 @@ export class ReconcileRepository {
   ): Promise<void> {
     await this.db.exec(
       `UPDATE reconcile_reemits SET last_user_id = coalesce($3, last_user_id), emitted = emitted + $4, status = $5
-          WHERE report_id = $1 AND group_id = $2`,
-      [reportId, groupId, progress.last, progress.emitted, progress.status],
+          WHERE directory_id = $6 AND report_id = $1 AND group_id = $2`,
+      [reportId, groupId, progress.last, progress.emitted, progress.status, this.scope.directoryId],
       t,
     );
   }
@@ -158,8 +162,8 @@ export class ReconcileRepository {
   /** The report's re-emits so far, in the order of `groupIds`. */
   async reemitProgress(reportId: string, groupIds: readonly string[]): Promise<{ groupId: string; events: number; status: ReemitStatus }[]> {
     return this.db.query<{ groupId: string; events: number; status: ReemitStatus }>(
-      `SELECT group_id AS "groupId", emitted::int AS events, status FROM reconcile_reemits WHERE report_id = $1 ORDER BY array_position($2::uuid[], group_id)`,
-      [reportId, groupIds],
+      `SELECT group_id AS "groupId", emitted::int AS events, status FROM reconcile_reemits WHERE directory_id = $3 AND report_id = $1 ORDER BY array_position($2::uuid[], group_id)`,
+      [reportId, groupIds, this.scope.directoryId],
     );
   }
 }

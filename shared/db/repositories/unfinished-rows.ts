@@ -4,6 +4,9 @@ import type { Database, Sql } from '../sequelize';
 /** The tables whose rows are `queued` → `running` → `done` | `failed`, with `updated_at` (migration 0007). */
 type JobTable = 'audit_exports' | 'reconcile_reports';
 
+/** Each table's owner column, which leads its primary key (migration 0013): every row is named by (owner, id). */
+const OWNER: Record<JobTable, 'tenant_id' | 'directory_id'> = { audit_exports: 'tenant_id', reconcile_reports: 'directory_id' };
+
 const UNFINISHED = `status IN ('queued', 'running')`;
 
 /**
@@ -16,7 +19,7 @@ const UNFINISHED = `status IN ('queued', 'running')`;
 export class UnfinishedRows<R extends Record<string, unknown>, T> implements JobSweep<T> {
   /**
    * `columns`: the row's columns the job is built from (constants of the caller, never input);
-   * `toJob`: the job that wakes the row up.
+   * `toJob`: the job that wakes the row up; `idOf` and `ownerOf`: the row's id and owner (OWNER) in a job.
    */
   private readonly db: Sql;
 
@@ -26,6 +29,7 @@ export class UnfinishedRows<R extends Record<string, unknown>, T> implements Job
     private readonly columns: readonly (keyof R & string)[],
     private readonly toJob: (row: R) => T,
     private readonly idOf: (job: T) => string,
+    private readonly ownerOf: (job: T) => string,
   ) {
     this.db = db.acrossTenants();
   }
@@ -33,7 +37,7 @@ export class UnfinishedRows<R extends Record<string, unknown>, T> implements Job
   async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<Claim<T>[]> {
     const rows = await this.db.query<R & { due_before: string; claimed_at: string }>(
       `WITH due AS (
-         SELECT id, updated_at AS due_before FROM ${this.table}
+         SELECT ${OWNER[this.table]} AS owner, id, updated_at AS due_before FROM ${this.table}
           WHERE ${UNFINISHED} AND updated_at < now() - $1 * interval '1 millisecond'
           ORDER BY updated_at
           LIMIT $2
@@ -41,7 +45,7 @@ export class UnfinishedRows<R extends Record<string, unknown>, T> implements Job
        )
        UPDATE ${this.table} r SET updated_at = now()
          FROM due
-        WHERE r.id = due.id AND r.${UNFINISHED} AND r.updated_at < now() - $1 * interval '1 millisecond'
+        WHERE r.${OWNER[this.table]} = due.owner AND r.id = due.id AND r.${UNFINISHED} AND r.updated_at < now() - $1 * interval '1 millisecond'
        RETURNING ${this.columns.map((c) => `r.${c}`).join(', ')}, due.due_before::text AS due_before, r.updated_at::text AS claimed_at`,
       [options.overdueAfterMs, options.limit],
     );
@@ -51,9 +55,9 @@ export class UnfinishedRows<R extends Record<string, unknown>, T> implements Job
   async releaseClaims(claims: readonly Claim<T>[]): Promise<void> {
     await this.db.exec(
       `UPDATE ${this.table} r SET updated_at = c.due_before
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS c (id, due_before, claimed_at)
-        WHERE r.id = c.id AND r.${UNFINISHED} AND r.updated_at = c.claimed_at`,
-      [claims.map((c) => this.idOf(c.job)), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
+         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS c (owner, id, due_before, claimed_at)
+        WHERE r.${OWNER[this.table]} = c.owner AND r.id = c.id AND r.${UNFINISHED} AND r.updated_at = c.claimed_at`,
+      [claims.map((c) => this.ownerOf(c.job)), claims.map((c) => this.idOf(c.job)), claims.map((c) => c.dueBefore), claims.map((c) => c.claimedAt)],
     );
   }
 

@@ -94,7 +94,7 @@ export class TenantDeliveries {
   /** One delivery, whatever its status, to send again. */
   async deliveryRef(endpointId: string, deliveryId: string): Promise<DeliveryRef | undefined> {
     const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
-      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
         WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.id = $3`,
       [this.tenantId, endpointId, deliveryId],
     );
@@ -107,7 +107,7 @@ export class TenantDeliveries {
    */
   async deadLetters(endpointId: string, options: { after?: string; limit: number }): Promise<DeliveryRef[]> {
     const rows = await this.db.query<{ id: string; trace_context: TraceCarrier | null }>(
-      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+      `SELECT d.id, e.trace_context FROM webhook_deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
         WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND d.status = 'dead' AND ($3::uuid IS NULL OR d.id > $3)
         ORDER BY d.id LIMIT $4`,
       [this.tenantId, endpointId, options.after ?? null, options.limit],
@@ -142,7 +142,7 @@ export class TenantDeliveries {
       await this.db.exec(
         `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
          SELECT x.id, $1::uuid, $3::uuid, x.event_id, x.event_type FROM unnest($2::uuid[], $4::uuid[], $5::text[]) AS x(id, event_id, event_type)
-         ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+         ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING`,
         [this.tenantId, ids, endpointId, events.map((e) => e.id), events.map((e) => e.type)],
         t,
       );

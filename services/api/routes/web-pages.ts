@@ -26,10 +26,12 @@ export function webPages(options: WebPagesOptions = {}): Router {
     res.removeHeader('Cache-Control');
     next();
   };
+  const assets = path.join(root, 'assets');
   router.use(
     `${ASSETS_PATH}/assets`,
     cacheable,
-    express.static(path.join(root, 'assets'), { index: false, immutable: true, maxAge: '365d', fallthrough: false }),
+    precompressed(assets),
+    express.static(assets, { index: false, immutable: true, maxAge: '365d' }),
   );
   const setup = page(root, 'setup.html');
   const console = page(root, 'console.html');
@@ -53,6 +55,28 @@ const strictPage = pageHeaders({
   baseUri: ["'none'"],
   formAction: ["'self'"],
 });
+
+/**
+ * Scripts and stylesheets as the build compressed them (services/web/vite.config.ts), brotli or
+ * gzip as the browser accepts: the file sent is the .br or .gz beside the asset, with the
+ * asset's own type. Anything else, or a browser accepting neither, gets the file as it is.
+ */
+function precompressed(assets: string): RequestHandler {
+  return (req, res, next) => {
+    const [pathname, query] = req.url.split('?');
+    if (!/\.(js|css)$/.test(pathname)) return next();
+    res.vary('Accept-Encoding');
+    // Brotli whenever it is accepted at all: negotiation alone would follow the header's order.
+    const encoding = req.acceptsEncodings('br') ? 'br' : req.acceptsEncodings('gzip') ? 'gzip' : undefined;
+    const suffix = encoding === 'br' ? '.br' : encoding === 'gzip' ? '.gz' : undefined;
+    if (!suffix || !existsSync(path.join(assets, path.basename(pathname) + suffix))) return next();
+    res.setHeader('Content-Encoding', encoding as string);
+    // send keeps a Content-Type it finds: the script's, not one for .br.
+    res.type(path.extname(pathname));
+    req.url = `${pathname}${suffix}${query === undefined ? '' : `?${query}`}`;
+    next();
+  };
+}
 
 /** One built page, read on first request; a 503 that says what to run when it was never built. */
 function page(root: string, file: string): RequestHandler {

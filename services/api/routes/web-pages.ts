@@ -27,12 +27,7 @@ export function webPages(options: WebPagesOptions = {}): Router {
     next();
   };
   const assets = path.join(root, 'assets');
-  router.use(
-    `${ASSETS_PATH}/assets`,
-    cacheable,
-    precompressed(assets),
-    express.static(assets, { index: false, immutable: true, maxAge: '365d' }),
-  );
+  router.use(`${ASSETS_PATH}/assets`, cacheable, precompressed(assets), express.static(assets, { index: false, immutable: true, maxAge: '365d' }));
   const setup = page(root, 'setup.html');
   const console = page(root, 'console.html');
   router.get('/setup', strictPage, setup);

@@ -23,8 +23,9 @@ interface WireConnection {
  * makes with `set_config(…, true)` holds for the statement and ends with it; inside a BEGIN it
  * lasts until COMMIT. If either fails, PostgreSQL skips to the Sync and the error is the
  * statement's. The prefix's rows (it is executed without Describe) are dropped; the result is the
- * statement's alone. Both run unnamed: transaction poolers (PgBouncer before 1.21) cannot follow
- * named prepared statements across server connections.
+ * statement's alone. The prefix runs unnamed; the statement keeps the name it was given, and
+ * through a transaction pooler it is given none (PgBouncer before 1.21 cannot follow named
+ * prepared statements across server connections).
  */
 class PrefixedQuery extends Query {
   private prefixPending = true;
@@ -34,8 +35,9 @@ class PrefixedQuery extends Query {
     statement: QueryConfig,
     callback: (err: Error | undefined, result: QueryResult) => void,
   ) {
-    // Extended mode even without values, so the prefix and the statement share one Sync.
-    super({ text: statement.text, values: statement.values, queryMode: 'extended' } as QueryConfig, callback);
+    // Extended mode even without values, so the prefix and the statement share one Sync. A named
+    // statement stays named (session mode): pg parses it once per connection, as it would alone.
+    super({ text: statement.text, values: statement.values, name: statement.name, queryMode: 'extended' } as QueryConfig, callback);
   }
 
   prepare(connection: WireConnection): void {

@@ -43,15 +43,20 @@ const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config(
 /**
  * Connections that are sessions of their own (PostgreSQL itself, or a pooler in session mode):
  * each runs as scim_app from the moment it opens, and carries its holder's scope from statement
- * to statement. Each executor gives it its own before its statement runs, in a round trip of its
- * own only when it differs from the last one, so a process serving one busy directory pays
- * nothing. A model statement outside any transaction gets no scope, so it sees nothing.
+ * to statement. An executor's statement whose scope differs from the connection's last one
+ * carries the new scope in the same round trip (queryAfter: the setting and the statement before
+ * one Sync), so a process serving many directories, whose pooled connections change scope at
+ * almost every statement, pays no round trip for it; one serving a single busy directory sends
+ * nothing at all. A model statement gets its scope in a round trip of its own (the hook cannot
+ * share Sequelize's); one outside any transaction gets no scope, so it sees nothing.
  */
 export function sessionScoped(options: { appRole: boolean; named: (sql: string, values: unknown[]) => QueryConfig }): ScopeCarrier {
   const scopes = new WeakMap<ClientBase, string>();
+  const settingOf = (scope: Scope) => ({ text: SET_SCOPE, values: [scope.directories, scope.tenants, scope.bypass ? 'on' : ''] });
   const setScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
     scopes.delete(connection);
-    await connection.query(options.named(SET_SCOPE, [scope.directories, scope.tenants, scope.bypass ? 'on' : '']));
+    const { text, values } = settingOf(scope);
+    await connection.query(options.named(text, values));
     scopes.set(connection, scope.key);
   };
   // Synchronous when the connection already has the scope: no promise on the hot path.
@@ -61,12 +66,18 @@ export function sessionScoped(options: { appRole: boolean; named: (sql: string, 
     async opened(connection) {
       if (options.appRole) await connection.query(`SET ROLE ${APP_ROLE}`);
     },
-    async run(connection, scope, query) {
-      const pending = ensureScope(connection, scope);
-      if (pending) await pending;
-      return connection.query(query);
+    run(connection, scope, query) {
+      if (scopes.get(connection) === scope.key) return connection.query(query);
+      // Noted as queued: pg runs a connection's statements in the order they were made. If the
+      // pair fails, the setting is undone with its (implicit or explicit) transaction.
+      scopes.set(connection, scope.key);
+      return queryAfter(connection, settingOf(scope), query).catch((err: unknown) => {
+        scopes.delete(connection);
+        throw err;
+      });
     },
-    began: ensureScope,
+    // The transaction's first statement carries the scope (run), so BEGIN is all it costs.
+    began: () => undefined,
     // A rollback undoes the settings made in the transaction too: what this process believes
     // the connection's scope is may be wrong now, so its next holder sets it afresh.
     rolledBack: (connection) => scopes.delete(connection),

@@ -49,7 +49,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 /** BENCH_ONLY=filter,page runs just the scenarios whose names contain those words (for profiling). */
 const want = (name: string) => !ONLY || ONLY.some((w) => name.toLowerCase().includes(w.toLowerCase()));
-/** BENCH_API_DIST: another build of the API (a directory like dist/), for A/B runs of two versions. */
+/** BENCH_API_DIST: another build of the API and the worker (a directory like dist/), for A/B runs of two versions. */
 const API_DIST = path.resolve(root, process.env.BENCH_API_DIST ?? 'dist');
 /** BENCH_API_PORT: where the bench's API listens (default 3901), e.g. a free port when two benches share a machine. */
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3901);
@@ -337,7 +337,7 @@ async function main() {
     }
     if (want('webhook')) {
       const receiverTls = makeLoopbackCertificate();
-      const worker = spawn(process.execPath, [...profile, path.join(root, 'dist/workers/main.js')], {
+      const worker = spawn(process.execPath, [...profile, path.join(API_DIST, 'workers/main.js')], {
         env: { ...productionEnv(), NODE_EXTRA_CA_CERTS: receiverTls.certFile },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
@@ -385,7 +385,7 @@ async function main() {
     // Last: its hundreds of tenants would change the console pages' figures.
     if (want('tenants')) {
       const receiverTls = makeLoopbackCertificate();
-      const worker = spawn(process.execPath, [...profile, path.join(root, 'dist/workers/main.js')], {
+      const worker = spawn(process.execPath, [...profile, path.join(API_DIST, 'workers/main.js')], {
         env: { ...productionEnv(), NODE_EXTRA_CA_CERTS: receiverTls.certFile },
         stdio: ['ignore', 'inherit', 'inherit'],
       });

@@ -11,7 +11,7 @@ const root = path.resolve(__dirname, '..', '..');
 export function buildWeb(): void {
   execFileSync(
     process.execPath,
-    [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '-c', path.join(root, 'services/web/vite.config.ts'), '--logLevel', 'warn'],
+    [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '-c', path.join(root, 'services/web/vite.config.mts'), '--logLevel', 'warn'],
     {
       cwd: root,
       stdio: 'inherit',

@@ -12,21 +12,10 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { createDatabase } from '../../shared/db/sequelize';
 import { makeTestApp, PUBLIC_BASE_URL, type TestApp } from '../support/app';
-import { asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, type TestDirectory } from '../support/factories';
+import { activTrakSchema, asAdmin, ENTERPRISE, entraUser, GROUP_SCHEMA, makeDirectory, patchOp, scimClient, type TestDirectory } from '../support/factories';
 import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
-const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
-
-/** The ActivTrak extension as the seeds' guide has the operator register it. */
-const activTrakSchema = () => ({
-  id: ACTIVTRAK,
-  name: 'ActivTrakUser',
-  attributes: [
-    { name: 'userPrincipalNames', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string' }] },
-    { name: 'tracking', type: 'boolean' },
-  ],
-});
 
 interface Link {
   id: string;

@@ -13,20 +13,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { ADMIN_TOKEN } from '../support/app';
 import { expectAccessible, launchChromium, newPage, type Platform, screenshot, startPlatform } from '../support/browser';
 import { eventually } from '../support/eventually';
-import { entraUser, GROUP_SCHEMA } from '../support/factories';
-
-const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
-const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-
-/** The ActivTrak extension as the seeds' guide has the operator register it. */
-const activTrakSchema = () => ({
-  id: ACTIVTRAK,
-  name: 'ActivTrakUser',
-  attributes: [
-    { name: 'userPrincipalNames', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string' }] },
-    { name: 'tracking', type: 'boolean' },
-  ],
-});
+import { ACTIVTRAK, activTrakSchema, ENTERPRISE, entraUser, GROUP_SCHEMA } from '../support/factories';
 
 /** The operator, over HTTP with the admin token. */
 async function asOperator(platform: Platform, method: string, path: string, body?: unknown): Promise<Record<string, any>> {

@@ -50,6 +50,17 @@ export function scimClient(app: App, token: string, base = '/scim/v2') {
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const ACTIVTRAK = 'urn:ietf:params:scim:schemas:extension:activtrak:2.0:User';
+
+/** The ActivTrak extension as the seeds' guide has the operator register it (test/api/seeds.test.ts keeps the guide's own words). */
+export const activTrakSchema = () => ({
+  id: ACTIVTRAK,
+  name: 'ActivTrakUser',
+  attributes: [
+    { name: 'userPrincipalNames', type: 'complex', multiValued: true, subAttributes: [{ name: 'value', type: 'string' }] },
+    { name: 'tracking', type: 'boolean' },
+  ],
+});
 export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';

@@ -8,7 +8,7 @@ export interface WebPagesOptions {
   readonly root?: string;
 }
 
-/** Where the assets are served; services/web/vite.config.ts builds with the same base. */
+/** Where the assets are served; services/web/vite.config.mts builds with the same base. */
 export const ASSETS_PATH = '/ui';
 
 /**
@@ -52,7 +52,7 @@ const strictPage = pageHeaders({
 });
 
 /**
- * Scripts and stylesheets as the build compressed them (services/web/vite.config.ts), brotli or
+ * Scripts and stylesheets as the build compressed them (services/web/vite.config.mts), brotli or
  * gzip as the browser accepts: the file sent is the .br or .gz beside the asset, with the
  * asset's own type. Anything else, or a browser accepting neither, gets the file as it is.
  */

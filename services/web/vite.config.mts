@@ -35,18 +35,18 @@ function precompressed(): Plugin {
  * under /ui/, so the pages need no CDN and work offline.
  */
 export default defineConfig({
-  root: __dirname,
+  root: import.meta.dirname,
   base: '/ui/',
   plugins: [react(), precompressed()],
   build: {
-    outDir: path.resolve(__dirname, '../../dist/web'),
+    outDir: path.resolve(import.meta.dirname, '../../dist/web'),
     emptyOutDir: true,
     // The polyfill is an inline-free module, but no browser the console supports needs it.
     modulePreload: { polyfill: false },
     rollupOptions: {
       input: {
-        setup: path.resolve(__dirname, 'setup.html'),
-        console: path.resolve(__dirname, 'console.html'),
+        setup: path.resolve(import.meta.dirname, 'setup.html'),
+        console: path.resolve(import.meta.dirname, 'console.html'),
       },
     },
   },

@@ -567,8 +567,11 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
 
   const runStep = async (n: number, seconds: number, stepName: string): Promise<TenantsStep> => {
     const tenants = await makeTenants(n, stepName);
-    // Each step starts with the relay caught up and no dirty pages of the last one to flush.
+    // Each step starts with the relay caught up, the tables' statistics current (autovacuum's
+    // analyze would keep them so; it is off on the bench machine, and a run with BENCH_ONLY=tenants
+    // starts from empty tables, planned as such) and no dirty pages of the last one to flush.
     await waitFor(async () => (await outboxBacklog(o.pg)) === 0, o.drainSeconds * 1000, 500);
+    await o.pg.query('ANALYZE');
     await o.pg.query('CHECKPOINT');
     const meters = { api: cpuMeter(o.apiPid), worker: cpuMeter(o.workerPid), clients: clients.map((c) => cpuMeter(c.pid)) };
     const startAt = Date.now() + 1000;

@@ -1,7 +1,8 @@
-import { type FormEvent, Fragment, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type Directory, type Event, type EventPage, type List } from '../api';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
+import { Table, useOpenRows } from '../list-table';
 import { Link, navigate, useSearch } from '../router';
 import { SUBSCRIBABLE_TYPES } from './webhook-parts';
 
@@ -54,7 +55,7 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
   const [cursor, setCursor] = useState<{ next: string | null; hasMore: boolean }>({ next: null, hasMore: false });
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const opened = useOpenRows('event');
   // The filters the newest read is for: an answer for filters since left behind is dropped.
   const current = useRef(query);
 
@@ -93,7 +94,7 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
     setDraft(filtersOf(query));
     setResourceError(undefined);
     setEvents(undefined);
-    setOpen(new Set());
+    opened.closeAll();
     void read(null, [], query);
   }, [query, base]);
 
@@ -114,12 +115,6 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
     [f.type && `type ${f.type}`, f.directoryId && `directory ${directoryName(f.directoryId)}`, f.resourceId && `resource ${f.resourceId}`]
       .filter(Boolean)
       .join(', ');
-  const toggle = (id: string) =>
-    setOpen((was) => {
-      const next = new Set(was);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
 
   return (
     <>
@@ -221,64 +216,47 @@ export function EventsPage({ tenantId }: { tenantId: string }) {
           </>
         ) : null}
         {events && events.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Directory</th>
-                  <th scope="col">Resource</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Data</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.map((event) => {
-                  const expanded = open.has(event.id);
-                  const dataId = `event-${event.id}`;
-                  return (
-                    <Fragment key={event.id}>
-                      <tr>
-                        <td>
-                          <Time value={event.timestamp} />
-                        </td>
-                        <td className="nowrap">
-                          <code>{event.type}</code>
-                        </td>
-                        <td>{directoryName(event.directoryId)}</td>
-                        <td className="wrap-anywhere">
-                          {event.resourceType} <code>{event.resourceId}</code>
-                        </td>
-                        <td className="wrap-anywhere">{event.actor ?? <span className="empty">unknown</span>}</td>
-                        <td>
-                          <button type="button" className="secondary nowrap" aria-expanded={expanded} aria-controls={dataId} onClick={() => toggle(event.id)}>
-                            {expanded ? 'Hide data' : 'Data'}
-                            <span className="visually-hidden">
-                              {' '}
-                              of {event.type} {event.resourceId}
-                            </span>
-                          </button>
-                        </td>
-                      </tr>
-                      {expanded ? (
-                        <tr id={dataId} className="expanded">
-                          <td colSpan={6}>
-                            <p className="hint">
-                              Event <code>{event.id}</code> · cursor <code>{event.cursor}</code>
-                            </p>
-                            <pre>{JSON.stringify(event.data, null, 2)}</pre>
-                          </td>
-                        </tr>
-                      ) : null}
-                    </Fragment>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            rows={events}
+            columns={[
+              { header: 'Time', cell: (event) => <Time value={event.timestamp} /> },
+              { header: 'Type', className: 'nowrap', cell: (event) => <code>{event.type}</code> },
+              { header: 'Directory', cell: (event) => directoryName(event.directoryId) },
+              {
+                header: 'Resource',
+                className: 'wrap-anywhere',
+                cell: (event) => (
+                  <>
+                    {event.resourceType} <code>{event.resourceId}</code>
+                  </>
+                ),
+              },
+              { header: 'Actor', className: 'wrap-anywhere', cell: (event) => event.actor ?? <span className="empty">unknown</span> },
+              {
+                header: 'Data',
+                hidden: true,
+                cell: (event) =>
+                  opened.button(
+                    event.id,
+                    { closed: 'Data', opened: 'Hide data' },
+                    <>
+                      of {event.type} {event.resourceId}
+                    </>,
+                    'secondary nowrap',
+                  ),
+              },
+            ]}
+            detail={(event) =>
+              opened.detail(event.id, () => (
+                <>
+                  <p className="hint">
+                    Event <code>{event.id}</code> · cursor <code>{event.cursor}</code>
+                  </p>
+                  <pre>{JSON.stringify(event.data, null, 2)}</pre>
+                </>
+              ))
+            }
+          />
         ) : null}
         {events ? (
           <p>

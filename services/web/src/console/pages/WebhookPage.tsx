@@ -1,7 +1,8 @@
-import { type FormEvent, Fragment, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, ConfirmButton, ErrorAlert, Field, Time, useLoad } from '../../common/ui';
 import { admin, type Delivery, type DeliveryDetail, type DeliveryPage, type ReplayResult, type WebhookEndpoint, type WebhookWithSecret } from '../api';
 import { PageHeader, TenantTabs, useTenant } from '../layout';
+import { Table, useOpenRows } from '../list-table';
 import { usePoll } from '../poll';
 import { navigate } from '../router';
 import { DeliveryStatus, type EventChoice, EndpointStatus, EventTypesField, SecretOnce, SubscribedEvents } from './webhook-parts';
@@ -257,7 +258,7 @@ function DeliveryLog({ path, version, canReplay, onReplayed }: { path: string; v
   const [page, setPage] = useState<{ next: string | null; hasMore: boolean }>({ next: null, hasMore: false });
   const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
-  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const opened = useOpenRows('delivery');
   const loaded = useRef(PAGE);
 
   const query = (limit: number, after?: string | null) => {
@@ -321,12 +322,6 @@ function DeliveryLog({ path, version, canReplay, onReplayed }: { path: string; v
       setError(e);
     }
   };
-  const toggle = (id: string) =>
-    setOpen((was) => {
-      const next = new Set(was);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
 
   return (
     <section className="card" aria-labelledby="delivery-log">
@@ -361,82 +356,56 @@ function DeliveryLog({ path, version, canReplay, onReplayed }: { path: string; v
         <p className="empty">{status ? `No ${status} deliveries.` : 'No deliveries yet: send a test event, or change a user or group in a directory.'}</p>
       ) : null}
       {rows && rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last answer</th>
-                <th scope="col">Queued</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((delivery) => {
-                const expanded = open.has(delivery.id);
-                const detailsId = `delivery-${delivery.id}`;
-                return (
-                  <Fragment key={delivery.id}>
-                    <tr>
-                      <td className="nowrap">
-                        <code>{delivery.eventType}</code>
-                      </td>
-                      <td>
-                        <DeliveryStatus status={delivery.status} />
-                        {delivery.status === 'pending' && delivery.nextAttemptAt ? (
-                          <div className="hint">
-                            next try <Time value={delivery.nextAttemptAt} />
-                          </div>
-                        ) : null}
-                        {delivery.deliveredAt ? (
-                          <div className="hint">
-                            <Time value={delivery.deliveredAt} />
-                          </div>
-                        ) : null}
-                      </td>
-                      <td>{delivery.attemptCount}</td>
-                      <td className="wrap-anywhere">
-                        <LastAnswer status={delivery.lastStatus} error={delivery.lastError} />
-                      </td>
-                      <td>
-                        <Time value={delivery.createdAt} />
-                      </td>
-                      <td>
-                        <div className="actions nowrap">
-                          <button type="button" className="secondary" aria-expanded={expanded} aria-controls={detailsId} onClick={() => toggle(delivery.id)}>
-                            {expanded ? 'Hide attempts' : 'Attempts'}
-                            <span className="visually-hidden">
-                              {' '}
-                              of the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
-                            </span>
-                          </button>
-                          <button type="button" className="secondary" disabled={!canReplay} onClick={() => replayOne(delivery)}>
-                            Replay
-                            <span className="visually-hidden">
-                              {' '}
-                              the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
-                            </span>
-                          </button>
-                        </div>
-                      </td>
-                    </tr>
-                    {expanded ? (
-                      <tr id={detailsId} className="expanded">
-                        <td colSpan={6}>
-                          <Attempts path={`${path}/deliveries/${delivery.id}`} delivery={delivery} />
-                        </td>
-                      </tr>
-                    ) : null}
-                  </Fragment>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={rows}
+          columns={[
+            { header: 'Event', className: 'nowrap', cell: (delivery) => <code>{delivery.eventType}</code> },
+            {
+              header: 'Status',
+              cell: (delivery) => (
+                <>
+                  <DeliveryStatus status={delivery.status} />
+                  {delivery.status === 'pending' && delivery.nextAttemptAt ? (
+                    <div className="hint">
+                      next try <Time value={delivery.nextAttemptAt} />
+                    </div>
+                  ) : null}
+                  {delivery.deliveredAt ? (
+                    <div className="hint">
+                      <Time value={delivery.deliveredAt} />
+                    </div>
+                  ) : null}
+                </>
+              ),
+            },
+            { header: 'Attempts', cell: (delivery) => delivery.attemptCount },
+            { header: 'Last answer', className: 'wrap-anywhere', cell: (delivery) => <LastAnswer status={delivery.lastStatus} error={delivery.lastError} /> },
+            { header: 'Queued', cell: (delivery) => <Time value={delivery.createdAt} /> },
+            {
+              header: 'Actions',
+              hidden: true,
+              cell: (delivery) => (
+                <div className="actions nowrap">
+                  {opened.button(
+                    delivery.id,
+                    { closed: 'Attempts', opened: 'Hide attempts' },
+                    <>
+                      of the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
+                    </>,
+                  )}
+                  <button type="button" className="secondary" disabled={!canReplay} onClick={() => replayOne(delivery)}>
+                    Replay
+                    <span className="visually-hidden">
+                      {' '}
+                      the {delivery.eventType} delivery queued {new Date(delivery.createdAt).toLocaleString()}
+                    </span>
+                  </button>
+                </div>
+              ),
+            },
+          ]}
+          detail={(delivery) => opened.detail(delivery.id, () => <Attempts path={`${path}/deliveries/${delivery.id}`} delivery={delivery} />)}
+        />
       ) : null}
       {page.hasMore ? (
         <p>

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type RequestHandler, Router } from 'express';
 import { pageHeaders } from '../middleware/security-headers';
@@ -57,6 +57,13 @@ const strictPage = pageHeaders({
  * asset's own type. Anything else, or a browser accepting neither, gets the file as it is.
  */
 function precompressed(assets: string): RequestHandler {
+  // The build's files, listed once (the build never changes under a running process; a name
+  // asked for is never stored, so requests for made-up names cost nothing but a lookup).
+  let files: ReadonlySet<string> | undefined;
+  const compressedCopy = (name: string) => {
+    if (!files && existsSync(assets)) files = new Set(readdirSync(assets));
+    return files?.has(name) ?? false;
+  };
   return (req, res, next) => {
     const [pathname, query] = req.url.split('?');
     if (!/\.(js|css)$/.test(pathname)) return next();
@@ -64,7 +71,7 @@ function precompressed(assets: string): RequestHandler {
     // Brotli whenever it is accepted at all: negotiation alone would follow the header's order.
     const encoding = req.acceptsEncodings('br') ? 'br' : req.acceptsEncodings('gzip') ? 'gzip' : undefined;
     const suffix = encoding === 'br' ? '.br' : encoding === 'gzip' ? '.gz' : undefined;
-    if (!suffix || !existsSync(path.join(assets, path.basename(pathname) + suffix))) return next();
+    if (!suffix || !compressedCopy(path.basename(pathname) + suffix)) return next();
     res.setHeader('Content-Encoding', encoding as string);
     // send keeps a Content-Type it finds: the script's, not one for .br.
     res.type(path.extname(pathname));

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Queue } from 'bullmq';
+import { Client } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
@@ -202,5 +203,34 @@ describe('delivery attempts under racing sweeps and two workers', () => {
     const final = (await asAdmin(request(t.app).get(`${base}/${dead.id}`)).expect(200)).body;
     assert.equal(final.status, 'delivered');
     assert.equal(final.attemptCount, ATTEMPTS + 3);
+  });
+
+  it('a late failure recorded while another run commits a success on the same row › waits for it, then keeps it delivered', async () => {
+    const { details, tenantId, base } = await failingDeliveries(1);
+    const [dead] = details;
+    const webhooks = t.repos.forTenant(tenantId as never).webhooks;
+    // The other run: its success is written and holds the row until it commits.
+    const other = new Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now() WHERE id = $1`, [dead.id]);
+      const late = { startedAt: new Date(), durationMs: 3, statusCode: 500, error: 'receiver answered 500' };
+      const recorded = webhooks.recordAttempt(dead.id, late, { status: 'pending', nextAttemptAt: new Date(Date.now() + 60_000) });
+      await eventually('the late record waiting for the row', async () => {
+        const { rows } = await other.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid' AND query LIKE '%webhook_deliveries%'`,
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      await other.query('COMMIT');
+
+      assert.equal(await recorded, ATTEMPTS + 1, 'the late call is logged');
+    } finally {
+      await other.end();
+    }
+    const after = (await asAdmin(request(t.app).get(`${base}/${dead.id}`)).expect(200)).body;
+    assert.equal(after.status, 'delivered', 'decided on the row as committed, not as it was when the statement began');
+    assert.equal(after.nextAttemptAt, null);
   });
 });

@@ -89,19 +89,19 @@ const RECORD_SQL = `
   WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::text[])
       AS i (tenant_id, id, status, next_attempt_at, status_code, error, started_at, duration_ms, excerpt)
-  ), moved AS (
-    -- Every call is logged, but a run that overlapped another (a job BullMQ handed on after its
-    -- lock ran out) never moves a delivered delivery back, nor a dead one back to pending.
-    SELECT i.*, CASE WHEN w.status = 'delivered' OR (w.status = 'dead' AND i.status = 'pending') THEN w.status ELSE i.status END AS next_status
-      FROM input i JOIN webhook_deliveries w ON w.tenant_id = i.tenant_id AND w.id = i.id
   ), d AS (
+    -- Every call is logged, but a run that overlapped another (a job BullMQ handed on after its
+    -- lock ran out) never moves a delivered delivery back, nor a dead one back to pending. The
+    -- rule reads w in the SET list, so a row another run changed meanwhile is judged as that run
+    -- committed it (PostgreSQL re-reads the updated row), not as it was when this statement began.
     UPDATE webhook_deliveries w SET
-      attempts = w.attempts + 1, status = m.next_status,
-      next_attempt_at = CASE WHEN m.next_status = m.status THEN m.next_attempt_at ELSE w.next_attempt_at END,
-      last_status = m.status_code, last_error = m.error,
-      delivered_at = CASE WHEN m.next_status = 'delivered' AND w.status <> 'delivered' THEN now() ELSE w.delivered_at END, updated_at = now()
-      FROM moved m
-     WHERE w.tenant_id = m.tenant_id AND w.id = m.id
+      attempts = w.attempts + 1,
+      status = CASE WHEN w.status = 'delivered' OR (w.status = 'dead' AND i.status = 'pending') THEN w.status ELSE i.status END,
+      next_attempt_at = CASE WHEN w.status = 'delivered' OR (w.status = 'dead' AND i.status = 'pending') THEN w.next_attempt_at ELSE i.next_attempt_at END,
+      last_status = i.status_code, last_error = i.error,
+      delivered_at = CASE WHEN i.status = 'delivered' AND w.status <> 'delivered' THEN now() ELSE w.delivered_at END, updated_at = now()
+      FROM input i
+     WHERE w.tenant_id = i.tenant_id AND w.id = i.id
     RETURNING w.tenant_id, w.id, w.attempts
   )
   INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms, status_code, error, response_excerpt)

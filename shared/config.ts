@@ -69,6 +69,13 @@ const schema = z
     MAX_BULK_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(1000),
     /** PostgreSQL connections per process. Default 20. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /**
+     * Connections each process opens at start and keeps (idle ones above it close after 10 s).
+     * Default: the pool's size, a fixed pool. A new connection is a new PostgreSQL backend with cold
+     * caches; twenty of them opened at once by a burst after a quiet spell held every request for
+     * over a second (BENCHMARKS.md, session 10).
+     */
+    DB_POOL_MIN: z.coerce.number().int().min(0).max(500).optional(),
     /** Longest wait for a new PostgreSQL connection, ms; past it the request gets a 503. Default 3,000. */
     DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
     /** Longest a request waits for a pooled connection (connecting included), ms; past it the request gets a 503. Default 5,000. */

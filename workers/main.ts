@@ -36,6 +36,7 @@ const PROCESSORS: readonly StartProcessor[] = [
 export async function startWorker(overrides: Partial<WorkerDeps> & { readonly db?: Database } = {}, processors: readonly StartProcessor[] = PROCESSORS) {
   const db = overrides.db ?? createDatabase({ poolMax: 10 });
   await db.sequelize.authenticate();
+  await db.warm();
   const connections: RedisClient[] = [];
   const redisAt = redisTarget(config);
   const redis =

@@ -77,6 +77,9 @@ export async function startApi(options: ApiServerOptions = {}) {
     throw new RangeError(`startApi: headersTimeoutMs (${headersTimeout}) must be positive and at most requestTimeoutMs (${requestTimeout})`);
   }
   const db = createDatabase();
+  // Opened while the rest starts, and awaited before listening: a new process (a rollout, the
+  // autoscaler adding one under load) takes its first burst on open connections.
+  const warming = db.warm();
   const repos = repositoriesFor(db, config);
   const { sweeps } = repos.operator;
   const authChanges = new AuthChangeListener({ url: config.DATABASE_DIRECT_URL, logger });
@@ -169,6 +172,7 @@ export async function startApi(options: ApiServerOptions = {}) {
       app(req, res);
     },
   );
+  await warming;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? config.PORT, () => {

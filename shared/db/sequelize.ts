@@ -14,6 +14,8 @@ export interface DatabaseOptions {
   url?: string;
   /** Pool size. Default: config.DB_POOL_MAX. */
   poolMax?: number;
+  /** Connections kept open, and opened by `warm()`; at most poolMax. Default: config.DB_POOL_MIN, else poolMax. */
+  poolMin?: number;
   /** Longest wait for a new connection to PostgreSQL, in ms. Default: config.DB_CONNECT_TIMEOUT_MS. */
   connectTimeoutMs?: number;
   /** Longest wait for a pooled connection (including connecting one), in ms. Default: config.DB_ACQUIRE_TIMEOUT_MS. */
@@ -45,12 +47,15 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
   const transactionConnections = new WeakMap<Transaction, ClientBase>();
   const transactionScopes = new WeakMap<Transaction, Scope>();
 
+  const poolMax = options.poolMax ?? config.DB_POOL_MAX;
+  const poolMin = Math.min(poolMax, options.poolMin ?? config.DB_POOL_MIN ?? poolMax);
+
   const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
     dialect: 'postgres',
     logging: false,
     // Short waits: while PostgreSQL is down or saturated a request fails within seconds (a 503
     // that Entra retries) instead of hanging; node-postgres never gives up connecting by itself.
-    pool: { max: options.poolMax ?? config.DB_POOL_MAX, min: 0, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
+    pool: { max: poolMax, min: poolMin, idle: 10_000, acquire: options.acquireTimeoutMs ?? config.DB_ACQUIRE_TIMEOUT_MS },
     dialectOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? config.DB_CONNECT_TIMEOUT_MS },
     define: { underscored: true, timestamps: false },
     hooks: {
@@ -132,6 +137,16 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
     forTenant: (tenantId) => executor(scopeOf('', ids([tenantId]), false)),
     forTenants: (tenantIds) => executor(scopeOf('', ids([...new Set(tenantIds)]), false)),
     acrossTenants: () => executor(scopeOf('', '', true)),
+    async warm() {
+      const opened = await Promise.allSettled(Array.from({ length: poolMin }, () => sequelize.connectionManager.getConnection({ type: 'write' })));
+      let count = 0;
+      for (const o of opened) {
+        if (o.status !== 'fulfilled') continue;
+        sequelize.connectionManager.releaseConnection(o.value);
+        count++;
+      }
+      return count;
+    },
     close() {
       closing ??= sequelize.close();
       return closing;
@@ -172,6 +187,12 @@ export interface Database {
    * (authentication by key hash, sweeps, the outbox relay, admin listings). Named where used.
    */
   acrossTenants(): Sql;
+  /**
+   * Opens the connections the pool keeps (poolMin) at once, so the first burst of requests does
+   * not wait for them; resolves with how many opened. Never rejects: a PostgreSQL that is down is
+   * the readiness probe's to report, and requests then connect as they come.
+   */
+  warm(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,9 @@ process.env.NODE_ENV = 'test';
 process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/scim_test';
 process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
 process.env.OTEL_SDK_DISABLED ??= 'true';
+// Two suites at once start APIs and workers against one PostgreSQL (max_connections 100): each
+// process keeps two connections open rather than its whole pool (test/db/pool.test.ts sets its own).
+process.env.DB_POOL_MIN ??= '2';
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

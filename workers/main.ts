@@ -36,7 +36,8 @@ const PROCESSORS: readonly StartProcessor[] = [
 export async function startWorker(overrides: Partial<WorkerDeps> & { readonly db?: Database } = {}, processors: readonly StartProcessor[] = PROCESSORS) {
   const db = overrides.db ?? createDatabase({ poolMax: 10 });
   await db.sequelize.authenticate();
-  await db.warm();
+  // Only a pool of its own: a database given by the caller is the caller's to open.
+  if (!overrides.db) await db.warm();
   const connections: RedisClient[] = [];
   const redisAt = redisTarget(config);
   const redis =

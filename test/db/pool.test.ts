@@ -49,7 +49,7 @@ describe('database pool › connections kept open', () => {
     assert.equal(await connectionsOf(name), 3, 'the kept connections stay open through a quiet spell');
   });
 
-  it('the default keeps the whole pool (a fixed pool)', async () => {
+  it('without poolMin the pool keeps DB_POOL_MIN connections, or the whole pool (a fixed pool) when it is unset', async () => {
     const name = `pool-test-${randomUUID().slice(0, 8)}`;
     const db = createDatabase({ url: tagged(name), poolMax: 4 });
     opened.push(db);

@@ -62,3 +62,17 @@ export function cpuMeter(apiPid: number) {
     return { apiMs: apiCpu() - api0, pgMs };
   };
 }
+
+/**
+ * CPU the whole machine spent (every process and the kernel: user, nice, system, irq, softirq and
+ * steal from /proc/stat), in ms since the meter started: what a step cost all in, Redis, the
+ * webhook receiver and the load generators included.
+ */
+export function machineMeter() {
+  const busyMs = () => {
+    const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    return (user + nice + system + irq + softirq + steal) * 10;
+  };
+  const start = busyMs();
+  return () => busyMs() - start;
+}

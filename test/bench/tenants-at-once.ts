@@ -15,7 +15,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { cpuMeter } from './process-cpu';
+import { cpuMeter, machineMeter } from './process-cpu';
 import type { LoopbackCertificate } from './webhooks';
 
 export interface TenantsBenchOptions {
@@ -70,6 +70,11 @@ export interface TenantsStep {
   /** Per-tenant achieved rate (req/s) and p99 (ms): fairness. */
   readonly tenantRps: Spread;
   readonly tenantP99: Spread;
+  /**
+   * p99 (ms) of the requests due in each TIMELINE_SECONDS of the step, in order: whether the step's
+   * p99 comes from its first seconds (a backlog that then drains) or from all along.
+   */
+  readonly p99Timeline: readonly number[];
   /** How late the load generator sent, p99 over every request (ms): near 0 if it kept up. */
   readonly sendLagP99: number;
   readonly webhooks: {
@@ -81,7 +86,14 @@ export interface TenantsStep {
     readonly drainSeconds: number;
   };
   /** CPU per SCIM request from the step's start to the end of its drain, ms. */
-  readonly cpuMsPerRequest: { readonly api: number; readonly worker: number; readonly postgres: number; readonly loadGenerator: number };
+  readonly cpuMsPerRequest: {
+    readonly api: number;
+    readonly worker: number;
+    readonly postgres: number;
+    readonly loadGenerator: number;
+    /** The whole machine (/proc/stat): the four above plus Redis, the webhook receiver and the kernel. */
+    readonly machine: number;
+  };
   readonly passed: boolean;
   readonly failedOn: readonly string[];
 }
@@ -108,6 +120,8 @@ const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const SOCKETS_PER_TENANT = 8;
 /** A request not answered this long after its scheduled time is abandoned and counted as an error. */
 const DEADLINE_MS = 15_000;
+/** The width of the p99 timeline's windows, in seconds of the step. */
+const TIMELINE_SECONDS = 5;
 /** Stop the ramp after this many failing steps in a row: bigger steps cannot pass either. */
 const FAILURES_TO_STOP = 2;
 
@@ -236,6 +250,8 @@ interface TenantRun {
   readonly byKind: Record<string, number>;
   /** Scheduled time to last byte, ms, for every answered request. */
   readonly latencies: number[];
+  /** When each of those was due, ms after the step's start (the same order as latencies). */
+  readonly dueAt: number[];
   /** Send time minus scheduled time, ms, for every request sent. */
   readonly sendLags: number[];
   /** Last answer, ms after the first request was due. */
@@ -253,6 +269,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS_PER_TENANT });
   const ops = cycle(step.users, step.groups, Math.round(step.rate * step.seconds));
   const latencies: number[] = [];
+  const dueAt: number[] = [];
   const sendLags: number[] = [];
   const statuses: Record<string, number> = {};
   const byKind: Record<string, number> = {};
@@ -316,6 +333,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
             clearTimeout(deadline);
             const now = performance.now();
             latencies.push(now - due);
+            dueAt.push(due - startPerf);
             lastAnswer = Math.max(lastAnswer, now - startPerf);
             const status = res.statusCode ?? 0;
             count(String(status));
@@ -404,7 +422,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
     finish: async (): Promise<TenantRun> => {
       await Promise.all(inFlight);
       agent.destroy();
-      return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, sendLags, lastAnswerMs: lastAnswer };
+      return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, dueAt, sendLags, lastAnswerMs: lastAnswer };
     },
   };
 }
@@ -573,7 +591,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     await waitFor(async () => (await outboxBacklog(o.pg)) === 0, o.drainSeconds * 1000, 500);
     await o.pg.query('ANALYZE');
     await o.pg.query('CHECKPOINT');
-    const meters = { api: cpuMeter(o.apiPid), worker: cpuMeter(o.workerPid), clients: clients.map((c) => cpuMeter(c.pid)) };
+    const meters = { api: cpuMeter(o.apiPid), worker: cpuMeter(o.workerPid), clients: clients.map((c) => cpuMeter(c.pid)), machine: machineMeter() };
     const startAt = Date.now() + 1000;
     const scimUrl = `${o.apiUrl}/scim/v2`;
     const common = { scimUrl, rate: o.rate, seconds, users: o.users, groups: o.groups, startAt };
@@ -600,6 +618,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     const { apiMs, pgMs } = meters.api();
     const workerMs = meters.worker().apiMs;
     const clientMs = meters.clients.reduce((sum, m) => sum + m().apiMs, 0);
+    const machineMs = meters.machine();
 
     const delivered = rows.filter((r) => receiver.inbox(r.tenant_id).seen.has(r.id)).length;
     const inboxes = tenants.map((t) => receiver.inbox(t.id));
@@ -619,6 +638,10 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     const achievedRps = ok / Math.max(...runs.map(elapsed));
     const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
     const lags = runs.flatMap((r) => r.sendLags).sort((a, b) => a - b);
+    const windows: number[][] = [];
+    for (const r of runs) {
+      for (let i = 0; i < r.dueAt.length; i++) (windows[Math.floor(r.dueAt[i] / (TIMELINE_SECONDS * 1000))] ??= []).push(r.latencies[i]);
+    }
     const step = {
       tenants: n,
       seconds,
@@ -640,6 +663,12 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
           ),
         ),
       ),
+      p99Timeline: Array.from(windows, (w) =>
+        at(
+          (w ?? []).sort((a, b) => a - b),
+          0.99,
+        ),
+      ),
       sendLagP99: at(lags, 0.99),
       webhooks: { written: rows.length, delivered, missing: rows.length - delivered, duplicates, badSignatures, drainSeconds },
       cpuMsPerRequest: {
@@ -647,6 +676,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
         worker: workerMs / Math.max(1, offered),
         postgres: pgMs / Math.max(1, offered),
         loadGenerator: clientMs / Math.max(1, offered),
+        machine: machineMs / Math.max(1, offered),
       },
     };
     const failedOn = [
@@ -676,7 +706,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
       const step = await runStep(n, window, `n${n}`);
       steps.push(step);
       o.log(
-        `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms, webhooks ${step.webhooks.delivered}/${step.webhooks.written}: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
+        `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms (by ${TIMELINE_SECONDS} s: ${step.p99Timeline.join(' ')}), webhooks ${step.webhooks.delivered}/${step.webhooks.written}, machine CPU ${step.cpuMsPerRequest.machine.toFixed(2)} ms/req: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
       );
       failures = step.passed ? 0 : failures + 1;
       if (failures >= FAILURES_TO_STOP) {
@@ -704,11 +734,11 @@ export function tenantsTable(f: TenantsFigures): string {
   const s = (x: Spread, digits = 0) => `${x.min.toFixed(digits)} / ${x.median.toFixed(digits)} / ${x.max.toFixed(digits)}`;
   const rows = f.steps.map((st) => {
     const c = st.cpuMsPerRequest;
-    return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
+    return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${c.machine.toFixed(2)} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
   });
   return [
-    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | send lag p99 ms | passed |`,
-    '|---:|---:|---:|---:|---:|---|---|---|---|---:|---|',
+    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | CPU ms/req, whole machine | send lag p99 ms | passed |`,
+    '|---:|---:|---:|---:|---:|---|---|---|---|---:|---:|---|',
     ...rows,
     '',
     `largest N meeting every criterion (0 errors, ≥ ${CRITERIA.achievedShare * 100} % of the offered rate, p99 ≤ ${CRITERIA.p99Ms} ms, every webhook delivered with a valid signature): **${f.largestPassing}**`,

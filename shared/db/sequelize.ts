@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ClientBase, QueryConfig, QueryResult } from 'pg';
+import pg, { type ClientBase, type QueryConfig, type QueryResult } from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
 import { isUuid } from '../ids';
@@ -35,6 +35,22 @@ export interface DatabaseOptions {
   poolMode?: PoolMode;
 }
 
+/**
+ * node-postgres, with each client listening for errors from the moment it exists. Sequelize adds
+ * its listener only after connect() has resolved, a microtask later, while a backend terminated
+ * just as it became ready (a failover, `pg_terminate_backend`) can send its error in the same read
+ * as ReadyForQuery: with no listener yet, that error was thrown and ended the process. Such a
+ * client is no longer queryable, so Sequelize's setup statement fails on it and it never joins the
+ * pool; the acquire that opened it fails like any failed connect.
+ */
+class ListeningClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+const driver: typeof pg = Object.create(pg, { Client: { value: ListeningClient } });
+
 /** One Sequelize instance per process; `close()` is safe to call twice. */
 export function createDatabase(options: DatabaseOptions = {}): Database {
   const appRole = options.appRole ?? true;
@@ -52,6 +68,7 @@ export function createDatabase(options: DatabaseOptions = {}): Database {
 
   const sequelize = new Sequelize(options.url ?? config.DATABASE_URL, {
     dialect: 'postgres',
+    dialectModule: driver,
     logging: false,
     // Short waits: while PostgreSQL is down or saturated a request fails within seconds (a 503
     // that Entra retries) instead of hanging; node-postgres never gives up connecting by itself.

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { cpuMeter, machineMeter } from './process-cpu';
@@ -77,6 +77,12 @@ export interface TenantsStep {
   readonly p99Timeline: readonly number[];
   /** How late the load generator sent, p99 over every request (ms): near 0 if it kept up. */
   readonly sendLagP99: number;
+  /**
+   * Connections the tenants opened, and the p99 (ms) of the requests that were the first on one.
+   * A busy Node process accepts one connection per event-loop iteration (libuv 1.45 and later),
+   * so a burst of new connections waits in the kernel's accept queue (BENCHMARKS.md, session 12).
+   */
+  readonly connections: { readonly opened: number; readonly firstRequestP99: number };
   readonly webhooks: {
     readonly written: number;
     readonly delivered: number;
@@ -254,6 +260,8 @@ interface TenantRun {
   readonly dueAt: number[];
   /** Send time minus scheduled time, ms, for every request sent. */
   readonly sendLags: number[];
+  /** Latencies of the requests that were the first on their connection (also in latencies). */
+  readonly firstOnConnection: number[];
   /** Last answer, ms after the first request was due. */
   readonly lastAnswerMs: number;
 }
@@ -271,6 +279,8 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
   const latencies: number[] = [];
   const dueAt: number[] = [];
   const sendLags: number[] = [];
+  const firstOnConnection: number[] = [];
+  const connections = new WeakSet<Socket>();
   const statuses: Record<string, number> = {};
   const byKind: Record<string, number> = {};
   let ok = 0;
@@ -313,6 +323,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
         return;
       }
       const chunks: Buffer[] = [];
+      let first = false;
       const req = http.request(
         {
           agent,
@@ -333,6 +344,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
             clearTimeout(deadline);
             const now = performance.now();
             latencies.push(now - due);
+            if (first) firstOnConnection.push(now - due);
             dueAt.push(due - startPerf);
             lastAnswer = Math.max(lastAnswer, now - startPerf);
             const status = res.statusCode ?? 0;
@@ -343,6 +355,10 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
           });
         },
       );
+      req.once('socket', (socket) => {
+        first = !connections.has(socket);
+        connections.add(socket);
+      });
       const deadline = setTimeout(() => req.destroy(new Error('deadline')), Math.max(0, due + DEADLINE_MS - sentAt));
       req.once('error', (err) => {
         clearTimeout(deadline);
@@ -422,7 +438,7 @@ function tenantClient(step: StepLoad, t: TenantLoad, startPerf: number) {
     finish: async (): Promise<TenantRun> => {
       await Promise.all(inFlight);
       agent.destroy();
-      return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, dueAt, sendLags, lastAnswerMs: lastAnswer };
+      return { index: t.index, offered: ops.length, ok, statuses, byKind, latencies, dueAt, sendLags, firstOnConnection, lastAnswerMs: lastAnswer };
     },
   };
 }
@@ -670,6 +686,13 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
         ),
       ),
       sendLagP99: at(lags, 0.99),
+      connections: {
+        opened: runs.reduce((s, r) => s + r.firstOnConnection.length, 0),
+        firstRequestP99: at(
+          runs.flatMap((r) => r.firstOnConnection).sort((a, b) => a - b),
+          0.99,
+        ),
+      },
       webhooks: { written: rows.length, delivered, missing: rows.length - delivered, duplicates, badSignatures, drainSeconds },
       cpuMsPerRequest: {
         api: apiMs / Math.max(1, offered),
@@ -706,7 +729,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
       const step = await runStep(n, window, `n${n}`);
       steps.push(step);
       o.log(
-        `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms (by ${TIMELINE_SECONDS} s: ${step.p99Timeline.join(' ')}), webhooks ${step.webhooks.delivered}/${step.webhooks.written}, machine CPU ${step.cpuMsPerRequest.machine.toFixed(2)} ms/req: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
+        `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms (by ${TIMELINE_SECONDS} s: ${step.p99Timeline.join(' ')}), ${step.connections.opened} connections opened (p99 of their first requests ${step.connections.firstRequestP99} ms), webhooks ${step.webhooks.delivered}/${step.webhooks.written}, machine CPU ${step.cpuMsPerRequest.machine.toFixed(2)} ms/req: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
       );
       failures = step.passed ? 0 : failures + 1;
       if (failures >= FAILURES_TO_STOP) {
@@ -734,11 +757,11 @@ export function tenantsTable(f: TenantsFigures): string {
   const s = (x: Spread, digits = 0) => `${x.min.toFixed(digits)} / ${x.median.toFixed(digits)} / ${x.max.toFixed(digits)}`;
   const rows = f.steps.map((st) => {
     const c = st.cpuMsPerRequest;
-    return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${c.machine.toFixed(2)} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
+    return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${c.machine.toFixed(2)} | ${st.connections.opened} / ${st.connections.firstRequestP99} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
   });
   return [
-    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | CPU ms/req, whole machine | send lag p99 ms | passed |`,
-    '|---:|---:|---:|---:|---:|---|---|---|---|---:|---:|---|',
+    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | CPU ms/req, whole machine | connections opened / p99 ms of their first requests | send lag p99 ms | passed |`,
+    '|---:|---:|---:|---:|---:|---|---|---|---|---:|---|---:|---|',
     ...rows,
     '',
     `largest N meeting every criterion (0 errors, ≥ ${CRITERIA.achievedShare * 100} % of the offered rate, p99 ≤ ${CRITERIA.p99Ms} ms, every webhook delivered with a valid signature): **${f.largestPassing}**`,

@@ -6,6 +6,9 @@ import { eventually } from '../support/eventually';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DirectoryRepositories } from '../../shared/db/repositories/directory';
+import { Client } from 'pg';
+import { config } from '../../shared/config';
+import { createDatabase } from '../../shared/db/sequelize';
 import type { DirectoryScope } from '../../shared/db/repositories/scope';
 import { newId, type DirectoryId, type TenantId } from '../../shared/ids';
 import { makeTestApp, type TestApp } from '../support/app';
@@ -82,5 +85,50 @@ describe('repositories › bound to one directory', () => {
     assert.deepEqual([...(await a.reconcileReports.existingGroupIds([groupId]))], [groupId]);
     assert.equal(await b.reconcileReports.find(report.id), undefined);
     assert.deepEqual([...(await b.reconcileReports.existingGroupIds([groupId]))], []);
+  });
+});
+
+describe('repositories › the userName lookup Entra sends before every create', () => {
+  it('a connection plans it five times, then reuses one generic plan (a custom plan each time cost twelve times the run)', async () => {
+    const t = makeTestApp();
+    // One connection, so every lookup below runs on it and its prepared statement.
+    const db = createDatabase({ poolMax: 1, poolMin: 1 });
+    try {
+      const d = await makeDirectory(t.app);
+      const repos = new DirectoryRepositories(db, { tenantId: d.tenantId as TenantId, directoryId: d.directoryId as DirectoryId });
+      const userId = newId();
+      await repos.transaction((tx) => repos.users.insert(userId, { userName: 'Lookup@Contoso.example', active: true }, tx));
+      // The plan is chosen on statistics: a directory of some thousands of users, analyzed.
+      const owner = new Client({ connectionString: config.DATABASE_URL });
+      await owner.connect();
+      try {
+        await owner.query(
+          `INSERT INTO scim_users (directory_id, tenant_id, id, user_name, data)
+           SELECT $1, $2, gen_random_uuid(), 'user' || n || '@contoso.example', '{}' FROM generate_series(1, 3000) n`,
+          [d.directoryId, d.tenantId],
+        );
+        await owner.query('ANALYZE scim_users, scim_groups, group_members');
+      } finally {
+        await owner.end();
+      }
+      for (let i = 0; i < 8; i++) {
+        const { rows } = await repos.users.list({ equals: { attribute: 'userName', value: 'lookup@contoso.example' }, offset: 0, limit: 1 });
+        assert.deepEqual(
+          rows.map((r) => r.id),
+          [userId],
+        );
+      }
+      const [plans] = await db
+        .acrossTenants()
+        .query<{ generic_plans: string; custom_plans: string }>(
+          `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH k AS MATERIALIZED%' AND statement LIKE '%user_name_folded = k.folded%'`,
+        );
+      assert.ok(plans, 'the lookup is a prepared statement');
+      assert.equal(Number(plans.custom_plans), 5);
+      assert.equal(Number(plans.generic_plans), 3);
+    } finally {
+      await db.close();
+      await t.close();
+    }
   });
 });

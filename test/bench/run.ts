@@ -12,7 +12,8 @@
  * "10,20,30,40,50,60"), BENCH_TENANTS_SECONDS (the window of each tenant's cycle a step measures, default 60),
  * BENCH_TENANT_USERS (users per tenant's cycle, default 2000), BENCH_TENANT_GROUPS (50), BENCH_TENANT_RATE
  * (requests/s per tenant, default 25: Entra's pace), BENCH_TENANTS_DRAIN (longest wait for a step's
- * webhooks, default 120 s) and BENCH_TENANTS_CLIENTS (load-generator processes, default 2).
+ * webhooks, default 120 s), BENCH_TENANTS_CLIENTS (load-generator processes, default 2) and
+ * BENCH_TENANTS_CLIENT_NICE (their nice value, default 10; 0 before session 12).
  * When BENCH_ONLY selects tenants alone, the BENCH_USERS prefill is skipped.
  * The pages scenario (pages.ts) loads the setup page and the console in Debian's chromium.
  */
@@ -404,6 +405,7 @@ async function main() {
           rate: Number(process.env.BENCH_TENANT_RATE ?? 25),
           drainSeconds: Number(process.env.BENCH_TENANTS_DRAIN ?? 120),
           clients: Number(process.env.BENCH_TENANTS_CLIENTS ?? 2),
+          clientNice: Number(process.env.BENCH_TENANTS_CLIENT_NICE ?? 10),
           log,
         });
         console.log(`\n${tenantsTable(figures)}\n`);

@@ -143,6 +143,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const at = (sorted: readonly number[], q: number) =>
   sorted.length === 0 ? NaN : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
 
+/** The p99 of values in any order. */
+const p99 = (values: readonly number[]) =>
+  at(
+    [...values].sort((a, b) => a - b),
+    0.99,
+  );
+
 const spread = (values: readonly number[]): Spread => {
   const s = [...values].sort((a, b) => a - b);
   return { min: s[0] ?? NaN, median: s[Math.floor(s.length / 2)] ?? NaN, max: s[s.length - 1] ?? NaN };
@@ -679,27 +686,12 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
       p50: at(latencies, 0.5),
       p99: at(latencies, 0.99),
       tenantRps: spread(runs.map((r) => Math.round((r.ok / elapsed(r)) * 10) / 10)),
-      tenantP99: spread(
-        runs.map((r) =>
-          at(
-            [...r.latencies].sort((a, b) => a - b),
-            0.99,
-          ),
-        ),
-      ),
-      p99Timeline: Array.from(windows, (w) =>
-        at(
-          (w ?? []).sort((a, b) => a - b),
-          0.99,
-        ),
-      ),
+      tenantP99: spread(runs.map((r) => p99(r.latencies))),
+      p99Timeline: Array.from(windows, (w) => p99(w ?? [])),
       sendLagP99: at(lags, 0.99),
       connections: {
         opened: runs.reduce((s, r) => s + r.firstOnConnection.length, 0),
-        firstRequestP99: at(
-          runs.flatMap((r) => r.firstOnConnection).sort((a, b) => a - b),
-          0.99,
-        ),
+        firstRequestP99: p99(runs.flatMap((r) => r.firstOnConnection)),
       },
       webhooks: { written: rows.length, delivered, missing: rows.length - delivered, duplicates, badSignatures, drainSeconds },
       cpuMsPerRequest: {

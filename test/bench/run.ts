@@ -13,8 +13,11 @@
  * BENCH_TENANT_USERS (users per tenant's cycle, default 2000), BENCH_TENANT_GROUPS (50), BENCH_TENANT_RATE
  * (requests/s per tenant, default 25: Entra's pace), BENCH_TENANTS_DRAIN (longest wait for a step's
  * webhooks, default 120 s), BENCH_TENANTS_CLIENTS (load-generator processes, default 2) and
- * BENCH_TENANTS_CLIENT_NICE (their nice value, default 10; 0 before session 12).
- * When BENCH_ONLY selects tenants alone, the BENCH_USERS prefill is skipped.
+ * BENCH_TENANTS_CLIENT_NICE (their nice value, default 10; 0 before session 12). Its raw baseline
+ * (raw-scim-server.ts; BENCH_ONLY=raw or raw-paced): the same clients and pace against a bare
+ * server doing one PostgreSQL statement per request, ramped by BENCH_RAW_TENANTS_RAMP (default
+ * "20,40,60,80,100,120").
+ * When BENCH_ONLY selects tenants or raw-paced alone, the BENCH_USERS prefill is skipped.
  * The pages scenario (pages.ts) loads the setup page and the console in Debian's chromium.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -384,6 +387,38 @@ async function main() {
       }
     }
     // Last: its hundreds of tenants would change the console pages' figures.
+    const tenantsOptions = {
+      pg,
+      ramp: (process.env.BENCH_TENANTS_RAMP ?? '10,20,30,40,50,60').split(',').map(Number),
+      seconds: Number(process.env.BENCH_TENANTS_SECONDS ?? 60),
+      users: Number(process.env.BENCH_TENANT_USERS ?? 2000),
+      groups: Number(process.env.BENCH_TENANT_GROUPS ?? 50),
+      rate: Number(process.env.BENCH_TENANT_RATE ?? 25),
+      drainSeconds: Number(process.env.BENCH_TENANTS_DRAIN ?? 120),
+      clients: Number(process.env.BENCH_TENANTS_CLIENTS ?? 2),
+      clientNice: Number(process.env.BENCH_TENANTS_CLIENT_NICE ?? 10),
+      log,
+    };
+    // The raw baseline of tenants at once (BENCH_ONLY=raw or raw-paced), before the platform's
+    // steps, with the API idle; its own ramp, as a bare server goes further.
+    if (want('raw-paced')) {
+      const server = fork(path.join(__dirname, 'raw-scim-server.ts'), [], {
+        env: { ...process.env, PORT: String(RAW_PORT), DATABASE_URL: DB_URL },
+        execArgv: ['--import', 'tsx'],
+      });
+      try {
+        await new Promise((resolve) => server.once('message', resolve));
+        const figures = await runTenantsBench({
+          ...tenantsOptions,
+          ramp: (process.env.BENCH_RAW_TENANTS_RAMP ?? '20,40,60,80,100,120').split(',').map(Number),
+          target: { kind: 'raw', url: `http://127.0.0.1:${RAW_PORT}`, pid: server.pid! },
+        });
+        console.log(`\n${tenantsTable(figures)}\n`);
+        writeResults('raw-paced', figures);
+      } finally {
+        server.kill('SIGTERM');
+      }
+    }
     if (want('tenants')) {
       const receiverTls = makeLoopbackCertificate();
       const worker = spawn(process.execPath, [...profile, path.join(API_DIST, 'workers/main.js')], {
@@ -391,23 +426,15 @@ async function main() {
         stdio: ['ignore', 'inherit', 'inherit'],
       });
       try {
-        const figures = await runTenantsBench({
+        const target = {
+          kind: 'platform' as const,
           apiUrl: `http://127.0.0.1:${API_PORT}`,
           adminToken: ADMIN,
-          pg,
           apiPid: api.pid!,
           workerPid: worker.pid!,
           receiverTls,
-          ramp: (process.env.BENCH_TENANTS_RAMP ?? '10,20,30,40,50,60').split(',').map(Number),
-          seconds: Number(process.env.BENCH_TENANTS_SECONDS ?? 60),
-          users: Number(process.env.BENCH_TENANT_USERS ?? 2000),
-          groups: Number(process.env.BENCH_TENANT_GROUPS ?? 50),
-          rate: Number(process.env.BENCH_TENANT_RATE ?? 25),
-          drainSeconds: Number(process.env.BENCH_TENANTS_DRAIN ?? 120),
-          clients: Number(process.env.BENCH_TENANTS_CLIENTS ?? 2),
-          clientNice: Number(process.env.BENCH_TENANTS_CLIENT_NICE ?? 10),
-          log,
-        });
+        };
+        const figures = await runTenantsBench({ ...tenantsOptions, target });
         console.log(`\n${tenantsTable(figures)}\n`);
         writeResults('tenants', figures);
       } finally {

@@ -19,14 +19,32 @@ import { Webhook } from 'standardwebhooks';
 import { cpuMeter, machineMeter } from './process-cpu';
 import type { LoopbackCertificate } from './webhooks';
 
-export interface TenantsBenchOptions {
+/** The platform as deployed: its API (tenants made through the admin API), worker and webhooks. */
+export interface PlatformTarget {
+  readonly kind: 'platform';
   /** The API's origin, e.g. http://127.0.0.1:3901. */
   readonly apiUrl: string;
   readonly adminToken: string;
-  readonly pg: Client;
   readonly apiPid: number;
   readonly workerPid: number;
   readonly receiverTls: LoopbackCertificate;
+}
+
+/**
+ * The raw baseline: the same clients against raw-scim-server.ts, one PostgreSQL statement per
+ * request and nothing else, so the platform's figure can be quoted as a share of what this machine
+ * gives a bare server at Entra's pace. Its tenants are bearer tokens; there are no webhooks.
+ */
+export interface RawTarget {
+  readonly kind: 'raw';
+  /** The raw server's origin. */
+  readonly url: string;
+  readonly pid: number;
+}
+
+export interface TenantsBenchOptions {
+  readonly target: PlatformTarget | RawTarget;
+  readonly pg: Client;
   /** Tenants per step, e.g. [10, 20, 30, 40, 50, 60]. */
   readonly ramp: readonly number[];
   /** The window of the cycle each step measures, in seconds. */
@@ -562,10 +580,10 @@ async function startReceiver(tls: LoopbackCertificate) {
 // ---------------------------------------------------------------------------------------------
 // The ramp.
 
-async function admin(o: TenantsBenchOptions, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${o.apiUrl}/admin/v1${path}`, {
+async function admin(t: PlatformTarget, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${t.apiUrl}/admin/v1${path}`, {
     method,
-    headers: { Authorization: `Bearer ${o.adminToken}`, 'Content-Type': 'application/json' },
+    headers: { Authorization: `Bearer ${t.adminToken}`, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
@@ -596,20 +614,80 @@ interface StepTenant {
   readonly load: TenantLoad;
 }
 
+/** What the ramp needs of what it measures: the platform or the raw baseline. */
+interface Side {
+  readonly scimUrl: string;
+  /** Metered as the API (with PostgreSQL) and as the worker. */
+  readonly apiPid: number;
+  readonly workerPid?: number;
+  /** A fresh tenant: its id and the bearer token its client sends. */
+  makeTenant(label: string): Promise<{ readonly id: string; readonly token: string }>;
+  /** Before a step's load: nothing of the last step left to do. */
+  settle(): Promise<void>;
+  /** After it: the events the tenants' requests wrote, and the wait for their webhooks. */
+  webhooks(tenantIds: readonly string[]): Promise<TenantsStep['webhooks']>;
+  close(): Promise<void>;
+}
+
+async function platformSide(t: PlatformTarget, o: TenantsBenchOptions): Promise<Side> {
+  const receiver = await startReceiver(t.receiverTls);
+  return {
+    scimUrl: `${t.apiUrl}/scim/v2`,
+    apiPid: t.apiPid,
+    workerPid: t.workerPid,
+    // Each tenant with an Entra directory (default rate limit) and a webhook endpoint.
+    async makeTenant(label) {
+      const tenant = await admin(t, 'POST', '/tenants', { name: `Tenants at once ${label}` });
+      const dir = await admin(t, 'POST', `/tenants/${tenant.id}/directories`, { name: `Entra ${label}`, provider: 'entra' });
+      const hook = await admin(t, 'POST', `/tenants/${tenant.id}/webhooks`, { url: `${receiver.url}/${tenant.id}` });
+      receiver.expect(tenant.id, hook.secret);
+      return { id: tenant.id, token: dir.key.token };
+    },
+    settle: async () => {
+      await waitFor(async () => (await outboxBacklog(o.pg)) === 0, o.drainSeconds * 1000, 500);
+    },
+    async webhooks(tenantIds) {
+      const drainStart = Date.now();
+      const { rows } = await o.pg.query<{ id: string; tenant_id: string }>(`SELECT id, tenant_id FROM events WHERE tenant_id = ANY($1::uuid[])`, [tenantIds]);
+      const seen = (r: { id: string; tenant_id: string }) => receiver.inbox(r.tenant_id).seen.has(r.id);
+      await waitFor(() => rows.every(seen), o.drainSeconds * 1000);
+      const drainSeconds = (Date.now() - drainStart) / 1000;
+      const delivered = rows.filter(seen).length;
+      const inboxes = tenantIds.map((id) => receiver.inbox(id));
+      const duplicates = inboxes.reduce((sum, b) => sum + [...b.seen.values()].reduce((n, c) => n + c - 1, 0), 0);
+      const badSignatures = inboxes.reduce((sum, b) => sum + b.badSignatures, 0);
+      return { written: rows.length, delivered, missing: rows.length - delivered, duplicates, badSignatures, drainSeconds };
+    },
+    close: async () => {
+      await receiver.close();
+    },
+  };
+}
+
+function rawSide(t: RawTarget): Side {
+  return {
+    scimUrl: `${t.url}/scim/v2`,
+    apiPid: t.pid,
+    makeTenant: async () => {
+      const id = randomUUID();
+      return { id, token: id };
+    },
+    settle: async () => undefined,
+    webhooks: async () => ({ written: 0, delivered: 0, missing: 0, duplicates: 0, badSignatures: 0, drainSeconds: 0 }),
+    close: async () => undefined,
+  };
+}
+
 export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFigures> {
-  const receiver = await startReceiver(o.receiverTls);
+  const side = o.target.kind === 'platform' ? await platformSide(o.target, o) : rawSide(o.target);
   const clients: LoadProcess[] = [];
   let made = 0;
-  /** N fresh tenants, each with an Entra directory (default rate limit) and a webhook endpoint. */
   const makeTenants = async (n: number, stepName: string): Promise<StepTenant[]> => {
     const out: StepTenant[] = [];
     for (let i = 0; i < n; i++) {
       const label = `${stepName}-t${i + 1}-${++made}`;
-      const tenant = await admin(o, 'POST', '/tenants', { name: `Tenants at once ${label}` });
-      const dir = await admin(o, 'POST', `/tenants/${tenant.id}/directories`, { name: `Entra ${label}`, provider: 'entra' });
-      const hook = await admin(o, 'POST', `/tenants/${tenant.id}/webhooks`, { url: `${receiver.url}/${tenant.id}` });
-      receiver.expect(tenant.id, hook.secret);
-      out.push({ id: tenant.id, load: { index: i, token: dir.key.token, label, offsetMs: (i / n) * (1000 / o.rate) } });
+      const { id, token } = await side.makeTenant(label);
+      out.push({ id, load: { index: i, token, label, offsetMs: (i / n) * (1000 / o.rate) } });
     }
     return out;
   };
@@ -619,13 +697,17 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     // Each step starts with the relay caught up, the tables' statistics current (autovacuum's
     // analyze would keep them so; it is off on the bench machine, and a run with BENCH_ONLY=tenants
     // starts from empty tables, planned as such) and no dirty pages of the last one to flush.
-    await waitFor(async () => (await outboxBacklog(o.pg)) === 0, o.drainSeconds * 1000, 500);
+    await side.settle();
     await o.pg.query('ANALYZE');
     await o.pg.query('CHECKPOINT');
-    const meters = { api: cpuMeter(o.apiPid), worker: cpuMeter(o.workerPid), clients: clients.map((c) => cpuMeter(c.pid)), machine: machineMeter() };
+    const meters = {
+      api: cpuMeter(side.apiPid),
+      worker: side.workerPid === undefined ? undefined : cpuMeter(side.workerPid),
+      clients: clients.map((c) => cpuMeter(c.pid)),
+      machine: machineMeter(),
+    };
     const startAt = Date.now() + 1000;
-    const scimUrl = `${o.apiUrl}/scim/v2`;
-    const common = { scimUrl, rate: o.rate, seconds, users: o.users, groups: o.groups, startAt };
+    const common = { scimUrl: side.scimUrl, rate: o.rate, seconds, users: o.users, groups: o.groups, startAt };
     const runs = (
       await Promise.all(
         clients.map((c, k) =>
@@ -639,22 +721,11 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
       .flat()
       .sort((a, b) => a.index - b.index);
 
-    // Every event the step's requests wrote, then the wait for their webhooks.
-    const drainStart = Date.now();
-    const ids = tenants.map((t) => t.id);
-    const { rows } = await o.pg.query<{ id: string; tenant_id: string }>(`SELECT id, tenant_id FROM events WHERE tenant_id = ANY($1::uuid[])`, [ids]);
-    const allSeen = () => rows.every((r) => receiver.inbox(r.tenant_id).seen.has(r.id));
-    await waitFor(allSeen, o.drainSeconds * 1000);
-    const drainSeconds = (Date.now() - drainStart) / 1000;
+    const webhooks = await side.webhooks(tenants.map((t) => t.id));
     const { apiMs, pgMs } = meters.api();
-    const workerMs = meters.worker().apiMs;
+    const workerMs = meters.worker?.().apiMs ?? 0;
     const clientMs = meters.clients.reduce((sum, m) => sum + m().apiMs, 0);
     const machineMs = meters.machine();
-
-    const delivered = rows.filter((r) => receiver.inbox(r.tenant_id).seen.has(r.id)).length;
-    const inboxes = tenants.map((t) => receiver.inbox(t.id));
-    const duplicates = inboxes.reduce((sum, b) => sum + [...b.seen.values()].reduce((s, c) => s + c - 1, 0), 0);
-    const badSignatures = inboxes.reduce((sum, b) => sum + b.badSignatures, 0);
 
     const statuses: Record<string, number> = {};
     const requestsByKind: Record<string, number> = {};
@@ -693,7 +764,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
         opened: runs.reduce((s, r) => s + r.firstOnConnection.length, 0),
         firstRequestP99: p99(runs.flatMap((r) => r.firstOnConnection)),
       },
-      webhooks: { written: rows.length, delivered, missing: rows.length - delivered, duplicates, badSignatures, drainSeconds },
+      webhooks,
       cpuMsPerRequest: {
         api: apiMs / Math.max(1, offered),
         worker: workerMs / Math.max(1, offered),
@@ -748,7 +819,7 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     };
   } finally {
     for (const c of clients) c.stop();
-    await receiver.close();
+    await side.close();
   }
 }
 

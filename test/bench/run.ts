@@ -16,7 +16,7 @@
  * BENCH_TENANTS_CLIENT_NICE (their nice value, default 10; 0 before session 12). Its raw baseline
  * (raw-scim-server.ts; BENCH_ONLY=raw or raw-paced): the same clients and pace against a bare
  * server doing one PostgreSQL statement per request, ramped by BENCH_RAW_TENANTS_RAMP (default
- * "20,40,60,80,100,120").
+ * "40,80,120,160,200").
  * When BENCH_ONLY selects tenants or raw-paced alone, the BENCH_USERS prefill is skipped.
  * The pages scenario (pages.ts) loads the setup page and the console in Debian's chromium.
  */
@@ -399,26 +399,6 @@ async function main() {
       clientNice: Number(process.env.BENCH_TENANTS_CLIENT_NICE ?? 10),
       log,
     };
-    // The raw baseline of tenants at once (BENCH_ONLY=raw or raw-paced), before the platform's
-    // steps, with the API idle; its own ramp, as a bare server goes further.
-    if (want('raw-paced')) {
-      const server = fork(path.join(__dirname, 'raw-scim-server.ts'), [], {
-        env: { ...process.env, PORT: String(RAW_PORT), DATABASE_URL: DB_URL },
-        execArgv: ['--import', 'tsx'],
-      });
-      try {
-        await new Promise((resolve) => server.once('message', resolve));
-        const figures = await runTenantsBench({
-          ...tenantsOptions,
-          ramp: (process.env.BENCH_RAW_TENANTS_RAMP ?? '20,40,60,80,100,120').split(',').map(Number),
-          target: { kind: 'raw', url: `http://127.0.0.1:${RAW_PORT}`, pid: server.pid! },
-        });
-        console.log(`\n${tenantsTable(figures)}\n`);
-        writeResults('raw-paced', figures);
-      } finally {
-        server.kill('SIGTERM');
-      }
-    }
     if (want('tenants')) {
       const receiverTls = makeLoopbackCertificate();
       const worker = spawn(process.execPath, [...profile, path.join(API_DIST, 'workers/main.js')], {
@@ -439,6 +419,27 @@ async function main() {
         writeResults('tenants', figures);
       } finally {
         worker.kill('SIGTERM');
+      }
+    }
+    // The raw baseline of tenants at once (BENCH_ONLY=raw or raw-paced), after the platform's
+    // steps (whose figures then follow the same scenarios as in earlier sessions), with the API
+    // idle and the worker stopped; its own ramp, as a bare server goes further.
+    if (want('raw-paced')) {
+      const server = fork(path.join(__dirname, 'raw-scim-server.ts'), [], {
+        env: { ...process.env, PORT: String(RAW_PORT), DATABASE_URL: DB_URL },
+        execArgv: ['--import', 'tsx'],
+      });
+      try {
+        await new Promise((resolve) => server.once('message', resolve));
+        const figures = await runTenantsBench({
+          ...tenantsOptions,
+          ramp: (process.env.BENCH_RAW_TENANTS_RAMP ?? '40,80,120,160,200').split(',').map(Number),
+          target: { kind: 'raw', url: `http://127.0.0.1:${RAW_PORT}`, pid: server.pid! },
+        });
+        console.log(`\n${tenantsTable(figures)}\n`);
+        writeResults('raw-paced', figures);
+      } finally {
+        server.kill('SIGTERM');
       }
     }
     await pg.end();

@@ -5,7 +5,8 @@
  * bounded wait for its webhooks. Reports per step offered vs achieved rate, errors, latency,
  * per-tenant fairness, webhooks delivered vs events written and CPU per request, then the largest
  * N that met every criterion. The paced clients run in forked processes of their own (this file,
- * forked); the webhook receiver runs in the bench's process.
+ * forked); the webhook receiver runs in the bench's process. The same ramp measures the raw
+ * baseline (RawTarget): the same clients against a bare server.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -130,6 +131,8 @@ export interface TenantsStep {
 }
 
 export interface TenantsFigures {
+  /** What was measured: the platform ('tenants at once') or the raw baseline. */
+  readonly target: string;
   readonly rate: number;
   readonly users: number;
   readonly groups: number;
@@ -616,6 +619,8 @@ interface StepTenant {
 
 /** What the ramp needs of what it measures: the platform or the raw baseline. */
 interface Side {
+  /** How its log lines and table are headed. */
+  readonly name: string;
   readonly scimUrl: string;
   /** Metered as the API (with PostgreSQL) and as the worker. */
   readonly apiPid: number;
@@ -632,6 +637,7 @@ interface Side {
 async function platformSide(t: PlatformTarget, o: TenantsBenchOptions): Promise<Side> {
   const receiver = await startReceiver(t.receiverTls);
   return {
+    name: 'tenants at once',
     scimUrl: `${t.apiUrl}/scim/v2`,
     apiPid: t.apiPid,
     workerPid: t.workerPid,
@@ -666,6 +672,7 @@ async function platformSide(t: PlatformTarget, o: TenantsBenchOptions): Promise<
 
 function rawSide(t: RawTarget): Side {
   return {
+    name: 'tenants at once, raw baseline',
     scimUrl: `${t.url}/scim/v2`,
     apiPid: t.pid,
     makeTenant: async () => {
@@ -680,6 +687,7 @@ function rawSide(t: RawTarget): Side {
 
 export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFigures> {
   const side = o.target.kind === 'platform' ? await platformSide(o.target, o) : rawSide(o.target);
+  const log = (line: string) => o.log(`${side.name}: ${line}`);
   const clients: LoadProcess[] = [];
   let made = 0;
   const makeTenants = async (n: number, stepName: string): Promise<StepTenant[]> => {
@@ -786,30 +794,31 @@ export async function runTenantsBench(o: TenantsBenchOptions): Promise<TenantsFi
     for (let k = 0; k < Math.max(1, o.clients); k++) clients.push(await startLoadProcess(o.clientNice));
     const full = cycleLength(o.users, o.groups) / o.rate;
     const window = Math.min(o.seconds, full);
-    o.log(
-      `tenants at once: ${o.users} users and ${o.groups} groups per tenant (a full cycle is ${cycleLength(o.users, o.groups)} requests, ${full.toFixed(0)} s at ${o.rate}/s); each step measures its first ${window.toFixed(1)} s`,
+    log(
+      `${o.users} users and ${o.groups} groups per tenant (a full cycle is ${cycleLength(o.users, o.groups)} requests, ${full.toFixed(0)} s at ${o.rate}/s); each step measures its first ${window.toFixed(1)} s`,
     );
     // The load generators' code, the API's and the worker's paths and the receiver are cold until then.
-    o.log('tenants at once: warm-up, 2 tenants for 5 s (not counted)');
+    log('warm-up, 2 tenants for 5 s (not counted)');
     await runStep(2, Math.min(5, o.seconds), 'warmup');
 
     const steps: TenantsStep[] = [];
     let failures = 0;
     for (const n of o.ramp) {
-      o.log(`tenants at once: ${n} tenants × ${o.rate} requests/s for ${window.toFixed(1)} s`);
+      log(`${n} tenants × ${o.rate} requests/s for ${window.toFixed(1)} s`);
       const step = await runStep(n, window, `n${n}`);
       steps.push(step);
-      o.log(
-        `tenants at once: ${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms (by ${TIMELINE_SECONDS} s: ${step.p99Timeline.join(' ')}), ${step.connections.opened} connections opened (p99 of their first requests ${step.connections.firstRequestP99} ms), webhooks ${step.webhooks.delivered}/${step.webhooks.written}, machine CPU ${step.cpuMsPerRequest.machine.toFixed(2)} ms/req: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
+      log(
+        `${n} tenants: ${step.achievedRps.toFixed(0)}/${step.offeredRps.toFixed(0)} req/s, ${step.errors} errors, p50/p99 ${step.p50}/${step.p99} ms (by ${TIMELINE_SECONDS} s: ${step.p99Timeline.join(' ')}), ${step.connections.opened} connections opened (p99 of their first requests ${step.connections.firstRequestP99} ms), webhooks ${step.webhooks.delivered}/${step.webhooks.written}, machine CPU ${step.cpuMsPerRequest.machine.toFixed(2)} ms/req: ${step.passed ? 'passed' : `failed on ${step.failedOn.join(', ')}`}`,
       );
       failures = step.passed ? 0 : failures + 1;
       if (failures >= FAILURES_TO_STOP) {
-        o.log(`tenants at once: ${FAILURES_TO_STOP} failing steps in a row, the ramp stops here`);
+        log(`${FAILURES_TO_STOP} failing steps in a row, the ramp stops here`);
         break;
       }
     }
     const passing = steps.filter((s) => s.passed).map((s) => s.tenants);
     return {
+      target: side.name,
       rate: o.rate,
       users: o.users,
       groups: o.groups,
@@ -831,7 +840,7 @@ export function tenantsTable(f: TenantsFigures): string {
     return `| ${st.tenants} | ${st.offeredRps.toFixed(0)} | ${st.achievedRps.toFixed(0)} (${(st.achievedShare * 100).toFixed(1)} %) | ${st.errors} | ${st.p50} / ${st.p99} | ${s(st.tenantRps, 1)} | ${s(st.tenantP99)} | ${st.webhooks.delivered} / ${st.webhooks.written} (${st.webhooks.drainSeconds.toFixed(1)} s) | ${c.api.toFixed(2)} / ${c.worker.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.loadGenerator.toFixed(2)} | ${c.machine.toFixed(2)} | ${st.connections.opened} / ${st.connections.firstRequestP99} | ${st.sendLagP99} | ${st.passed ? 'yes' : `no (${st.failedOn.join(', ')})`} |`;
   });
   return [
-    `| tenants at once (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | CPU ms/req, whole machine | connections opened / p99 ms of their first requests | send lag p99 ms | passed |`,
+    `| ${f.target} (${f.rate} req/s each, first ${f.seconds.toFixed(1)} s of the cycle) | offered req/s | achieved req/s | errors | p50 / p99 ms | per-tenant req/s min / median / max | per-tenant p99 ms min / median / max | webhooks delivered / written (drain) | CPU ms/req API / worker / PG / load gen | CPU ms/req, whole machine | connections opened / p99 ms of their first requests | send lag p99 ms | passed |`,
     '|---:|---:|---:|---:|---:|---|---|---|---|---:|---|---:|---|',
     ...rows,
     '',

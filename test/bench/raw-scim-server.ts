@@ -1,5 +1,5 @@
 /**
- * The raw baseline of tenants at once (BENCH_ONLY=tenants-raw): the least a server that keeps what
+ * The raw baseline of tenants at once (BENCH_ONLY=raw or raw-paced): the least a server that keeps what
  * Entra sends must do per request, on this machine. A bare node:http server whose every request is
  * one PostgreSQL statement on a pool (over the same Unix socket as the API) and a small JSON
  * answer: a lookup by name, an insert of the parsed body, an insert of a membership. No framework,

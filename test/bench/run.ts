@@ -150,14 +150,27 @@ async function setRateLimit(directoryId: string, rateLimit: { requestsPerSecond:
   if (res.status !== 200) throw new Error(`rate limit of ${directoryId}: ${res.status} ${await res.text()}`);
 }
 
-async function rawHttp(): Promise<LoadResult> {
-  const server = fork(path.join(__dirname, 'raw-http-server.ts'), [], { env: { ...process.env, PORT: String(RAW_PORT) }, execArgv: ['--import', 'tsx'] });
-  await new Promise((r) => server.once('message', r));
+/**
+ * Runs `work` with a raw server of this folder (raw-http-server.ts, raw-scim-server.ts) listening
+ * on RAW_PORT, and stops it afterwards; fails if the server ends before it says it is ready.
+ */
+async function withRawServer<T>(file: string, env: Record<string, string>, work: (pid: number) => Promise<T>): Promise<T> {
+  const server = fork(path.join(__dirname, file), [], { env: { ...process.env, PORT: String(RAW_PORT), ...env }, execArgv: ['--import', 'tsx'] });
   try {
-    return await runLoad({ name: 'raw node:http JSON', url: `http://127.0.0.1:${RAW_PORT}`, duration: SECONDS, next: () => ({ path: '/' }) });
+    await new Promise((ready, failed) => {
+      server.once('message', ready);
+      server.once('exit', (code) => failed(new Error(`${file} ended with code ${code} before it was ready`)));
+    });
+    return await work(server.pid!);
   } finally {
     server.kill('SIGTERM');
   }
+}
+
+function rawHttp(): Promise<LoadResult> {
+  return withRawServer('raw-http-server.ts', {}, () =>
+    runLoad({ name: 'raw node:http JSON', url: `http://127.0.0.1:${RAW_PORT}`, duration: SECONDS, next: () => ({ path: '/' }) }),
+  );
 }
 
 /** Raw commit rate: pgbench, 50 clients, one transaction inserting a user row and an event row. */
@@ -425,22 +438,15 @@ async function main() {
     // steps (whose figures then follow the same scenarios as in earlier sessions), with the API
     // idle and the worker stopped; its own ramp, as a bare server goes further.
     if (want('raw-paced')) {
-      const server = fork(path.join(__dirname, 'raw-scim-server.ts'), [], {
-        env: { ...process.env, PORT: String(RAW_PORT), DATABASE_URL: DB_URL },
-        execArgv: ['--import', 'tsx'],
-      });
-      try {
-        await new Promise((resolve) => server.once('message', resolve));
-        const figures = await runTenantsBench({
+      const figures = await withRawServer('raw-scim-server.ts', { DATABASE_URL: DB_URL }, (pid) =>
+        runTenantsBench({
           ...tenantsOptions,
           ramp: (process.env.BENCH_RAW_TENANTS_RAMP ?? '40,80,120,160,200').split(',').map(Number),
-          target: { kind: 'raw', url: `http://127.0.0.1:${RAW_PORT}`, pid: server.pid! },
-        });
-        console.log(`\n${tenantsTable(figures)}\n`);
-        writeResults('raw-paced', figures);
-      } finally {
-        server.kill('SIGTERM');
-      }
+          target: { kind: 'raw', url: `http://127.0.0.1:${RAW_PORT}`, pid },
+        }),
+      );
+      console.log(`\n${tenantsTable(figures)}\n`);
+      writeResults('raw-paced', figures);
     }
     await pg.end();
   } finally {

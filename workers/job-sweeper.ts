@@ -10,7 +10,7 @@ import {
   type JobSweep,
   type QueueName,
   type Requeued,
-  type WebhookDeliveryJob,
+  type DeliveryQueue,
 } from '../shared/queue/catalog';
 import { createQueue } from '../shared/queue/queues';
 import { type RedisClient, redisWithin } from '../shared/queue/redis';
@@ -21,7 +21,7 @@ import type { StartProcessor } from './deps';
 
 /** The queues a sweeper re-drives, each optional (a test sweeps only its own). It closes none. */
 export interface SweptQueues {
-  readonly webhookDelivery?: Queue<WebhookDeliveryJob>;
+  readonly webhookDelivery?: DeliveryQueue;
   readonly auditExport?: Queue<AuditExportJob>;
   readonly groupReconcile?: Queue<GroupReconcileJob>;
 }
@@ -55,7 +55,7 @@ export interface SweepPass {
 interface Lane<T> {
   readonly sweep: JobSweep<T>;
   readonly spec: JobSpec<T>;
-  readonly queue: Queue<T>;
+  readonly queue: Queue;
 }
 
 /** A lane with its payload type sealed in, so lanes of different queues fit in one list. */

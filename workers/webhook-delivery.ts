@@ -2,7 +2,18 @@ import type { Span } from '@opentelemetry/api';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { DeliveryTarget, TenantWebhooks } from '../shared/db/repositories/webhooks';
 import type { TenantId } from '../shared/ids';
-import { type UnrecordedAttempt, type WebhookDeliveryJob, QUEUES } from '../shared/queue/catalog';
+import {
+  batchJobId,
+  DELIVER_BATCH_JOB,
+  type DeliveryQueue,
+  QUEUED_STATES,
+  QUEUES,
+  requeueDeliveries,
+  type UnrecordedAttempt,
+  type WebhookBatchJob,
+  type WebhookDeliveryJob,
+} from '../shared/queue/catalog';
+import { createQueue } from '../shared/queue/queues';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
@@ -33,6 +44,13 @@ class DeliveryAttemptFailed extends Error {
 class DatabaseUnavailable extends Error {
   override readonly name = 'DatabaseUnavailable';
 }
+
+/** A call's outcome, to keep on a job for its next run to record. */
+const unrecordedOf = (result: CallResult, attemptsBefore: number): UnrecordedAttempt => ({
+  ...result,
+  startedAt: result.startedAt.toISOString(),
+  attemptsBefore,
+});
 
 /** A call's outcome as an earlier run kept it on the job. */
 const keptResult = ({ attemptsBefore: _, startedAt, ...rest }: UnrecordedAttempt): CallResult => ({ ...rest, startedAt: new Date(startedAt) });
@@ -101,6 +119,8 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
       throw new UnrecoverableError('endpoint disabled');
     }
 
+    // Never tried, and its batch job will try it: a replay or the sweeper added this job beside it.
+    if (delivery.attemptCount === 0 && delivery.batchId && !job.data.afterBatch && (await batchWillRun(delivery.batchId))) return 'left to its batch';
     // Kept by an earlier run whose write failed, and not written since (the count has not moved).
     const kept = job.data.unrecorded?.attemptsBefore === delivery.attemptCount ? job.data.unrecorded : undefined;
     const result: CallResult = kept ? keptResult(kept) : await call(target);
@@ -108,10 +128,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
       return await settle(webhooks, target, result);
     } catch (err) {
       if (err instanceof UnrecoverableError || err instanceof DeliveryAttemptFailed) throw err;
-      if (!kept) {
-        const unrecorded = { ...result, startedAt: result.startedAt.toISOString(), attemptsBefore: delivery.attemptCount };
-        await job.updateData({ ...job.data, unrecorded }).catch(() => undefined);
-      }
+      if (!kept) await job.updateData({ ...job.data, unrecorded: unrecordedOf(result, delivery.attemptCount) }).catch(() => undefined);
       throw new DatabaseUnavailable(`the attempt could not be recorded: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -179,7 +196,58 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     throw new DeliveryAttemptFailed(result.error, delay);
   }
 
-  async function processJob(job: Job<WebhookDeliveryJob>): Promise<string> {
+  async function batchWillRun(batchId: string): Promise<boolean> {
+    return QUEUED_STATES.has(await queue.getJobState(batchJobId(batchId)));
+  }
+
+  /**
+   * A batch job: the first attempt of each of its deliveries still pending and never tried, all
+   * at once, each in a span of its event's trace. A delivery is settled here only when the
+   * receiver took it and that is recorded; any other outcome goes on in the delivery's own job
+   * (with the call's outcome for it to record, if a call was made), which retries, gives up and
+   * keeps dead letters exactly as for any delivery. Thrown (and the batch retried) only when
+   * PostgreSQL cannot be read or Redis cannot take the hand-offs.
+   */
+  async function deliverBatch(job: Job<WebhookBatchJob>): Promise<string> {
+    const { tenantIds, deliveryIds } = job.data;
+    const targets = await database(() => Promise.all(deliveryIds.map((id, i) => repos.forTenant(tenantIds[i] as TenantId).webhooks.loadDeliveryTarget(id))));
+    // Only first attempts: a delivery tried since is in its own job's hands (a replay's, or
+    // the hand-off of an earlier run of this batch).
+    const fresh = targets.filter((t): t is DeliveryTarget => t?.delivery.status === 'pending' && t.delivery.attemptCount === 0);
+    const handOffs = (await Promise.all(fresh.map(firstAttempt))).filter((h) => h !== undefined);
+    if (handOffs.length > 0) await requeueDeliveries(queue, handOffs);
+    const outcome = `${fresh.length - handOffs.length} delivered, ${handOffs.length} handed on`;
+    log.debug({ 'job.id': job.id, deliveries: deliveryIds.length, outcome }, 'webhook batch done');
+    return outcome;
+  }
+
+  /** One delivery of a batch: undefined once it is delivered and recorded, else its own job. */
+  async function firstAttempt(target: DeliveryTarget): Promise<WebhookDeliveryJob | undefined> {
+    const { delivery, endpoint, event } = target;
+    const own: WebhookDeliveryJob = { deliveryId: delivery.id, tenantId: endpoint.tenantId, afterBatch: true, ...(event.trace ? { trace: event.trace } : {}) };
+    const attrs = { 'tenant.id': endpoint.tenantId, 'webhook.delivery.id': delivery.id };
+    return withSpanFrom(event.trace, 'webhook.deliver', attrs, async (span) => {
+      span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
+      // Its own job makes it a dead letter, replayable once the endpoint is enabled again.
+      if (endpoint.status === 'disabled') return own;
+      const result = await call(target);
+      const handOff = { ...own, unrecorded: unrecordedOf(result, 0) };
+      if (result.error) return handOff;
+      try {
+        await settle(repos.forTenant(endpoint.tenantId).webhooks, target, result);
+        return undefined;
+      } catch {
+        // Delivered, but not recorded: its own job records it.
+        return handOff;
+      }
+    });
+  }
+
+  async function processJob(job: Job<WebhookDeliveryJob | WebhookBatchJob>): Promise<string> {
+    return job.name === DELIVER_BATCH_JOB ? deliverBatch(job as Job<WebhookBatchJob>) : deliverOne(job as Job<WebhookDeliveryJob>);
+  }
+
+  async function deliverOne(job: Job<WebhookDeliveryJob>): Promise<string> {
     const jobLog = log.child({ 'job.id': job.id, 'tenant.id': job.data.tenantId, 'webhook.delivery.id': job.data.deliveryId });
     // The consumer span continues the trace of the SCIM request that wrote the event; the
     // receiver gets its traceparent, so one trace runs from Entra's call to the webhook.
@@ -200,7 +268,9 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     });
   }
 
-  const worker = new Worker<WebhookDeliveryJob, string>(QUEUES.webhookDelivery, processJob, {
+  // Where a batch hands deliveries on, and whose batch jobs a delivery's own job looks up.
+  const queue: DeliveryQueue = createQueue(QUEUES.webhookDelivery, { connection: deps.redis(), prefix: deps.queuePrefix, logger: log });
+  const worker = new Worker<WebhookDeliveryJob | WebhookBatchJob, string>(QUEUES.webhookDelivery, processJob, {
     connection: deps.redis(),
     prefix: deps.queuePrefix,
     concurrency: config.WEBHOOK_CONCURRENCY,
@@ -217,7 +287,7 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   let closing: Promise<void> | undefined;
   return {
     name: 'webhook-delivery',
-    close: () => (closing ??= worker.close()),
+    close: () => (closing ??= worker.close().then(() => queue.close())),
   };
 };
 

@@ -7,7 +7,7 @@ import type { DirectoryContext } from '../../shared/provisioning/context';
 import type { Logger } from '../../shared/telemetry/logger';
 import type { Queue } from 'bullmq';
 import type { ExportStorage } from '../../shared/exports';
-import type { AuditExportJob, GroupReconcileJob, WebhookDeliveryJob } from '../../shared/queue/catalog';
+import type { AuditExportJob, GroupReconcileJob, DeliveryQueue } from '../../shared/queue/catalog';
 import type { RedisClient } from '../../shared/queue/redis';
 import { directoryResolver, type DirectoryPrincipal } from './directory-resolver';
 import { bearerAuth } from './middleware/auth';
@@ -59,7 +59,7 @@ export interface AppOptions {
   readonly queues?: {
     readonly auditExport?: Queue<AuditExportJob>;
     readonly groupReconcile?: Queue<GroupReconcileJob>;
-    readonly webhookDelivery?: Queue<WebhookDeliveryJob>;
+    readonly webhookDelivery?: DeliveryQueue;
   };
   /** The queues' Redis connection; /readyz checks it. Default: none (/readyz checks PostgreSQL only). */
   readonly redis?: RedisClient;

@@ -1,12 +1,11 @@
-import type { Queue } from 'bullmq';
 import type { OperatorRepositories } from '../db/repositories';
-import type { CrossTenantOutbox, OutboxBatchRow } from '../db/repositories/outbox-positions';
+import type { CrossTenantOutbox, FreshDelivery, OutboxBatchRow } from '../db/repositories/outbox-positions';
 import type { Transaction } from '../db/sequelize';
-import { type WebhookDeliveryJob, enqueueDeliveries } from '../queue/catalog';
+import { DELIVERIES_PER_BATCH, type DeliveryQueue, type WebhookBatchJob, type WebhookDeliveryJob, enqueueBatches, enqueueDeliveries } from '../queue/catalog';
 import type { RedisClient } from '../queue/redis';
 import { assertPositiveIntegers, PollingLoop, withTimeout } from '../polling-loop';
 import type { Logger } from '../telemetry/logger';
-import { deliveryIdOf } from '../ids';
+import { deliveryIdOf, newId } from '../ids';
 
 /** The production relay's row in outbox_positions (created by migration 0003 at the start). */
 export const WEBHOOKS_POSITION = 'webhooks';
@@ -28,7 +27,7 @@ export interface OutboxRelayOptions {
   /** The relay reads every tenant's events: the operator's repositories. */
   readonly operator: OperatorRepositories;
   /** Where delivery jobs go (QUEUES.webhookDelivery). The relay does not close it. */
-  readonly queue: Queue<WebhookDeliveryJob>;
+  readonly queue: DeliveryQueue;
   /**
    * The Redis connection behind `queue`. While it is not ready the relay does not try to
    * enqueue (ioredis would hold every attempt in memory until Redis returns); it backs off.
@@ -74,19 +73,46 @@ export class QueueUnavailableError extends Error {
   override readonly name = 'QueueUnavailableError';
 }
 
-const JOBS_PER_ADD = 1000;
+/** A pass's jobs: batches of fresh deliveries, and the deliveries an earlier writer stored without one. */
+interface RelayJobs {
+  readonly batches: WebhookBatchJob[];
+  readonly singles: WebhookDeliveryJob[];
+}
+
+/** Each stored delivery's job: its batch's, or its own (with its event's trace) when it has none. */
+function jobsFor(rows: readonly OutboxBatchRow[], fresh: readonly FreshDelivery[], stored: ReadonlyMap<string, string | null>): RelayJobs {
+  const batches = new Map<string, { batchId: string; tenantIds: string[]; deliveryIds: string[] }>();
+  const singles: WebhookDeliveryJob[] = [];
+  fresh.forEach((d, i) => {
+    // Not stored: its endpoint was deleted meanwhile, and the row with it.
+    if (!stored.has(d.id)) return;
+    const batchId = stored.get(d.id);
+    if (!batchId) {
+      const trace = rows[i].trace_context;
+      singles.push({ deliveryId: d.id, tenantId: d.tenantId, ...(trace ? { trace } : {}) });
+      return;
+    }
+    let batch = batches.get(batchId);
+    if (!batch) batches.set(batchId, (batch = { batchId, tenantIds: [], deliveryIds: [] }));
+    batch.tenantIds.push(d.tenantId);
+    batch.deliveryIds.push(d.id);
+  });
+  return { batches: [...batches.values()], singles };
+}
 
 /**
  * Hands committed events to the webhook delivery queue, at least once, in commit order.
  *
  * Each pass, in one transaction: lock the position row (FOR UPDATE SKIP LOCKED, so relays in
  * other processes skip the pass instead of queueing behind it), read a batch past the position,
- * store one pending delivery per (endpoint, event), enqueue one job per delivery (the contract
- * of shared/queue/catalog.ts: jobId = the deterministic delivery id), then advance the position
- * and commit. If Redis refuses or times out, the transaction rolls back and the same batch is
- * tried again after a capped backoff; SCIM writes only touch PostgreSQL, so they carry on
- * meanwhile. If the commit fails after the enqueue, the next pass adds the same jobIds again,
- * which BullMQ ignores. A job Redis loses after the add is the sweeper's (workers/job-sweeper.ts).
+ * store one pending delivery per (endpoint, event), each in a batch of up to DELIVERIES_PER_BATCH,
+ * enqueue one job per batch (the contract of shared/queue/catalog.ts: jobId = the stored batch
+ * id), then advance the position and commit. If Redis refuses or times out, the transaction rolls
+ * back and the same batch is tried again after a capped backoff; SCIM writes only touch
+ * PostgreSQL, so they carry on meanwhile. If the commit fails after the enqueue, the next pass
+ * reads the same events again (and maybe more after them), finds their rows with the batches they
+ * were stored with, and adds the same jobIds again, which BullMQ ignores: a delivery is never in
+ * two batches. A job Redis loses after the add is the sweeper's (workers/job-sweeper.ts).
  *
  * The delivery rows are committed on their own connection before the jobs exist, not inside
  * the pass's transaction: a delivery worker can take a job within a millisecond of the add,
@@ -99,7 +125,7 @@ const JOBS_PER_ADD = 1000;
  */
 export class OutboxRelay {
   private readonly outbox: CrossTenantOutbox;
-  private readonly queue: Queue<WebhookDeliveryJob>;
+  private readonly queue: DeliveryQueue;
   private readonly log: Logger;
   private readonly positionName: string;
   private readonly batchSize: number;
@@ -160,15 +186,19 @@ export class OutboxRelay {
     if (rows.length === 0) return { kind: 'idle' };
 
     const deliveries = rows.filter((r): r is OutboxBatchRow & { endpoint_id: string } => r.endpoint_id !== null);
-    const ids = deliveries.map((r) => deliveryIdOf(r.endpoint_id, r.id));
     if (deliveries.length > 0) {
+      // Fresh rows go DELIVERIES_PER_BATCH to a batch job, in feed order, whatever their tenant.
+      let batchId = '';
+      const fresh = deliveries.map((r, i): FreshDelivery => {
+        if (i % DELIVERIES_PER_BATCH === 0) batchId = newId();
+        return { id: deliveryIdOf(r.endpoint_id, r.id), tenantId: r.tenant_id, endpointId: r.endpoint_id, eventId: r.id, eventType: r.type, batchId };
+      });
       // No transaction argument: committed now, before any job can be taken (see class comment).
-      await this.outbox.recordDeliveries(
-        deliveries.map((r, i) => ({ id: ids[i], tenantId: r.tenant_id, endpointId: r.endpoint_id, eventId: r.id, eventType: r.type })),
-      );
+      const stored = await this.outbox.recordDeliveries(fresh);
       // Every delivery of the batch, not only rows inserted just now: a pass that enqueued and
       // then failed to commit left rows whose jobs may be missing; an existing jobId is a no-op.
-      await this.enqueue(deliveries.map((r, i) => ({ deliveryId: ids[i], tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) })));
+      // A row stored by such a pass keeps its batch, so that batch is added again as it was.
+      await this.enqueue(jobsFor(deliveries, fresh, stored));
     }
 
     const last = rows[rows.length - 1];
@@ -183,17 +213,14 @@ export class OutboxRelay {
     };
   }
 
-  private async enqueue(jobs: readonly WebhookDeliveryJob[]): Promise<void> {
+  private async enqueue({ batches, singles }: RelayJobs): Promise<void> {
     const status = this.options.connection?.status;
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`Redis connection is ${status}`);
-    for (let i = 0; i < jobs.length; i += JOBS_PER_ADD) {
-      // The abandoned add may still land when Redis returns; its jobIds make that harmless.
-      await withTimeout(
-        enqueueDeliveries(this.queue, jobs.slice(i, i + JOBS_PER_ADD)),
-        this.enqueueTimeoutMs,
-        () => new QueueUnavailableError(`Redis did not take the batch within ${this.enqueueTimeoutMs} ms`),
-      );
-    }
+    // The abandoned add may still land when Redis returns; its jobIds make that harmless.
+    const within = (add: Promise<void>) =>
+      withTimeout(add, this.enqueueTimeoutMs, () => new QueueUnavailableError(`Redis did not take the batch within ${this.enqueueTimeoutMs} ms`));
+    if (batches.length > 0) await within(enqueueBatches(this.queue, batches));
+    if (singles.length > 0) await within(enqueueDeliveries(this.queue, singles));
   }
 
   /** Once per relay: creates its position row if missing (see CrossTenantOutbox.ensurePosition). */

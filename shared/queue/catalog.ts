@@ -8,7 +8,10 @@ import type { TraceCarrier } from '../telemetry/context';
  *
  * PostgreSQL is the source of truth of every job (a delivery, an export, a reconcile report);
  * a BullMQ job is only a wake-up call for one row, so its id is the row id, whoever enqueues it,
- * and a row never has two jobs at once. In a processor a thrown error is a retry; BullMQ's
+ * and a row never has two jobs at once. The one exception is a delivery's first attempt: the
+ * relay wakes up to DELIVERIES_PER_BATCH fresh deliveries with one batch job (their rows name
+ * it), and whatever is not delivered by it goes on in the delivery's own job, as replays, retries
+ * and the sweeper's re-adds always do. In a processor a thrown error is a retry; BullMQ's
  * `UnrecoverableError` stops the job for good. A job Redis loses is enqueued again by the
  * workers' sweeper (workers/job-sweeper.ts) from the row.
  */
@@ -35,6 +38,17 @@ export interface WebhookDeliveryJob {
    * instead of calling again. Valid only while the delivery still has `attemptsBefore` attempts.
    */
   readonly unrecorded?: UnrecordedAttempt;
+  /**
+   * Its batch job (WebhookBatchJob) is done with it: run even though the row still names the
+   * batch. Without it, a never-tried delivery whose batch job is still queued or running is left
+   * to that job, so a replay or the sweeper never makes a second first attempt beside it.
+   */
+  readonly afterBatch?: true;
+  /**
+   * Set by a re-add (the sweeper's, a replay's) of a never-tried delivery whose row names a batch
+   * job: while that job is queued or running the re-add leaves the delivery to it (JobSpec.leaseOf).
+   */
+  readonly batchId?: string;
 }
 
 /** The outcome of one call to a receiver, as it is logged (dates as ISO strings: job data is JSON). */
@@ -46,6 +60,17 @@ export interface UnrecordedAttempt {
   readonly error?: string;
   readonly responseExcerpt?: string;
   readonly retryAfterMs?: number;
+}
+
+/**
+ * The first attempts of a batch of fresh deliveries, of any tenants and endpoints: each delivery
+ * is loaded under its own tenant (the two lists go index by index). Their rows carry `batchId`,
+ * so whoever finds one of them pending and never tried knows which job will try it.
+ */
+export interface WebhookBatchJob {
+  readonly batchId: string;
+  readonly tenantIds: readonly string[];
+  readonly deliveryIds: readonly string[];
 }
 
 export interface AuditExportJob {
@@ -66,7 +91,7 @@ export interface GroupReconcileJob {
 
 /** The payload each queue carries: ids and the trace carrier, never rows. */
 export interface QueueJobData {
-  [QUEUES.webhookDelivery]: WebhookDeliveryJob;
+  [QUEUES.webhookDelivery]: WebhookDeliveryJob | WebhookBatchJob;
   [QUEUES.groupReconcile]: GroupReconcileJob;
   [QUEUES.auditExport]: AuditExportJob;
 }
@@ -93,10 +118,25 @@ export interface JobSpec<T> {
   readonly name: string;
   readonly idOf: (job: T) => string;
   readonly options: Readonly<Omit<JobsOptions, 'jobId'>>;
+  /**
+   * Another job that runs the row first, if any (a batch, for a delivery never tried): a re-add
+   * (requeue) leaves the row to it while it is queued or running.
+   */
+  readonly leaseOf?: (job: T) => string | undefined;
 }
 
 /** BullMQ job name of a delivery, the same for every producer (relay, replay, sweeper). */
 export const DELIVER_JOB = 'deliver';
+/** BullMQ job name of a relay batch's first attempts. */
+export const DELIVER_BATCH_JOB = 'deliver-batch';
+/**
+ * Fresh deliveries one batch job tries at most. BullMQ costs about as much Node.js and Redis CPU
+ * per job as the whole delivery does otherwise (BENCHMARKS.md, session 13): at Entra's pace a
+ * relay pass finds a few deliveries per endpoint, so batches span endpoints and tenants.
+ */
+export const DELIVERIES_PER_BATCH = 50;
+/** The webhook delivery queue, with both of its job kinds. */
+export type DeliveryQueue = Queue<WebhookDeliveryJob | WebhookBatchJob>;
 
 /**
  * Runs one delivery job may have: receiver retries (the schedule's dozen) plus retries while
@@ -115,8 +155,24 @@ export const JOBS = {
     queue: QUEUES.webhookDelivery,
     name: DELIVER_JOB,
     idOf: (job: WebhookDeliveryJob) => job.deliveryId,
+    leaseOf: (job: WebhookDeliveryJob) => (job.batchId ? batchJobId(job.batchId) : undefined),
     options: { attempts: MAX_JOB_RUNS, backoff: { type: 'custom' }, ...retention },
   } satisfies JobSpec<WebhookDeliveryJob>,
+  /**
+   * Retried like a delivery while PostgreSQL or Redis is away. Kept an hour once done (not a day):
+   * only the relay adds it, again only after a failed commit, seconds later.
+   */
+  webhookBatch: {
+    queue: QUEUES.webhookDelivery,
+    name: DELIVER_BATCH_JOB,
+    idOf: (job: WebhookBatchJob) => batchJobId(job.batchId),
+    options: {
+      attempts: MAX_JOB_RUNS,
+      backoff: { type: 'custom' },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: DEFAULT_JOB_OPTIONS.removeOnFail,
+    },
+  } satisfies JobSpec<WebhookBatchJob>,
   /** Three runs; the last failure marks the export failed. A rerun rewrites the file whole. */
   auditExport: {
     queue: QUEUES.auditExport,
@@ -133,6 +189,9 @@ export const JOBS = {
   } satisfies JobSpec<GroupReconcileJob>,
 } as const;
 
+/** The BullMQ job id of a batch (never a row id: those are bare UUIDs). */
+export const batchJobId = (batchId: string): string => `batch-${batchId}`;
+
 /** The options of one job: its spec's, with the row id as job id. */
 export function jobOptions<T>(spec: JobSpec<T>, job: T): JobsOptions {
   return { ...spec.options, jobId: spec.idOf(job) };
@@ -146,7 +205,7 @@ export function jobOptions<T>(spec: JobSpec<T>, job: T): JobsOptions {
 export const MAX_ROW_RUNS = 10;
 
 /** Job states in which a row's job will still run by itself. */
-const QUEUED_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+export const QUEUED_STATES: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /** Jobs per round trip to Redis. */
 const CHUNK = 500;
@@ -158,10 +217,9 @@ const bulkEntry = <T>(spec: JobSpec<T>, job: T) => ({ name: spec.name, data: job
  * finished or not, is left as it is: what the relay wants when it adds a batch again after a
  * failed commit, and what a retried request handler wants.
  */
-export async function enqueue<T>(queue: Queue<T>, spec: JobSpec<T>, jobs: readonly T[]): Promise<void> {
+export async function enqueue<T>(queue: Queue, spec: JobSpec<T>, jobs: readonly T[]): Promise<void> {
   for (let i = 0; i < jobs.length; i += CHUNK) {
-    // BullMQ's addBulk types its data through conditional types a generic T does not satisfy.
-    await (queue as Queue).addBulk(jobs.slice(i, i + CHUNK).map((job) => bulkEntry(spec, job)));
+    await queue.addBulk(jobs.slice(i, i + CHUNK).map((job) => bulkEntry(spec, job)));
   }
 }
 
@@ -178,20 +236,24 @@ export interface Requeued {
  * dashboard) is removed and added again, since BullMQ would ignore an add under its id; a delayed
  * one is promoted; a waiting or running one is left alone, so a row never has two jobs. A job
  * held by a worker cannot be removed and counts as queued: if that worker is gone, BullMQ's
- * stalled-job check hands the job to another.
+ * stalled-job check hands the job to another. A row whose lease (JobSpec.leaseOf: the batch of a
+ * delivery never tried) is queued or running counts as queued too.
  */
-export async function requeue<T>(queue: Queue<T>, spec: JobSpec<T>, jobs: readonly T[]): Promise<Requeued> {
+export async function requeue<T>(q: Queue, spec: JobSpec<T>, jobs: readonly T[]): Promise<Requeued> {
   const result: Requeued = { added: 0, promoted: 0, queued: 0 };
-  const q = queue as Queue;
   for (let i = 0; i < jobs.length; i += CHUNK) {
     const chunk = jobs.slice(i, i + CHUNK);
     const ids = chunk.map(spec.idOf);
     const states = await Promise.all(ids.map((id) => q.getJobState(id)));
+    const leases = await Promise.all(chunk.map((job) => spec.leaseOf?.(job)).map((lease) => lease && q.getJobState(lease)));
     const toAdd: T[] = [];
     await Promise.all(
       chunk.map(async (job, k) => {
         const state = states[k];
-        if (state === 'delayed') {
+        const lease = leases[k];
+        if (lease && QUEUED_STATES.has(lease)) {
+          result.queued += 1;
+        } else if (state === 'delayed') {
           const existing = await q.getJob(ids[k]);
           await existing?.promote().catch(() => undefined);
           result.promoted += 1;
@@ -210,13 +272,14 @@ export async function requeue<T>(queue: Queue<T>, spec: JobSpec<T>, jobs: readon
   return result;
 }
 
-/** The relay's add of a batch of deliveries (see enqueue). */
-export const enqueueDeliveries = (queue: Queue<WebhookDeliveryJob>, jobs: readonly WebhookDeliveryJob[]): Promise<void> =>
-  enqueue(queue, JOBS.webhookDelivery, jobs);
+/** Adds deliveries' own jobs (see enqueue): the test event's, and deliveries the relay did not batch. */
+export const enqueueDeliveries = (queue: DeliveryQueue, jobs: readonly WebhookDeliveryJob[]): Promise<void> => enqueue(queue, JOBS.webhookDelivery, jobs);
 
-/** A replay's or the sweeper's re-add of deliveries (see requeue). */
-export const requeueDeliveries = (queue: Queue<WebhookDeliveryJob>, jobs: readonly WebhookDeliveryJob[]): Promise<Requeued> =>
-  requeue(queue, JOBS.webhookDelivery, jobs);
+/** The relay's add of batches of fresh deliveries (see enqueue). */
+export const enqueueBatches = (queue: DeliveryQueue, jobs: readonly WebhookBatchJob[]): Promise<void> => enqueue(queue, JOBS.webhookBatch, jobs);
+
+/** A replay's, the sweeper's or a batch's re-add of deliveries in their own jobs (see requeue). */
+export const requeueDeliveries = (queue: DeliveryQueue, jobs: readonly WebhookDeliveryJob[]): Promise<Requeued> => requeue(queue, JOBS.webhookDelivery, jobs);
 
 /** A row one sweeper claimed to enqueue again, with what giving the claim back needs. */
 export interface Claim<T> {

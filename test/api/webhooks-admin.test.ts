@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Worker, type Queue } from 'bullmq';
+import { Worker } from 'bullmq';
 import request from 'supertest';
 import { config } from '../../shared/config';
-import { type WebhookDeliveryJob, QUEUES, DELIVER_JOB, MAX_JOB_RUNS } from '../../shared/queue/catalog';
+import { type DeliveryQueue, type WebhookDeliveryJob, QUEUES, DELIVER_JOB, MAX_JOB_RUNS } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { deliveryIdOf } from '../../shared/ids';
@@ -18,7 +18,7 @@ const HOOK_URL = 'http://127.0.0.1:9/hook';
 describe('admin API › webhooks', () => {
   let t: TestApp;
   let bare: TestApp;
-  let queue: Queue<WebhookDeliveryJob>;
+  let queue: DeliveryQueue;
   const connection = createRedis(config.REDIS_URL);
   const prefix = `test-webhooks-admin-${process.pid}-${Date.now().toString(36)}`;
 
@@ -351,7 +351,7 @@ describe('admin API › webhooks', () => {
     const jobA = await queue.getJob(deadA);
     const jobB = await queue.getJob(deadB);
     assert.deepEqual(jobA?.data, { deliveryId: deadA, tenantId: dir.tenantId });
-    assert.equal(jobB?.data.deliveryId, deadB);
+    assert.deepEqual(jobB?.data, { deliveryId: deadB, tenantId: dir.tenantId });
     assert.equal(jobA?.opts.attempts, MAX_JOB_RUNS, 'the job contract: BullMQ retries, PostgreSQL counts the budget');
     assert.equal(await queue.getJob(done), undefined);
     const rows = await t.db
@@ -375,7 +375,9 @@ describe('admin API › webhooks', () => {
     await post(path).expect(202);
     assert.equal(res.body.id, id);
     assert.equal(res.body.status, 'pending');
-    const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.deliveryId === id);
+    const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
+      (j) => 'deliveryId' in j.data && j.data.deliveryId === id,
+    );
     assert.deepEqual(
       jobs.map((j) => j.id),
       [id],
@@ -426,7 +428,9 @@ describe('admin API › webhooks', () => {
         [fourth, 'pending'],
       ].sort(),
     );
-    const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.tenantId === dir.tenantId);
+    const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter(
+      (j) => 'tenantId' in j.data && j.data.tenantId === dir.tenantId,
+    );
     assert.deepEqual(jobs.map((j) => j.id).sort(), [third, fourth].map((e) => deliveryIdOf(created.body.id, e)).sort());
   });
 

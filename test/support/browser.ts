@@ -21,7 +21,7 @@ import type { Queue } from 'bullmq';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { config, type Config } from '../../shared/config';
 import { createExportStorage } from '../../shared/exports';
-import { type AuditExportJob, type GroupReconcileJob, QUEUES, type WebhookDeliveryJob } from '../../shared/queue/catalog';
+import { type AuditExportJob, type GroupReconcileJob, QUEUES, type DeliveryQueue } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { startWorker } from '../../workers/main';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
@@ -60,7 +60,7 @@ export async function startPlatform(options: { retrySchedule?: string } = {}): P
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const connections = redisConnections();
   const prefix = `test-browser-${process.pid}-${Date.now().toString(36)}`;
-  const webhookDelivery: Queue<WebhookDeliveryJob> = createQueue(QUEUES.webhookDelivery, { connection: connections.connect(), prefix });
+  const webhookDelivery: DeliveryQueue = createQueue(QUEUES.webhookDelivery, { connection: connections.connect(), prefix });
   const auditExport: Queue<AuditExportJob> = createQueue(QUEUES.auditExport, { connection: connections.connect(), prefix });
   const groupReconcile: Queue<GroupReconcileJob> = createQueue(QUEUES.groupReconcile, { connection: connections.connect(), prefix });
   // Exports are written (worker) and read (downloads) in a directory of this run's own.

@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import type { Queue } from 'bullmq';
 import { Client } from 'pg';
 import pino from 'pino';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
-import { type WebhookDeliveryJob, QUEUES } from '../../shared/queue/catalog';
+import { type DeliveryQueue, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import type { Logger } from '../../shared/telemetry/logger';
 import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
@@ -70,7 +69,7 @@ describe('delivery attempts under racing sweeps and two workers', () => {
   let database: PrivateDatabase;
   let db: Database;
   let t: TestApp;
-  let queue: Queue<WebhookDeliveryJob>;
+  let queue: DeliveryQueue;
   let receiver: Receiver;
   const workers: { close(): Promise<void> }[] = [];
   const connections = redisConnections();

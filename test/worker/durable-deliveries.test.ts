@@ -1,12 +1,11 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
 import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
-import { type WebhookDeliveryJob, QUEUES, enqueueDeliveries } from '../../shared/queue/catalog';
+import { type DeliveryQueue, QUEUES, enqueueDeliveries } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
@@ -72,7 +71,7 @@ describe('durable deliveries', () => {
   });
 
   /** A fresh prefix and a queue on the private Redis to enqueue to and read back. */
-  function privateQueue(): { prefix: string; queue: Queue<WebhookDeliveryJob>; connection: Redis } {
+  function privateQueue(): { prefix: string; queue: DeliveryQueue; connection: Redis } {
     const prefix = `test-durable-${process.pid}-${++prefixes}`;
     const connection = createRedis(redis.url);
     const queue = createQueue(QUEUES.webhookDelivery, { connection, prefix });
@@ -358,7 +357,7 @@ describe('durable deliveries', () => {
     assert.equal(passes[0].added + passes[1].added, 30);
     const jobs = await queue.getJobs(['waiting'], 0, -1);
     assert.deepEqual(jobs.map((j) => j.id).sort(), [...stranded].sort());
-    for (const job of jobs) assert.equal(job.data.tenantId, dir.tenantId);
+    for (const job of jobs) assert.equal('tenantId' in job.data && job.data.tenantId, dir.tenantId);
     // BullMQ logs every add: a delivery enqueued twice would show as "duplicated".
     const stream = await connection.xrange(`${prefix}:${QUEUES.webhookDelivery}:events`, '-', '+');
     const events = stream.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))));

@@ -1,13 +1,12 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { config } from '../../shared/config';
 import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase, type Database } from '../../shared/db/sequelize';
 import { OutboxRelay, outboxBacklog, outboxPositionFor } from '../../shared/events/outbox-relay';
-import { type WebhookDeliveryJob, QUEUES } from '../../shared/queue/catalog';
+import { DELIVER_BATCH_JOB, DELIVERIES_PER_BATCH, type DeliveryQueue, batchJobId, QUEUES } from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { createRedis } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
@@ -41,6 +40,15 @@ interface EventRow {
   txid: string;
 }
 
+/** A delivery on the queue, and the job that makes its first attempt (a batch's, or its own). */
+interface EnqueuedDelivery {
+  readonly deliveryId: string;
+  readonly tenantId: string;
+  readonly jobId: string | undefined;
+  readonly name: string;
+  readonly batchId: string | undefined;
+}
+
 describe('outbox relay', () => {
   let t: TestApp;
   /** Redis for reading queues back (the shared one: every test has its own prefix). */
@@ -62,7 +70,7 @@ describe('outbox relay', () => {
   });
 
   /** A queue on `prefix` to read jobs back; obliterated (our prefix only) after the test. */
-  function readQueue(prefix: string, connection: Redis = reader): Queue<WebhookDeliveryJob> {
+  function readQueue(prefix: string, connection: Redis = reader): DeliveryQueue {
     const queue = createQueue(QUEUES.webhookDelivery, { connection, prefix });
     cleanups.push(async () => {
       if (connection.status === 'ready') await queue.obliterate({ force: true });
@@ -131,10 +139,19 @@ describe('outbox relay', () => {
       timeoutMs,
     );
 
-  /** Jobs on the queue that belong to these tenants (other test files' tenants may share the database). */
-  async function jobsOf(queue: Queue<WebhookDeliveryJob>, tenantIds: string[]) {
+  /**
+   * Each delivery of these tenants on the queue (other test files' tenants may share the
+   * database), with the job that makes its first attempt: its batch's, or its own.
+   */
+  async function jobsOf(queue: DeliveryQueue, tenantIds: string[]): Promise<EnqueuedDelivery[]> {
     const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'], 0, -1);
-    return jobs.filter((j) => tenantIds.includes(j.data.tenantId));
+    return jobs
+      .flatMap(({ id, name, data }): EnqueuedDelivery[] =>
+        'deliveryIds' in data
+          ? data.deliveryIds.map((deliveryId, i) => ({ deliveryId, tenantId: data.tenantIds[i], jobId: id, name, batchId: data.batchId }))
+          : [{ deliveryId: data.deliveryId, tenantId: data.tenantId, jobId: id, name, batchId: undefined }],
+      )
+      .filter((d) => tenantIds.includes(d.tenantId));
   }
 
   async function writeSomeChanges(dir: TestDirectory) {
@@ -145,7 +162,7 @@ describe('outbox relay', () => {
     await scim.delete(`/Users/${user.body.id}`).expect(204);
   }
 
-  it('relay › SCIM writes for a tenant with two endpoints › one delivery row and one job per (endpoint, event), jobId = delivery id', async () => {
+  it('relay › SCIM writes for a tenant with two endpoints › one delivery row per (endpoint, event), each in exactly one batch job, which its row names', async () => {
     const prefix = newPrefix();
     const queue = readQueue(prefix);
     await startRelayWorker(prefix);
@@ -162,28 +179,27 @@ describe('outbox relay', () => {
     );
     const expected = events.flatMap((e) => endpoints.map((w) => deliveryIdOf(w, e.id))).sort();
     const jobs = await jobsOf(queue, [dir.tenantId]);
-    assert.deepEqual(jobs.map((j) => j.id).sort(), expected);
-    for (const job of jobs) {
-      assert.equal(job.name, 'deliver');
-      // Tracing is off in tests, so the events carry no trace context and the job none either.
-      assert.deepEqual(job.data, { deliveryId: job.id, tenantId: dir.tenantId });
-    }
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), expected);
     // Not their status: a delivery worker of another test file running at the same time may
     // already be trying them (every relay serves every tenant).
     const rows = await t.db
       .acrossTenants()
-      .query<{ id: string; endpoint_id: string; event_id: string; event_type: string }>(
-        'SELECT id, endpoint_id, event_id, event_type FROM webhook_deliveries WHERE tenant_id = $1',
+      .query<{ id: string; endpoint_id: string; event_id: string; event_type: string; batch_id: string }>(
+        'SELECT id, endpoint_id, event_id, event_type, batch_id FROM webhook_deliveries WHERE tenant_id = $1',
         [dir.tenantId],
       );
     assert.deepEqual(rows.map((r) => r.id).sort(), expected);
     for (const r of rows) {
       assert.equal(r.id, deliveryIdOf(r.endpoint_id, r.event_id));
       assert.equal(r.event_type, events.find((e) => e.id === r.event_id)?.type);
+      const job = jobs.find((j) => j.deliveryId === r.id);
+      assert.equal(job?.name, DELIVER_BATCH_JOB);
+      assert.equal(job.batchId, r.batch_id, 'the row names the batch job that has it');
+      assert.equal(job.jobId, batchJobId(r.batch_id));
     }
   });
 
-  it('relay › an event stored with a trace carrier › the job carries that carrier', async () => {
+  it("relay › an event stored with a trace carrier › the delivery's batch job finds that carrier with it", async () => {
     const prefix = newPrefix();
     const queue = readQueue(prefix);
     await startRelayWorker(prefix);
@@ -198,9 +214,12 @@ describe('outbox relay', () => {
     );
     await relayedPast(prefix, [dir.tenantId]);
 
-    const job = await queue.getJob(deliveryIdOf(endpoint, event.id));
-    assert.ok(job, 'the delivery job exists');
-    assert.deepEqual(job.data, { deliveryId: deliveryIdOf(endpoint, event.id), tenantId: dir.tenantId, trace: carrier });
+    const deliveryId = deliveryIdOf(endpoint, event.id);
+    const [job] = await jobsOf(queue, [dir.tenantId]);
+    assert.equal(job?.deliveryId, deliveryId);
+    // What the delivery worker loads for each delivery of a batch: the event with its carrier.
+    const target = await t.repos.forTenant(dir.tenantId as TenantId).webhooks.loadDeliveryTarget(deliveryId);
+    assert.deepEqual(target?.event.trace, carrier);
   });
 
   it('relay › endpoints subscribed to some event types › each gets only its types', async () => {
@@ -227,7 +246,7 @@ describe('outbox relay', () => {
     assert.deepEqual(typesFor(usersOnly), ['user.created']);
     assert.deepEqual(typesFor(groupsAndDeletes), ['group.created', 'user.deleted']);
     const jobs = await jobsOf(queue, [dir.tenantId]);
-    assert.deepEqual(jobs.map((j) => j.id).sort(), rows.map((r) => deliveryIdOf(r.endpoint_id, r.event_id)).sort());
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), rows.map((r) => deliveryIdOf(r.endpoint_id, r.event_id)).sort());
   });
 
   it("relay › a webhook.test addressed to one endpoint, then SCIM writes › the position passes it; no delivery or job for the tenant's other endpoint, which gets every write", async () => {
@@ -254,7 +273,7 @@ describe('outbox relay', () => {
     const changes = events.filter((e) => e !== testEvent);
     const jobs = await jobsOf(queue, [dir.tenantId]);
     assert.deepEqual(
-      jobs.map((j) => j.id).sort(),
+      jobs.map((j) => j.deliveryId).sort(),
       [...changes.map((e) => deliveryIdOf(other, e.id)), ...changes.filter((e) => e.type === 'user.created').map((e) => deliveryIdOf(tested, e.id))].sort(),
       "the relay enqueued the writes, and not the test (its job is the API's)",
     );
@@ -273,7 +292,7 @@ describe('outbox relay', () => {
 
     const events = await tenantEvents(dir.tenantId);
     const jobs = await jobsOf(queue, [dir.tenantId]);
-    assert.deepEqual(jobs.map((j) => j.id).sort(), events.map((e) => deliveryIdOf(failing, e.id)).sort());
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), events.map((e) => deliveryIdOf(failing, e.id)).sort());
     const [{ n }] = await t.db.acrossTenants().query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [disabled]);
     assert.equal(n, 0);
   });
@@ -309,11 +328,11 @@ describe('outbox relay', () => {
     const jobs = await jobsOf(queue, [a.tenantId, b.tenantId, silent.tenantId]);
     assert.equal(jobs.length, eventsA.length + eventsB.length);
     for (const job of jobs) {
-      const row = rows.find((r) => deliveryIdOf(r.endpoint_id, r.event_id) === job.id);
-      assert.ok(row, `job ${job.id} has its delivery row`);
-      assert.equal(job.data.tenantId, row.tenant_id);
+      const row = rows.find((r) => deliveryIdOf(r.endpoint_id, r.event_id) === job.deliveryId);
+      assert.ok(row, `delivery ${job.deliveryId} has its row`);
+      assert.equal(job.tenantId, row.tenant_id);
     }
-    assert.ok(!jobs.some((j) => j.data.tenantId === silent.tenantId), 'a tenant without endpoints gets no jobs');
+    assert.ok(!jobs.some((j) => j.tenantId === silent.tenantId), 'a tenant without endpoints gets no jobs');
   });
 
   it('relay › two relays on one position while writes stream in › every delivery enqueued once, the position only moves forward', async () => {
@@ -374,19 +393,75 @@ describe('outbox relay', () => {
     const events = await tenantEvents(dir.tenantId);
     assert.equal(events.length, 40);
     const expected = events.map((e) => deliveryIdOf(endpoint, e.id)).sort();
-    assert.deepEqual((await jobsOf(queue, [dir.tenantId])).map((j) => j.id).sort(), expected);
+    const enqueued = await jobsOf(queue, [dir.tenantId]);
+    assert.deepEqual(enqueued.map((j) => j.deliveryId).sort(), expected);
     // BullMQ records every add in the queue's event stream: a second relay re-adding a job
     // would show as "duplicated" there, even though the job itself is de-duplicated.
     const stream = await reader.xrange(`${prefix}:${QUEUES.webhookDelivery}:events`, '-', '+');
     const fields = stream.map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 === 0 ? [[v, f[i + 1]]] : []))));
-    const ours = new Set(expected);
+    const ours = new Set(enqueued.map((j) => j.jobId));
     assert.equal(fields.filter((f) => f.event === 'duplicated' && ours.has(f.jobId)).length, 0);
-    assert.equal(fields.filter((f) => f.event === 'added' && ours.has(f.jobId)).length, expected.length);
+    assert.equal(fields.filter((f) => f.event === 'added' && ours.has(f.jobId)).length, ours.size);
     assert.ok(positions.length > 10, 'the sampler saw the position move');
     for (let i = 1; i < positions.length; i++) {
       const [prev, cur] = [positions[i - 1], positions[i]];
       assert.ok(cur[0] > prev[0] || (cur[0] === prev[0] && cur[1] >= prev[1]), `position went back at sample ${i}`);
     }
+  });
+
+  it('relay › a pass whose commit fails after its jobs were added, then more writes › the same batch is added again as it was, the new rows go to a new one', async () => {
+    const prefix = newPrefix();
+    const queue = readQueue(prefix);
+    const positionName = outboxPositionFor(prefix);
+    const operator = repositoriesFor(t.db, config).operator;
+    // The pass's last statement fails once, as a lost commit would: its transaction rolls back.
+    let failures = 1;
+    const flaky = Object.create(operator) as typeof operator;
+    flaky.outbox = (name: string) => {
+      const outbox = operator.outbox(name);
+      const advance = outbox.advancePosition.bind(outbox);
+      outbox.advancePosition = async (to, tx) => {
+        if (failures-- > 0) throw new Error('the commit was lost');
+        return advance(to, tx);
+      };
+      return outbox;
+    };
+    const relay = new OutboxRelay({ operator: flaky, queue, logger, positionName });
+    cleanups.push(() => t.db.acrossTenants().exec('DELETE FROM outbox_positions WHERE name = $1', [positionName]));
+    await relay.relayOnce();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await insertEndpoint(dir.tenantId);
+    const scim = scimClient(t.app, dir.token);
+    const before = [];
+    for (let i = 0; i < 3; i++) before.push(await scim.post('/Users', entraUser()).expect(201));
+    // Other test files' events are relayed too: passes until this tenant's events are in.
+    const relayAll = async () => {
+      for (let pass = 0; pass < 50; pass++) if ((await relay.relayOnce()).kind === 'idle') return;
+    };
+    await assert.rejects(relayAll(), /the commit was lost/);
+    const first = await jobsOf(queue, [dir.tenantId]);
+    assert.equal(first.length, 3, 'the failed pass had added its batch');
+
+    for (let i = 0; i < 2; i++) await scim.post('/Users', entraUser()).expect(201);
+    await relayAll();
+    await relayedPast(prefix, [dir.tenantId]);
+
+    const events = await tenantEvents(dir.tenantId);
+    const jobs = await jobsOf(queue, [dir.tenantId]);
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), events.map((e) => deliveryIdOf(endpoint, e.id)).sort(), 'each delivery in exactly one job');
+    const rows = await t.db
+      .acrossTenants()
+      .query<{ id: string; batch_id: string }>('SELECT id, batch_id FROM webhook_deliveries WHERE tenant_id = $1', [dir.tenantId]);
+    for (const r of rows) assert.equal(jobs.find((j) => j.deliveryId === r.id)?.batchId, r.batch_id);
+    const firstBatch = first[0].batchId;
+    assert.deepEqual(
+      jobs.filter((j) => j.batchId === firstBatch).map((j) => j.deliveryId),
+      first.map((j) => j.deliveryId),
+      "the first pass's batch, unchanged",
+    );
+    assert.equal(new Set(jobs.map((j) => j.batchId)).size, 2, 'the two later writes in a batch of their own');
+    assert.ok(DELIVERIES_PER_BATCH >= 3);
+    assert.ok(before.length === 3);
   });
 
   it('relay › a transaction that took a lower sequence commits late › its event is relayed, never skipped', async () => {
@@ -412,7 +487,8 @@ describe('outbox relay', () => {
       const fast = await scim.post('/Users', entraUser()).expect(201);
       const [fastEvent] = await t.db.acrossTenants().query<{ id: string }>('SELECT id FROM events WHERE resource_id = $1', [fast.body.id]);
       await sleep(500);
-      assert.equal(await queue.getJob(deliveryIdOf(endpoint, fastEvent.id)), undefined, 'nothing past an open transaction is relayed');
+      assert.deepEqual(await jobsOf(queue, [dir.tenantId]), [], 'nothing past an open transaction is relayed');
+      assert.ok(fastEvent);
       await slow.query('COMMIT');
     } finally {
       await slow.end();
@@ -423,7 +499,7 @@ describe('outbox relay', () => {
     assert.equal(events.length, 2);
     assert.equal(events[0].id, slowEventId);
     const jobs = await jobsOf(queue, [dir.tenantId]);
-    assert.deepEqual(jobs.map((j) => j.id).sort(), events.map((e) => deliveryIdOf(endpoint, e.id)).sort());
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), events.map((e) => deliveryIdOf(endpoint, e.id)).sort());
   });
 
   it('relay › Redis killed mid-stream and restarted › SCIM writes keep succeeding and every event written meanwhile is enqueued', async () => {
@@ -442,7 +518,14 @@ describe('outbox relay', () => {
       return rows.map((r) => deliveryIdOf(endpoint, r.id));
     };
     const allEnqueued = (ids: string[], timeoutMs?: number) =>
-      eventually(`${ids.length} jobs`, async () => ((await Promise.all(ids.map((id) => queue.getJob(id)))).every(Boolean) ? true : undefined), timeoutMs);
+      eventually(
+        `${ids.length} deliveries enqueued`,
+        async () => {
+          const enqueued = new Set((await jobsOf(queue, [dir.tenantId])).map((j) => j.deliveryId));
+          return ids.every((id) => enqueued.has(id)) ? true : undefined;
+        },
+        timeoutMs,
+      );
 
     const before: string[] = [];
     for (let i = 0; i < 3; i++) before.push((await scim.post('/Users', entraUser()).expect(201)).body.id);
@@ -466,7 +549,7 @@ describe('outbox relay', () => {
     await relayedPast(prefix, [dir.tenantId]);
     const jobs = await jobsOf(queue, [dir.tenantId]);
     // The restarted Redis is empty: exactly the events written since the crash are on it.
-    assert.deepEqual(jobs.map((j) => j.id).sort(), [...expected].sort());
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), [...expected].sort());
   });
 
   it('relay › its PostgreSQL connections terminated while events stream in › it recovers and relays every event', async () => {
@@ -502,7 +585,7 @@ describe('outbox relay', () => {
     const events = await tenantEvents(dir.tenantId);
     assert.equal(events.length, 5);
     const jobs = await jobsOf(queue, [dir.tenantId]);
-    assert.deepEqual(jobs.map((j) => j.id).sort(), events.map((e) => deliveryIdOf(endpoint, e.id)).sort());
+    assert.deepEqual(jobs.map((j) => j.deliveryId).sort(), events.map((e) => deliveryIdOf(endpoint, e.id)).sort());
   });
 
   it('startOutboxRelay › closed twice › both resolve and events written afterwards wait in the outbox', async () => {

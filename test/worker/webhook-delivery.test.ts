@@ -2,11 +2,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { node, tracing } from '@opentelemetry/sdk-node';
-import type { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { config, type Config } from '../../shared/config';
-import { type WebhookDeliveryJob, QUEUES, DELIVER_JOB, enqueueDeliveries, requeueDeliveries } from '../../shared/queue/catalog';
+import {
+  batchJobId,
+  type DeliveryQueue,
+  DELIVER_JOB,
+  enqueueBatches,
+  enqueueDeliveries,
+  JOBS,
+  jobOptions,
+  QUEUES,
+  requeueDeliveries,
+} from '../../shared/queue/catalog';
 import { createQueue } from '../../shared/queue/queues';
 import { logger } from '../../shared/telemetry/logger';
 import { deliveryIdOf } from '../../shared/ids';
@@ -33,7 +42,7 @@ const ids = (requests: readonly { headers: Record<string, unknown> }[]) => reque
 
 describe('webhook delivery worker', () => {
   let t: TestApp;
-  let queue: Queue<WebhookDeliveryJob>;
+  let queue: DeliveryQueue;
   let worker: Processor;
   const connections = redisConnections();
   const redis = connections.connect;
@@ -69,7 +78,7 @@ describe('webhook delivery worker', () => {
   }
 
   /** An event as a SCIM write leaves it (with the request's trace), plus its pending delivery. */
-  async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; trace?: Record<string, string> } = {}) {
+  async function eventWithDelivery(dir: TestDirectory, endpointId: string, options: { type?: string; trace?: Record<string, string>; batchId?: string } = {}) {
     const eventId = newId();
     const deliveryId = deliveryIdOf(endpointId, eventId);
     // One statement: a relay running in another test sees the event and its delivery together.
@@ -77,7 +86,7 @@ describe('webhook delivery worker', () => {
       `WITH e AS (
          INSERT INTO events (id, tenant_id, directory_id, type, resource_type, resource_id, actor, data, trace_context)
          VALUES ($1, $2, $3, $4, 'User', gen_random_uuid(), 'api_key:test', $5, $6) RETURNING id, type)
-       INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type) SELECT $7, $2, $8, e.id, e.type FROM e`,
+       INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, batch_id) SELECT $7, $2, $8, e.id, e.type, $9 FROM e`,
       [
         eventId,
         dir.tenantId,
@@ -87,9 +96,21 @@ describe('webhook delivery worker', () => {
         options.trace ?? null,
         deliveryId,
         endpointId,
+        options.batchId ?? null,
       ],
     );
     return { eventId, deliveryId };
+  }
+
+  /** Fresh deliveries in one batch job, as the relay adds them; resolves once the job is done. */
+  async function deliverBatch(batchId: string, deliveries: readonly { tenantId: string; deliveryId: string }[]) {
+    await enqueueBatches(queue, [{ batchId, tenantIds: deliveries.map((d) => d.tenantId), deliveryIds: deliveries.map((d) => d.deliveryId) }]);
+    for (let i = 0; i < 200; i++) {
+      const job = await queue.getJob(batchJobId(batchId));
+      if (job?.finishedOn) return job;
+      await sleep(50);
+    }
+    throw new Error(`batch ${batchId} not done after 10 s`);
   }
 
   /** Enqueues as the relay does, through the job contract every producer uses. */
@@ -494,6 +515,119 @@ describe('webhook delivery worker', () => {
     assert.equal(logged.length, 120, 'one attempt logged per delivery');
     assert.ok(logged.every((l) => l.attempt === 1));
     assert.ok(logged.every((l) => l.tenant_id === (ofA.some((d) => d.deliveryId === l.delivery_id) ? a.tenantId : b.tenantId)));
+  });
+
+  it("deliver-batch › deliveries of two tenants and a pair naming another tenant's delivery › each called once within its event's trace and logged by the batch; nothing for the foreign pair, no job of their own", async () => {
+    const rx = await receiver();
+    const a = await makeDirectory(t.app);
+    const b = await makeDirectory(t.app);
+    const endpointA = await endpointFor(a, rx.url);
+    const endpointB = await endpointFor(b, rx.url);
+    const batchId = newId();
+    const traceId = randomUUID().replace(/-/g, '');
+    const traced = await eventWithDelivery(a, endpointA.id, { batchId, trace: { traceparent: `00-${traceId}-a1b2c3d4e5f60718-01` } });
+    const ofA = [traced, ...(await Promise.all([1, 2].map(() => eventWithDelivery(a, endpointA.id, { batchId }))))];
+    const ofB = await Promise.all([1, 2, 3].map(() => eventWithDelivery(b, endpointB.id, { batchId })));
+    const pairs = [...ofA.map((d) => ({ ...d, tenantId: a.tenantId })), ...ofB.map((d) => ({ ...d, tenantId: b.tenantId }))];
+
+    const job = await deliverBatch(batchId, [...pairs, { tenantId: b.tenantId, deliveryId: ofA[1].deliveryId }]);
+
+    assert.equal(job.returnvalue, '6 delivered, 0 handed on');
+    await sleep(200);
+    assert.deepEqual(ids(rx.requests).sort(), pairs.map((d) => d.eventId).sort(), 'one call per delivery');
+    for (const call of rx.requests) {
+      const body = JSON.parse(call.body) as { id: string; tenantId: string };
+      const endpoint = ofA.some((d) => d.eventId === body.id) ? endpointA : endpointB;
+      assert.equal(body.tenantId, endpoint === endpointA ? a.tenantId : b.tenantId);
+      assert.ok(new Webhook(endpoint.secret).verify(call.body, call.headers as Record<string, string>));
+    }
+    const tracedCall = rx.requests.find((r) => r.headers['webhook-id'] === traced.eventId);
+    assert.equal(String(tracedCall?.headers.traceparent).split('-')[1], traceId, "the traced event's delivery continues its trace");
+    for (const d of pairs) {
+      assert.equal((await deliveryRow(d.deliveryId)).status, 'delivered');
+      assert.deepEqual(
+        (await attemptsOf(d.deliveryId)).map((x) => [x.attempt, x.status_code]),
+        [[1, 200]],
+      );
+      assert.equal(await queue.getJob(d.deliveryId), undefined, 'delivered by the batch: no job of its own');
+    }
+  });
+
+  it('deliver-batch › a receiver answering 503 beside one taking its delivery › the taken one delivered by the batch; the other goes on in its own job: the batch call logged as attempt 1 (never made twice), retried, then a dead letter', async () => {
+    const ok = await receiver();
+    const down = await receiver();
+    down.respond(() => ({ status: 503, body: 'down' }));
+    const dir = await makeDirectory(t.app);
+    const good = await endpointFor(dir, ok.url);
+    const bad = await endpointFor(dir, down.url);
+    const batchId = newId();
+    const taken = await eventWithDelivery(dir, good.id, { batchId });
+    const refused = await eventWithDelivery(dir, bad.id, { batchId });
+
+    const job = await deliverBatch(
+      batchId,
+      [taken, refused].map((d) => ({ tenantId: dir.tenantId, deliveryId: d.deliveryId })),
+    );
+
+    assert.equal(job.returnvalue, '1 delivered, 1 handed on');
+    await until(taken.deliveryId, 'delivered');
+    await until(refused.deliveryId, 'dead');
+    await sleep(300);
+    assert.equal(ok.requests.length, 1);
+    assert.equal(down.requests.length, 3, 'three attempts in all, the batch call the first');
+    assert.deepEqual(
+      (await attemptsOf(refused.deliveryId)).map((x) => [x.attempt, x.status_code]),
+      [
+        [1, 503],
+        [2, 503],
+        [3, 503],
+      ],
+    );
+    const own = await queue.getJob(refused.deliveryId);
+    assert.equal(own?.name, DELIVER_JOB);
+    assert.ok(own?.failedReason, 'its own job failed: the dead letter on the dashboard');
+  });
+
+  it("deliver-batch › an endpoint disabled after the relay stored its delivery › no call; a dead letter in the delivery's own failed job", async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const batchId = newId();
+    const d = await eventWithDelivery(dir, endpoint.id, { batchId });
+    await t.db.acrossTenants().exec(`UPDATE webhook_endpoints SET status = 'disabled' WHERE id = $1`, [endpoint.id]);
+
+    const job = await deliverBatch(batchId, [{ tenantId: dir.tenantId, deliveryId: d.deliveryId }]);
+
+    assert.equal(job.returnvalue, '0 delivered, 1 handed on');
+    const row = await until(d.deliveryId, 'dead');
+    assert.equal(row.last_error, 'endpoint disabled');
+    for (let i = 0; i < 100 && !(await queue.getJob(d.deliveryId))?.failedReason; i++) await sleep(50);
+    assert.equal((await queue.getJob(d.deliveryId))?.failedReason, 'endpoint disabled');
+    assert.equal(rx.requests.length, 0);
+  });
+
+  it('deliver-batch › a never-tried delivery whose batch job waits, re-added as the sweeper and a replay do, and in its own job › left to the batch, which calls it once', async () => {
+    const rx = await receiver();
+    const dir = await makeDirectory(t.app);
+    const endpoint = await endpointFor(dir, rx.url);
+    const batchId = newId();
+    const d = await eventWithDelivery(dir, endpoint.id, { batchId });
+    const batch = { batchId, tenantIds: [dir.tenantId], deliveryIds: [d.deliveryId] };
+    await queue.add(JOBS.webhookBatch.name, batch, { ...jobOptions(JOBS.webhookBatch, batch), delay: 700 });
+
+    // The sweeper and a replay name the batch: the re-add leaves the delivery to it.
+    assert.deepEqual(await requeueDeliveries(queue, [{ deliveryId: d.deliveryId, tenantId: dir.tenantId, batchId }]), { added: 0, promoted: 0, queued: 1 });
+    // A job of its own all the same (a replay racing the relay's add): it finds the batch waiting.
+    await enqueue(dir.tenantId, [d]);
+    for (let i = 0; i < 100 && !(await queue.getJob(d.deliveryId))?.finishedOn; i++) await sleep(50);
+    assert.equal((await queue.getJob(d.deliveryId))?.returnvalue, 'left to its batch');
+    assert.equal(rx.requests.length, 0);
+
+    await rx.waitFor(1);
+    await until(d.deliveryId, 'delivered');
+    await sleep(300);
+    assert.equal(rx.requests.length, 1, 'called once, by the batch');
+    assert.equal((await queue.getJob(batchJobId(batchId)))?.returnvalue, '1 delivered, 0 handed on');
   });
 
   it('POST webhooks/{id}/test › an endpoint filtered to user.created and failing, beside another › only it gets a webhook.test that standardwebhooks verifies; logged, and the endpoint active again', async () => {

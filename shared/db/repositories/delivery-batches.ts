@@ -190,7 +190,7 @@ export class DeliveryBatches {
       secretError = 'the endpoint secret cannot be decrypted with the configured WEBHOOK_ENCRYPTION_KEY';
     }
     return {
-      delivery: { ...deliveryView(r), retryBase: r.retry_base },
+      delivery: { ...deliveryView(r), retryBase: r.retry_base, batchId: r.batch_id },
       endpoint: { ...endpoint, secrets, ...(secretError ? { secretError } : {}) },
       event: {
         id: r.event_id,

@@ -23,7 +23,14 @@ export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
    * (a transaction holding an id would hold back the events feed's commit fence).
    */
   async claimOverdue(options: { overdueAfterMs: number; limit: number }): Promise<Claim<WebhookDeliveryJob>[]> {
-    const rows = await this.db.query<{ id: string; tenant_id: string; trace_context: TraceCarrier | null; due_before: string; claimed_at: string }>(
+    const rows = await this.db.query<{
+      id: string;
+      tenant_id: string;
+      batch_id: string | null;
+      trace_context: TraceCarrier | null;
+      due_before: string;
+      claimed_at: string;
+    }>(
       `WITH due AS (
          SELECT d.tenant_id, d.id, d.next_attempt_at AS due_before
            FROM webhook_deliveries d
@@ -35,14 +42,15 @@ export class DeliverySweep implements JobSweep<WebhookDeliveryJob> {
          UPDATE webhook_deliveries w SET next_attempt_at = now()
            FROM due
           WHERE w.tenant_id = due.tenant_id AND w.id = due.id AND w.status = 'pending' AND w.next_attempt_at < now() - $1 * interval '1 millisecond'
-         RETURNING w.id, w.tenant_id, w.event_id, due.due_before, w.next_attempt_at
+         RETURNING w.id, w.tenant_id, w.event_id, due.due_before, w.next_attempt_at, CASE WHEN w.attempts = 0 THEN w.batch_id END AS batch_id
        )
-       SELECT c.id, c.tenant_id, e.trace_context, c.due_before::text AS due_before, c.next_attempt_at::text AS claimed_at
+       SELECT c.id, c.tenant_id, c.batch_id, e.trace_context, c.due_before::text AS due_before, c.next_attempt_at::text AS claimed_at
          FROM claimed c JOIN events e ON e.id = c.event_id AND e.tenant_id = c.tenant_id`,
       [options.overdueAfterMs, options.limit],
     );
     return rows.map((r) => ({
-      job: { deliveryId: r.id, tenantId: r.tenant_id, ...(r.trace_context ? { trace: r.trace_context } : {}) },
+      // A never-tried delivery's batch: while it is queued or running, the delivery is left to it.
+      job: { deliveryId: r.id, tenantId: r.tenant_id, ...(r.batch_id ? { batchId: r.batch_id } : {}), ...(r.trace_context ? { trace: r.trace_context } : {}) },
       dueBefore: r.due_before,
       claimedAt: r.claimed_at,
     }));

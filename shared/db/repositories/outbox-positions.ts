@@ -13,6 +13,16 @@ export interface OutboxBatchRow {
   endpoint_id: string | null;
 }
 
+/** A delivery the relay stores: its event, its endpoint, and the batch job of its first attempt. */
+export interface FreshDelivery {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly endpointId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly batchId: string;
+}
+
 /** A point in the outbox's commit order. */
 export interface OutboxPoint {
   readonly txid: string;
@@ -114,16 +124,37 @@ export class CrossTenantOutbox {
   }
 
   /**
-   * Stores one pending delivery per row, each in its event's tenant, committed at once on its own
-   * connection (no transaction); rows already stored are left as they are.
+   * Stores one pending delivery per row, each in its event's tenant with its batch, committed at
+   * once on its own connection (no transaction); rows already stored are left as they are.
+   * Returns every row's batch as stored: a row an earlier pass stored keeps that pass's batch.
    */
-  async recordDeliveries(rows: readonly { id: string; tenantId: string; endpointId: string; eventId: string; eventType: string }[]): Promise<void> {
-    await this.db.exec(
-      `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
-         ON CONFLICT DO NOTHING`,
-      [rows.map((r) => r.id), rows.map((r) => r.tenantId), rows.map((r) => r.endpointId), rows.map((r) => r.eventId), rows.map((r) => r.eventType)],
+  async recordDeliveries(rows: readonly FreshDelivery[]): Promise<Map<string, string | null>> {
+    const inserted = await this.db.query<{ id: string }>(
+      `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, batch_id)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[])
+         ON CONFLICT DO NOTHING
+       RETURNING id`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.tenantId),
+        rows.map((r) => r.endpointId),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.eventType),
+        rows.map((r) => r.batchId),
+      ],
     );
+    const batches = new Map<string, string | null>();
+    const fresh = new Set(inserted.map((r) => r.id));
+    for (const r of rows) if (fresh.has(r.id)) batches.set(r.id, r.batchId);
+    const earlier = rows.filter((r) => !fresh.has(r.id));
+    if (earlier.length === 0) return batches;
+    const found = await this.db.query<{ id: string; batch_id: string | null }>(
+      `SELECT d.id, d.batch_id FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id)
+         JOIN webhook_deliveries d ON d.tenant_id = k.tenant_id AND d.id = k.id`,
+      [earlier.map((r) => r.tenantId), earlier.map((r) => r.id)],
+    );
+    for (const r of found) batches.set(r.id, r.batch_id);
+    return batches;
   }
 
   /** Moves the position to `to`, in the pass's transaction. */

@@ -157,14 +157,17 @@ export class TenantDeliveries {
   /**
    * Replayed deliveries become pending again, due now, with a new run of retries (the whole
    * schedule; attempt numbers keep counting). Written before their jobs are enqueued: if Redis
-   * then fails, the sweeper re-drives them.
+   * then fails, the sweeper re-drives them. Returns the batch of each one never tried whose row
+   * names one (its first attempt is that batch job's while it is queued or running).
    */
-  async restartDeliveries(deliveryIds: readonly string[]): Promise<void> {
-    await this.db.exec(
+  async restartDeliveries(deliveryIds: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.db.query<{ id: string; batch_id: string | null }>(
       `UPDATE webhook_deliveries SET status = 'pending', retry_base = attempts, next_attempt_at = now(), updated_at = now()
-        WHERE tenant_id = $1 AND id = ANY ($2::uuid[])`,
+        WHERE tenant_id = $1 AND id = ANY ($2::uuid[])
+       RETURNING id, CASE WHEN attempts = 0 THEN batch_id END AS batch_id`,
       [this.tenantId, deliveryIds],
     );
+    return new Map(rows.flatMap((r) => (r.batch_id ? [[r.id, r.batch_id]] : [])));
   }
 
   // ---- deliveries: the worker's side ----

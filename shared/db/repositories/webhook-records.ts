@@ -53,8 +53,11 @@ export interface WebhookAttempt {
 
 /** What the delivery worker needs for one call, loaded in one query. */
 export interface DeliveryTarget {
-  /** `retryBase`: attempts made before the current run of retries (a replay starts a new run). */
-  delivery: WebhookDelivery & { retryBase: number };
+  /**
+   * `retryBase`: attempts made before the current run of retries (a replay starts a new run).
+   * `batchId`: the relay's batch job its first attempt was given to, if any.
+   */
+  delivery: WebhookDelivery & { retryBase: number; batchId: string | null };
   /** `secrets`: current first, then the previous one while its overlap lasts. `secretError`: why there are none. */
   endpoint: WebhookEndpoint & { secrets: string[]; secretError?: string };
   event: { id: string; type: string; directoryId: string | null; occurredAt: Date; data: unknown; trace: TraceCarrier | null };
@@ -77,6 +80,7 @@ export interface DeliveryRow {
   status: DeliveryStatus;
   attempts: number;
   retry_base: number;
+  batch_id: string | null;
   next_attempt_at: Date | null;
   last_status: number | null;
   last_error: string | null;
@@ -86,7 +90,7 @@ export interface DeliveryRow {
 }
 
 export const DELIVERY_COLUMNS =
-  'd.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.retry_base, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at, d.updated_at';
+  'd.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.retry_base, d.batch_id, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at, d.updated_at';
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -1,8 +1,7 @@
-import type { Queue } from 'bullmq';
 import type { Router } from 'express';
 import { z } from 'zod';
 import { DELIVERY_STATUSES, type DeliveryRef, type TenantWebhooks, type WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
-import { type WebhookDeliveryJob, enqueueDeliveries, requeueDeliveries } from '../../../../shared/queue/catalog';
+import { type DeliveryQueue, type WebhookDeliveryJob, enqueueDeliveries, requeueDeliveries } from '../../../../shared/queue/catalog';
 import { redisWithin } from '../../../../shared/queue/redis';
 import { ScimError } from '../../../../shared/scim/errors';
 import { logger as defaultLogger } from '../../../../shared/telemetry/logger';
@@ -44,7 +43,7 @@ export interface EndpointLookups {
 export function webhookDeliveryRoutes(router: Router, deps: WebhookRouteDeps, lookups: EndpointLookups): void {
   const { tenantWebhooks, endpointOf, loadEndpoint, webhookId, tag } = lookups;
   const tenantId = PATH_PARAMS.tenantId;
-  const queue = (): Queue<WebhookDeliveryJob> => {
+  const queue = (): DeliveryQueue => {
     const q = deps.queue();
     if (!q) throw new ScimError(503, undefined, 'the webhook delivery queue is not configured in this process');
     return q;
@@ -56,10 +55,13 @@ export function webhookDeliveryRoutes(router: Router, deps: WebhookRouteDeps, lo
    * dashboard no longer lists it as failed. If Redis does not take a page, the rest of the replay
    * is written to PostgreSQL only: the sweeper enqueues it all once overdue.
    */
-  const enqueue = async (q: Queue<WebhookDeliveryJob>, webhooks: TenantWebhooks, refs: readonly DeliveryRef[], redis: { ok: boolean }) => {
-    await webhooks.restartDeliveries(refs.map((r) => r.deliveryId));
+  const enqueue = async (q: DeliveryQueue, webhooks: TenantWebhooks, refs: readonly DeliveryRef[], redis: { ok: boolean }) => {
+    const batches = await webhooks.restartDeliveries(refs.map((r) => r.deliveryId));
     if (!redis.ok) return;
-    const jobs = refs.map((r) => ({ deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(r.trace ? { trace: r.trace } : {}) }));
+    const jobs = refs.map((r): WebhookDeliveryJob => {
+      const batchId = batches.get(r.deliveryId);
+      return { deliveryId: r.deliveryId, tenantId: webhooks.tenantId, ...(batchId ? { batchId } : {}), ...(r.trace ? { trace: r.trace } : {}) };
+    });
     try {
       await redisWithin(requeueDeliveries(q, jobs), enqueueTimeoutMs);
     } catch (err) {

@@ -1,11 +1,10 @@
 import { Router } from 'express';
-import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { config, type Config } from '../../../../shared/config';
 import type { TenantWebhooks, WebhookEndpoint } from '../../../../shared/db/repositories/webhooks';
 import type { Repositories } from '../../../../shared/db/repositories';
 import { SUBSCRIBABLE_EVENT_TYPES } from '../../../../shared/events/catalog';
-import type { WebhookDeliveryJob } from '../../../../shared/queue/catalog';
+import type { DeliveryQueue } from '../../../../shared/queue/catalog';
 import { ScimError } from '../../../../shared/scim/errors';
 import type { Logger } from '../../../../shared/telemetry/logger';
 import { checkWebhookUrl, urlPolicyFrom, WebhookUrlRefused, type UrlPolicy } from '../../../../shared/webhooks/url-policy';
@@ -58,7 +57,7 @@ export interface WebhookRouteDeps {
    * The delivery queue, looked up when a replay needs it (so an API without Redis still serves
    * everything else). Without one, replays answer 503.
    */
-  readonly queue: () => Queue<WebhookDeliveryJob> | undefined;
+  readonly queue: () => DeliveryQueue | undefined;
   /** Which webhook URLs are allowed. Default: from shared/config. */
   readonly settings?: Pick<Config, 'NODE_ENV' | 'WEBHOOK_ALLOWED_HOSTS'>;
   /**

@@ -45,6 +45,30 @@ class DatabaseUnavailable extends Error {
   override readonly name = 'DatabaseUnavailable';
 }
 
+/**
+ * At most `limit` calls at once, taken in arrival order: WEBHOOK_CONCURRENCY bounds the process's
+ * calls in flight, a batch's included (a batch job is one BullMQ job but makes many calls).
+ */
+class CallSlots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active += 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // The slot goes straight to the next in line, or is given back.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active -= 1;
+    }
+  }
+}
+
 /** A call's outcome, to keep on a job for its next run to record. */
 const unrecordedOf = (result: CallResult, attemptsBefore: number): UnrecordedAttempt => ({
   ...result,
@@ -80,12 +104,17 @@ interface CallResult {
  * more (delivered, dead, or replayed by another job) is not called. When PostgreSQL cannot be
  * read the job is retried soon without a call; when a call's outcome cannot be written, the
  * outcome is kept on the job and written by the next run instead of calling again.
+ *
+ * Two job kinds on one queue: a delivery's own job (`deliver`, all of the above), and the relay's
+ * batch of first attempts (`deliver-batch`, see deliverBatch), which hands whatever it does not
+ * deliver to the deliveries' own jobs.
  */
 export const startWebhookDelivery: StartProcessor = (deps) => {
   const { config, repos } = deps;
   const schedule = parseRetrySchedule(config.WEBHOOK_RETRY_SCHEDULE);
   const limits = { failingAfterMs: parseDuration(config.WEBHOOK_FAILING_AFTER), disableAfterMs: parseDuration(config.WEBHOOK_DISABLE_AFTER) };
   const policy = urlPolicyFrom(config);
+  const slots = new CallSlots(config.WEBHOOK_CONCURRENCY);
   const log = deps.logger.child({ processor: 'webhook-delivery' });
   // A database outage is retried on a short doubling delay (from 1 s, or the schedule's first
   // delay if shorter, up to 30 s), jittered so a worker's jobs do not all retry in step.
@@ -133,7 +162,10 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     }
   }
 
-  async function call(target: DeliveryTarget): Promise<CallResult> {
+  /** One call, once a slot is free: signed, timed and timed out from then. */
+  const call = (target: DeliveryTarget): Promise<CallResult> => slots.run(() => callNow(target));
+
+  async function callNow(target: DeliveryTarget): Promise<CallResult> {
     const { endpoint, event } = target;
     const startedAt = new Date();
     const started = performance.now();

@@ -630,6 +630,43 @@ describe('webhook delivery worker', () => {
     assert.equal((await queue.getJob(batchJobId(batchId)))?.returnvalue, '1 delivered, 0 handed on');
   });
 
+  it('deliver-batch › WEBHOOK_CONCURRENCY 2 and a batch of 6 to a slow receiver › never more than 2 calls in flight; all 6 delivered', async () => {
+    const slottedPrefix = `${prefix}-slots`;
+    const slottedQueue = createQueue(QUEUES.webhookDelivery, { connection: redis(), prefix: slottedPrefix });
+    const slotted = await startWebhookDelivery({
+      repos: t.repos,
+      redis,
+      logger,
+      config: { ...workerConfig, WEBHOOK_CONCURRENCY: 2 },
+      queuePrefix: slottedPrefix,
+    });
+    try {
+      const rx = await receiver();
+      let inFlight = 0;
+      let most = 0;
+      rx.respond(async () => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await sleep(100);
+        inFlight -= 1;
+        return { status: 204 };
+      });
+      const dir = await makeDirectory(t.app);
+      const endpoint = await endpointFor(dir, rx.url);
+      const batchId = newId();
+      const six = await Promise.all(Array.from({ length: 6 }, () => eventWithDelivery(dir, endpoint.id, { batchId })));
+      await enqueueBatches(slottedQueue, [{ batchId, tenantIds: six.map(() => dir.tenantId), deliveryIds: six.map((d) => d.deliveryId) }]);
+
+      for (const d of six) await until(d.deliveryId, 'delivered');
+      assert.equal(rx.requests.length, 6);
+      assert.equal(most, 2, 'calls in flight at most');
+    } finally {
+      await slotted.close();
+      await slottedQueue.obliterate({ force: true });
+      await slottedQueue.close();
+    }
+  });
+
   it('POST webhooks/{id}/test › an endpoint filtered to user.created and failing, beside another › only it gets a webhook.test that standardwebhooks verifies; logged, and the endpoint active again', async () => {
     const tested = await receiver();
     const bystander = await receiver();

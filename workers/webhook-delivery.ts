@@ -69,6 +69,13 @@ class CallSlots {
   }
 }
 
+/** What a delivery's span says of what it was loaded with. */
+const targetAttributes = ({ endpoint, event }: DeliveryTarget) => ({
+  'webhook.endpoint.id': endpoint.id,
+  'event.type': event.type,
+  ...(event.directoryId ? { 'directory.id': event.directoryId } : {}),
+});
+
 /** A call's outcome, to keep on a job for its next run to record. */
 const unrecordedOf = (result: CallResult, attemptsBefore: number): UnrecordedAttempt => ({
   ...result,
@@ -137,8 +144,8 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
     const target = await database(() => webhooks.loadDeliveryTarget(deliveryId));
     // The endpoint was deleted (its deliveries with it), or the job names nothing of this tenant.
     if (!target) return 'gone';
-    const { delivery, endpoint, event } = target;
-    span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
+    const { delivery, endpoint } = target;
+    span.setAttributes(targetAttributes(target));
     if (delivery.status !== 'pending') return `already ${delivery.status}`;
     if (endpoint.status === 'disabled') {
       // Kept as a dead letter so it can be replayed once the endpoint is enabled again; its job
@@ -257,9 +264,8 @@ export const startWebhookDelivery: StartProcessor = (deps) => {
   async function firstAttempt(target: DeliveryTarget): Promise<WebhookDeliveryJob | undefined> {
     const { delivery, endpoint, event } = target;
     const own: WebhookDeliveryJob = { deliveryId: delivery.id, tenantId: endpoint.tenantId, afterBatch: true, ...(event.trace ? { trace: event.trace } : {}) };
-    const attrs = { 'tenant.id': endpoint.tenantId, 'webhook.delivery.id': delivery.id };
-    return withSpanFrom(event.trace, 'webhook.deliver', attrs, async (span) => {
-      span.setAttributes({ 'webhook.endpoint.id': endpoint.id, 'event.type': event.type, ...(event.directoryId ? { 'directory.id': event.directoryId } : {}) });
+    const attrs = { 'tenant.id': endpoint.tenantId, 'webhook.delivery.id': delivery.id, ...targetAttributes(target) };
+    return withSpanFrom(event.trace, 'webhook.deliver', attrs, async () => {
       // Its own job makes it a dead letter, replayable once the endpoint is enabled again.
       if (endpoint.status === 'disabled') return own;
       const result = await call(target);

@@ -82,15 +82,19 @@ export class ScimActivityWriter {
        ), added AS (
          SELECT directory_id, count(*)::int AS n FROM kept GROUP BY directory_id
        ), doomed AS (
-         SELECT r.directory_id, r.id FROM scim_request_log r
-          WHERE (r.directory_id, r.id) IN (
-                  SELECT o.directory_id, o.id FROM (
-                    SELECT l.directory_id, l.id, a.n, row_number() OVER (PARTITION BY l.directory_id ORDER BY l.id DESC) AS rank
-                      FROM scim_request_log l JOIN added a ON a.directory_id = l.directory_id) o
-                   WHERE o.rank > greatest($14 - o.n, 0))
-            FOR UPDATE SKIP LOCKED
+         -- Per directory of the batch: the newest stored row that no longer fits beside the ones
+         -- added (its key range read backwards), then it and every older one. Index walks of
+         -- those directories only, never the table, whatever its size or statistics.
+         SELECT o.ctid
+           FROM added a
+          CROSS JOIN LATERAL (
+                  SELECT l.id FROM scim_request_log l WHERE l.directory_id = a.directory_id
+                   ORDER BY l.id DESC OFFSET greatest($14 - a.n, 0) LIMIT 1) edge
+          CROSS JOIN LATERAL (
+                  SELECT l.ctid FROM scim_request_log l WHERE l.directory_id = a.directory_id AND l.id <= edge.id
+                     FOR UPDATE SKIP LOCKED) o
        ), trimmed AS (
-         DELETE FROM scim_request_log r USING doomed x WHERE r.directory_id = x.directory_id AND r.id = x.id
+         DELETE FROM scim_request_log r USING doomed x WHERE r.ctid = x.ctid
        ), marks AS (
          SELECT d.id AS directory_id, d.tenant_id, max(m.last_request_at) AS last_request_at,
                 max(m.last_change_at) AS last_change_at, max(m.test_connection_at) AS test_connection_at

@@ -102,7 +102,13 @@ async function recreateDatabase(): Promise<void> {
 /** BENCH_CPU_PROF=<dir>: API and worker write V8 CPU profiles there when they exit. */
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
-function startApi(): Promise<ChildProcess> {
+async function startApi(): Promise<ChildProcess> {
+  // An API left behind by an interrupted bench would answer in place of this one, unnoticed.
+  const stale = await fetch(`http://127.0.0.1:${API_PORT}/healthz`).then(
+    () => true,
+    () => false,
+  );
+  if (stale) throw new Error(`something already answers on port ${API_PORT} (an API left by an earlier bench?); stop it or set BENCH_API_PORT`);
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   buildWeb();
   // The API runs as deployed: compiled JavaScript, production mode, tracing on (no exporter).
@@ -114,7 +120,8 @@ function startApi(): Promise<ChildProcess> {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
-  return waitForPort(API_PORT).then(() => child);
+  await waitForPort(API_PORT);
+  return child;
 }
 
 async function waitForPort(port: number): Promise<void> {

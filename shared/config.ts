@@ -67,8 +67,12 @@ const schema = z
     MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
     /** Operations a /Bulk request may carry. Default 1000. */
     MAX_BULK_OPERATIONS: z.coerce.number().int().min(1).max(10_000).default(1000),
-    /** PostgreSQL connections per process. Default 20. */
-    DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /**
+     * PostgreSQL connections per API process. Default 10: statements of concurrent requests are
+     * batched, and backends beyond PostgreSQL's cores add contention, not throughput (BENCHMARKS.md,
+     * session 15: 20 cost PostgreSQL a fifth more CPU per request than 10 on the 2-core machine).
+     */
+    DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     /**
      * Connections each process opens at start and keeps (idle ones above it close after 10 s).
      * Default: the pool's size, a fixed pool. A new connection is a new PostgreSQL backend with cold

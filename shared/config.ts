@@ -70,7 +70,7 @@ const schema = z
     /**
      * PostgreSQL connections per API process. Default 10: statements of concurrent requests are
      * batched, and backends beyond PostgreSQL's cores add contention, not throughput (BENCHMARKS.md,
-     * session 15: 20 cost PostgreSQL a fifth more CPU per request than 10 on the 2-core machine).
+     * session 15: with 20, PostgreSQL spent 5–15 % more CPU per request than with 10 on the 2-core machine).
      */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     /**

@@ -75,7 +75,11 @@ describe('scope-statistics', () => {
     const dirs = ['01900000-0000-7000-8000-0000000000d1', '01900000-0000-7000-8000-0000000000d2', '01900000-0000-7000-8000-0000000000d3'];
     await c.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenant, 'stats']);
     const fill = async (directory: string, users: number) => {
-      await c.query("INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, 'entra', 'eu')", [directory, tenant, `directory ${directory}`]);
+      await c.query("INSERT INTO directories (id, tenant_id, name, provider, region) VALUES ($1, $2, $3, 'entra', 'eu')", [
+        directory,
+        tenant,
+        `directory ${directory}`,
+      ]);
       await c.query(
         `INSERT INTO scim_users (directory_id, tenant_id, id, user_name, display_name, data)
          SELECT $1, $2, gen_random_uuid(), 'u' || n || '@' || $4, 'User ' || n, '{}' FROM generate_series(1, $3) AS n`,

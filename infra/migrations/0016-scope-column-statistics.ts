@@ -1,8 +1,8 @@
 import type { Migration } from '../scripts/migrator';
 
 /**
- * The columns that name a customer's container (tenant, directory, webhook endpoint) keep no list
- * of most common values: statistics target 1 instead of the default 100.
+ * The columns that name a customer's container (tenant, directory, webhook endpoint) keep at most
+ * one most common value: statistics target 1 instead of the default 100.
  *
  * With the default, ANALYZE lists every directory of an installation with fewer than 100 of them,
  * and the planner estimates a directory absent from that list (one created since: a new customer

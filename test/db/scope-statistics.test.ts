@@ -1,5 +1,5 @@
 /**
- * The columns naming a customer's container keep no list of most common values (migration 0016),
+ * The columns naming a customer's container keep at most one most common value (migration 0016),
  * so a directory ANALYZE has not seen yet is planned at the average size instead of one row, and
  * a probe by primary key is not turned into a walk over the directory.
  */

@@ -128,6 +128,14 @@ const schema = z
      * audit trail is the operator's decision (400 keeps a year and its month edges).
      */
     EVENTS_RETENTION_DAYS: z.coerce.number().int().min(0).max(100_000).default(0),
+    /**
+     * The worker's CPU priority (a nice value, 0–19), which it sets on itself at start. Its work
+     * (relaying events, calling webhooks) can wait; Entra waits for every SCIM answer, so where
+     * the worker shares cores with the API and PostgreSQL it lets them go first. Where it has CPU
+     * of its own (its own container or pod) this changes nothing. Default 10 (BENCHMARKS.md,
+     * session 16: 30 tenants at once passed in both runs at 10 and missed in both at 0).
+     */
+    WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /**

@@ -1,6 +1,9 @@
 import { startTracing, stopTracing } from '../shared/telemetry/tracing';
 startTracing('scim-worker');
 
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
+
 import { config } from '../shared/config';
 import { createDatabase } from '../shared/db/sequelize';
 import { checkQueuePrefix } from '../shared/queue/queues';
@@ -70,7 +73,29 @@ export async function startWorker(overrides: Partial<WorkerDeps> & { readonly db
   return { close, processors: started, checks };
 }
 
+/**
+ * Lowers this process's CPU priority to `nice` (WORKER_NICE), never raises it. Linux keeps a nice
+ * value per thread, so every thread the process has so far is lowered too (V8's and libuv's
+ * helpers); threads started later inherit it from the thread that starts them.
+ */
+function yieldCpu(nice: number): void {
+  if (nice <= os.getPriority()) return;
+  let threads: string[] = [];
+  try {
+    threads = readdirSync('/proc/self/task');
+  } catch {
+    // Not Linux: the process's priority is all there is.
+  }
+  try {
+    os.setPriority(nice);
+    for (const tid of threads) if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+  } catch (err) {
+    logger.warn({ err, nice }, 'could not lower the worker CPU priority (WORKER_NICE)');
+  }
+}
+
 if (require.main === module) {
+  yieldCpu(config.WORKER_NICE);
   startWorker()
     .then(async ({ close, checks }) => {
       const port = config.WORKER_METRICS_PORT;

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { METRICS } from '../../shared/telemetry/metrics';
 import { createPrivateDatabase, type PrivateDatabase } from '../support/private-database';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../support/redis';
@@ -8,9 +10,10 @@ import { logLines, spawnEntry, waitForStatus, type Spawned } from './processes';
 /** Worker processes here use a short drain bound so a stuck shutdown shows within the test. */
 const DRAIN_TIMEOUT_MS = 3_000;
 
-async function startWorkerProcess(redis: PrivateRedis, database: PrivateDatabase): Promise<{ worker: Spawned; base: string }> {
+async function startWorkerProcess(redis: PrivateRedis, database: PrivateDatabase, env: Record<string, string>): Promise<{ worker: Spawned; base: string }> {
   const port = await freePort();
   const worker = spawnEntry('workers/main.ts', {
+    ...env,
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
     WORKER_METRICS_PORT: String(port),
@@ -26,13 +29,13 @@ async function startWorkerProcess(redis: PrivateRedis, database: PrivateDatabase
  * A suite's worker process on its own Redis, started in before() and stopped in after(). The
  * accessors read what before() set, so tests call them inside `it`, not at definition time.
  */
-function workerOnPrivateRedis() {
+function workerOnPrivateRedis(env: Record<string, string> = {}) {
   let redis: PrivateRedis | undefined;
   let database: PrivateDatabase | undefined;
   let started: { worker: Spawned; base: string } | undefined;
   before(async () => {
     [redis, database] = await Promise.all([startPrivateRedis(), createPrivateDatabase('worker_metrics')]);
-    started = await startWorkerProcess(redis, database);
+    started = await startWorkerProcess(redis, database, env);
   });
   after(async () => {
     await started?.worker.kill();
@@ -45,8 +48,25 @@ function workerOnPrivateRedis() {
   };
 }
 
+/** The nice value of each thread of a process (the 19th field of /proc/<pid>/task/<tid>/stat). */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 describe('worker process › metrics server', () => {
-  const { worker, base } = workerOnPrivateRedis();
+  // Lower than this test process, whatever its own priority: the worker must lower itself.
+  const nice = Math.min(19, os.getPriority() + 5);
+  const { worker, base } = workerOnPrivateRedis({ WORKER_NICE: String(nice) });
+
+  it('CPU priority › WORKER_NICE › every thread of the process runs at it', { skip: process.platform !== 'linux' }, () => {
+    const nices = threadNices(worker().child.pid!);
+    assert.ok(nices.length > 1, 'V8 and libuv threads are there too');
+    assert.deepEqual(new Set(nices), new Set([nice]));
+  });
 
   it('GET /healthz, /readyz › worker running › 200 ok and ready with both checks', async () => {
     const health = await fetch(`${base()}/healthz`);

@@ -10,12 +10,13 @@ describe('GET /admin/v1/failing-directories and scim_directories_failing', () =>
   let failing: TestDirectory;
   let lookingUp: TestDirectory;
   let quiet: TestDirectory;
+  let revoked: TestDirectory;
   let unwatch: () => void;
 
   before(async () => {
     t = makeTestApp({ recordActivity: true, authThrottle: { failures: 1000 } });
     unwatch = watchFailingDirectories(t.repos.operator);
-    [failing, lookingUp, quiet] = await Promise.all([makeDirectory(t.app), makeDirectory(t.app), makeDirectory(t.app)]);
+    [failing, lookingUp, quiet, revoked] = await Promise.all([makeDirectory(t.app), makeDirectory(t.app), makeDirectory(t.app), makeDirectory(t.app)]);
     // 4 good requests and 6 refused ones (409 uniqueness, 400 invalid filter): 60 % failed.
     const scim = scimClient(t.app, failing.token);
     await scim.post('/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'taken@example.com' }).expect(201);
@@ -29,6 +30,10 @@ describe('GET /admin/v1/failing-directories and scim_directories_failing', () =>
     // Failing, but too few requests to say so.
     const few = scimClient(t.app, quiet.token);
     for (let i = 0; i < 5; i++) await few.get('/Users?filter=userName eq').expect(400);
+    // Its key revoked while Entra keeps sending: every request a 401, and no directory authenticated.
+    await asAdmin(request(t.app).delete(`/admin/v1/directories/${revoked.directoryId}/keys/${revoked.keyId}`)).expect(204);
+    const refused = scimClient(t.app, revoked.token);
+    for (let i = 0; i < 10; i++) await refused.get('/Users?filter=userName eq "x"').expect(401);
     await t.activity!.flush();
   });
   after(async () => {
@@ -47,6 +52,12 @@ describe('GET /admin/v1/failing-directories and scim_directories_failing', () =>
     assert.equal(typeof mine.directoryName, 'string');
     assert.equal(typeof mine.tenantName, 'string');
     assert.ok(Date.parse(String(mine.lastFailureAt)) > Date.now() - 60_000);
+  });
+
+  it('lists a directory whose revoked key Entra still sends, every request a 401', async () => {
+    const res = await asAdmin(request(t.app).get('/admin/v1/failing-directories')).expect(200);
+    const listed = (res.body.data as { directoryId: string; requests: number; failed: number }[]).find((d) => d.directoryId === revoked.directoryId);
+    assert.deepEqual(listed && { requests: listed.requests, failed: listed.failed }, { requests: 10, failed: 10 });
   });
 
   it('leaves out 404 lookups and directories with too few requests to judge', async () => {

@@ -404,17 +404,18 @@ describe('setup links › the setup page API', () => {
 
     const rows = await t.db
       .acrossTenants()
-      .query<Record<string, unknown>>('SELECT * FROM scim_request_log WHERE directory_id = $1 ORDER BY id', [dir.directoryId]);
+      .query<Record<string, unknown>>('SELECT * FROM scim_request_log WHERE directory_id = $1 ORDER BY seq', [dir.directoryId]);
 
     assert.equal(rows.length, 6);
     assert.deepEqual(Object.keys(rows[0]).sort(), [
       'at',
       'attribute',
       'directory_id',
-      'id',
       'method',
       'route',
       'scim_type',
+      'seq',
+      'slot',
       'status',
       'tenant_id',
       'test_connection',

@@ -123,6 +123,28 @@ describe('SCIM request log › writer and reader', () => {
       recent.map((r) => r.status),
       [409, 404, 400, 204],
     );
+    const stored = await t.db
+      .acrossTenants()
+      .query<{ slot: number }>('SELECT slot FROM scim_request_log WHERE directory_id = $1 ORDER BY slot', [d.directoryId]);
+    assert.deepEqual(
+      stored.map((r) => r.slot),
+      [0, 1, 2, 3],
+      'a ring of 4 rows, overwritten in place',
+    );
+  });
+
+  it('the table › its only index is the ring key, and pages keep room › overwrites can stay on their page (HOT)', async () => {
+    const indexes = await t.db
+      .acrossTenants()
+      .query<{ def: string }>(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'scim_request_log'::regclass`);
+    assert.deepEqual(
+      indexes.map((i) => i.def.replace(/^.* USING /, '')),
+      ['btree (directory_id, slot)'],
+    );
+    const [table] = await t.db
+      .acrossTenants()
+      .query<{ options: string[] }>(`SELECT reloptions AS options FROM pg_class WHERE oid = 'scim_request_log'::regclass`);
+    assert.deepEqual(table.options, ['fillfactor=50']);
   });
 
   it('append › one batch larger than is kept › its newest only, in the order answered', async () => {
@@ -198,7 +220,7 @@ describe('SCIM request log › writer and reader', () => {
 
     assert.deepEqual(await reposOf(t, b).activity.recent(50), []);
     assert.deepEqual(await reposOf(t, b).activity.times(), { lastRequestAt: null, lastChangeAt: null, testConnectionAt: null });
-    assert.deepEqual(await t.db.forDirectory(b).query('SELECT id FROM scim_request_log'), []);
+    assert.deepEqual(await t.db.forDirectory(b).query('SELECT slot FROM scim_request_log'), []);
     assert.deepEqual(await t.db.forDirectory(b).query('SELECT directory_id FROM directory_activity'), []);
   });
 });

@@ -47,16 +47,18 @@ export class ScimActivityWriter {
   constructor(private readonly operator: Sql) {}
 
   /**
-   * Appends the requests (in the batch's order, which is the order they were answered in), keeps
-   * only the newest REQUESTS_KEPT_PER_DIRECTORY of each directory in the batch, and moves the
-   * directories' times forward, in one statement:
+   * Stores the requests of the batch (the newest `keep` of each directory, in the order they were
+   * answered) in their directories' rings, and moves the directories' times forward, in one
+   * statement (migration 0017 describes the ring):
    * - a 401's directory is the one its (revoked) key belonged to; a token that never was a key
    *   names no directory and is left out, as are directories deleted meanwhile (the joins with
    *   directories drop them, so a late batch never fails on their foreign keys);
-   * - the trim locks with SKIP LOCKED, so two processes trimming one directory never wait on (or
-   *   deadlock with) each other; the next batch trims what one skipped;
-   * - the times are upserted in directory order, so concurrent batches lock those rows in the
-   *   same order, and never move a time backwards.
+   * - each directory's count of requests written is moved forward first, in its directory_activity
+   *   row, in directory order: concurrent batches of one directory take turns on that row lock
+   *   (never deadlocking) and number their requests one after the other; request number n goes
+   *   to slot n mod `keep`, overwriting the request `keep` before it;
+   * - the times never move backwards.
+   * `keep` is the ring's size: REQUESTS_KEPT_PER_DIRECTORY, as the migration numbered the rows.
    * Returns how many requests were written.
    */
   async append(batch: ScimActivityBatch, keep = REQUESTS_KEPT_PER_DIRECTORY): Promise<number> {
@@ -68,33 +70,15 @@ export class ScimActivityWriter {
          SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::boolean[])
            WITH ORDINALITY AS u(directory_id, key_hash, at, method, route, status, scim_type, attribute, test_connection, n)
        ), located AS (
-         SELECT d.id AS directory_id, d.tenant_id, i.at, i.method, i.route, i.status, i.scim_type, i.attribute, i.test_connection, i.n,
+         SELECT d.id AS directory_id, d.tenant_id, i.at, i.method, i.route, i.status, i.scim_type, i.attribute, i.test_connection,
                 row_number() OVER (PARTITION BY d.id ORDER BY i.at DESC, i.n DESC) AS newest
            FROM input i
            LEFT JOIN api_keys k ON i.directory_id IS NULL AND k.token_hash = i.key_hash
            JOIN directories d ON d.id = coalesce(i.directory_id, k.directory_id)
        ), kept AS (
          SELECT * FROM located WHERE newest <= $14
-       ), logged AS (
-         INSERT INTO scim_request_log (directory_id, tenant_id, at, method, route, status, scim_type, attribute, test_connection)
-         SELECT directory_id, tenant_id, at, method, route, status, scim_type, attribute, test_connection FROM kept ORDER BY directory_id, at, n
-         RETURNING 1
        ), added AS (
-         SELECT directory_id, count(*)::int AS n FROM kept GROUP BY directory_id
-       ), doomed AS (
-         -- Per directory of the batch: the newest stored row that no longer fits beside the ones
-         -- added (its key range read backwards), then it and every older one. Index walks of
-         -- those directories only, never the table, whatever its size or statistics.
-         SELECT o.ctid
-           FROM added a
-          CROSS JOIN LATERAL (
-                  SELECT l.id FROM scim_request_log l WHERE l.directory_id = a.directory_id
-                   ORDER BY l.id DESC OFFSET greatest($14 - a.n, 0) LIMIT 1) edge
-          CROSS JOIN LATERAL (
-                  SELECT l.ctid FROM scim_request_log l WHERE l.directory_id = a.directory_id AND l.id <= edge.id
-                     FOR UPDATE SKIP LOCKED) o
-       ), trimmed AS (
-         DELETE FROM scim_request_log r USING doomed x WHERE r.ctid = x.ctid
+         SELECT directory_id, tenant_id, count(*)::int AS n, max(at) AS last_logged_at FROM kept GROUP BY directory_id, tenant_id
        ), marks AS (
          SELECT d.id AS directory_id, d.tenant_id, max(m.last_request_at) AS last_request_at,
                 max(m.last_change_at) AS last_change_at, max(m.test_connection_at) AS test_connection_at
@@ -103,12 +87,29 @@ export class ScimActivityWriter {
            JOIN directories d ON d.id = m.directory_id
           GROUP BY d.id, d.tenant_id
        ), noted AS (
-         INSERT INTO directory_activity AS a (directory_id, tenant_id, last_request_at, last_change_at, test_connection_at)
-         SELECT directory_id, tenant_id, last_request_at, last_change_at, test_connection_at FROM marks ORDER BY directory_id
+         INSERT INTO directory_activity AS a (directory_id, tenant_id, last_request_at, last_change_at, test_connection_at, last_logged_at, requests_logged)
+         SELECT coalesce(x.directory_id, m.directory_id), coalesce(x.tenant_id, m.tenant_id), m.last_request_at, m.last_change_at,
+                m.test_connection_at, x.last_logged_at, coalesce(x.n, 0)
+           FROM added x FULL JOIN marks m ON m.directory_id = x.directory_id
+          ORDER BY 1
          ON CONFLICT (directory_id) DO UPDATE SET
            last_request_at = greatest(a.last_request_at, EXCLUDED.last_request_at),
            last_change_at = greatest(a.last_change_at, EXCLUDED.last_change_at),
-           test_connection_at = greatest(a.test_connection_at, EXCLUDED.test_connection_at)
+           test_connection_at = greatest(a.test_connection_at, EXCLUDED.test_connection_at),
+           last_logged_at = greatest(a.last_logged_at, EXCLUDED.last_logged_at),
+           requests_logged = a.requests_logged + EXCLUDED.requests_logged
+         RETURNING a.directory_id, a.requests_logged
+       ), logged AS (
+         -- The batch's oldest request of a directory takes the first number after the ones
+         -- written before; its newest, the last.
+         INSERT INTO scim_request_log AS l (directory_id, slot, seq, tenant_id, at, method, route, status, scim_type, attribute, test_connection)
+         SELECT k.directory_id, (c.requests_logged - k.newest) % $14, c.requests_logged - k.newest, k.tenant_id,
+                k.at, k.method, k.route, k.status, k.scim_type, k.attribute, k.test_connection
+           FROM kept k JOIN noted c ON c.directory_id = k.directory_id
+         ON CONFLICT (directory_id, slot) DO UPDATE SET
+           seq = EXCLUDED.seq, tenant_id = EXCLUDED.tenant_id, at = EXCLUDED.at, method = EXCLUDED.method, route = EXCLUDED.route,
+           status = EXCLUDED.status, scim_type = EXCLUDED.scim_type, attribute = EXCLUDED.attribute, test_connection = EXCLUDED.test_connection
+         RETURNING 1
        )
        SELECT (SELECT count(*) FROM logged)::int AS logged`,
       [
@@ -180,7 +181,7 @@ export class DirectoryActivity {
       test_connection: boolean;
     }>(
       `SELECT at, method, route, status, scim_type, attribute, test_connection FROM scim_request_log
-        WHERE directory_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+        WHERE directory_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`,
       [this.directoryId, limit],
     );
     return rows.map((x) => ({
@@ -235,12 +236,14 @@ export class FailingDirectories {
       last_failure_at: Date;
     }>(
       `WITH recent AS (
-         SELECT directory_id, count(*)::int AS requests,
-                count(*) FILTER (WHERE status >= 500 OR (status >= 400 AND status NOT IN (404, 429)))::int AS failed,
-                max(at) FILTER (WHERE status >= 500 OR (status >= 400 AND status NOT IN (404, 429))) AS last_failure_at
-           FROM scim_request_log
-          WHERE at > now() - make_interval(mins => $1)
-          GROUP BY directory_id
+         -- The directories that logged a request in the window (one row each), then their rings by key.
+         SELECT l.directory_id, count(*)::int AS requests,
+                count(*) FILTER (WHERE l.status >= 500 OR (l.status >= 400 AND l.status NOT IN (404, 429)))::int AS failed,
+                max(l.at) FILTER (WHERE l.status >= 500 OR (l.status >= 400 AND l.status NOT IN (404, 429))) AS last_failure_at
+           FROM directory_activity a
+           JOIN scim_request_log l ON l.directory_id = a.directory_id
+          WHERE a.last_logged_at > now() - make_interval(mins => $1) AND l.at > now() - make_interval(mins => $1)
+          GROUP BY l.directory_id
          HAVING count(*) >= $2)
        SELECT r.directory_id, d.tenant_id, d.name AS directory_name, t.name AS tenant_name, r.requests, r.failed, r.last_failure_at
          FROM recent r JOIN directories d ON d.id = r.directory_id JOIN tenants t ON t.id = d.tenant_id

@@ -133,7 +133,7 @@ const schema = z
      * (relaying events, calling webhooks) can wait; Entra waits for every SCIM answer, so where
      * the worker shares cores with the API and PostgreSQL it lets them go first. Where it has CPU
      * of its own (its own container or pod) this changes nothing. Default 10 (BENCHMARKS.md,
-     * session 16: 30 tenants at once passed in both runs at 10 and missed in both at 0).
+     * session 16: in an A/B, 30 tenants at once passed in both runs at 10 and missed in both at 0).
      */
     WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Port of the worker's /metrics, /healthz and /readyz server; 0 disables it. Default 9464 (Prometheus's exporter port). */

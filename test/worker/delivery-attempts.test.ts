@@ -217,6 +217,9 @@ describe('delivery attempts under racing sweeps and two workers', () => {
       const late = { startedAt: new Date(), durationMs: 3, statusCode: 500, error: 'receiver answered 500' };
       const recorded = webhooks.recordAttempt(dead.id, late, { status: 'pending', nextAttemptAt: new Date(Date.now() + 60_000) });
       await eventually('the late record waiting for the row', async () => {
+        // Inside a transaction PostgreSQL keeps the first look at pg_stat_activity until it ends:
+        // without a fresh one, a first poll made before the wait began would be seen forever.
+        await other.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await other.query(
           `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid' AND query LIKE '%webhook_deliveries%'`,
         );

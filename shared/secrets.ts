@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { decodeEncryptionKey } from './config';
+import { decodeEncryptionKey } from './config-formats';
 
 /**
  * Webhook signing secrets: generated as `whsec_<base64>` strings and stored only

@@ -11,7 +11,7 @@ import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
-import { parseDuration } from '../shared/config';
+import { parseDuration } from '../shared/config-formats';
 import type { TenantId } from '../shared/ids';
 import type { StartProcessor } from './deps';
 

@@ -8,7 +8,7 @@ import { heartbeat, heartbeatEvery } from '../shared/queue/heartbeat';
 import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { captureTraceContext, withSpanFrom } from '../shared/telemetry/context';
 import type { Logger } from '../shared/telemetry/logger';
-import { parseDuration } from '../shared/config';
+import { parseDuration } from '../shared/config-formats';
 import type { StartProcessor } from './deps';
 
 /** Members re-emitted per transaction. */

@@ -16,7 +16,7 @@ import { createQueue } from '../shared/queue/queues';
 import { type RedisClient, redisWithin } from '../shared/queue/redis';
 import { assertPositiveIntegers, PollingLoop } from '../shared/polling-loop';
 import type { Logger } from '../shared/telemetry/logger';
-import { parseDuration } from '../shared/config';
+import { parseDuration } from '../shared/config-formats';
 import type { StartProcessor } from './deps';
 
 /** The queues a sweeper re-drives, each optional (a test sweeps only its own). It closes none. */

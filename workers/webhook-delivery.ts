@@ -18,7 +18,7 @@ import { rateLimitedErrorLog } from '../shared/queue/redis';
 import { outgoingTraceHeaders, withSpanFrom } from '../shared/telemetry/context';
 import { recordDelivery } from '../shared/telemetry/metrics';
 import { parseRetrySchedule } from '../shared/webhooks/retry-schedule';
-import { parseDuration } from '../shared/config';
+import { parseDuration } from '../shared/config-formats';
 import { retryAfterMs, sendWebhook, WebhookSendError } from '../shared/webhooks/send';
 import { webhookHeaders } from '../shared/webhooks/signing';
 import { urlPolicyFrom } from '../shared/webhooks/url-policy';

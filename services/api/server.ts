@@ -3,7 +3,8 @@ startTracing('scim-api');
 
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { config, parseDuration } from '../../shared/config';
+import { config } from '../../shared/config';
+import { parseDuration } from '../../shared/config-formats';
 import { AuthChangeListener } from '../../shared/db/auth-changes';
 import { repositoriesFor } from '../../shared/db/repositories';
 import { createDatabase } from '../../shared/db/sequelize';

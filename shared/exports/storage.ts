@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { splitRelativePath } from '../config';
+import { splitRelativePath } from '../config-formats';
 
 /**
  * Where audit exports are kept. Small on purpose: an export is written once as a stream and read

@@ -1,5 +1,6 @@
 import IORedis, { Cluster, type ClusterOptions, type Redis, type RedisOptions } from 'ioredis';
-import { type ClusterNodes, type Config, parseClusterNodes } from '../config';
+import type { Config } from '../config';
+import { type ClusterNodes, parseClusterNodes } from '../config-formats';
 import { logger as defaultLogger, type Logger } from '../telemetry/logger';
 import { withTimeout } from '../polling-loop';
 

@@ -1,4 +1,4 @@
-import { parseDurationList } from '../config';
+import { parseDurationList } from '../config-formats';
 
 /**
  * The webhook retry schedule built from config.WEBHOOK_RETRY_SCHEDULE, a comma-separated list of

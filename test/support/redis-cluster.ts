@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ClusterNodes } from '../../shared/config';
+import type { ClusterNodes } from '../../shared/config-formats';
 import { freePort } from './redis';
 
 const run = promisify(execFile);

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { adminTokenWeakness, parseConfig } from '../../shared/config';
+import { parseConfig } from '../../shared/config';
+import { adminTokenWeakness } from '../../shared/config-formats';
 
 const root = path.resolve(__dirname, '..', '..');
 

@@ -57,10 +57,11 @@ describe('architecture › dependencies point one way', () => {
     assert.ok(packages.includes('express'), packages.join(', '));
   });
 
-  it('shared/config.ts › imports packages and node: modules only', () => {
+  it('shared/config.ts › imports packages, node: modules and its value formats only; the formats, nothing of ours', () => {
     const { project, packages } = importsOf('shared/config.ts');
-    assert.deepEqual(project, []);
+    assert.deepEqual(project, ['shared/config-formats']);
     assert.ok(packages.includes('zod'));
+    assert.deepEqual(importsOf('shared/config-formats.ts').project, []);
   });
 
   it('shared/telemetry › imports no domain module (db, events, exports, queue, webhooks, provisioning, scim)', () => {
@@ -90,7 +91,17 @@ describe('architecture › dependencies point one way', () => {
     const web = sourceFiles('services/web/src', ['.ts', '.tsx']);
     assert.ok(web.length >= 10);
     // Only `import type` may name the API (answer shapes, the session view): no server code ships to browsers.
-    const NODE_BOUND = ['services', 'workers', 'shared/db', 'shared/queue', 'shared/telemetry', 'shared/webhooks', 'shared/exports', 'shared/config'];
+    const NODE_BOUND = [
+      'services',
+      'workers',
+      'shared/db',
+      'shared/queue',
+      'shared/telemetry',
+      'shared/webhooks',
+      'shared/exports',
+      'shared/config',
+      'shared/config-formats',
+    ];
     const runtime = web.flatMap((file) =>
       [...readFileSync(path.join(ROOT, file), 'utf8').matchAll(/^import\s+(?!type\b)[^'"]*?from\s+['"](\.[^'"]+)['"]/gm)]
         .map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1])))

@@ -33,3 +33,11 @@ describe('config › rate limits and trust proxy', () => {
     });
   }
 });
+
+describe("config › the worker's CPU priority", () => {
+  it('WORKER_NICE › 10 unless set; 0 to 19 taken; anything else refused, naming WORKER_NICE', () => {
+    assert.equal(parseConfig({}).WORKER_NICE, 10);
+    assert.deepEqual([parseConfig({ WORKER_NICE: '0' }).WORKER_NICE, parseConfig({ WORKER_NICE: '19' }).WORKER_NICE], [0, 19]);
+    for (const value of ['-5', '20', '2.5', 'low']) assert.throws(() => parseConfig({ WORKER_NICE: value }), /WORKER_NICE: /, value);
+  });
+});

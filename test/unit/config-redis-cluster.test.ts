@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseClusterNodes, parseConfig } from '../../shared/config';
+import { parseConfig } from '../../shared/config';
+import { parseClusterNodes } from '../../shared/config-formats';
 import { isHashTagged, queuePrefixFor, redisTarget } from '../../shared/queue/redis';
 
 describe('config › REDIS_CLUSTER_NODES', () => {

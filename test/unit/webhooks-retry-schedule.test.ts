@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, parseDuration } from '../../shared/config';
+import { parseConfig } from '../../shared/config';
+import { parseDuration } from '../../shared/config-formats';
 import { parseRetrySchedule } from '../../shared/webhooks/retry-schedule';
 
 describe('webhook retry schedule', () => {

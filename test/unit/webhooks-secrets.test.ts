@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { decodeEncryptionKey, parseConfig } from '../../shared/config';
+import { parseConfig } from '../../shared/config';
+import { decodeEncryptionKey } from '../../shared/config-formats';
 import { encryptionKeyFrom, generateSecret, SecretBox, signingKeyOf } from '../../shared/secrets';
 
 const PROD = { NODE_ENV: 'production', ADMIN_TOKEN: 'prod-admin-token-0123456789-abcdefghij' };

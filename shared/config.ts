@@ -122,6 +122,13 @@ const schema = z
     /** How long the API keeps an idle connection open; above the load balancer's idle timeout. Default 65,000 ms. */
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(65_000),
     /**
+     * How many new connections one API process takes in per event-loop iteration: Node.js 20
+     * accepts one per handle on the listening socket, and a busy iteration lasts tens of ms, so a
+     * burst of new connections (Entra's cycle starting for many tenants) waited seconds. 1 turns
+     * the extra handles off; a cluster's processes (WEB_CONCURRENCY above 1) have none. Default 16.
+     */
+    HTTP_ACCEPT_HANDLES: z.coerce.number().int().min(1).max(64).default(16),
+    /**
      * A pending delivery this long past its due time, or an export or reconciliation queued or
      * running this long without progress, has no job that will run (Redis lost it): the workers'
      * sweeper enqueues it again, and the API counts it in scim_webhook_deliveries_overdue /

@@ -18,6 +18,7 @@ import { createQueue } from '../../shared/queue/queues';
 import { checkRedisServer, createRedis, queuePrefixFor, redisTarget } from '../../shared/queue/redis';
 import { logger } from '../../shared/telemetry/logger';
 import { createApp } from './app';
+import { addAcceptHandles } from './accept-handles';
 import { runPrimary } from './cluster';
 import { clientErrorHandler } from './middleware/errors';
 import { limiterRedis } from './middleware/rate-limit';
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
    * config.HTTP_KEEP_ALIVE_TIMEOUT_MS (65,000 ms).
    */
   readonly keepAliveTimeoutMs?: number;
+  /** Handles on the listening socket, the server's own included (accept-handles.ts). Default config.HTTP_ACCEPT_HANDLES. */
+  readonly acceptHandles?: number;
 }
 
 /** The documented defaults of ApiServerOptions' timeouts. */
@@ -182,8 +185,9 @@ export async function startApi(options: ApiServerOptions = {}) {
     });
   });
   server.on('clientError', clientErrorHandler);
+  const acceptHandles = await addAcceptHandles(server, options.acceptHandles ?? config.HTTP_ACCEPT_HANDLES, logger);
   if (!config.ADMIN_TOKEN) logger.warn('ADMIN_TOKEN is not set: the admin API refuses every request');
-  logger.info({ port: (server.address() as { port: number }).port }, 'api listening');
+  logger.info({ port: (server.address() as { port: number }).port, accept_handles: acceptHandles.count }, 'api listening');
 
   // Shutdown: stop accepting, let in-flight requests finish (bounded), and only then close what
   // they use, so none of them meets a closed pool.
@@ -198,7 +202,7 @@ export async function startApi(options: ApiServerOptions = {}) {
         onIdle = resolve;
         if (inFlight.size === 0) resolve();
       });
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), acceptHandles.close()]);
       server.closeIdleConnections();
       try {
         await withTimeout(Promise.all([idle, stopped]), DRAIN_TIMEOUT_MS, () => new Error(`requests still running after ${DRAIN_TIMEOUT_MS} ms`));

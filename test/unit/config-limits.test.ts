@@ -41,3 +41,11 @@ describe("config › the worker's CPU priority", () => {
     for (const value of ['-5', '20', '2.5', 'low']) assert.throws(() => parseConfig({ WORKER_NICE: value }), /WORKER_NICE: /, value);
   });
 });
+
+describe("config › the API's accept handles", () => {
+  it('HTTP_ACCEPT_HANDLES › 16 unless set; 1 to 64 taken; anything else refused, naming HTTP_ACCEPT_HANDLES', () => {
+    assert.equal(parseConfig({}).HTTP_ACCEPT_HANDLES, 16);
+    assert.deepEqual([parseConfig({ HTTP_ACCEPT_HANDLES: '1' }).HTTP_ACCEPT_HANDLES, parseConfig({ HTTP_ACCEPT_HANDLES: '64' }).HTTP_ACCEPT_HANDLES], [1, 64]);
+    for (const value of ['0', '65', '1.5', 'many']) assert.throws(() => parseConfig({ HTTP_ACCEPT_HANDLES: value }), /HTTP_ACCEPT_HANDLES: /, value);
+  });
+});

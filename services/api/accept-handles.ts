@@ -77,7 +77,11 @@ function handlesFromHelper(handle: object, count: number): Promise<object[]> {
     // No environment: NODE_OPTIONS (a loader, an inspector) is nothing the helper needs.
     const helper = spawn(process.execPath, ['-e', HELPER_SOURCE], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: {} });
     const received: object[] = [];
+    let settled = false;
     const fail = (err: Error) => {
+      // An error and then the exit both report the one failure.
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       helper.kill();
       // Descriptors already here are sockets of ours: closed, not leaked.
@@ -94,9 +98,10 @@ function handlesFromHelper(handle: object, count: number): Promise<object[]> {
         if (got) received.push(got);
         return;
       }
+      if (received.length !== count) return fail(new Error(`the helper sent ${received.length} of ${count} handles`));
+      settled = true;
       clearTimeout(timer);
-      if (received.length === count) resolve(received);
-      else fail(new Error(`the helper sent ${received.length} of ${count} handles`));
+      resolve(received);
     });
     helper.send(count, handle as never);
   });

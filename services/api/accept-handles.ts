@@ -17,6 +17,15 @@ const HELPER_SOURCE = `process.on('message', (count, handle) => {
   process.send('done', () => process.disconnect());
 });`;
 
+/** What a net.Server keeps of its options, keepAliveInitialDelay in seconds (Node's net.js). */
+interface SocketOptions {
+  readonly allowHalfOpen: boolean;
+  readonly noDelay: boolean;
+  readonly keepAlive: boolean;
+  readonly keepAliveInitialDelay: number;
+  readonly highWaterMark: number;
+}
+
 /** What the API listens on besides its server's own handle; close() stops them taking connections. */
 export interface AcceptHandles {
   readonly count: number;
@@ -50,8 +59,12 @@ export async function addAcceptHandles(server: HttpServer, total: number, logger
   const extras: Server[] = [];
   try {
     const handles = await handlesFromHelper((server as unknown as { _handle: object })._handle, total - 1);
+    // The HTTP server's own socket options (net.Server applies them as it accepts): without
+    // them a connection taken in here would send with Nagle's delay and close on half-close.
+    const { allowHalfOpen, noDelay, keepAlive, keepAliveInitialDelay, highWaterMark } = server as unknown as SocketOptions;
+    const options = { allowHalfOpen, noDelay, keepAlive, keepAliveInitialDelay: keepAliveInitialDelay * 1000, highWaterMark };
     for (const handle of handles) {
-      const extra = new Server();
+      const extra = new Server(options);
       extra.on('connection', (socket) => server.emit('connection', socket));
       // An accept that fails (out of descriptors) is the same error the server's own handle
       // would meet; the handle keeps listening.

@@ -72,6 +72,22 @@ describe('accept handles › a burst of 20 new connections while the loop is bus
     sockets.push(...burst.sockets);
     assert.equal(burst.taken, 8);
   });
+
+  it("eight handles › a connection taken in by an extra handle gets the HTTP server's socket options (no Nagle delay, half-open allowed)", async () => {
+    const { server } = await listening(8);
+    const accepted: net.Socket[] = [];
+    server.on('connection', (socket: net.Socket) => accepted.push(socket));
+    const burst = await takenInOneIteration(server, 8);
+    sockets.push(...burst.sockets);
+    // net.Server keeps the server that accepted a socket in `socket._server` (the HTTP server then
+    // claims `socket.server`), and applies that server's options to it.
+    const acceptedBy = new Set(accepted.map((socket) => (socket as unknown as { _server: net.Server })._server));
+    assert.equal(acceptedBy.size, 8);
+    for (const origin of acceptedBy) {
+      const { noDelay, allowHalfOpen } = origin as unknown as { noDelay: boolean; allowHalfOpen: boolean };
+      assert.deepEqual({ noDelay, allowHalfOpen }, { noDelay: true, allowHalfOpen: true });
+    }
+  });
 });
 
 /** GET path on a connection of its own; resolves with the status. */

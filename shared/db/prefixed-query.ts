@@ -8,12 +8,29 @@ interface QueryInternals {
   prepare(connection: WireConnection): void;
   handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: WireConnection): void;
+  handleError(err: Error, connection: WireConnection): void;
 }
 interface WireConnection {
-  parse(message: { text: string }): void;
-  bind(message: { values: unknown[] }): void;
+  parse(message: { text: string; name?: string }): void;
+  bind(message: { statement?: string; values: unknown[] }): void;
   execute(message: Record<string, never>): void;
+  /** pg's record of the named statements this connection has prepared, or has sent to be. */
+  parsedStatements: Record<string, string>;
+  submittedNamedStatements: Record<string, string>;
 }
+
+/** A statement to run first; a `name` makes it a prepared statement of the connection (session mode). */
+export interface Prefix {
+  readonly text: string;
+  readonly values: unknown[];
+  readonly name?: string;
+}
+
+/**
+ * Connections on which a named prefix's Parse was sent and an error came before the prefix had
+ * run, so whether PostgreSQL kept it is unknown: they send the prefix unnamed from then on.
+ */
+const uncertain = new WeakSet<WireConnection>();
 
 /**
  * One statement preceded by another, in a single round trip and a single transaction: the
@@ -23,15 +40,18 @@ interface WireConnection {
  * makes with `set_config(…, true)` holds for the statement and ends with it; inside a BEGIN it
  * lasts until COMMIT. If either fails, PostgreSQL skips to the Sync and the error is the
  * statement's. The prefix's rows (it is executed without Describe) are dropped; the result is the
- * statement's alone. The prefix runs unnamed; the statement keeps the name it was given, and
- * through a transaction pooler it is given none (PgBouncer before 1.21 cannot follow named
- * prepared statements across server connections).
+ * statement's alone. A named prefix is parsed once per connection, like a named statement (in
+ * session mode every pooled connection changes scope at almost every statement, so the prefix is
+ * the most frequent statement of all); through a transaction pooler both go unnamed (PgBouncer
+ * before 1.21 cannot follow named prepared statements across server connections).
  */
 class PrefixedQuery extends Query {
   private prefixPending = true;
+  /** The prefix's Parse went out with this query under its name. */
+  private prefixParsing = false;
 
   constructor(
-    private readonly prefix: { readonly text: string; readonly values: unknown[] },
+    private readonly prefix: Prefix,
     statement: QueryConfig,
     callback: (err: Error | undefined, result: QueryResult) => void,
   ) {
@@ -41,10 +61,26 @@ class PrefixedQuery extends Query {
   }
 
   prepare(connection: WireConnection): void {
-    connection.parse({ text: this.prefix.text });
-    connection.bind({ values: this.prefix.values });
+    const { text, values } = this.prefix;
+    const name = uncertain.has(connection) ? undefined : this.prefix.name;
+    if (name === undefined) {
+      connection.parse({ text });
+    } else if (connection.parsedStatements[name] === undefined && connection.submittedNamedStatements[name] === undefined) {
+      connection.parse({ text, name });
+      connection.submittedNamedStatements[name] = text;
+      this.prefixParsing = true;
+    }
+    connection.bind({ statement: name, values });
     connection.execute({});
     (Query.prototype as unknown as QueryInternals).prepare.call(this, connection);
+  }
+
+  handleError(err: Error, connection: WireConnection): void {
+    if (this.prefixPending && this.prefixParsing) {
+      delete connection.submittedNamedStatements[this.prefix.name as string];
+      uncertain.add(connection);
+    }
+    (Query.prototype as unknown as QueryInternals).handleError.call(this, err, connection);
   }
 
   handleDataRow(message: unknown): void {
@@ -54,6 +90,11 @@ class PrefixedQuery extends Query {
   handleCommandComplete(message: unknown, connection: WireConnection): void {
     if (this.prefixPending) {
       this.prefixPending = false;
+      if (this.prefixParsing) {
+        const name = this.prefix.name as string;
+        connection.parsedStatements[name] = this.prefix.text;
+        delete connection.submittedNamedStatements[name];
+      }
       return;
     }
     (Query.prototype as unknown as QueryInternals).handleCommandComplete.call(this, message, connection);
@@ -61,11 +102,7 @@ class PrefixedQuery extends Query {
 }
 
 /** Runs `statement` on `client` right after `prefix`, as described on PrefixedQuery. */
-export function queryAfter(
-  client: { query(query: Query): unknown },
-  prefix: { readonly text: string; readonly values: unknown[] },
-  statement: QueryConfig,
-): Promise<QueryResult> {
+export function queryAfter(client: { query(query: Query): unknown }, prefix: Prefix, statement: QueryConfig): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     client.query(new PrefixedQuery(prefix, statement, (err, result) => (err ? reject(err) : resolve(result))));
   });

@@ -52,11 +52,14 @@ const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config(
  */
 export function sessionScoped(options: { appRole: boolean; named: (sql: string, values: unknown[]) => QueryConfig }): ScopeCarrier {
   const scopes = new WeakMap<ClientBase, string>();
-  const settingOf = (scope: Scope) => ({ text: SET_SCOPE, values: [scope.directories, scope.tenants, scope.bypass ? 'on' : ''] });
+  // Named: prepared once per connection, whether it goes alone or as a statement's prefix.
+  const settingOf = (scope: Scope) => {
+    const values = [scope.directories, scope.tenants, scope.bypass ? 'on' : ''];
+    return { ...options.named(SET_SCOPE, values), values };
+  };
   const setScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
     scopes.delete(connection);
-    const { text, values } = settingOf(scope);
-    await connection.query(options.named(text, values));
+    await connection.query(settingOf(scope));
     scopes.set(connection, scope.key);
   };
   // Synchronous when the connection already has the scope: no promise on the hot path.

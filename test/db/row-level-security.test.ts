@@ -132,6 +132,22 @@ describe('row-level security › statements', () => {
     assert.deepEqual(await directoriesOfUsers(db.forDirectory(b).query('SELECT directory_id FROM scim_users')), [b.directoryId]);
   });
 
+  it('scope changes on one connection › the setting is prepared once, and a statement failing after it leaves the next one its own scope', async () => {
+    const own = createDatabase({ poolMax: 1 });
+    try {
+      // The connection's first statement: the setting is parsed and runs, the statement fails.
+      await assert.rejects(own.forDirectory(a).query('SELECT * FROM no_such_table'), (err: { code?: string }) => err.code === '42P01');
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(await directoriesOfUsers(own.forDirectory(b).query('SELECT directory_id FROM scim_users')), [b.directoryId]);
+        assert.deepEqual(await directoriesOfUsers(own.forDirectory(a).query('SELECT directory_id FROM scim_users')), [a.directoryId]);
+      }
+      const settings = await own.forDirectory(b).query<{ name: string }>(`SELECT name FROM pg_prepared_statements WHERE statement LIKE 'SELECT set_config(%'`);
+      assert.equal(settings.length, 1, 'the scope setting is one prepared statement of the connection');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a model query outside any transaction › sees nothing and writes nothing', async () => {
     const operator = db.acrossTenants();
     const { models } = operator;

@@ -19,8 +19,8 @@ interface WireConnection {
   submittedNamedStatements: Record<string, string>;
 }
 
-/** A statement to run first; a `name` makes it a prepared statement of the connection (session mode). */
-export interface Prefix {
+/** A statement with its values; a `name` makes it a prepared statement of the connection (session mode). */
+export interface NamedStatement {
   readonly text: string;
   readonly values: unknown[];
   readonly name?: string;
@@ -47,11 +47,11 @@ const uncertain = new WeakSet<WireConnection>();
  */
 class PrefixedQuery extends Query {
   private prefixPending = true;
-  /** The prefix's Parse went out with this query under its name. */
-  private prefixParsing = false;
+  /** The name the prefix's Parse went out under with this query, if it did. */
+  private parsingAs: string | undefined;
 
   constructor(
-    private readonly prefix: Prefix,
+    private readonly prefix: NamedStatement,
     statement: QueryConfig,
     callback: (err: Error | undefined, result: QueryResult) => void,
   ) {
@@ -68,7 +68,7 @@ class PrefixedQuery extends Query {
     } else if (connection.parsedStatements[name] === undefined && connection.submittedNamedStatements[name] === undefined) {
       connection.parse({ text, name });
       connection.submittedNamedStatements[name] = text;
-      this.prefixParsing = true;
+      this.parsingAs = name;
     }
     connection.bind({ statement: name, values });
     connection.execute({});
@@ -76,8 +76,8 @@ class PrefixedQuery extends Query {
   }
 
   handleError(err: Error, connection: WireConnection): void {
-    if (this.prefixPending && this.prefixParsing) {
-      delete connection.submittedNamedStatements[this.prefix.name as string];
+    if (this.prefixPending && this.parsingAs !== undefined) {
+      delete connection.submittedNamedStatements[this.parsingAs];
       uncertain.add(connection);
     }
     (Query.prototype as unknown as QueryInternals).handleError.call(this, err, connection);
@@ -90,10 +90,9 @@ class PrefixedQuery extends Query {
   handleCommandComplete(message: unknown, connection: WireConnection): void {
     if (this.prefixPending) {
       this.prefixPending = false;
-      if (this.prefixParsing) {
-        const name = this.prefix.name as string;
-        connection.parsedStatements[name] = this.prefix.text;
-        delete connection.submittedNamedStatements[name];
+      if (this.parsingAs !== undefined) {
+        connection.parsedStatements[this.parsingAs] = this.prefix.text;
+        delete connection.submittedNamedStatements[this.parsingAs];
       }
       return;
     }
@@ -102,7 +101,7 @@ class PrefixedQuery extends Query {
 }
 
 /** Runs `statement` on `client` right after `prefix`, as described on PrefixedQuery. */
-export function queryAfter(client: { query(query: Query): unknown }, prefix: Prefix, statement: QueryConfig): Promise<QueryResult> {
+export function queryAfter(client: { query(query: Query): unknown }, prefix: NamedStatement, statement: QueryConfig): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
     client.query(new PrefixedQuery(prefix, statement, (err, result) => (err ? reject(err) : resolve(result))));
   });

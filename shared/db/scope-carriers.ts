@@ -1,6 +1,6 @@
 import type { ClientBase, QueryConfig, QueryResult } from 'pg';
 import type { Transaction } from 'sequelize';
-import { queryAfter } from './prefixed-query';
+import { type NamedStatement, queryAfter } from './prefixed-query';
 
 /** The role statements run as: subject to the row-level policies of migration 0008. */
 const APP_ROLE = 'scim_app';
@@ -50,13 +50,10 @@ const SET_SCOPE = "SELECT set_config('scim.directories', $1, false), set_config(
  * nothing at all. A model statement gets its scope in a round trip of its own (the hook cannot
  * share Sequelize's); one outside any transaction gets no scope, so it sees nothing.
  */
-export function sessionScoped(options: { appRole: boolean; named: (sql: string, values: unknown[]) => QueryConfig }): ScopeCarrier {
+export function sessionScoped(options: { appRole: boolean; named: (sql: string, values: unknown[]) => NamedStatement }): ScopeCarrier {
   const scopes = new WeakMap<ClientBase, string>();
   // Named: prepared once per connection, whether it goes alone or as a statement's prefix.
-  const settingOf = (scope: Scope) => {
-    const values = [scope.directories, scope.tenants, scope.bypass ? 'on' : ''];
-    return { ...options.named(SET_SCOPE, values), values };
-  };
+  const settingOf = (scope: Scope) => options.named(SET_SCOPE, [scope.directories, scope.tenants, scope.bypass ? 'on' : '']);
   const setScope = async (connection: ClientBase, scope: Scope): Promise<void> => {
     scopes.delete(connection);
     await connection.query(settingOf(scope));

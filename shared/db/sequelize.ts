@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import pg, { type ClientBase, type QueryConfig, type QueryResult } from 'pg';
+import pg, { type ClientBase, type QueryResult } from 'pg';
 import { Sequelize, type Transaction } from 'sequelize';
 import { config } from '../config';
 import { isUuid } from '../ids';
 import { defineModels, type Models } from './models';
 import { NO_SCOPE, type Scope, scopeOf, sessionScoped, transactionScoped } from './scope-carriers';
+import type { NamedStatement } from './prefixed-query';
 
 /** See DatabaseOptions.poolMode. */
 export type PoolMode = 'session' | 'transaction';
@@ -221,7 +222,7 @@ export type { Transaction };
  * always parameters, and filters compile to a handful of shapes. Past `limit` distinct texts
  * (hostile filter variety), new ones run unnamed so no connection accumulates without bound.
  */
-function preparedStatements(limit = 500): (sql: string, values: unknown[]) => QueryConfig {
+function preparedStatements(limit = 500): (sql: string, values: unknown[]) => NamedStatement {
   const names = new Map<string, string>();
   return (text, values) => {
     let name = names.get(text);

@@ -42,6 +42,9 @@ export function outboxRow(event: OutboxEvent): unknown[] {
   ];
 }
 
+/** The SQL type of each of outboxRow's values, for a statement that unnests a batch of them from arrays. */
+export const OUTBOX_TYPES: readonly string[] = ['uuid', 'uuid', 'uuid', 'text', 'text', 'uuid', 'text', 'jsonb', 'jsonb'];
+
 const INSERT_ONE = `INSERT INTO events (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
 /** Writes one event in the caller's transaction, in the scope of the caller's executor. */

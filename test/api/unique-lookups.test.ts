@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { GroupRepository } from '../../shared/db/repositories/groups';
 import { UserRepository } from '../../shared/db/repositories/users';
 import type { DirectoryScope } from '../../shared/db/repositories/scope';
-import type { Database } from '../../shared/db/sequelize';
 import { makeTestApp, type TestApp } from '../support/app';
+import { countStatements } from '../support/statements';
 import { GROUP_SCHEMA, patchOp } from '../support/factories';
 import { createUser, filterQuery, freshDirectory, type Scim } from '../support/scim-helpers';
 
@@ -29,28 +29,6 @@ const page = (filterEquals: { attribute: string; value: string }, extra: Record<
   ...extra,
 });
 
-/** Counts the batched lookup statements the database handle runs while `work` runs. */
-async function countLookupStatements(db: Database, work: () => Promise<void>): Promise<number> {
-  const original = db.forDirectories;
-  let statements = 0;
-  (db as { forDirectories: Database['forDirectories'] }).forDirectories = (scopes) => {
-    const sql = original.call(db, scopes);
-    return {
-      ...sql,
-      query(text, ...rest) {
-        if (text.includes('WITH ORDINALITY AS u')) statements++;
-        return sql.query(text, ...rest);
-      },
-    };
-  };
-  try {
-    await work();
-  } finally {
-    (db as { forDirectories: Database['forDirectories'] }).forDirectories = original;
-  }
-  return statements;
-}
-
 async function twoDirectoriesWithTheSameNames(n: number) {
   const a = await freshDirectory(t.app);
   const b = await freshDirectory(t.app);
@@ -67,7 +45,7 @@ describe('unique lookups batched across requests', () => {
     const repoA = new UserRepository(t.db, scopeOf(a.dir));
     const repoB = new UserRepository(t.db, scopeOf(b.dir));
     let results: { total: number; rows: { id: string }[] }[] = [];
-    const statements = await countLookupStatements(t.db, async () => {
+    const statements = await countStatements(t.db, 'WITH ORDINALITY AS u', async () => {
       results = await Promise.all(
         names.flatMap((name) => [
           repoA.list(page({ attribute: 'userName', value: name.toUpperCase() })),

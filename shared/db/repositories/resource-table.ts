@@ -5,11 +5,13 @@ import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
 import type { Database, Sql, Transaction } from '../sequelize';
 import { NOW_MS } from '../sql';
-import { outboxInsertSelect } from '../outbox';
+import { OUTBOX_TYPES, outboxInsertSelect } from '../outbox';
 import type { ResourceDescriptor, UniqueIndex } from '../resource-types';
 import type { DirectoryScope } from './scope';
 import { pageAnchorsOf } from './page-anchors';
 import { uniqueLookupsOf } from './unique-lookups';
+import { columnsOf, resourceInsertsOf } from './resource-inserts';
+import { lockedInKeyOrder, lockKeyOf } from './unique-locks';
 
 export interface ListQuery {
   /** SQL boolean over alias `r`, with parameters numbered from $2 ($1 is the directory). */
@@ -80,20 +82,19 @@ export class ResourceTable {
    * the event row is written by the same statement, so a create is one round trip and still atomic. A value
    * another resource holds answers 409 uniqueness without ever raising a unique violation (see
    * UNIQUE_LOCKS): the statement takes the values' locks, and ON CONFLICT DO NOTHING turns a
-   * clash into no row.
+   * clash into no row. Outside a transaction the create shares its statement with the other
+   * creates of the moment (resource-inserts.ts).
    */
   async insert(id: string, data: JsonObject, t?: Transaction, options: { createdAt?: Date; event?: unknown[] } = {}): Promise<StoredResource> {
-    const values = [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.type.extract(data), this.lockPrefix()];
-    const extracted = this.type.dataColumns.map((_, i) => `$${i + 6}`).join(', ');
-    const locks = this.type.unique.map((u) => lockOf(u, `$${values.length}`, `$${this.type.dataColumns.indexOf(u.column) + 6}`)).join(', ');
-    // INSERT … SELECT, so the locks are taken before the row is written, in the same statement.
-    const insert = `INSERT INTO ${this.type.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${this.type.dataColumns.join(', ')})
-      SELECT $1, $2, $3, $4, $5, $5, ${extracted} FROM (SELECT ${locks}) locks
-      ON CONFLICT DO NOTHING RETURNING ${RETURNING}`;
     const event = options.event ?? [];
-    const eventParams = event.map((_, i) => `$${values.length + i + 1}`).join(', ');
-    const sql = event.length ? `WITH r AS (${insert}), e AS (${outboxInsertSelect(`SELECT ${eventParams} FROM r`)}) SELECT * FROM r` : insert;
-    return this.untilStored(data, id, async () => (await this.guard(() => this.db.query<Row>(sql, [...values, ...event], t)))[0], t);
+    const sql = insertStatement(this.type, event.length > 0);
+    const item = {
+      scope: this.scope,
+      id,
+      values: [this.scope.directoryId, this.scope.tenantId, id, data, options.createdAt ?? new Date(), ...this.type.extract(data), ...event],
+    };
+    const write = t ? async () => (await this.db.query<Row>(sql, columnsOf([item]), t))[0] : () => resourceInsertsOf(this.database).insert(sql, item);
+    return this.untilStored(data, id, () => this.guard(write), t);
   }
 
   async find(id: string, t?: Transaction, options: { lock?: boolean; withRelated?: boolean } = {}): Promise<StoredResource | undefined> {
@@ -124,8 +125,8 @@ export class ResourceTable {
     const param = (u: UniqueIndex) => `$${this.type.dataColumns.indexOf(u.column) + 4}`;
     let guard = '';
     if (changed.length) {
-      const locks = changed.map((u, i) => lockOf(u, '$1', `$${i + 2}`)).join(', ');
-      await this.db.query(`SELECT ${locks}`, [this.lockPrefix(), ...changed.map((u) => next[this.type.dataColumns.indexOf(u.column)])], t);
+      const keys = changed.map((u, i) => `SELECT ${lockKeyOf(u, '$1', `$${i + 2}`)}`).join(' UNION ALL ');
+      await this.db.query(lockedInKeyOrder(keys), [this.lockPrefix(), ...changed.map((u) => next[this.type.dataColumns.indexOf(u.column)])], t);
       guard = ` AND NOT EXISTS (SELECT 1 FROM ${this.type.table} o WHERE o.directory_id = $1 AND o.id <> $2 AND (${changed.map((u) => matchOf(u, 'o', param(u))).join(' OR ')}))`;
     }
     const sets = this.type.dataColumns.map((c, i) => `${c} = $${i + 4}`).join(', ');
@@ -333,21 +334,6 @@ const prefixed = (alias: string) =>
     .map((c) => `${alias}.${c}`)
     .join(', ');
 
-/*
- * UNIQUE_LOCKS. A unique violation (SQLSTATE 23505) is logged by PostgreSQL with its DETAIL,
- * `Key (directory_id, user_name_folded)=(…, alice@contoso.com) already exists`: personal data in
- * the server log. So writers of a unique value never let the index be the one to refuse it.
- * Every insert and every write that changes a unique value first takes a transaction-scoped
- * advisory lock on (directory, column, value as the index compares it), so two writers of one
- * value take turns; the second then sees the first's committed row (ON CONFLICT DO NOTHING on
- * insert, NOT EXISTS in the UPDATE, read after the lock with a fresh snapshot) and writes nothing.
- * Locks are taken in the order of the descriptor's `unique` everywhere, so writers cannot wait on
- * each other in a cycle; lower() is PostgreSQL's own, so the key folds case exactly as the index
- * does. A null value takes no lock (pg_advisory_xact_lock is strict), as the indexes ignore nulls.
- */
-const lockOf = (u: UniqueIndex, prefix: string, value: string) =>
-  `pg_advisory_xact_lock(hashtextextended(${prefix}::text || '${u.column}|' || ${u.folded ? `lower(${value}::text)` : `${value}::text`}, 0))`;
-
 const matchOf = (u: UniqueIndex, alias: string, value: string) => (u.folded ? `${alias}.${u.folded} = lower(${value})` : `${alias}.${u.column} = ${value}`);
 
 /**
@@ -355,3 +341,44 @@ const matchOf = (u: UniqueIndex, alias: string, value: string) => (u.folded ? `$
  * lower()) for a case-insensitive attribute; see unique-lookups.ts.
  */
 const lookupOf = (u: UniqueIndex) => (u.folded ? `t.${u.folded} = k.folded` : `t.${u.column} = k.value`);
+
+const INSERT_STATEMENTS = new Map<string, string>();
+
+/**
+ * The create statement of a resource type, with or without its event, over a batch of rows
+ * given as one array per column (columnsOf); a create in a transaction is a batch of one. Every
+ * unique value's lock is taken (in key order, UNIQUE_LOCKS) before any row is written. The
+ * LIMIT is for the planner, as in findUnique: a generic plan's guess of ten rows from an unnest
+ * of parameters would lose to each custom plan, and the statement be planned at every call.
+ */
+function insertStatement(type: ResourceDescriptor, withEvent: boolean): string {
+  const key = `${type.table}:${withEvent}`;
+  const known = INSERT_STATEMENTS.get(key);
+  if (known) return known;
+  const typeOf = (column: string) => Object.values(type.attributes).find((a) => a.column === column)?.type ?? 'text';
+  const columns = [
+    ['directory_id', 'uuid'],
+    ['tenant_id', 'uuid'],
+    ['id', 'uuid'],
+    ['data', 'jsonb'],
+    ['created_at', 'timestamptz'],
+    ...type.dataColumns.map((c) => [c, typeOf(c)]),
+    ...(withEvent ? OUTBOX_TYPES.map((t, i) => [`event_${i}`, t]) : []),
+  ];
+  const prefix = `(i.directory_id::text || '|${type.table}|')`;
+  const keys = type.unique.map((u) => `SELECT ${lockKeyOf(u, prefix, `i.${u.column}`)} FROM input i`).join(' UNION ALL ');
+  const events = withEvent
+    ? `, e AS (${outboxInsertSelect(`SELECT ${OUTBOX_TYPES.map((_, i) => `i.event_${i}`).join(', ')} FROM r JOIN input i ON i.id = r.id`)})`
+    : '';
+  const sql = `WITH input AS (
+      SELECT * FROM unnest(${columns.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) AS i (${columns.map(([c]) => c).join(', ')})
+       LIMIT cardinality($1::uuid[])),
+    locked AS MATERIALIZED (${lockedInKeyOrder(keys)}),
+    r AS (INSERT INTO ${type.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${type.dataColumns.join(', ')})
+      SELECT i.directory_id, i.tenant_id, i.id, i.data, i.created_at, i.created_at, ${type.dataColumns.map((c) => `i.${c}`).join(', ')}
+        FROM input i WHERE (SELECT count(*) FROM locked) >= 0
+      ON CONFLICT DO NOTHING RETURNING ${RETURNING})${events}
+    SELECT * FROM r`;
+  INSERT_STATEMENTS.set(key, sql);
+  return sql;
+}

@@ -280,7 +280,10 @@ export class ResourceTable {
     return { total, rows: rows[0].id === null ? [] : rows.map(toStored) };
   }
 
-  /** `${directory}|${table}|`: with a column name and a value, the key of UNIQUE_LOCKS. */
+  /**
+   * `${directory}|${table}|`: with a column name and a value, the key of UNIQUE_LOCKS. The create
+   * statement (insertStatement) builds the same prefix in SQL from each row's directory.
+   */
   private lockPrefix(): string {
     return `${this.scope.directoryId}|${this.type.table}|`;
   }

@@ -13,7 +13,7 @@ import type { DirectoryScope } from '../../shared/db/repositories/scope';
 import { newId } from '../../shared/ids';
 import { ScimError } from '../../shared/scim/errors';
 import { makeTestApp, type TestApp } from '../support/app';
-import { USER_SCHEMA } from '../support/factories';
+import { makeDirectory, scimClient, USER_SCHEMA } from '../support/factories';
 import { filterQuery, freshDirectory } from '../support/scim-helpers';
 import { countStatements } from '../support/statements';
 
@@ -54,27 +54,22 @@ async function eventsOf(resourceIds: readonly string[]) {
 
 describe('creates batched across requests', () => {
   it('30 creates in one turn from three directories of two tenants › one statement; each gets its own row and its own event', async () => {
-    const dirs = await Promise.all([freshDirectory(t.app), freshDirectory(t.app), freshDirectory(t.app)]);
+    const first = await freshDirectory(t.app);
+    const sibling = await makeDirectory(t.app, { tenantId: first.dir.tenantId });
+    const dirs = [first, { dir: sibling, scim: scimClient(t.app, sibling.token) }, await freshDirectory(t.app)];
     const scopes = dirs.map((d) => scopeOf(d.dir));
-    const made: { id: string; scope: DirectoryScope; userName: string; row?: { id: string; data: Record<string, unknown> } }[] = [];
+    const wanted = Array.from({ length: 30 }, (_, i) => ({ scope: scopes[i % 3], userName: `batched-${i}-${randomUUID()}@contoso.example` }));
+    let made: (ReturnType<typeof create> & (typeof wanted)[number])[] = [];
+    let rows: { id: string; data: Record<string, unknown> }[] = [];
     const statements = await countStatements(t.db, MARKER, async () => {
-      const calls = Array.from({ length: 30 }, (_, i) => {
-        const scope = scopes[i % 3];
-        const userName = `batched-${i}-${randomUUID()}@contoso.example`;
-        const { id, promise } = create(scope, userName);
-        made.push({ id, scope, userName });
-        return promise;
-      });
-      const rows = await Promise.all(calls);
-      rows.forEach((row, i) => {
-        made[i].row = row as never;
-      });
+      made = wanted.map((w) => ({ ...w, ...create(w.scope, w.userName) }));
+      rows = await Promise.all(made.map((m) => m.promise));
     });
     assert.equal(statements, 1, 'the 30 creates of one turn share one statement');
-    for (const m of made) {
-      assert.equal(m.row?.id, m.id, 'each create gets its own row back');
-      assert.equal(m.row?.data.userName, m.userName);
-    }
+    made.forEach((m, i) => {
+      assert.equal(rows[i].id, m.id, 'each create gets its own row back');
+      assert.equal(rows[i].data.userName, m.userName);
+    });
     const events = await eventsOf(made.map((m) => m.id));
     assert.equal(events.length, 30, 'one event per create');
     for (const e of events) {

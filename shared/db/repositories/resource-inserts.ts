@@ -24,8 +24,8 @@ export const columnsOf = (items: readonly ResourceInsert[]): unknown[][] => item
  *
  * Each create is matched back by its id, so a request only ever receives its own row: none when
  * a unique value of it is taken (the statement's ON CONFLICT DO NOTHING, see UNIQUE_LOCKS). If
- * the batch fails as a whole (a deadlock with a rename, say), each create runs again alone, so
- * one create's failure is never another's.
+ * the batch fails as a whole (a constraint one of its creates breaks, say), each create runs
+ * again alone, so one create's failure is never another's.
  */
 export class ResourceInserts {
   private readonly batches = new Map<string, Coalescer<ResourceInsert, Outcome>>();

@@ -15,10 +15,10 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { buildsAndDirectories, MICROBENCH_DB_URL as DB_URL } from './microbench';
 import { cpuMeter } from './process-cpu';
 import { entraCreateUser } from './tenants-at-once';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@localhost/scim_bench?host=/var/run/postgresql';
 const DIRECTORIES = 8;
 const CREATES = 3_000;
 /** BENCH_AT_ONCE=1,5: only those. */
@@ -71,16 +71,7 @@ async function measure(build: string, scopes: readonly Scope[], atOnce: number) 
 }
 
 async function main() {
-  process.env.OTEL_SDK_DISABLED = 'true';
-  const builds = process.argv.slice(2);
-  if (builds.length === 0) throw new Error('name one or more builds (directories like dist/)');
-  const client = new Client({ connectionString: DB_URL });
-  await client.connect();
-  const scopes = (
-    await client.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM directories ORDER BY created_at DESC LIMIT $1', [DIRECTORIES])
-  ).rows.map((r) => ({ directoryId: r.id, tenantId: r.tenant_id }));
-  await client.end();
-  if (scopes.length < DIRECTORIES) throw new Error(`the bench database has ${scopes.length} directories; run npm run bench first`);
+  const { builds, directories: scopes } = await buildsAndDirectories(DIRECTORIES);
   for (const atOnce of AT_ONCE) {
     for (const build of builds) {
       const r = await measure(build, scopes, atOnce);

@@ -9,9 +9,8 @@
  *   node --import tsx test/bench/scope-changes.ts .scratch/before .scratch/after .scratch/before .scratch/after
  */
 import path from 'node:path';
-import { Client } from 'pg';
+import { buildsAndDirectories, MICROBENCH_DB_URL as DB_URL } from './microbench';
 
-const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@localhost/scim_bench?host=/var/run/postgresql';
 const DIRECTORIES = 16;
 const CONCURRENT = 16;
 const LOOKUPS = 20_000;
@@ -44,15 +43,9 @@ async function measure(build: string, directories: readonly string[]): Promise<n
 }
 
 async function main() {
-  process.env.OTEL_SDK_DISABLED = 'true';
-  const builds = process.argv.slice(2);
-  if (builds.length === 0) throw new Error('name one or more builds (directories like dist/)');
-  const client = new Client({ connectionString: DB_URL });
-  await client.connect();
-  const directories = (await client.query<{ id: string }>('SELECT id FROM directories ORDER BY created_at DESC LIMIT $1', [DIRECTORIES])).rows.map((r) => r.id);
-  await client.end();
-  if (directories.length < DIRECTORIES) throw new Error(`the bench database has ${directories.length} directories; run npm run bench first`);
-  for (const build of builds) console.log(`${build}: ${(await measure(build, directories)).map((r) => r.toFixed(0)).join(' / ')} lookups/s`);
+  const { builds, directories } = await buildsAndDirectories(DIRECTORIES);
+  const ids = directories.map((d) => d.directoryId);
+  for (const build of builds) console.log(`${build}: ${(await measure(build, ids)).map((r) => r.toFixed(0)).join(' / ')} lookups/s`);
 }
 
 main().catch((err: unknown) => {

@@ -59,3 +59,27 @@ export class Coalescer<I, O> {
     );
   }
 }
+
+/**
+ * Runs a batch's items together and, if that statement fails as a whole (a constraint one of
+ * them breaks, say), each alone, so one item's failure is never another's. One result per item,
+ * in order: `run`'s, or the error of an item that failed alone.
+ */
+export async function togetherOrAlone<I, O>(
+  items: readonly I[],
+  run: (some: readonly I[]) => Promise<readonly O[]>,
+): Promise<(O | { readonly error: unknown })[]> {
+  try {
+    return [...(await run(items))];
+  } catch (error) {
+    if (items.length === 1) return [{ error }];
+    return Promise.all(
+      items.map((item) =>
+        run([item]).then(
+          ([outcome]) => outcome,
+          (err: unknown) => ({ error: err }),
+        ),
+      ),
+    );
+  }
+}

@@ -1,14 +1,20 @@
 /**
  * Member PATCHes to one group that arrive together share statements (SerialBatcher in
- * member-changes.ts). Whatever is batched, each request must get exactly its own outcome, and
- * every changed member its own event with the actor of the request that changed it.
+ * member-changes.ts), and so do those of different groups, whatever their directories (its
+ * Coalescer). Whatever is batched, each request must get exactly its own outcome, and every
+ * changed member its own event with the actor of the request that changed it.
  */
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { createDatabase } from '../../shared/db/sequelize';
+import { GroupRepository } from '../../shared/db/repositories/groups';
+import type { DirectoryScope } from '../../shared/db/repositories/scope';
+import { ScimError } from '../../shared/scim/errors';
 import { makeTestApp, type TestApp } from '../support/app';
-import { asAdmin, patchOp, scimClient } from '../support/factories';
+import { asAdmin, makeDirectory, patchOp, scimClient } from '../support/factories';
+import { countStatements } from '../support/statements';
 import { createGroup, createUser, freshDirectory, memberIdsOf, sorted } from '../support/scim-helpers';
 
 let t: TestApp;
@@ -114,5 +120,93 @@ describe('member PATCHes arriving together', () => {
     const added = await membershipEvents(groupB.id, 'group.user_added');
     assert.equal(added.length, 12);
     assert.ok(added.every((e) => e.tenant_id === b.dir.tenantId && e.directory_id === b.dir.directoryId));
+  });
+});
+
+describe('member changes of many groups arriving together', () => {
+  const scopeOf = (dir: { tenantId: string; directoryId: string }) => ({ tenantId: dir.tenantId, directoryId: dir.directoryId }) as DirectoryScope;
+  const change = (scope: DirectoryScope, groupId: string, kind: 'add' | 'remove', userId: string) =>
+    new GroupRepository(t.db, scope).changeMembers(groupId, kind, [userId], `test:${scope.directoryId}`);
+
+  it('adds to six groups of three directories (two tenants) in one turn › one statement; every member stored with its own event; each group one version up', async () => {
+    const first = await freshDirectory(t.app);
+    const sibling = await makeDirectory(t.app, { tenantId: first.dir.tenantId });
+    const dirs = [first, { dir: sibling, scim: scimClient(t.app, sibling.token) }, await freshDirectory(t.app)];
+    const setup = await Promise.all(
+      dirs.map(async (d) => ({
+        ...d,
+        scope: scopeOf(d.dir),
+        groups: await Promise.all([createGroup(d.scim), createGroup(d.scim)]),
+        users: await Promise.all(Array.from({ length: 4 }, () => createUser(d.scim))),
+      })),
+    );
+    const adds = setup.flatMap((d) => d.groups.flatMap((g) => d.users.map((u) => ({ d, g, u }))));
+    let results: ({ version: number } | undefined)[] = [];
+    const statements = await countStatements(t.db, 'INSERT INTO group_members', async () => {
+      results = await Promise.all(adds.map((a) => change(a.d.scope, a.g.id as string, 'add', a.u.id as string)));
+    });
+
+    assert.equal(statements, 1, `the ${adds.length} adds to six groups share one statement`);
+    for (const d of setup) {
+      for (const g of d.groups) {
+        assert.deepEqual(await memberIdsOf(d.scim, g.id), sorted(d.users.map((u) => u.id)), "each group holds its own directory's users");
+        const version = versionOf((await d.scim.get(`/Groups/${g.id}`).expect(200)).headers.etag);
+        assert.equal(version, versionOf(g.meta.version) + 1, 'one version bump for the group');
+        const answered = adds.flatMap((a, i) => (a.g === g ? [results[i]?.version] : []));
+        assert.deepEqual(new Set(answered), new Set([version]), 'every add of the group answers with that version');
+        const events = await membershipEvents(g.id, 'group.user_added');
+        assert.deepEqual(sorted(events.map((e) => e.user_id)), sorted(d.users.map((u) => u.id)), 'one event per member');
+        assert.ok(
+          events.every((e) => e.directory_id === d.dir.directoryId && e.tenant_id === d.dir.tenantId && e.actor === `test:${d.dir.directoryId}`),
+          'in its own directory and tenant, with its own actor',
+        );
+      }
+    }
+  });
+
+  it("one turn: a non-user added to one group, a missing group, adds to another directory's group › only the first two fail; the rest are stored", async () => {
+    const [a, b] = await Promise.all([freshDirectory(t.app), freshDirectory(t.app)]);
+    const [groupA, groupB] = await Promise.all([createGroup(a.scim), createGroup(b.scim)]);
+    const [userA, usersB] = await Promise.all([createUser(a.scim), Promise.all(Array.from({ length: 3 }, () => createUser(b.scim)))]);
+    const stranger = randomUUID();
+
+    const outcomes = await Promise.allSettled([
+      change(scopeOf(a.dir), groupA.id, 'add', stranger),
+      change(scopeOf(a.dir), groupA.id, 'add', userA.id),
+      change(scopeOf(a.dir), randomUUID(), 'add', userA.id),
+      ...usersB.map((u) => change(scopeOf(b.dir), groupB.id, 'add', u.id)),
+    ]);
+
+    const refused = outcomes[0].status === 'rejected' ? (outcomes[0].reason as ScimError) : undefined;
+    assert.ok(refused instanceof ScimError, 'the non-user is refused');
+    assert.deepEqual([refused.status, refused.scimType], [400, 'invalidValue']);
+    assert.match(refused.detail, new RegExp(stranger));
+    assert.equal(outcomes[1].status, 'fulfilled', 'the valid add to the same group goes again and is stored');
+    assert.deepEqual(outcomes[2], { status: 'fulfilled', value: undefined }, 'a group that does not exist is not found');
+    assert.ok(outcomes.slice(3).every((o) => o.status === 'fulfilled'));
+    assert.deepEqual(await memberIdsOf(a.scim, groupA.id), [userA.id]);
+    assert.deepEqual(await memberIdsOf(b.scim, groupB.id), sorted(usersB.map((u) => u.id)));
+  });
+
+  it('two processes adding to the same six groups at once, in opposite orders, twenty rounds › no add fails; every member stored', async () => {
+    const { dir, scim } = await freshDirectory(t.app);
+    const scope = scopeOf(dir);
+    const groups = await Promise.all(Array.from({ length: 6 }, () => createGroup(scim)));
+    const users = await Promise.all(Array.from({ length: 20 }, () => createUser(scim)));
+    // Its own handle, so its own batchers: the statements of another API process.
+    const other = createDatabase({ poolMax: 5 });
+    try {
+      const by = (db: typeof other, groupId: string, userId: string) =>
+        new GroupRepository(db, scope).changeMembers(groupId, 'add', [userId], 'test:processes');
+      for (const [round, u] of users.entries()) {
+        const mine = groups.map((g) => by(t.db, g.id, u.id));
+        const theirs = [...groups].reverse().map((g) => by(other, g.id, users[(round + 1) % users.length].id));
+        const failed = (await Promise.allSettled([...mine, ...theirs])).filter((o) => o.status === 'rejected');
+        assert.deepEqual(failed, [], `round ${round}: no add fails`);
+      }
+    } finally {
+      await other.close();
+    }
+    for (const g of groups) assert.deepEqual(await memberIdsOf(scim, g.id), sorted(users.map((u) => u.id)));
   });
 });

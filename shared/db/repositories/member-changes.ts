@@ -1,4 +1,5 @@
 import type { TraceCarrier } from '../../telemetry/context';
+import { Coalescer, togetherOrAlone } from '../coalescer';
 import { SerialBatcher, type BatchOutcome } from '../serial-batcher';
 import type { Database } from '../sequelize';
 import { NOW_MS, UUID_V7 } from '../sql';
@@ -19,63 +20,90 @@ export interface MemberChange {
 /** The group's version after the change, or a member that is not a user of the directory. */
 export type MemberChangeResult = { readonly version: number } | { readonly notFound: true } | { readonly notAUser: string; readonly isGroup: boolean };
 
+/** The member changes of one group that run as one batch (SerialBatcher), all of one kind. */
+interface GroupBatch {
+  readonly key: string;
+  readonly changes: readonly MemberChange[];
+}
+
 /**
- * Every change of one batch, as ONE statement: change the membership, write one event per changed
- * member (with the actor and trace of the request that asked for it), bump the group's version
- * once when anything changed. An add naming anything that is not a user of the directory changes
- * nothing and reports every such id.
+ * The batches of many groups (one kind), as ONE statement: lock the groups in key order, change
+ * each group's membership, write one event per changed member (with the actor and trace of the
+ * request that asked for it), bump each group's version once when anything of it changed. A
+ * group whose batch names anything that is not a user of its directory changes nothing, and
+ * every such id is reported; the other groups of the statement go on. One row per group, even
+ * one whose batch names no member at all.
+ *
+ * The groups are locked (FOR NO KEY UPDATE, which member inserts' key checks do not wait on)
+ * before anything else, in ascending (directory, id) order, so two statements sharing groups,
+ * from two API processes say, take turns instead of waiting on each other in a cycle.
  */
 function changeSql(kind: 'add' | 'remove'): string {
   const change =
     kind === 'add'
-      ? `missing AS (SELECT input.id FROM input WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.directory_id = $1 AND u.id = input.id)),
+      ? `missing AS (
+           SELECT i.directory_id, i.group_id, i.user_id FROM input i
+            WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.directory_id = i.directory_id AND u.id = i.user_id)),
          changed AS (
            INSERT INTO group_members (directory_id, group_id, user_id, tenant_id)
-           SELECT $1, g.id, input.id, $3 FROM g, input WHERE NOT EXISTS (SELECT 1 FROM missing)
-           ON CONFLICT DO NOTHING RETURNING user_id)`
-      : `missing AS (SELECT NULL::uuid AS id WHERE false),
+           SELECT i.directory_id, i.group_id, i.user_id, i.tenant_id
+             FROM input i JOIN g ON g.directory_id = i.directory_id AND g.id = i.group_id
+            WHERE NOT EXISTS (SELECT 1 FROM missing m WHERE m.directory_id = i.directory_id AND m.group_id = i.group_id)
+           ON CONFLICT DO NOTHING RETURNING directory_id, group_id, user_id)`
+      : `missing AS (SELECT NULL::uuid AS directory_id, NULL::uuid AS group_id, NULL::uuid AS user_id WHERE false),
          changed AS (
-           DELETE FROM group_members gm USING g
-            WHERE gm.directory_id = $1 AND gm.group_id = g.id AND gm.user_id IN (SELECT id FROM input)
-           RETURNING gm.user_id)`;
+           DELETE FROM group_members gm USING input i, g
+            WHERE gm.directory_id = i.directory_id AND gm.group_id = i.group_id AND gm.user_id = i.user_id
+              AND g.directory_id = i.directory_id AND g.id = i.group_id
+           RETURNING gm.directory_id, gm.group_id, gm.user_id)`;
   return `
-    WITH g AS (SELECT id, display_name FROM scim_groups WHERE directory_id = $1 AND id = $2),
-         input AS (SELECT DISTINCT ON (m.id) m.id, m.actor, m.trace::jsonb AS trace FROM unnest($4::uuid[], $5::text[], $6::text[]) AS m (id, actor, trace)),
+    WITH input AS (
+           SELECT DISTINCT ON (m.directory_id, m.group_id, m.user_id) m.directory_id, m.tenant_id, m.group_id, m.user_id, m.actor, m.trace::jsonb AS trace
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[]) WITH ORDINALITY AS m (directory_id, tenant_id, group_id, user_id, actor, trace, n)
+            ORDER BY m.directory_id, m.group_id, m.user_id, m.n),
+         g AS MATERIALIZED (
+           SELECT s.directory_id, s.id, s.display_name, s.version FROM scim_groups s
+            WHERE (s.directory_id, s.id) IN (SELECT * FROM unnest($8::uuid[], $9::uuid[]))
+            ORDER BY s.directory_id, s.id FOR NO KEY UPDATE OF s),
          ${change},
          ev AS (
            ${outboxInsertSelect(`
-           SELECT ${UUID_V7}, $3, $1, $7, 'Group', g.id, input.actor, ${membershipEventData('g.id', 'g.display_name')}, input.trace
-             FROM changed
-             JOIN input ON input.id = changed.user_id
-             JOIN scim_users u ON u.directory_id = $1 AND u.id = changed.user_id, g`)}),
+           SELECT ${UUID_V7}, i.tenant_id, i.directory_id, $7, 'Group', g.id, i.actor, ${membershipEventData('g.id', 'g.display_name')}, i.trace
+             FROM changed c
+             JOIN input i ON i.directory_id = c.directory_id AND i.group_id = c.group_id AND i.user_id = c.user_id
+             JOIN g ON g.directory_id = c.directory_id AND g.id = c.group_id
+             JOIN scim_users u ON u.directory_id = c.directory_id AND u.id = c.user_id`)}),
          touched AS (
-           UPDATE scim_groups SET version = version + 1, updated_at = ${NOW_MS}
-            WHERE directory_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM changed) RETURNING version)
-    SELECT EXISTS (SELECT 1 FROM g) AS found,
-           (SELECT array_agg(id) FROM missing) AS missing,
-           (SELECT array_agg(x.id) FROM scim_groups x JOIN missing ON x.directory_id = $1 AND x.id = missing.id) AS missing_groups,
-           coalesce((SELECT version FROM touched), (SELECT version FROM scim_groups WHERE directory_id = $1 AND id = $2)) AS version`;
+           UPDATE scim_groups s SET version = s.version + 1, updated_at = ${NOW_MS}
+             FROM (SELECT DISTINCT directory_id, group_id FROM changed) c
+            WHERE s.directory_id = c.directory_id AND s.id = c.group_id
+           RETURNING s.directory_id, s.id, s.version)
+    SELECT k.directory_id, k.group_id, g.id IS NOT NULL AS found,
+           (SELECT array_agg(m.user_id) FROM missing m WHERE m.directory_id = k.directory_id AND m.group_id = k.group_id) AS missing,
+           (SELECT array_agg(x.id) FROM missing m JOIN scim_groups x ON x.directory_id = m.directory_id AND x.id = m.user_id
+             WHERE m.directory_id = k.directory_id AND m.group_id = k.group_id) AS missing_groups,
+           coalesce(t.version, g.version) AS version
+      FROM unnest($8::uuid[], $9::uuid[]) AS k (directory_id, group_id)
+      LEFT JOIN g ON g.directory_id = k.directory_id AND g.id = k.group_id
+      LEFT JOIN touched t ON t.directory_id = k.directory_id AND t.id = k.group_id`;
 }
 
 const SQL = { add: changeSql('add'), remove: changeSql('remove') };
 
-async function runBatch(db: Database, changes: readonly MemberChange[]): Promise<BatchOutcome<MemberChangeResult>[]> {
-  const { scope, groupId, kind } = changes[0];
-  const rows = changes.flatMap((c) => c.userIds.map((id) => ({ id, actor: c.actor, trace: c.trace ? JSON.stringify(c.trace) : null })));
-  const [row] = await db
-    .forDirectory(scope)
-    .query<{ found: boolean; missing: string[] | null; missing_groups: string[] | null; version: number }>(SQL[kind], [
-      scope.directoryId,
-      groupId,
-      scope.tenantId,
-      rows.map((r) => r.id),
-      rows.map((r) => r.actor),
-      rows.map((r) => r.trace),
-      kind === 'add' ? 'group.user_added' : 'group.user_removed',
-    ]);
-  if (!row.found) return changes.map(() => ({ value: { notFound: true } }));
+interface GroupRow {
+  readonly directory_id: string;
+  readonly group_id: string;
+  readonly found: boolean;
+  readonly missing: string[] | null;
+  readonly missing_groups: string[] | null;
+  readonly version: number;
+}
+
+/** Each batch's outcomes from its group's row (see SerialBatcher: a value, or `retry`). */
+function outcomesOf(row: GroupRow | undefined, changes: readonly MemberChange[]): BatchOutcome<MemberChangeResult>[] {
+  if (!row?.found) return changes.map(() => ({ value: { notFound: true } }));
   if (!row.missing) return changes.map(() => ({ value: { version: row.version } }));
-  // Nothing was stored. Each request naming a non-user gets its error; the others go again.
+  // Nothing of this group was stored. Each request naming a non-user gets its error; the others go again.
   const missing = new Set(row.missing);
   const groups = new Set(row.missing_groups ?? []);
   return changes.map((c) => {
@@ -84,18 +112,66 @@ async function runBatch(db: Database, changes: readonly MemberChange[]): Promise
   });
 }
 
-const batchers = new WeakMap<Database, SerialBatcher<MemberChange, MemberChangeResult>>();
+async function runGroups(db: Database, kind: 'add' | 'remove', batches: readonly GroupBatch[]): Promise<BatchOutcome<MemberChangeResult>[][]> {
+  const rows = batches.flatMap(({ changes }) => changes.flatMap((c) => c.userIds.map((id) => ({ c, id, trace: c.trace ? JSON.stringify(c.trace) : null }))));
+  const stored = await db
+    .forDirectories(batches.map((b) => b.changes[0].scope))
+    .query<GroupRow>(SQL[kind], [
+      rows.map((r) => r.c.scope.directoryId),
+      rows.map((r) => r.c.scope.tenantId),
+      rows.map((r) => r.c.groupId),
+      rows.map((r) => r.id),
+      rows.map((r) => r.c.actor),
+      rows.map((r) => r.trace),
+      kind === 'add' ? 'group.user_added' : 'group.user_removed',
+      batches.map((b) => b.changes[0].scope.directoryId),
+      batches.map((b) => b.changes[0].groupId),
+    ]);
+  const byGroup = new Map(stored.map((r) => [`${r.directory_id}/${r.group_id}`, r]));
+  return batches.map(({ changes }) => outcomesOf(byGroup.get(`${changes[0].scope.directoryId}/${changes[0].groupId}`), changes));
+}
+
+interface MemberBatchers {
+  readonly serial: SerialBatcher<MemberChange, MemberChangeResult>;
+  readonly groups: { readonly add: Coalescer<GroupBatch, Outcomes>; readonly remove: Coalescer<GroupBatch, Outcomes> };
+}
+type Outcomes = BatchOutcome<MemberChangeResult>[] | { readonly error: unknown };
+
+const batchers = new WeakMap<Database, MemberBatchers>();
+
+function batchersOf(db: Database): MemberBatchers {
+  let b = batchers.get(db);
+  if (!b) {
+    const groups = {
+      add: new Coalescer<GroupBatch, Outcomes>(
+        (items) => togetherOrAlone(items, (some) => runGroups(db, 'add', some)),
+        (i) => i.key,
+      ),
+      remove: new Coalescer<GroupBatch, Outcomes>(
+        (items) => togetherOrAlone(items, (some) => runGroups(db, 'remove', some)),
+        (i) => i.key,
+      ),
+    };
+    const serial = new SerialBatcher<MemberChange, MemberChangeResult>(
+      async (key, changes) => {
+        const outcomes = await groups[changes[0].kind].submit({ key, changes });
+        if ('error' in outcomes) throw outcomes.error;
+        return outcomes;
+      },
+      { maxItems: 200, maxWeight: 10_000, weightOf: (c) => c.userIds.length },
+    );
+    batchers.set(db, (b = { serial, groups }));
+  }
+  return b;
+}
 
 /**
- * Runs `change` together with the other member changes of the same group arriving at the same
- * time in this process (see SerialBatcher): one statement and one version bump per batch, so a
- * burst of member PATCHes to one group does not queue on its row lock one commit at a time.
+ * Runs `change` together with the other member changes arriving at the same time in this
+ * process. Those of one group go as one batch (SerialBatcher: one version bump per batch, so a
+ * burst of member PATCHes to one group does not queue on its row lock one commit at a time);
+ * the batches of different groups ready in the same event-loop turn share one statement
+ * (Coalescer), whatever directories they come from.
  */
 export function changeMembersBatched(db: Database, change: MemberChange): Promise<MemberChangeResult> {
-  let batcher = batchers.get(db);
-  if (!batcher) {
-    batcher = new SerialBatcher((_key, changes) => runBatch(db, changes), { maxItems: 200, maxWeight: 10_000, weightOf: (c) => c.userIds.length });
-    batchers.set(db, batcher);
-  }
-  return batcher.submit(`${change.scope.directoryId}/${change.groupId}/${change.kind}`, change);
+  return batchersOf(db).serial.submit(`${change.scope.directoryId}/${change.groupId}/${change.kind}`, change);
 }

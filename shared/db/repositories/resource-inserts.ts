@@ -1,4 +1,4 @@
-import { Coalescer } from '../coalescer';
+import { Coalescer, togetherOrAlone } from '../coalescer';
 import type { Database } from '../sequelize';
 import type { Row } from './resource-table';
 import type { DirectoryScope } from './scope';
@@ -37,7 +37,7 @@ export class ResourceInserts {
     let batch = this.batches.get(sql);
     if (!batch) {
       batch = new Coalescer(
-        (items) => this.run(sql, items),
+        (items) => togetherOrAlone(items, (some) => this.together(sql, some)),
         (i) => i.id,
       );
       this.batches.set(sql, batch);
@@ -45,22 +45,6 @@ export class ResourceInserts {
     const outcome = await batch.submit(item);
     if ('error' in outcome) throw outcome.error;
     return outcome.row;
-  }
-
-  private async run(sql: string, items: readonly ResourceInsert[]): Promise<Outcome[]> {
-    try {
-      return await this.together(sql, items);
-    } catch (error) {
-      if (items.length === 1) return [{ error }];
-      return Promise.all(
-        items.map((item) =>
-          this.together(sql, [item]).then(
-            ([outcome]) => outcome,
-            (err: unknown) => ({ error: err }),
-          ),
-        ),
-      );
-    }
   }
 
   private async together(sql: string, items: readonly ResourceInsert[]): Promise<Outcome[]> {

@@ -88,29 +88,62 @@ describe('repositories › bound to one directory', () => {
   });
 });
 
-describe('repositories › the userName lookup Entra sends before every create', () => {
-  it('a connection plans it five times, then reuses one generic plan (a custom plan each time cost twelve times the run)', async () => {
-    const t = makeTestApp();
-    // One connection, so every lookup below runs on it and its prepared statement.
-    const db = createDatabase({ poolMax: 1, poolMin: 1 });
+/**
+ * A directory of some thousands of users and 500 groups of 40, analyzed (plans are chosen on statistics), with its
+ * repositories on a pool of ONE connection, so every statement below runs on it and its
+ * prepared statements. Returns them and how that connection planned the statement `like` names.
+ */
+async function analyzedDirectory(t: TestApp) {
+  const db = createDatabase({ poolMax: 1, poolMin: 1 });
+  const d = await makeDirectory(t.app);
+  const repos = new DirectoryRepositories(db, { tenantId: d.tenantId as TenantId, directoryId: d.directoryId as DirectoryId });
+  const owner = new Client({ connectionString: config.DATABASE_URL });
+  await owner.connect();
+  try {
+    await owner.query(
+      `INSERT INTO scim_users (directory_id, tenant_id, id, user_name, data)
+       SELECT $1, $2, gen_random_uuid(), 'user' || n || '@contoso.example', '{}' FROM generate_series(1, 3000) n`,
+      [d.directoryId, d.tenantId],
+    );
+    await owner.query(
+      `INSERT INTO scim_groups (directory_id, tenant_id, id, display_name, data)
+       SELECT $1, $2, gen_random_uuid(), 'group ' || n, '{}' FROM generate_series(1, 500) n`,
+      [d.directoryId, d.tenantId],
+    );
+    await owner.query(
+      `INSERT INTO group_members (directory_id, tenant_id, group_id, user_id)
+       SELECT g.directory_id, g.tenant_id, g.id, u.id FROM scim_groups g JOIN LATERAL (SELECT id FROM scim_users WHERE directory_id = g.directory_id LIMIT 40) u ON true WHERE g.directory_id = $1`,
+      [d.directoryId],
+    );
+    await owner.query('ANALYZE scim_users, scim_groups, group_members');
+  } finally {
+    await owner.end();
+  }
+  const plansOf = async (...like: string[]) => {
+    const [plans] = await db
+      .acrossTenants()
+      .query<{ generic_plans: string; custom_plans: string }>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE ${like.map((_, i) => `statement LIKE $${i + 1}`).join(' AND ')}`,
+        like,
+      );
+    assert.ok(plans, 'a prepared statement');
+    return { custom: Number(plans.custom_plans), generic: Number(plans.generic_plans) };
+  };
+  return { db, repos, plansOf };
+}
+
+describe('repositories › the statements of every Entra request: a connection plans each five times, then reuses one generic plan', () => {
+  let t: TestApp;
+  before(() => {
+    t = makeTestApp();
+  });
+  after(() => t.close());
+
+  it('the userName lookup Entra sends before every create (a custom plan each time cost twelve times the run)', async () => {
+    const { db, repos, plansOf } = await analyzedDirectory(t);
     try {
-      const d = await makeDirectory(t.app);
-      const repos = new DirectoryRepositories(db, { tenantId: d.tenantId as TenantId, directoryId: d.directoryId as DirectoryId });
       const userId = newId();
       await repos.transaction((tx) => repos.users.insert(userId, { userName: 'Lookup@Contoso.example', active: true }, tx));
-      // The plan is chosen on statistics: a directory of some thousands of users, analyzed.
-      const owner = new Client({ connectionString: config.DATABASE_URL });
-      await owner.connect();
-      try {
-        await owner.query(
-          `INSERT INTO scim_users (directory_id, tenant_id, id, user_name, data)
-           SELECT $1, $2, gen_random_uuid(), 'user' || n || '@contoso.example', '{}' FROM generate_series(1, 3000) n`,
-          [d.directoryId, d.tenantId],
-        );
-        await owner.query('ANALYZE scim_users, scim_groups, group_members');
-      } finally {
-        await owner.end();
-      }
       for (let i = 0; i < 8; i++) {
         const { rows } = await repos.users.list({ equals: { attribute: 'userName', value: 'lookup@contoso.example' }, offset: 0, limit: 1 });
         assert.deepEqual(
@@ -118,17 +151,24 @@ describe('repositories › the userName lookup Entra sends before every create',
           [userId],
         );
       }
-      const [plans] = await db
-        .acrossTenants()
-        .query<{ generic_plans: string; custom_plans: string }>(
-          `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'WITH k AS MATERIALIZED%' AND statement LIKE '%user_name_folded = k.folded%'`,
-        );
-      assert.ok(plans, 'the lookup is a prepared statement');
-      assert.equal(Number(plans.custom_plans), 5);
-      assert.equal(Number(plans.generic_plans), 3);
+      assert.deepEqual(await plansOf('WITH k AS MATERIALIZED%', '%user_name_folded = k.folded%'), { custom: 5, generic: 3 });
     } finally {
       await db.close();
-      await t.close();
+    }
+  });
+
+  it("a PATCH's one-member Add (a custom plan each time cost three times the run)", async () => {
+    const { db, repos, plansOf } = await analyzedDirectory(t);
+    try {
+      const groupId = newId();
+      await repos.transaction((tx) => repos.groups.insert(groupId, { displayName: 'Planned once' }, tx));
+      const users = Array.from({ length: 8 }, () => newId());
+      for (const [i, id] of users.entries())
+        await repos.transaction((tx) => repos.users.insert(id, { userName: `member-${i}@contoso.example`, active: true }, tx));
+      for (const id of users) assert.ok('version' in ((await repos.groups.changeMembers(groupId, 'add', [id], 'test:plans')) ?? {}));
+      assert.deepEqual(await plansOf('%INSERT INTO group_members%', '%DISTINCT ON (m.directory_id, m.group_id, m.user_id)%'), { custom: 5, generic: 3 });
+    } finally {
+      await db.close();
     }
   });
 });

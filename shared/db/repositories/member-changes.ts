@@ -2,7 +2,7 @@ import type { TraceCarrier } from '../../telemetry/context';
 import { Coalescer, togetherOrAlone } from '../coalescer';
 import { SerialBatcher, type BatchOutcome } from '../serial-batcher';
 import type { Database } from '../sequelize';
-import { NOW_MS, UUID_V7 } from '../sql';
+import { EVERY_ROW_OF, NOW_MS, UUID_V7 } from '../sql';
 import { membershipEventData, outboxInsertSelect } from '../outbox';
 import type { DirectoryScope } from './scope';
 
@@ -59,11 +59,12 @@ function changeSql(kind: 'add' | 'remove'): string {
   return `
     WITH input AS (
            SELECT DISTINCT ON (m.directory_id, m.group_id, m.user_id) m.directory_id, m.tenant_id, m.group_id, m.user_id, m.actor, m.trace::jsonb AS trace
-             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[]) WITH ORDINALITY AS m (directory_id, tenant_id, group_id, user_id, actor, trace, n)
+             FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[]) WITH ORDINALITY ${EVERY_ROW_OF('$1::uuid[]')})
+                  AS m (directory_id, tenant_id, group_id, user_id, actor, trace, n)
             ORDER BY m.directory_id, m.group_id, m.user_id, m.n),
          g AS MATERIALIZED (
            SELECT s.directory_id, s.id, s.display_name, s.version FROM scim_groups s
-            WHERE (s.directory_id, s.id) IN (SELECT * FROM unnest($8::uuid[], $9::uuid[]))
+            WHERE (s.directory_id, s.id) IN (SELECT * FROM unnest($8::uuid[], $9::uuid[]) ${EVERY_ROW_OF('$8::uuid[]')})
             ORDER BY s.directory_id, s.id FOR NO KEY UPDATE OF s),
          ${change},
          ev AS (
@@ -83,7 +84,7 @@ function changeSql(kind: 'add' | 'remove'): string {
            (SELECT array_agg(x.id) FROM missing m JOIN scim_groups x ON x.directory_id = m.directory_id AND x.id = m.user_id
              WHERE m.directory_id = k.directory_id AND m.group_id = k.group_id) AS missing_groups,
            coalesce(t.version, g.version) AS version
-      FROM unnest($8::uuid[], $9::uuid[]) AS k (directory_id, group_id)
+      FROM (SELECT * FROM unnest($8::uuid[], $9::uuid[]) ${EVERY_ROW_OF('$8::uuid[]')}) AS k (directory_id, group_id)
       LEFT JOIN g ON g.directory_id = k.directory_id AND g.id = k.group_id
       LEFT JOIN touched t ON t.directory_id = k.directory_id AND t.id = k.group_id`;
 }

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../scim/values';
 import { isUuid } from '../../ids';
 import { uniqueViolation } from '../errors';
 import type { Database, Sql, Transaction } from '../sequelize';
-import { NOW_MS } from '../sql';
+import { EVERY_ROW_OF, NOW_MS } from '../sql';
 import { OUTBOX_TYPES, outboxInsertSelect } from '../outbox';
 import type { ResourceDescriptor, UniqueIndex } from '../resource-types';
 import type { DirectoryScope } from './scope';
@@ -208,15 +208,10 @@ export class ResourceTable {
     const related = withRelated ? `, ${this.related} AS related` : '';
     // Materialised so `k.folded` stays a column of k: a join condition calling lower() on it
     // would not be leakproof, and under row-level security could not use the index.
-    // The LIMIT takes every pair (the arrays are as long as each other) and is there for the
-    // planner: a generic plan guesses ten rows from an unnest of parameters and would look ten
-    // times dearer than a custom plan of the usual one value, so PostgreSQL re-planned the
-    // statement at every call (0.5 ms, twelve times its run). A LIMIT it cannot read brings the
-    // guess to one row, and after its first five calls a connection reuses the generic plan.
     const sql = `WITH k AS MATERIALIZED (
          SELECT u.directory_id, u.value, lower(u.value) AS folded, u.n
            FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(directory_id, value, n)
-          LIMIT cardinality($1::uuid[]))
+          ${EVERY_ROW_OF('$1::uuid[]')})
        SELECT k.n, ${prefixed('t')}${related}
          FROM k JOIN ${this.type.table} t ON t.directory_id = k.directory_id AND ${lookupOf(unique)}`;
     return uniqueLookupsOf(this.database).find(sql, { directoryId: this.scope.directoryId, value });
@@ -350,9 +345,7 @@ const INSERT_STATEMENTS = new Map<string, string>();
 /**
  * The create statement of a resource type, with or without its event, over a batch of rows
  * given as one array per column (columnsOf); a create in a transaction is a batch of one. Every
- * unique value's lock is taken (in key order, UNIQUE_LOCKS) before any row is written. The
- * LIMIT is for the planner, as in findUnique: a generic plan's guess of ten rows from an unnest
- * of parameters would lose to each custom plan, and the statement be planned at every call.
+ * unique value's lock is taken (in key order, UNIQUE_LOCKS) before any row is written.
  */
 function insertStatement(type: ResourceDescriptor, withEvent: boolean): string {
   const key = `${type.table}:${withEvent}`;
@@ -375,7 +368,7 @@ function insertStatement(type: ResourceDescriptor, withEvent: boolean): string {
     : '';
   const sql = `WITH input AS (
       SELECT * FROM unnest(${columns.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')}) AS i (${columns.map(([c]) => c).join(', ')})
-       LIMIT cardinality($1::uuid[])),
+       ${EVERY_ROW_OF('$1::uuid[]')}),
     locked AS MATERIALIZED (${lockedInKeyOrder(keys)}),
     r AS (INSERT INTO ${type.table} (directory_id, tenant_id, id, data, created_at, updated_at, ${type.dataColumns.join(', ')})
       SELECT i.directory_id, i.tenant_id, i.id, i.data, i.created_at, i.created_at, ${type.dataColumns.map((c) => `i.${c}`).join(', ')}

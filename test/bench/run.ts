@@ -29,7 +29,7 @@ import { buildWeb } from '../../infra/scripts/build-web';
 import { runLoad, type LoadOptions, type LoadResult } from './load';
 import { childPids, cpuMeter } from './process-cpu';
 import { type Prefilled, prefillDirectory } from './prefill';
-import { peakRssMiB } from './process-memory';
+import { peakRssMiB, rssMiB } from './process-memory';
 import { pageLoadTable, runPageLoadBench } from './pages';
 import { noisyNeighbourTable, runNoisyNeighbourBench } from './noisy-neighbour';
 import { runTenantsBench, tenantsTable } from './tenants-at-once';
@@ -241,6 +241,8 @@ async function main() {
       const stop = cpuMeter(api.pid!);
       const r = await runLoad(o);
       const { apiMs, pgMs } = stop();
+      // VmHWM only grows: read after each scenario, it says which one set the peak.
+      log(`${o.name}: API RSS ${rssMiB(api.pid!).toFixed(0)} MiB, its peak so far ${peakRssMiB(api.pid!).toFixed(0)} MiB`);
       return { ...r, apiCpuMs: apiMs / r.requests, pgCpuMs: pgMs / r.requests };
     };
 

@@ -18,6 +18,8 @@ export class Coalescer<I, O> {
     private readonly keyOf: (item: I) => string,
     /** Largest batch. Default 200. */
     private readonly maxBatch = 200,
+    /** Weight of an item (e.g. rows it carries); a batch stops growing past `maxWeight`. Default: none. */
+    private readonly weight?: { readonly of: (item: I) => number; readonly max: number },
   ) {}
 
   submit(item: I): Promise<O> {
@@ -38,9 +40,16 @@ export class Coalescer<I, O> {
     const batch: typeof this.pending = [];
     const later: typeof this.pending = [];
     const keys = new Set<string>();
+    let weight = 0;
+    let full = false;
     for (const call of this.pending) {
-      if (batch.length < this.maxBatch && !keys.has(call.key)) {
+      const w = this.weight?.of(call.item) ?? 0;
+      // Past the weight, the rest keep their order for the next batch; one item heavier than
+      // the limit still runs, alone.
+      full ||= batch.length > 0 && this.weight !== undefined && weight + w > this.weight.max;
+      if (batch.length < this.maxBatch && !keys.has(call.key) && !full) {
         keys.add(call.key);
+        weight += w;
         batch.push(call);
       } else {
         later.push(call);

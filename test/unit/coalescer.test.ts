@@ -50,6 +50,21 @@ describe('Coalescer', () => {
     );
   });
 
+  it('a weight limit › a batch stops before the item that would pass it, the rest keep their order; a heavier item runs alone', async () => {
+    const batches: number[][] = [];
+    const c = new Coalescer<number, number>(
+      async (items) => {
+        batches.push([...items]);
+        return items.map((n) => n);
+      },
+      (n) => String(n),
+      200,
+      { of: (n) => n, max: 7 },
+    );
+    assert.deepEqual(await Promise.all([3, 4, 2, 20, 1].map((n) => c.submit(n))), [3, 4, 2, 20, 1]);
+    assert.deepEqual(batches, [[3, 4], [2], [20], [1]]);
+  });
+
   it('a failing batch › every caller of that batch rejects; the next batch is unaffected', async () => {
     const { c } = doubler(2, (items) => items.includes(1));
     const settled = await Promise.allSettled([0, 1, 2].map((n) => c.submit(n)));

@@ -140,26 +140,29 @@ type Outcomes = BatchOutcome<MemberChangeResult>[] | { readonly error: unknown }
 
 const batchers = new WeakMap<Database, MemberBatchers>();
 
+/** Most member ids in one statement, whether one group's batch or many groups' together. */
+const MAX_MEMBERS_A_STATEMENT = 10_000;
+const weightOf = (changes: readonly MemberChange[]) => changes.reduce((n, c) => n + c.userIds.length, 0);
+
 function batchersOf(db: Database): MemberBatchers {
   let b = batchers.get(db);
   if (!b) {
-    const groups = {
-      add: new Coalescer<GroupBatch, Outcomes>(
-        (items) => togetherOrAlone(items, (some) => runGroups(db, 'add', some)),
+    // A statement carries at most MAX_MEMBERS_A_STATEMENT member ids, as one group's batch does.
+    const coalescer = (kind: 'add' | 'remove') =>
+      new Coalescer<GroupBatch, Outcomes>(
+        (items) => togetherOrAlone(items, (some) => runGroups(db, kind, some)),
         (i) => i.key,
-      ),
-      remove: new Coalescer<GroupBatch, Outcomes>(
-        (items) => togetherOrAlone(items, (some) => runGroups(db, 'remove', some)),
-        (i) => i.key,
-      ),
-    };
+        200,
+        { of: (i) => weightOf(i.changes), max: MAX_MEMBERS_A_STATEMENT },
+      );
+    const groups = { add: coalescer('add'), remove: coalescer('remove') };
     const serial = new SerialBatcher<MemberChange, MemberChangeResult>(
       async (key, changes) => {
         const outcomes = await groups[changes[0].kind].submit({ key, changes });
         if ('error' in outcomes) throw outcomes.error;
         return outcomes;
       },
-      { maxItems: 200, maxWeight: 10_000, weightOf: (c) => c.userIds.length },
+      { maxItems: 200, maxWeight: MAX_MEMBERS_A_STATEMENT, weightOf: (c) => c.userIds.length },
     );
     batchers.set(db, (b = { serial, groups }));
   }

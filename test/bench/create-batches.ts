@@ -15,8 +15,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { buildsAndDirectories, MICROBENCH_DB_URL as DB_URL } from './microbench';
-import { cpuMeter } from './process-cpu';
+import { buildsAndDirectories, measureRounds, MICROBENCH_DB_URL as DB_URL } from './microbench';
 import { entraCreateUser } from './tenants-at-once';
 
 const DIRECTORIES = 8;
@@ -50,17 +49,8 @@ async function measure(build: string, scopes: readonly Scope[], atOnce: number) 
     });
     return new UserRepository(db, scope).insert(id, data, undefined, { event });
   };
-  const rounds = async (from: number, to: number) => {
-    for (let n = from; n < to; n += atOnce) await Promise.all(Array.from({ length: atOnce }, (_, k) => create(n + k)));
-  };
   try {
-    await rounds(0, 300);
-    const cpu = cpuMeter(process.pid);
-    const started = performance.now();
-    await rounds(300, 300 + CREATES);
-    const wallMs = performance.now() - started;
-    const { apiMs, pgMs } = cpu();
-    return { pgUs: (pgMs * 1000) / CREATES, clientUs: (apiMs * 1000) / CREATES, perSecond: CREATES / (wallMs / 1000) };
+    return await measureRounds(create, atOnce, 300, CREATES);
   } finally {
     await db.close();
     const client = new Client({ connectionString: DB_URL });

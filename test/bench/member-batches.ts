@@ -14,8 +14,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { buildsAndDirectories, MICROBENCH_DB_URL as DB_URL } from './microbench';
-import { cpuMeter } from './process-cpu';
+import { buildsAndDirectories, measureRounds, MICROBENCH_DB_URL as DB_URL } from './microbench';
 import { entraCreateUser } from './tenants-at-once';
 
 const DIRECTORIES = 8;
@@ -57,17 +56,8 @@ async function measure(build: string, scopes: readonly Scope[], atOnce: number) 
     return new GroupRepository(db, group.scope).changeMembers(group.id, 'add', [users[n]], 'bench');
   };
   // Each round changes `atOnce` different groups (consecutive n fall in different groups).
-  const rounds = async (from: number, to: number) => {
-    for (let n = from; n < to; n += atOnce) await Promise.all(Array.from({ length: atOnce }, (_, k) => add(n + k)));
-  };
   try {
-    await rounds(0, WARM_UP);
-    const cpu = cpuMeter(process.pid);
-    const started = performance.now();
-    await rounds(WARM_UP, WARM_UP + ADDS);
-    const wallMs = performance.now() - started;
-    const { apiMs, pgMs } = cpu();
-    return { pgUs: (pgMs * 1000) / ADDS, clientUs: (apiMs * 1000) / ADDS, perSecond: ADDS / (wallMs / 1000) };
+    return await measureRounds(add, atOnce, WARM_UP, ADDS);
   } finally {
     await db.close();
     const client = new Client({ connectionString: DB_URL });

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { cpuMeter } from './process-cpu';
 
 /** The bench database `npm run bench` leaves behind, where the microbenchmarks run (BENCH_DATABASE_URL). */
 export const MICROBENCH_DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@localhost/scim_bench?host=/var/run/postgresql';
@@ -20,4 +21,21 @@ export async function buildsAndDirectories(count: number): Promise<{ builds: str
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Runs `one(n)` for n from 0 to warmUp + count, `atOnce` at a time (each round awaited), and
+ * measures the last `count`: PostgreSQL's and this process's CPU per call (µs) and the calls a second.
+ */
+export async function measureRounds(one: (n: number) => Promise<unknown>, atOnce: number, warmUp: number, count: number) {
+  const rounds = async (from: number, to: number) => {
+    for (let n = from; n < to; n += atOnce) await Promise.all(Array.from({ length: atOnce }, (_, k) => one(n + k)));
+  };
+  await rounds(0, warmUp);
+  const cpu = cpuMeter(process.pid);
+  const started = performance.now();
+  await rounds(warmUp, warmUp + count);
+  const wallMs = performance.now() - started;
+  const { apiMs, pgMs } = cpu();
+  return { pgUs: (pgMs * 1000) / count, clientUs: (apiMs * 1000) / count, perSecond: count / (wallMs / 1000) };
 }

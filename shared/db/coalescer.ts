@@ -18,7 +18,7 @@ export class Coalescer<I, O> {
     private readonly keyOf: (item: I) => string,
     /** Largest batch. Default 200. */
     private readonly maxBatch = 200,
-    /** Weight of an item (e.g. rows it carries); a batch stops growing past `maxWeight`. Default: none. */
+    /** Weight of an item (e.g. the rows it carries); a batch stops growing past `max`. Default: unweighed. */
     private readonly weight?: { readonly of: (item: I) => number; readonly max: number },
   ) {}
 

@@ -132,21 +132,18 @@ async function runGroups(db: Database, kind: 'add' | 'remove', batches: readonly
   return batches.map(({ changes }) => outcomesOf(byGroup.get(`${changes[0].scope.directoryId}/${changes[0].groupId}`), changes));
 }
 
-interface MemberBatchers {
-  readonly serial: SerialBatcher<MemberChange, MemberChangeResult>;
-  readonly groups: { readonly add: Coalescer<GroupBatch, Outcomes>; readonly remove: Coalescer<GroupBatch, Outcomes> };
-}
 type Outcomes = BatchOutcome<MemberChangeResult>[] | { readonly error: unknown };
 
-const batchers = new WeakMap<Database, MemberBatchers>();
+const batchers = new WeakMap<Database, SerialBatcher<MemberChange, MemberChangeResult>>();
 
 /** Most member ids in one statement, whether one group's batch or many groups' together. */
 const MAX_MEMBERS_A_STATEMENT = 10_000;
 const weightOf = (changes: readonly MemberChange[]) => changes.reduce((n, c) => n + c.userIds.length, 0);
 
-function batchersOf(db: Database): MemberBatchers {
-  let b = batchers.get(db);
-  if (!b) {
+/** One per database handle (per process in practice): each group's batches, and the statements they share. */
+function batcherOf(db: Database): SerialBatcher<MemberChange, MemberChangeResult> {
+  let batcher = batchers.get(db);
+  if (!batcher) {
     // A statement carries at most MAX_MEMBERS_A_STATEMENT member ids, as one group's batch does.
     const coalescer = (kind: 'add' | 'remove') =>
       new Coalescer<GroupBatch, Outcomes>(
@@ -156,7 +153,7 @@ function batchersOf(db: Database): MemberBatchers {
         { of: (i) => weightOf(i.changes), max: MAX_MEMBERS_A_STATEMENT },
       );
     const groups = { add: coalescer('add'), remove: coalescer('remove') };
-    const serial = new SerialBatcher<MemberChange, MemberChangeResult>(
+    batcher = new SerialBatcher<MemberChange, MemberChangeResult>(
       async (key, changes) => {
         const outcomes = await groups[changes[0].kind].submit({ key, changes });
         if ('error' in outcomes) throw outcomes.error;
@@ -164,9 +161,9 @@ function batchersOf(db: Database): MemberBatchers {
       },
       { maxItems: 200, maxWeight: MAX_MEMBERS_A_STATEMENT, weightOf: (c) => c.userIds.length },
     );
-    batchers.set(db, (b = { serial, groups }));
+    batchers.set(db, batcher);
   }
-  return b;
+  return batcher;
 }
 
 /**
@@ -177,5 +174,5 @@ function batchersOf(db: Database): MemberBatchers {
  * (Coalescer), whatever directories they come from.
  */
 export function changeMembersBatched(db: Database, change: MemberChange): Promise<MemberChangeResult> {
-  return batchersOf(db).serial.submit(`${change.scope.directoryId}/${change.groupId}/${change.kind}`, change);
+  return batcherOf(db).submit(`${change.scope.directoryId}/${change.groupId}/${change.kind}`, change);
 }

@@ -114,7 +114,13 @@ function outcomesOf(row: GroupRow | undefined, changes: readonly MemberChange[])
 }
 
 async function runGroups(db: Database, kind: 'add' | 'remove', batches: readonly GroupBatch[]): Promise<BatchOutcome<MemberChangeResult>[][]> {
-  const rows = batches.flatMap(({ changes }) => changes.flatMap((c) => c.userIds.map((id) => ({ c, id, trace: c.trace ? JSON.stringify(c.trace) : null }))));
+  // One trace text per request, however many members it names.
+  const rows = batches.flatMap(({ changes }) =>
+    changes.flatMap((c) => {
+      const trace = c.trace ? JSON.stringify(c.trace) : null;
+      return c.userIds.map((id) => ({ c, id, trace }));
+    }),
+  );
   const stored = await db
     .forDirectories(batches.map((b) => b.changes[0].scope))
     .query<GroupRow>(SQL[kind], [
